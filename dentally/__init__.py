@@ -1,0 +1,1 @@
+"""Dentally API: regions, async client, scope checker and a local sandbox server."""
