@@ -1,0 +1,50 @@
+"""A clinic's onboarding record, keyed by the channel shared with it: its name, support thread and credential."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StoredCredential(BaseModel):
+    """A verified Dentally key, encrypted at rest, with what was proven about it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ciphertext: str
+    fingerprint: str
+    region: str
+    scopes: tuple[str, ...]
+    verified_at: float
+    verified_by: str
+    last_keepalive: float | None = None
+    keepalive_result: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StoredCredential(fingerprint={self.fingerprint!r}, region={self.region!r})"
+
+
+class Clinic(BaseModel):
+    """One clinic's onboarding, keyed by the shared channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    platform: str
+    channel: str
+    name: str | None = None
+    channel_name: str | None = None
+    team_ids: tuple[str, ...] = ()
+    support_ref: str | None = None
+    credential: StoredCredential | None = None
+    last_check: dict[str, object] | None = None
+    created_at: float
+    updated_at: float
+
+    @property
+    def display_name(self) -> str:
+        """The clinic's name when known, else its channel."""
+        if self.name:
+            return self.name
+        return f"#{self.channel_name}" if self.channel_name else self.channel

@@ -1,0 +1,69 @@
+"""The stored state of one user's run of one guide, as versioned JSON (never pickle)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from conversations.keys import ConversationKey
+
+
+class Status(StrEnum):
+    """Where a conversation stands."""
+
+    ACTIVE = "active"
+    AWAITING_KEY = "awaiting_key"
+    CHECKING = "checking"
+    VERIFIED = "verified"
+    NEEDS_NEW_KEY = "needs_new_key"
+    ABANDONED = "abandoned"
+
+
+class StepTimes(BaseModel):
+    """When a step was first reached and when it was last finished (Unix seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reached: float
+    done: float | None = None
+
+
+class Conversation(BaseModel):
+    """One user's run of one guide in one channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    platform: str
+    team: str
+    channel: str
+    user: str
+    guide_id: str
+    guide_version: int
+    status: Status = Status.ACTIVE
+    step_index: int = 0
+    thread_ref: str | None = None
+    step_message_ref: str | None = None
+    started_at: float
+    updated_at: float
+    steps: dict[str, StepTimes] = {}
+    stuck_at: float | None = None
+    nudges: int = 0
+    key_fingerprint: str | None = None
+    last_verdict: str | None = None
+
+    @property
+    def key(self) -> ConversationKey:
+        """The ids that identify this conversation."""
+        return ConversationKey(self.platform, self.team, self.channel, self.user)
+
+    def to_json(self) -> str:
+        """Serialise for a store."""
+        return self.model_dump_json(exclude_defaults=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Conversation:
+        """Read what ``to_json`` wrote."""
+        return cls.model_validate_json(text)

@@ -1,0 +1,153 @@
+"""What can happen to a conversation (events) and what the machine asks the outside world to do (effects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+# Events: facts from the platform adapter, already translated from its payloads.
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The user asked to start (or resume) the guide; ``at_step`` starts a fresh run at that step."""
+
+    at: float
+    at_step: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The user finished ``step_id``."""
+
+    step_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Back:
+    """The user wants the step before ``step_id`` again."""
+
+    step_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stuck:
+    """The user needs a person's help on ``step_id``."""
+
+    step_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The user wants the current step shown again (for example from a reminder)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadOpened:
+    """The adapter opened the user's thread; ``ref`` is the platform's id for it."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepPosted:
+    """The adapter posted the message of ``step_id``; ``ref`` is the platform's id for it."""
+
+    step_id: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeySubmitted:
+    """A key passed the format check and is about to be checked; only its fingerprint is kept."""
+
+    fingerprint: str
+    at: float
+
+
+class Verdict(StrEnum):
+    """The outcome of checking a key, as the conversation needs to know it."""
+
+    VERIFIED = "verified"
+    MISSING_SCOPES = "missing_scopes"
+    INVALID_KEY = "invalid_key"
+    COULD_NOT_CHECK = "could_not_check"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFinished:
+    """The key check ended with ``verdict``."""
+
+    verdict: Verdict
+    at: float
+
+
+Event = Start | Done | Back | Stuck | Resume | ThreadOpened | StepPosted | KeySubmitted | CheckFinished
+
+
+# Effects: instructions for the adapter, carried out in order after the state is saved.
+class StepOutcome(StrEnum):
+    """Why a step message is closed."""
+
+    DONE = "done"
+    WENT_BACK = "went_back"
+    SUPERSEDED = "superseded"
+
+
+class Milestone(StrEnum):
+    """What support is told about."""
+
+    STARTED = "started"
+    STEP_DONE = "step_done"
+    STUCK = "stuck"
+    KEY_RECEIVED = "key_received"
+    CHECKED = "checked"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenThread:
+    """Open the user's thread (a short top-level message) before posting steps into it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostStep:
+    """Post step ``index`` in the user's thread; ``again`` says it is shown a second time."""
+
+    index: int
+    again: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CloseStep:
+    """Turn the message of step ``index`` into its compact form without buttons."""
+
+    index: int
+    ref: str | None
+    outcome: StepOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmHelpComing:
+    """Tell the user a person from support has been asked to help with step ``index``."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Tell support about a milestone (step ``index`` where one applies)."""
+
+    milestone: Milestone
+    index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunKeyCheck:
+    """Check the submitted key with Dentally; the adapter holds the key in memory, never the state."""
+
+
+Effect = OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck

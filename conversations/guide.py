@@ -1,0 +1,225 @@
+"""Guide definitions: the data model of a guide and its loader, which rejects a broken guide at start-up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+GUIDES_DIR = Path(__file__).parent / "guides"
+DEFAULT_GUIDE = GUIDES_DIR / "dentally-key" / "guide.yaml"
+
+_STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
+
+
+class GuideError(ValueError):
+    """A guide file that cannot be used; the message names the guide and the step."""
+
+
+class StepAction(StrEnum):
+    """What finishing a step means."""
+
+    NEXT = "next"
+    ENTER_KEY = "enter_key"
+
+
+@dataclass(frozen=True, slots=True)
+class TextLimits:
+    """Longest texts a chat platform shows in a step message; the defaults are Slack's Block Kit limits."""
+
+    title: int = 150
+    text: int = 3000
+    alt: int = 2000
+    summary: int = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step: a title, a short text, one picture with alt text, and what finishing it means."""
+
+    id: str
+    title: str
+    text: str
+    image: str
+    alt: str
+    action: StepAction = StepAction.NEXT
+
+
+@dataclass(frozen=True, slots=True)
+class Guide:
+    """A validated guide: an ordered list of steps plus the folder its pictures live in."""
+
+    id: str
+    version: int
+    title: str
+    summary: str
+    estimated_minutes: int
+    steps: tuple[Step, ...]
+    images_dir: Path
+    new_key_step: str
+
+    @property
+    def step_count(self) -> int:
+        """How many steps the guide has."""
+        return len(self.steps)
+
+    def index_of(self, step_id: str) -> int:
+        """Position of ``step_id`` (0-based); raises ``KeyError`` for an unknown id."""
+        for index, step in enumerate(self.steps):
+            if step.id == step_id:
+                return index
+        raise KeyError(step_id)
+
+    def image_path(self, step: Step) -> Path:
+        """Where the picture of ``step`` is on disk."""
+        return self.images_dir / step.image
+
+
+def load_guide(path: Path | str = DEFAULT_GUIDE, limits: TextLimits | None = None) -> Guide:
+    """Load and validate a guide file.
+
+    Args:
+        path: The guide's YAML file; its pictures are in ``images/`` beside it.
+        limits: Text limits of the platform the guide is shown on.
+
+    Returns:
+        The guide.
+
+    Raises:
+        GuideError: With every problem found, each naming the guide and step.
+    """
+    path = Path(path)
+    limits = limits or TextLimits()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GuideError(f"guide {path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise GuideError(f"guide {path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise GuideError(f"guide {path}: expected a mapping at the top")
+    return _GuideReader(path, raw, limits).read()
+
+
+class _GuideReader:
+    """Turns a parsed guide file into a ``Guide``, collecting every problem before failing."""
+
+    def __init__(self, path: Path, raw: dict[str, Any], limits: TextLimits) -> None:
+        self._path = path
+        self._raw = raw
+        self._limits = limits
+        self._name = str(raw.get("id") or path)
+        self._problems: list[str] = []
+
+    def read(self) -> Guide:
+        raw = self._raw
+        guide_id = self._text(raw, "id", "guide", limit=64)
+        if guide_id and not _STEP_ID.match(guide_id):
+            self._problem("guide", "id must be lower-case letters, digits and dashes")
+        version = raw.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            self._problem("guide", "version must be a whole number of 1 or more")
+            version = 1
+        minutes = raw.get("estimated_minutes", 5)
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+            self._problem("guide", "estimated_minutes must be a whole number of 1 or more")
+            minutes = 5
+        title = self._text(raw, "title", "guide", limit=self._limits.title)
+        summary = self._text(raw, "summary", "guide", limit=self._limits.summary)
+        steps = self._steps(raw.get("steps"))
+        new_key_step = raw.get("new_key_step", steps[0].id if steps else "")
+        if steps and new_key_step not in {step.id for step in steps}:
+            self._problem("guide", f"new_key_step names unknown step {new_key_step!r}")
+        if self._problems:
+            listed = "\n  ".join(self._problems)
+            raise GuideError(f"guide {self._name} ({self._path}) has {len(self._problems)} problem(s):\n  {listed}")
+        return Guide(
+            id=guide_id,
+            version=version,
+            title=title,
+            summary=summary,
+            estimated_minutes=minutes,
+            steps=tuple(steps),
+            images_dir=self._path.parent / "images",
+            new_key_step=str(new_key_step),
+        )
+
+    def _steps(self, raw_steps: object) -> list[Step]:
+        if not isinstance(raw_steps, list) or not raw_steps:
+            self._problem("guide", "steps must be a non-empty list")
+            return []
+        steps: list[Step] = []
+        seen: set[str] = set()
+        for position, raw_step in enumerate(raw_steps, start=1):
+            where = f"step {position}"
+            if not isinstance(raw_step, dict):
+                self._problem(where, "must be a mapping")
+                continue
+            step_id = self._text(raw_step, "id", where, limit=63)
+            if step_id:
+                where = f"step {step_id!r}"
+                if not _STEP_ID.match(step_id):
+                    self._problem(where, "id must be lower-case letters, digits and dashes")
+                if step_id in seen:
+                    self._problem(where, "duplicate step id")
+                seen.add(step_id)
+            step = Step(
+                id=step_id,
+                title=self._text(raw_step, "title", where, limit=self._limits.title),
+                text=self._text(raw_step, "text", where, limit=self._limits.text),
+                image=self._picture(raw_step, where),
+                alt=self._text(raw_step, "alt", where, limit=self._limits.alt, missing="has no alt text"),
+                action=self._action(raw_step, where),
+            )
+            steps.append(step)
+        self._check_ending(steps)
+        return steps
+
+    def _check_ending(self, steps: list[Step]) -> None:
+        for step in steps[:-1]:
+            if step.action is StepAction.ENTER_KEY:
+                self._problem(f"step {step.id!r}", "only the last step may ask for the key")
+        if steps and steps[-1].action is not StepAction.ENTER_KEY:
+            self._problem(f"step {steps[-1].id!r}", "the last step is a dead end: it must have action enter_key")
+
+    def _picture(self, raw_step: dict[str, Any], where: str) -> str:
+        image = self._text(raw_step, "image", where, limit=255, missing="has no picture")
+        if not image:
+            return ""
+        if Path(image).name != image:
+            self._problem(where, f"picture {image!r} must be a plain file name inside images/")
+        elif not image.lower().endswith(_PICTURE_SUFFIXES):
+            self._problem(where, f"picture {image!r} must be PNG, JPEG or GIF")
+        elif not (self._path.parent / "images" / image).is_file():
+            self._problem(where, f"picture file images/{image} is missing")
+        return image
+
+    def _action(self, raw_step: dict[str, Any], where: str) -> StepAction:
+        value = raw_step.get("action", StepAction.NEXT.value)
+        try:
+            return StepAction(value)
+        except ValueError:
+            allowed = ", ".join(action.value for action in StepAction)
+            self._problem(where, f"unknown action {value!r} (allowed: {allowed})")
+            return StepAction.NEXT
+
+    def _text(self, raw: dict[str, Any], field: str, where: str, *, limit: int, missing: str = "") -> str:
+        value = raw.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            self._problem(where, missing or f"has no {field}")
+            return ""
+        if not isinstance(value, str | int):
+            self._problem(where, f"{field} must be text")
+            return ""
+        text = str(value).strip()
+        if len(text) > limit:
+            self._problem(where, f"{field} is {len(text)} characters; the limit is {limit}")
+        return text
+
+    def _problem(self, where: str, what: str) -> None:
+        self._problems.append(f"{where}: {what}")

@@ -1,0 +1,246 @@
+"""The guide state machine: pure functions from (state, event) to (new state, effects), with no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversations.conversation import Conversation, Status, StepTimes
+from conversations.events import (
+    Back,
+    CheckFinished,
+    CloseStep,
+    ConfirmHelpComing,
+    Done,
+    Effect,
+    Event,
+    KeySubmitted,
+    Milestone,
+    OpenThread,
+    PostStep,
+    Report,
+    Resume,
+    RunKeyCheck,
+    Start,
+    StepOutcome,
+    StepPosted,
+    Stuck,
+    ThreadOpened,
+    Verdict,
+)
+from conversations.guide import Guide, StepAction
+from conversations.keys import ConversationKey
+
+# Statuses in which the user is still walking the steps or entering a key.
+_IN_PROGRESS = frozenset({Status.ACTIVE, Status.AWAITING_KEY, Status.NEEDS_NEW_KEY})
+_FINISHED = frozenset({Status.VERIFIED, Status.ABANDONED})
+
+
+class IllegalMove(Exception):
+    """An event that the conversation's current state does not allow; the state is left as it was.
+
+    Attributes:
+        stale: True when the event refers to a step that is no longer the current one (an old button).
+    """
+
+    def __init__(self, reason: str, *, stale: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stale = stale
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The result of applying an event."""
+
+    state: Conversation
+    effects: tuple[Effect, ...]
+
+
+def apply(guide: Guide, key: ConversationKey, state: Conversation | None, event: Event) -> Transition:
+    """Apply ``event`` to ``state`` (None when the user has no conversation yet).
+
+    Raises:
+        IllegalMove: The event is not allowed now; nothing changes.
+    """
+    if isinstance(event, Start):
+        return _start(guide, key, state, event)
+    if state is None:
+        raise IllegalMove("there is no guide in progress", stale=True)
+    match event:
+        case Done():
+            return _done(guide, state, event)
+        case Back():
+            return _back(guide, state, event)
+        case Stuck():
+            return _stuck(guide, state, event)
+        case Resume():
+            return _resume(state, event)
+        case ThreadOpened():
+            return Transition(state.model_copy(update={"thread_ref": event.ref}), ())
+        case StepPosted():
+            return _step_posted(guide, state, event)
+        case KeySubmitted():
+            return _key_submitted(guide, state, event)
+        case CheckFinished():
+            return _check_finished(guide, state, event)
+
+
+def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event: Start) -> Transition:
+    if state is not None and state.status not in _FINISHED and event.at_step is None:
+        # Already under way: show the current step again at the bottom of the thread.
+        return _repost_current(state, event.at)
+    first = guide.index_of(event.at_step) if event.at_step else 0
+    fresh = Conversation(
+        platform=key.platform,
+        team=key.team,
+        channel=key.channel,
+        user=key.user,
+        guide_id=guide.id,
+        guide_version=guide.version,
+        step_index=first,
+        started_at=event.at,
+        updated_at=event.at,
+        steps={guide.steps[first].id: StepTimes(reached=event.at)},
+    )
+    fresh = _with_status_for_step(guide, fresh)
+    effects: list[Effect] = []
+    if state is not None and state.step_message_ref and state.status not in _FINISHED:
+        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects += [OpenThread(), PostStep(first), Report(Milestone.STARTED, first)]
+    return Transition(fresh, tuple(effects))
+
+
+def _repost_current(state: Conversation, at: float) -> Transition:
+    effects: list[Effect] = []
+    if state.step_message_ref:
+        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects.append(PostStep(state.step_index, again=True))
+    return Transition(state.model_copy(update={"updated_at": at, "step_message_ref": None}), tuple(effects))
+
+
+def _current_step_only(guide: Guide, state: Conversation, step_id: str) -> int:
+    if state.status not in _IN_PROGRESS:
+        raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
+    index = state.step_index
+    if guide.steps[index].id != step_id:
+        raise IllegalMove(f"step {step_id!r} is not the current step", stale=True)
+    return index
+
+
+def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
+    index = _current_step_only(guide, state, event.step_id)
+    step = guide.steps[index]
+    if step.action is not StepAction.NEXT:
+        raise IllegalMove(f"step {step.id!r} is finished by entering the key")
+    following = guide.steps[index + 1]
+    times = dict(state.steps)
+    times[step.id] = StepTimes(reached=times[step.id].reached if step.id in times else event.at, done=event.at)
+    times.setdefault(following.id, StepTimes(reached=event.at))
+    moved = state.model_copy(
+        update={
+            "step_index": index + 1,
+            "steps": times,
+            "updated_at": event.at,
+            "stuck_at": None,
+            "step_message_ref": None,
+        }
+    )
+    effects = (
+        CloseStep(index, state.step_message_ref, StepOutcome.DONE),
+        PostStep(index + 1),
+        Report(Milestone.STEP_DONE, index),
+    )
+    return Transition(_with_status_for_step(guide, moved), effects)
+
+
+def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
+    index = _current_step_only(guide, state, event.step_id)
+    if index == 0:
+        raise IllegalMove("this is the first step")
+    moved = state.model_copy(
+        update={"step_index": index - 1, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
+    )
+    effects = (
+        CloseStep(index, state.step_message_ref, StepOutcome.WENT_BACK),
+        PostStep(index - 1, again=True),
+    )
+    return Transition(_with_status_for_step(guide, moved), effects)
+
+
+def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
+    index = _current_step_only(guide, state, event.step_id)
+    stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at})
+    return Transition(stuck, (ConfirmHelpComing(index), Report(Milestone.STUCK, index)))
+
+
+def _resume(state: Conversation, event: Resume) -> Transition:
+    if state.status not in _IN_PROGRESS:
+        raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
+    return _repost_current(state, event.at)
+
+
+def _step_posted(guide: Guide, state: Conversation, event: StepPosted) -> Transition:
+    if guide.steps[state.step_index].id != event.step_id:
+        # The user moved on while the message was being posted; that message is already stale.
+        return Transition(state, ())
+    return Transition(state.model_copy(update={"step_message_ref": event.ref}), ())
+
+
+def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Transition:
+    if state.status is Status.CHECKING:
+        raise IllegalMove("a key is already being checked")
+    if state.status not in _IN_PROGRESS and state.status is not Status.VERIFIED:
+        raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}")
+    last = guide.step_count - 1
+    times = dict(state.steps)
+    times.setdefault(guide.steps[last].id, StepTimes(reached=event.at))
+    checking = state.model_copy(
+        update={
+            "status": Status.CHECKING,
+            "step_index": last,
+            "steps": times,
+            "key_fingerprint": event.fingerprint,
+            "updated_at": event.at,
+            "stuck_at": None,
+        }
+    )
+    return Transition(checking, (Report(Milestone.KEY_RECEIVED, last), RunKeyCheck()))
+
+
+_STATUS_AFTER_CHECK = {
+    Verdict.VERIFIED: Status.VERIFIED,
+    Verdict.MISSING_SCOPES: Status.NEEDS_NEW_KEY,
+    Verdict.INVALID_KEY: Status.NEEDS_NEW_KEY,
+    Verdict.COULD_NOT_CHECK: Status.AWAITING_KEY,
+}
+
+
+def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> Transition:
+    if state.status is not Status.CHECKING:
+        raise IllegalMove("no key check is running", stale=True)
+    last_id = guide.steps[-1].id
+    times = dict(state.steps)
+    if event.verdict is Verdict.VERIFIED:
+        times[last_id] = StepTimes(reached=times[last_id].reached if last_id in times else event.at, done=event.at)
+    finished = state.model_copy(
+        update={
+            "status": _STATUS_AFTER_CHECK[event.verdict],
+            "last_verdict": event.verdict.value,
+            "steps": times,
+            "updated_at": event.at,
+        }
+    )
+    return Transition(finished, (Report(Milestone.CHECKED, state.step_index),))
+
+
+def _finished(steps: dict[str, StepTimes], step_id: str, at: float) -> dict[str, StepTimes]:
+    times = dict(steps)
+    reached = times[step_id].reached if step_id in times else at
+    times[step_id] = StepTimes(reached=reached, done=at)
+    return times
+
+
+def _with_status_for_step(guide: Guide, state: Conversation) -> Conversation:
+    on_key_step = guide.steps[state.step_index].action is StepAction.ENTER_KEY
+    status = Status.AWAITING_KEY if on_key_step else Status.ACTIVE
+    return state if state.status is status else state.model_copy(update={"status": status})

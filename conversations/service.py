@@ -1,0 +1,103 @@
+"""The onboarding service: load state, apply an event with the pure machine, save with compare-and-set."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conversations.clinic import Clinic
+from conversations.conversation import Conversation
+from conversations.events import Effect, Event
+from conversations.guide import Guide
+from conversations.keys import ConversationKey, clinic_key, clinic_prefix, conversation_prefix
+from conversations.machine import IllegalMove, apply
+from conversations.store import Store, VersionConflict
+
+# A lost race reloads and re-applies; more attempts than this means something is badly wrong.
+_MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an event did: the state after it, the effects to carry out, or why it was refused."""
+
+    state: Conversation | None
+    effects: tuple[Effect, ...] = ()
+    refused: IllegalMove | None = None
+
+
+class OnboardingService:
+    """Ties the guide machine to a store; safe to call from any number of replicas at once."""
+
+    def __init__(self, store: Store, guide: Guide, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.guide = guide
+        self.clock = clock
+
+    async def conversation(self, key: ConversationKey) -> Conversation | None:
+        """The current state of ``key``'s conversation, or None."""
+        record = await self.store.get(str(key))
+        return None if record is None else Conversation.from_json(record.data)
+
+    async def conversations(self, platform: str, team: str, channel: str | None = None) -> list[Conversation]:
+        """Every conversation of a team (or of one channel), in key order."""
+        rows = await self.store.scan(conversation_prefix(platform, team, channel))
+        return [Conversation.from_json(record.data) for _, record in rows]
+
+    async def handle(self, key: ConversationKey, event: Event) -> Outcome:
+        """Apply ``event`` to ``key``'s conversation and save it; a lost race reloads and tries again.
+
+        Returns:
+            The outcome; ``refused`` is set (and nothing saved) when the machine rejected the event.
+        """
+        for _ in range(_MAX_ATTEMPTS):
+            record = await self.store.get(str(key))
+            state = None if record is None else Conversation.from_json(record.data)
+            try:
+                transition = apply(self.guide, key, state, event)
+            except IllegalMove as refused:
+                return Outcome(state, (), refused)
+            if transition.state == state:
+                return Outcome(state, transition.effects)
+            try:
+                await self.store.put(str(key), transition.state.to_json(), record.version if record else 0)
+            except VersionConflict:
+                continue
+            return Outcome(transition.state, transition.effects)
+        raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
+
+    async def clinic(self, platform: str, channel: str) -> Clinic | None:
+        """The clinic record of a shared channel, or None."""
+        record = await self.store.get(clinic_key(platform, channel))
+        return None if record is None else Clinic.model_validate_json(record.data)
+
+    async def clinics(self, platform: str) -> list[Clinic]:
+        """Every clinic record of a platform."""
+        rows = await self.store.scan(clinic_prefix(platform))
+        return [Clinic.model_validate_json(record.data) for _, record in rows]
+
+    async def update_clinic(
+        self, platform: str, channel: str, change: Callable[[Clinic], Clinic]
+    ) -> tuple[Clinic, Clinic | None]:
+        """Apply ``change`` to a clinic record (created empty when missing) with compare-and-set.
+
+        Returns:
+            The record after the change and the one before it (None when it was just created).
+        """
+        key = clinic_key(platform, channel)
+        for _ in range(_MAX_ATTEMPTS):
+            record = await self.store.get(key)
+            now = self.clock()
+            before = None if record is None else Clinic.model_validate_json(record.data)
+            base = before or Clinic(platform=platform, channel=channel, created_at=now, updated_at=now)
+            after = change(base)
+            if after == before:
+                return after, before
+            after = after.model_copy(update={"updated_at": now})
+            try:
+                await self.store.put(key, after.model_dump_json(), record.version if record else 0)
+            except VersionConflict:
+                continue
+            return after, before
+        raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")

@@ -1,0 +1,143 @@
+"""One contract suite for every Store: the embedded SQLite store and the Redis store on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from conversations.store import Store, VersionConflict
+from conversations.stores import open_store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        opened = open_store(f"sqlite:///{tmp_path}/state.db")
+    else:
+        opened = open_store(request.getfixturevalue("redis_url"))
+    yield opened
+    await opened.aclose()
+
+
+async def test_put_then_get_round_trips_json_and_versions(store: Store) -> None:
+    assert await store.get("aldense:v1:conv:a") is None
+    assert await store.put("aldense:v1:conv:a", '{"n": 1}', 0) == 1
+    assert await store.put("aldense:v1:conv:a", '{"n": 2}', 1) == 2
+    record = await store.get("aldense:v1:conv:a")
+    assert record is not None
+    assert (record.data, record.version) == ('{"n": 2}', 2)
+
+
+async def test_compare_and_set_rejects_a_stale_version(store: Store) -> None:
+    await store.put("k", "one", 0)
+    with pytest.raises(VersionConflict):
+        await store.put("k", "two", 0)
+    with pytest.raises(VersionConflict):
+        await store.put("missing", "x", 3)
+    await store.put("k", "two", 1)
+    with pytest.raises(VersionConflict):
+        await store.put("k", "three", 1)
+    record = await store.get("k")
+    assert record is not None and record.data == "two"
+
+
+async def test_concurrent_writers_of_one_version_exactly_one_wins(store: Store) -> None:
+    await store.put("race", "start", 0)
+    results = await asyncio.gather(*(store.put("race", f"w{i}", 1) for i in range(10)), return_exceptions=True)
+    winners = [result for result in results if result == 2]
+    assert len(winners) == 1
+    assert all(isinstance(result, VersionConflict) for result in results if result != 2)
+
+
+async def test_scan_returns_only_the_prefix_in_key_order(store: Store) -> None:
+    for key in ["p:b", "p:a", "q:a", "p%:x", "p_x"]:
+        await store.put(key, key, 0)
+    assert [key for key, _ in await store.scan("p:")] == ["p:a", "p:b"]
+    assert [key for key, _ in await store.scan("p%")] == ["p%:x"]
+    assert await store.scan("zzz") == []
+
+
+async def test_delete_removes_a_record(store: Store) -> None:
+    await store.put("gone", "x", 0)
+    await store.delete("gone")
+    assert await store.get("gone") is None
+    await store.delete("never-there")
+
+
+async def test_mark_once_is_true_only_for_the_first_caller(store: Store) -> None:
+    results = await asyncio.gather(*(store.mark_once("event:Ev1", 60) for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert await store.mark_once("event:Ev2", 60) is True
+
+
+async def test_mark_once_expires_after_its_ttl(tmp_path: Path, redis_url: str) -> None:
+    clock = Clock()
+    sqlite = open_store(f"sqlite:///{tmp_path}/ttl.db", clock=clock)
+    assert await sqlite.mark_once("m", 10)
+    clock.now += 11
+    assert await sqlite.mark_once("m", 10)
+    await sqlite.aclose()
+    redis_store = open_store(redis_url)
+    assert await redis_store.mark_once("m", 0.05)
+    await asyncio.sleep(0.1)
+    assert await redis_store.mark_once("m", 0.05)
+    await redis_store.aclose()
+
+
+async def test_due_queue_claims_each_due_item_once_until_its_lease_ends(store: Store) -> None:
+    await store.schedule("nudges", "a", 100.0)
+    await store.schedule("nudges", "b", 200.0)
+    await store.schedule("nudges", "later", 5_000.0)
+    await store.schedule("other", "a", 100.0)
+    claims = await asyncio.gather(*(store.claim_due("nudges", 300.0, 60.0, 10) for _ in range(4)))
+    claimed = sorted(item for claim in claims for item in claim)
+    assert claimed == ["a", "b"]
+    assert await store.claim_due("nudges", 330.0, 60.0, 10) == []
+    assert sorted(await store.claim_due("nudges", 361.0, 60.0, 10)) == ["a", "b"]
+    await store.unschedule("nudges", "a")
+    assert await store.claim_due("nudges", 1_000.0, 60.0, 10) == ["b"]
+    assert await store.claim_due("other", 1_000.0, 60.0, 10) == ["a"]
+
+
+async def test_schedule_again_moves_the_due_time(store: Store) -> None:
+    await store.schedule("q", "x", 100.0)
+    await store.schedule("q", "x", 900.0)
+    assert await store.claim_due("q", 500.0, 10.0, 5) == []
+    assert await store.claim_due("q", 900.0, 10.0, 5) == ["x"]
+
+
+async def test_claim_respects_the_limit(store: Store) -> None:
+    for index in range(5):
+        await store.schedule("q", f"i{index}", float(index))
+    first = await store.claim_due("q", 10.0, 100.0, 2)
+    assert first == ["i0", "i1"]
+
+
+async def test_ping_answers(store: Store) -> None:
+    await store.ping()
+
+
+def test_unknown_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported store scheme 'postgres'"):
+        open_store("postgres://localhost/db")
+
+
+async def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
+    first = open_store(f"sqlite:///{tmp_path}/keep.db")
+    await first.put("k", "kept", 0)
+    await first.aclose()
+    second = open_store(f"sqlite:///{tmp_path}/keep.db")
+    record = await second.get("k")
+    await second.aclose()
+    assert record is not None and record.data == "kept"
