@@ -49,7 +49,8 @@ async def test_compare_and_set_rejects_a_stale_version(store: Store) -> None:
     with pytest.raises(VersionConflict):
         await store.put("k", "three", 1)
     record = await store.get("k")
-    assert record is not None and record.data == "two"
+    assert record is not None
+    assert record.data == "two"
 
 
 async def test_concurrent_writers_of_one_version_exactly_one_wins(store: Store) -> None:
@@ -140,4 +141,5 @@ async def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
     second = open_store(f"sqlite:///{tmp_path}/keep.db")
     record = await second.get("k")
     await second.aclose()
-    assert record is not None and record.data == "kept"
+    assert record is not None
+    assert record.data == "kept"
