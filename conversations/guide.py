@@ -14,7 +14,14 @@ GUIDES_DIR = Path(__file__).parent / "guides"
 DEFAULT_GUIDE = GUIDES_DIR / "dentally-key" / "guide.yaml"
 
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
+# A picture's first bytes by suffix: an empty file or a saved error page must fail at start-up, not when posted.
+_PICTURE_SIGNATURES = {
+    ".png": ("PNG", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("JPEG", (b"\xff\xd8\xff",)),
+    ".jpeg": ("JPEG", (b"\xff\xd8\xff",)),
+    ".gif": ("GIF", (b"GIF87a", b"GIF89a")),
+}
+_PICTURE_SUFFIXES = tuple(_PICTURE_SIGNATURES)
 
 
 class GuideError(ValueError):
@@ -99,6 +106,8 @@ def load_guide(path: Path | str = DEFAULT_GUIDE, limits: TextLimits | None = Non
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise GuideError(f"guide {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise GuideError(f"guide {path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise GuideError(f"guide {path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
@@ -197,7 +206,20 @@ class _GuideReader:
             self._problem(where, f"picture {image!r} must be PNG, JPEG or GIF")
         elif not (self._path.parent / "images" / image).is_file():
             self._problem(where, f"picture file images/{image} is missing")
+        else:
+            self._check_picture_content(image, where)
         return image
+
+    def _check_picture_content(self, image: str, where: str) -> None:
+        kind, signatures = _PICTURE_SIGNATURES[Path(image).suffix.lower()]
+        try:
+            with (self._path.parent / "images" / image).open("rb") as picture:
+                head = picture.read(8)
+        except OSError as exc:
+            self._problem(where, f"picture file images/{image} cannot be read ({exc.strerror})")
+            return
+        if not head.startswith(signatures):
+            self._problem(where, f"picture file images/{image} is not a {kind} picture")
 
     def _action(self, raw_step: dict[str, Any], where: str) -> StepAction:
         value = raw_step.get("action", StepAction.NEXT.value)
