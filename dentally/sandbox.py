@@ -1,0 +1,668 @@
+"""A local stand-in for Dentally's v1 API (an ASGI app) that serves every region at once, with sample keys.
+
+It encodes what ``reference/dentally-api.md`` says Dentally does, including the parts that are only inferred
+(Doorkeeper-style 401/403, the scope check running before lookup and validation, ``X-OAuth-Scopes``). Where a
+first live run proves Dentally different, change the sandbox and the tests will show what else must change.
+
+**Regions.** One process plays every region. A request to ``/uk/v1/user`` is UK Dentally, ``/au/v1/user`` is
+AU/NZ, and so on; a key answers 401 on any region but its own, as a real key would on another host. Point the
+client at it with an override URL containing ``{region}``, e.g. ``http://127.0.0.1:8765/{region}``. Paths without a
+region prefix (``/v1/user``) accept keys of every region, which suits a plain override URL.
+
+**Switches** (:class:`Switches`) change its behaviour at run time, from Python (``sandbox.switches.latency_ms =
+100``) or over HTTP for a browser playground: ``GET``/``POST /_sandbox/switches`` (a partial JSON object),
+``POST /_sandbox/reset``, ``GET /_sandbox/requests`` and ``GET /_sandbox/keys``.
+
+**Requests** are recorded (method, path, query, region, status and the *name* of the key used, never the key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from dentally.regions import REGIONS, RegionId
+
+__all__ = [
+    "SAMPLE_PRACTICES",
+    "RecordedRequest",
+    "Sandbox",
+    "SandboxKey",
+    "Switches",
+    "format_sample_keys",
+    "sample_keys",
+]
+
+_REQUIRED: Final = ("user:read", "appointment:read", "appointment:create", "appointment:update", "appointment:delete")
+_CLINIC: Final = ("practice:read", "site:read")
+_REALM: Final = "Dentally Sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxKey:
+    """A key the sandbox accepts: its value, the region it belongs to, its scopes and its owner."""
+
+    name: str
+    key: str = field(repr=False)
+    description: str
+    region: RegionId
+    scopes: tuple[str, ...]
+    expired: bool = False
+    user_id: int = 1
+
+
+def _sample_key_value(name: str) -> str:
+    # Doorkeeper's tokens are 32 random bytes in URL-safe base64 (43 characters); these are derived from the
+    # name instead, so they are the same on every run and in the docs.
+    digest = hashlib.sha256(f"aldense-guide sandbox key: {name}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _without(scope: str) -> tuple[str, ...]:
+    return tuple(s for s in _REQUIRED if s != scope) + _CLINIC
+
+
+_SAMPLES: Final[tuple[tuple[str, RegionId, tuple[str, ...], str], ...]] = (
+    ("all_scopes", "uk", _REQUIRED + _CLINIC, "every scope Aldense needs, plus practice and site read"),
+    *(
+        (f"missing_{scope.replace(':', '_')}", "uk", _without(scope), f"everything except {scope}")
+        for scope in _REQUIRED
+    ),
+    ("bare_appointment", "uk", ("user:read", "appointment", "practice:read"), "user:read and a bare appointment"),
+    ("read_only", "uk", ("user:read", "appointment:read", "practice:read"), "read scopes only"),
+    ("no_clinic_scopes", "uk", _REQUIRED, "the five required scopes, no practice or site read"),
+    ("sites_only", "uk", (*_REQUIRED, "site:read"), "the five required scopes and site read, no practice read"),
+    ("au_all_scopes", "au", _REQUIRED + _CLINIC, "every scope, on Australia & New Zealand"),
+    ("ca_all_scopes", "ca", _REQUIRED + _CLINIC, "every scope, on Canada"),
+)
+
+
+def sample_keys() -> dict[str, SandboxKey]:
+    """The sandbox's named sample keys, the same on every run.
+
+    Returns:
+        A fresh mapping of name to key; ``key.key`` is the value to paste and ``key.description`` says what it
+        can do. ``expired`` is an all-scopes key that has expired.
+    """
+    keys = {
+        name: SandboxKey(name, _sample_key_value(name), description, region, scopes, user_id=_REGION_USER[region])
+        for name, region, scopes, description in _SAMPLES
+    }
+    keys["expired"] = SandboxKey(
+        "expired",
+        _sample_key_value("expired"),
+        "every scope, but unused for over two weeks so Dentally expired it",
+        "uk",
+        _REQUIRED + _CLINIC,
+        expired=True,
+        user_id=_REGION_USER["uk"],
+    )
+    return keys
+
+
+def format_sample_keys(keys: Mapping[str, SandboxKey] | None = None) -> str:
+    """A plain-text table of sample keys for the CLI to print.
+
+    Args:
+        keys: The keys to list; :func:`sample_keys` when omitted.
+    """
+    rows = [("name", "region", "key", "what it can do")]
+    rows += [(k.name, k.region, k.key, k.description) for k in (keys if keys is not None else sample_keys()).values()]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = ["Dentally sandbox sample keys (fake: they work only against the local sandbox)"]
+    for name, region, key, description in rows:
+        lines.append(f"{name:<{widths[0]}}  {region:<{widths[1]}}  {key:<{widths[2]}}  {description}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class _User:
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    practice_id: str
+    site_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SamplePractice:
+    """Invented clinic data for one region."""
+
+    id: str
+    name: str
+    sites: tuple[tuple[str, str], ...]
+    """(site id, site name) pairs."""
+
+
+SAMPLE_PRACTICES: Final[Mapping[RegionId, SamplePractice]] = MappingProxyType(
+    {
+        "uk": SamplePractice(
+            "5b0e7c1a-2f4d-4e8a-9c61-0d3f2a9b7e11",
+            "Maple Leaf Dental",
+            (
+                ("8d2f6a40-13c7-4b59-a2e4-6f1b0c9d3a21", "Maple Leaf Dental - Kingsway"),
+                ("c41e9b72-5a08-4d3f-8e6b-2a7d1f0c5b32", "Maple Leaf Dental - Riverside"),
+            ),
+        ),
+        "au": SamplePractice(
+            "e7a3d915-6c2b-4f80-b1d4-9a5e3c7f2b43",
+            "Harbourside Dental Studio",
+            (("3f8b1c6d-7e2a-4950-8d1c-b4a6e2f9c054", "Harbourside Dental Studio - Circular Quay"),),
+        ),
+        "ca": SamplePractice(
+            "a9c4e2b8-1d7f-4a36-95e0-7b3d8f1a6c65",
+            "Prairie Smile Dental Centre",
+            (("6e1d9a3b-8c5f-4b27-a0e3-d2c7b4f8e176", "Prairie Smile Dental Centre - Saskatoon"),),
+        ),
+        "sandbox": SamplePractice(
+            "0f6a2d8c-4b1e-4c95-87a3-e5b9d1c2f087",
+            "Sandbox Demo Practice",
+            (("1a2b3c4d-0000-4000-8000-000000000001", "Demo"),),
+        ),
+    }
+)
+
+_USERS: Final[Mapping[int, _User]] = {
+    1: _User(
+        1,
+        "Priya",
+        "Shah",
+        "priya.shah@mapleleaf-dental.example",
+        SAMPLE_PRACTICES["uk"].id,
+        "8d2f6a40-13c7-4b59-a2e4-6f1b0c9d3a21",
+    ),
+    2: _User(
+        2,
+        "Liam",
+        "Okafor",
+        "liam@harbourside-dental.example",
+        SAMPLE_PRACTICES["au"].id,
+        "3f8b1c6d-7e2a-4950-8d1c-b4a6e2f9c054",
+    ),
+    3: _User(
+        3,
+        "Sophie",
+        "Tremblay",
+        "sophie@prairiesmile.example",
+        SAMPLE_PRACTICES["ca"].id,
+        "6e1d9a3b-8c5f-4b27-a0e3-d2c7b4f8e176",
+    ),
+    4: _User(
+        4,
+        "Sam",
+        "Tester",
+        "sam@sandbox.example",
+        SAMPLE_PRACTICES["sandbox"].id,
+        "1a2b3c4d-0000-4000-8000-000000000001",
+    ),
+}
+_REGION_USER: Final[Mapping[RegionId, int]] = {"uk": 1, "au": 2, "ca": 3, "sandbox": 4}
+
+
+class Switches(BaseModel):
+    """Run-time behaviour of the sandbox; assignments are validated, so a bad value fails where it is set."""
+
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+
+    latency_ms: int = Field(0, ge=0, le=60_000, description="Delay before every API answer.")
+    server_error: int | None = Field(
+        None, ge=500, le=599, description="Answer matching API requests with this 5xx status."
+    )
+    hang_ms: int = Field(
+        0, ge=0, le=120_000, description="Hold matching API requests this long first (longer than a client timeout)."
+    )
+    fault_target: str = Field(
+        "",
+        description='Limit server_error and hang_ms to requests whose "METHOD /v1/path" starts with this; '
+        "empty means every API request.",
+    )
+    rate_limit: int = Field(3600, ge=0, description="Requests each key may make per window (Dentally: 3,600/hour).")
+    rate_limit_window_s: int = Field(3600, ge=1, description="Window length; windows start on multiples of it.")
+    create_succeeds: bool = Field(
+        False, description="Create appointments even from invalid bodies (the scope checker's incident case)."
+    )
+    scopes_header: Literal["space", "comma", "off"] = Field(
+        "space", description="How X-OAuth-Scopes lists scopes, or off (its existence is unconfirmed)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One API request the sandbox answered; it names the key used, never its value."""
+
+    method: str
+    path: str
+    query: str
+    region: str | None
+    status: int
+    key_name: str | None
+
+
+def _grants(scopes: Iterable[str], needed: str) -> bool:
+    # A bare resource scope ("appointment") is read here as covering every action on it.
+    resource = needed.split(":", 1)[0]
+    return any(s in (needed, resource) for s in scopes)
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_Handler = Callable[[Request, SandboxKey], Awaitable[Response]]
+
+
+class Sandbox:
+    """Dentally's v1 API, simulated in memory; the instance itself is the ASGI app.
+
+    Run it with ``bot.serving.serve(sandbox)`` and point clients at ``<base>/{region}``.
+    """
+
+    def __init__(
+        self,
+        keys: Mapping[str, SandboxKey] | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        switches: Switches | None = None,
+    ) -> None:
+        """Build the app.
+
+        Args:
+            keys: Keys it accepts, by name; :func:`sample_keys` when omitted.
+            clock: Returns the current aware time; drives rate-limit windows and sample appointments, so a test
+                can move time without waiting. Defaults to the system clock.
+            switches: Initial behaviour; defaults when omitted.
+        """
+        self._keys = dict(keys if keys is not None else sample_keys())
+        self._by_value = {k.key: k for k in self._keys.values()}
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.switches = switches or Switches()
+        self._requests: list[RecordedRequest] = []
+        self._usage: dict[tuple[str, int], int] = {}
+        self.appointments: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count(1001)
+        self._seed()
+        self._app = Starlette(
+            routes=self._routes(),
+            exception_handlers={HTTPException: self._http_error},
+        )
+
+    @property
+    def keys(self) -> Mapping[str, SandboxKey]:
+        """The keys it accepts, by name."""
+        return self._keys
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """API requests answered so far, oldest first (a copy)."""
+        return list(self._requests)
+
+    def reset(self) -> None:
+        """Forget requests, rate-limit usage and changes to appointments, and restore default switches."""
+        self.switches = Switches()
+        self._requests.clear()
+        self._usage.clear()
+        self.appointments.clear()
+        self._ids = itertools.count(1001)
+        self._seed()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: record API requests around the Starlette app."""
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self._app(scope, receive, send)
+            return
+        status = 0
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, recording_send)
+        finally:
+            self._requests.append(self._record(scope, status))
+
+    def _record(self, scope: Scope, status: int) -> RecordedRequest:
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        key = self._by_value.get(_bearer(headers.get("authorization", "")))
+        path: str = scope["path"]
+        first = path.strip("/").split("/", 1)[0]
+        return RecordedRequest(
+            method=scope["method"],
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            region=first if first in REGIONS else None,
+            status=status,
+            key_name=key.name if key else None,
+        )
+
+    def _seed(self) -> None:
+        today = self._clock().astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+        for region, practice in SAMPLE_PRACTICES.items():
+            user = _USERS[_REGION_USER[region]]
+            for offset, reason in ((timedelta(days=1), "Check-up"), (timedelta(days=1, hours=1), "Scale and polish")):
+                start = today + offset
+                self._store(
+                    {
+                        "practice_id": practice.id,
+                        "patient_id": 501,
+                        "practitioner_id": user.id,
+                        "start_time": _iso(start),
+                        "finish_time": _iso(start + timedelta(minutes=30)),
+                        "reason": reason,
+                        "state": "Booked",
+                    }
+                )
+
+    def _store(self, fields: dict[str, Any]) -> dict[str, Any]:
+        appointment = {"id": next(self._ids), **fields}
+        self.appointments[appointment["id"]] = appointment
+        return appointment
+
+    # Routing ---------------------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        api: list[tuple[str, str, str, _Handler]] = [
+            ("GET", "/v1/user", "user:read", self._get_user),
+            ("GET", "/v1/practice", "practice:read", self._get_practice),
+            ("GET", "/v1/sites", "site:read", self._list_sites),
+            ("GET", "/v1/appointments", "appointment:read", self._list_appointments),
+            ("POST", "/v1/appointments", "appointment:create", self._create_appointment),
+            ("GET", "/v1/appointments/{appointment_id}", "appointment:read", self._get_appointment),
+            ("PATCH", "/v1/appointments/{appointment_id}", "appointment:update", self._update_appointment),
+            ("PUT", "/v1/appointments/{appointment_id}", "appointment:update", self._update_appointment),
+            ("DELETE", "/v1/appointments/{appointment_id}", "appointment:delete", self._delete_appointment),
+        ]
+        routes = [
+            Route("/_sandbox/switches", self._get_switches, methods=["GET"]),
+            Route("/_sandbox/switches", self._set_switches, methods=["POST"]),
+            Route("/_sandbox/reset", self._reset, methods=["POST"]),
+            Route("/_sandbox/requests", self._list_requests, methods=["GET"]),
+            Route("/_sandbox/keys", self._list_keys, methods=["GET"]),
+        ]
+        for prefix in ("/{region}", ""):
+            for method, path, scope, handler in api:
+                routes.append(Route(prefix + path, self._guarded(path, scope, handler), methods=[method]))
+        return routes
+
+    def _guarded(self, path: str, needed: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await self._answer(request, path, needed, handler)
+
+        return endpoint
+
+    async def _answer(self, request: Request, path: str, needed: str, handler: _Handler) -> Response:
+        switches = self.switches
+        if switches.latency_ms:
+            await asyncio.sleep(switches.latency_ms / 1000)
+        if f"{request.method} {path}".startswith(switches.fault_target):
+            if switches.hang_ms:
+                await asyncio.sleep(switches.hang_ms / 1000)
+            if switches.server_error is not None:
+                return JSONResponse({"error": "Internal server error"}, status_code=switches.server_error)
+        if not request.headers.get("user-agent", "").strip():
+            return JSONResponse({"error": "Requests must include a User-Agent header"}, status_code=403)
+        region = request.path_params.get("region")
+        if region is not None and region not in REGIONS:
+            return JSONResponse({"error": "Not found"}, status_code=404)
+        key = self._by_value.get(_bearer(request.headers.get("authorization", "")))
+        # A key from another region is simply unknown on this host, exactly like an invalid one.
+        if key is None or (region is not None and key.region != region):
+            return _unauthorized("The access token is invalid")
+        if key.expired:
+            return _unauthorized("The access token expired")
+        allowed, headers = self._spend(key)
+        headers.update(self._scopes_header(key))
+        if not allowed:
+            return JSONResponse({"error": "Rate limit exceeded"}, status_code=403, headers=headers)
+        # Doorkeeper's before_action: the scope is checked before any lookup or validation.
+        if not _grants(key.scopes, needed):
+            challenge = (
+                f'Bearer realm="{_REALM}", error="insufficient_scope", '
+                f'error_description="The action requires the {needed} scope"'
+            )
+            headers["WWW-Authenticate"] = challenge
+            body = {"error": "insufficient_scope", "error_description": f"The action requires the {needed} scope"}
+            return JSONResponse(body, status_code=403, headers=headers)
+        response = await handler(request, key)
+        response.headers.update(headers)
+        return response
+
+    def _spend(self, key: SandboxKey) -> tuple[bool, dict[str, str]]:
+        """Count one request against the key's window; False when the budget was already spent."""
+        window = self.switches.rate_limit_window_s
+        start = int(self._clock().timestamp() // window) * window
+        used = self._usage.get((key.name, start), 0)
+        limit = self.switches.rate_limit
+        allowed = used < limit
+        if allowed:
+            used += 1
+            self._usage[(key.name, start)] = used
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - used)),
+            # Windows start on multiples of their length, so a 3,600 s window resets on the hour as Dentally's does.
+            "X-RateLimit-Reset": str(start + window),
+        }
+        return allowed, headers
+
+    def _scopes_header(self, key: SandboxKey) -> dict[str, str]:
+        style = self.switches.scopes_header
+        if style == "off":
+            return {}
+        return {"X-OAuth-Scopes": (" " if style == "space" else ", ").join(key.scopes)}
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        return JSONResponse({"error": "Not found" if status == 404 else str(exc)}, status_code=status)
+
+    # API handlers ----------------------------------------------------------------------------------------------
+
+    def _practice(self, key: SandboxKey) -> SamplePractice:
+        return SAMPLE_PRACTICES[key.region]
+
+    async def _get_user(self, request: Request, key: SandboxKey) -> Response:
+        user = _USERS[key.user_id]
+        body = {
+            "id": user.id,
+            "uuid": f"00000000-0000-4000-8000-{user.id:012d}",
+            "title": None,
+            "first_name": user.first_name,
+            "middle_name": None,
+            "last_name": user.last_name,
+            "email": user.email,
+            "role": "Practice manager",
+            "permission_level": 4,
+            "practice_id": user.practice_id,
+            "site_id": user.site_id,
+            "allowed_sites": [user.site_id],
+        }
+        return JSONResponse({"user": body})
+
+    async def _get_practice(self, request: Request, key: SandboxKey) -> Response:
+        practice = self._practice(key)
+        hours = {day: {"open": "09:00", "close": "17:30"} for day in ("Monday", "Tuesday", "Wednesday", "Thursday")}
+        return JSONResponse({"practice": {"id": practice.id, "name": practice.name, "opening_hours": hours}})
+
+    async def _list_sites(self, request: Request, key: SandboxKey) -> Response:
+        sites = [{"id": site_id, "name": name} for site_id, name in self._practice(key).sites]
+        return JSONResponse({"sites": sites, "meta": {"current_page": 1, "total_pages": 1, "total": len(sites)}})
+
+    async def _list_appointments(self, request: Request, key: SandboxKey) -> Response:
+        params = request.query_params
+        for name in ("after", "before"):
+            if not params.get(name):
+                return JSONResponse({"error": f"param is missing or the value is empty: {name}"}, status_code=400)
+        after, before = _parse_time(params["after"]), _parse_time(params["before"])
+        if after is None or before is None:
+            return JSONResponse({"errors": {"after": ["must be an ISO-8601 time with a zone"]}}, status_code=422)
+        if before <= after:
+            return JSONResponse({"errors": {"before": ["must be after 'after'"]}}, status_code=422)
+        per_page = _int(params.get("per_page"), 25)
+        per_page = per_page if 1 <= per_page <= 100 else 25
+        page = max(1, _int(params.get("page"), 1))
+        practice_id = self._practice(key).id
+        rows = [
+            a
+            for a in sorted(self.appointments.values(), key=lambda a: (str(a["start_time"]), a["id"]))
+            if a["practice_id"] == practice_id
+            and (start := _parse_time(str(a["start_time"]))) is not None
+            and after <= start < before
+        ]
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        meta = {"current_page": page, "total_pages": max(1, -(-len(rows) // per_page)), "total": len(rows)}
+        return JSONResponse({"appointments": [_public(a) for a in chunk], "meta": meta})
+
+    async def _create_appointment(self, request: Request, key: SandboxKey) -> Response:
+        fields = await _wrapped_body(request)
+        if fields is None:
+            return JSONResponse({"error": "param is missing or the value is empty: appointment"}, status_code=400)
+        if not self.switches.create_succeeds:
+            errors = _validate(fields)
+            if errors:
+                return JSONResponse({"errors": errors}, status_code=422)
+        appointment = self._store({"state": "Booked", **fields, "practice_id": self._practice(key).id})
+        return JSONResponse({"appointment": _public(appointment)}, status_code=201)
+
+    def _lookup(self, request: Request, key: SandboxKey) -> dict[str, Any] | None:
+        raw = request.path_params["appointment_id"]
+        appointment = self.appointments.get(int(raw)) if raw.isdigit() else None
+        if appointment is None or appointment["practice_id"] != self._practice(key).id:
+            return None
+        return appointment
+
+    async def _get_appointment(self, request: Request, key: SandboxKey) -> Response:
+        appointment = self._lookup(request, key)
+        if appointment is None:
+            return JSONResponse({"error": "Not found"}, status_code=404)
+        return JSONResponse({"appointment": _public(appointment)})
+
+    async def _update_appointment(self, request: Request, key: SandboxKey) -> Response:
+        appointment = self._lookup(request, key)
+        if appointment is None:
+            return JSONResponse({"error": "Not found"}, status_code=404)
+        fields = await _wrapped_body(request)
+        if fields is None:
+            return JSONResponse({"error": "param is missing or the value is empty: appointment"}, status_code=400)
+        merged = {**appointment, **fields, "id": appointment["id"], "practice_id": appointment["practice_id"]}
+        errors = _validate(merged)
+        if errors:
+            return JSONResponse({"errors": errors}, status_code=422)
+        self.appointments[appointment["id"]] = merged
+        return JSONResponse({"appointment": _public(merged)})
+
+    async def _delete_appointment(self, request: Request, key: SandboxKey) -> Response:
+        appointment = self._lookup(request, key)
+        if appointment is None:
+            return JSONResponse({"error": "Not found"}, status_code=404)
+        del self.appointments[appointment["id"]]
+        return Response(status_code=204)
+
+    # Control endpoints -----------------------------------------------------------------------------------------
+
+    async def _get_switches(self, request: Request) -> Response:
+        return JSONResponse(self.switches.model_dump())
+
+    async def _set_switches(self, request: Request) -> Response:
+        try:
+            patch = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "send a JSON object"}, status_code=400)
+        if not isinstance(patch, dict):
+            return JSONResponse({"error": "send a JSON object"}, status_code=400)
+        try:
+            self.switches = Switches.model_validate({**self.switches.model_dump(), **patch})
+        except ValidationError as exc:
+            errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+            return JSONResponse({"errors": errors}, status_code=422)
+        return JSONResponse(self.switches.model_dump())
+
+    async def _reset(self, request: Request) -> Response:
+        self.reset()
+        return JSONResponse(self.switches.model_dump())
+
+    async def _list_requests(self, request: Request) -> Response:
+        return JSONResponse({"requests": [asdict(r) for r in self._requests]})
+
+    async def _list_keys(self, request: Request) -> Response:
+        # Sample keys are public test data (printed by the CLI too); a real key never reaches the sandbox.
+        rows = [
+            {"name": k.name, "key": k.key, "region": k.region, "scopes": list(k.scopes), "description": k.description}
+            for k in self._keys.values()
+        ]
+        return JSONResponse({"keys": rows})
+
+
+def _bearer(header: str) -> str:
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def _unauthorized(description: str) -> Response:
+    challenge = f'Bearer realm="{_REALM}", error="invalid_token", error_description="{description}"'
+    return JSONResponse(
+        {"error": "invalid_token", "error_description": description},
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+async def _wrapped_body(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("appointment"), dict):
+        return None
+    return dict(body["appointment"])
+
+
+def _validate(fields: Mapping[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    start = _parse_time(str(fields.get("start_time") or ""))
+    finish = _parse_time(str(fields.get("finish_time") or ""))
+    if start is None:
+        errors["start_time"] = ["can't be blank or is not a time"]
+    if finish is None:
+        errors["finish_time"] = ["can't be blank or is not a time"]
+    if start is not None and finish is not None and finish <= start:
+        errors["finish_time"] = ["must be after the start time"]
+    if not fields.get("practitioner_id"):
+        errors["practitioner_id"] = ["can't be blank"]
+    return errors
+
+
+def _public(appointment: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in appointment.items() if k != "practice_id"}
