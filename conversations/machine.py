@@ -89,7 +89,10 @@ def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event
     if state is not None and state.status not in _FINISHED and event.at_step is None:
         # Already under way: show the current step again at the bottom of the thread.
         return _repost_current(state, event.at)
-    first = guide.index_of(event.at_step) if event.at_step else 0
+    try:
+        first = guide.index_of(event.at_step) if event.at_step else 0
+    except KeyError:
+        raise IllegalMove(f"the guide has no step {event.at_step!r}") from None
     fresh = Conversation(
         platform=key.platform,
         team=key.team,
@@ -194,6 +197,13 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
     last = guide.step_count - 1
     times = dict(state.steps)
     times.setdefault(guide.steps[last].id, StepTimes(reached=event.at))
+    effects: list[Effect] = []
+    message_ref = state.step_message_ref
+    if state.step_index != last:
+        # A key sent from an earlier step skips the rest: that step's message is closed, and its ref must not
+        # be taken for the key step's message later.
+        effects.append(CloseStep(state.step_index, message_ref, StepOutcome.SUPERSEDED))
+        message_ref = None
     checking = state.model_copy(
         update={
             "status": Status.CHECKING,
@@ -202,9 +212,11 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
             "key_fingerprint": event.fingerprint,
             "updated_at": event.at,
             "stuck_at": None,
+            "step_message_ref": message_ref,
         }
     )
-    return Transition(checking, (Report(Milestone.KEY_RECEIVED, last), RunKeyCheck()))
+    effects += [Report(Milestone.KEY_RECEIVED, last), RunKeyCheck()]
+    return Transition(checking, tuple(effects))
 
 
 _STATUS_AFTER_CHECK = {
