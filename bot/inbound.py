@@ -1,0 +1,103 @@
+"""Pure readers of Slack request bodies: who acted, where, on which message — by ids, Slack Connect aware."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class PayloadError(ValueError):
+    """A request body that lacks a field the bot needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A button click in a message."""
+
+    user: str
+    user_team: str | None
+    channel: str
+    message_ts: str
+    thread_ts: str | None
+    action_id: str
+    value: str
+    trigger_id: str | None
+
+
+def _str(body: dict[str, Any], *path: str) -> str | None:
+    node: Any = body
+    for name in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(name)
+    return node if isinstance(node, str) and node else None
+
+
+def to_click(body: dict[str, Any]) -> Click:
+    """Read a ``block_actions`` body from a message button.
+
+    Raises:
+        PayloadError: A field the bot needs is missing or of the wrong type.
+    """
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    user = _str(body, "user", "id")
+    channel = _str(body, "channel", "id") or _str(body, "container", "channel_id")
+    message_ts = _str(body, "container", "message_ts") or _str(body, "message", "ts")
+    action_id = _str(action, "action_id")
+    if not (user and channel and message_ts and action_id):
+        raise PayloadError("block_actions without user, channel, message or action")
+    return Click(
+        user=user,
+        user_team=_str(body, "user", "team_id") or _str(body, "team", "id"),
+        channel=channel,
+        message_ts=message_ts,
+        thread_ts=_str(body, "container", "thread_ts") or _str(body, "message", "thread_ts"),
+        action_id=action_id,
+        value=_str(action, "value") or "",
+        trigger_id=_str(body, "trigger_id"),
+    )
+
+
+def actor_team(body: dict[str, Any]) -> str | None:
+    """The team of the person who acted (their own org in Slack Connect, not necessarily the installing one)."""
+    return (
+        _str(body, "user", "team_id")
+        or _str(body, "event", "user_team")
+        or _str(body, "user_team_id")
+        or _str(body, "team_id")
+        or _str(body, "team", "id")
+    )
+
+
+def installing_team(body: dict[str, Any]) -> str | None:
+    """The team the app is installed in, as the body tells it (never the top-level team of a Connect actor)."""
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations and isinstance(authorizations[0], dict):
+        team = _str(authorizations[0], "team_id")
+        if team:
+            return team
+    return _str(body, "view", "app_installed_team_id") or _str(body, "context_team_id")
+
+
+def channel_reference(text: str) -> str | None:
+    """The channel id in ``<#C123|name>`` (escaped by Slack) or a bare ``C123``; None otherwise."""
+    match = _CHANNEL_REF.match(text.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def mention_words(text: str) -> list[str]:
+    """The words of an app mention, lower-cased, without the ``<@U…>`` mentions."""
+    return _MENTION.sub(" ", text).lower().split()
+
+
+def is_retry(headers: dict[str, Any]) -> bool:
+    """Whether Slack marked this delivery as a retry."""
+    for name, value in headers.items():
+        if name.lower() == "x-slack-retry-num":
+            return bool(value)
+    return False

@@ -1,0 +1,266 @@
+"""Thin Bolt listeners: ack first, translate the payload, hand the work to a background task."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks, slack_calls
+from bot.app import BotContext
+from bot.inbound import PayloadError, channel_reference, mention_words, to_click
+from bot.presenter import Trigger
+from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
+from conversations.keys import ConversationKey
+from conversations.store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# A second click on a step finished this recently is a double click: it changes nothing and says nothing.
+_DOUBLE_CLICK_SECONDS = 10.0
+# How long an Events API delivery is remembered so Slack's retries of it are dropped.
+_EVENT_TTL_SECONDS = 3600.0
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    """Register every listener of the guide on ``app``."""
+    handlers = _Handlers(ctx)
+
+    @app.action(blocks.ACTION_START)
+    async def start_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        ctx.tasks.spawn(handlers.start_from_click(body), name="start")
+
+    @app.action(re.compile(f"^({blocks.ACTION_DONE}|{blocks.ACTION_BACK}|{blocks.ACTION_STUCK})$"))
+    async def step_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        ctx.tasks.spawn(handlers.step_click(body), name="step")
+
+    @app.action(blocks.ACTION_RESUME)
+    async def resume_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        ctx.tasks.spawn(handlers.resume_from_click(body), name="resume")
+
+    @app.command("/aldense")
+    async def aldense_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        ctx.tasks.spawn(handlers.command(body, respond), name="command")
+
+    @app.event("member_joined_channel")
+    async def member_joined(body: dict[str, Any]) -> None:
+        ctx.tasks.spawn(handlers.member_joined(body), name="member_joined")
+
+    @app.event("app_mention")
+    async def mentioned(body: dict[str, Any]) -> None:
+        ctx.tasks.spawn(handlers.mention(body), name="mention")
+
+    @app.action(re.compile(".*"))
+    async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        actions = body.get("actions") or [{}]
+        logger.warning("ignored unknown action %r", str(actions[0].get("action_id"))[:80])
+
+
+class _Handlers:
+    """The work behind each listener, run after the ack."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    async def _key(self, channel: str, user: str) -> ConversationKey:
+        return ConversationKey(PLATFORM, await self.ctx.workspace.installing_team(), channel, user)
+
+    async def start_from_click(self, body: dict[str, Any]) -> None:
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("start click ignored: %s", exc)
+            return
+        await self._start(click.channel, click.user)
+
+    async def _start(self, channel: str, user: str) -> None:
+        ctx = self.ctx
+        try:
+            outcome = await ctx.service.handle(await self._key(channel, user), Start(at=ctx.clock()))
+        except StoreUnavailable:
+            await slack_calls.ephemeral(ctx.client, channel, user, blocks.temporarily_unavailable())
+            return
+        if any(isinstance(effect, PostStep) and effect.again for effect in outcome.effects):
+            await slack_calls.ephemeral(
+                ctx.client,
+                channel,
+                user,
+                "You already have a Dentally guide going — I've put your current step at the bottom of your thread.",
+            )
+        await ctx.presenter.carry_out(outcome)
+
+    async def step_click(self, body: dict[str, Any]) -> None:
+        ctx = self.ctx
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("step click ignored: %s", exc)
+            return
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is None:
+            logger.warning("step click with a malformed value ignored")
+            return
+        owner, step_id = parsed
+        if owner != click.user:
+            text, not_yours = blocks.not_your_guide(owner, ctx.guide)
+            await slack_calls.ephemeral(ctx.client, click.channel, click.user, text, not_yours, click.thread_ts)
+            return
+        at = ctx.clock()
+        event: Done | Back | Stuck
+        if click.action_id == blocks.ACTION_DONE:
+            event = Done(step_id, at)
+        elif click.action_id == blocks.ACTION_BACK:
+            event = Back(step_id, at)
+        else:
+            event = Stuck(step_id, at)
+        try:
+            outcome = await ctx.service.handle(await self._key(click.channel, click.user), event)
+        except StoreUnavailable:
+            await slack_calls.ephemeral(ctx.client, click.channel, click.user, blocks.temporarily_unavailable())
+            return
+        if outcome.refused is not None:
+            await self._explain_refusal(click.channel, click.user, click.thread_ts, step_id, outcome)
+            return
+        await ctx.presenter.carry_out(outcome, Trigger(clicked_ts=click.message_ts))
+
+    async def _explain_refusal(
+        self, channel: str, user: str, thread_ts: str | None, step_id: str, outcome: Any
+    ) -> None:
+        ctx = self.ctx
+        state = outcome.state
+        refused = outcome.refused
+        if refused.stale and state is not None:
+            times = state.steps.get(step_id)
+            if times and times.done is not None and ctx.clock() - times.done < _DOUBLE_CLICK_SECONDS:
+                return
+            text = blocks.stale_click(ctx.guide, state.step_index, refused.reason)
+        else:
+            text = blocks.refused(refused.reason)
+        await slack_calls.ephemeral(ctx.client, channel, user, text, thread_ts=thread_ts)
+
+    async def resume_from_click(self, body: dict[str, Any]) -> None:
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("resume click ignored: %s", exc)
+            return
+        await self._resume(click.channel, click.user)
+
+    async def _resume(self, channel: str, user: str) -> None:
+        ctx = self.ctx
+        try:
+            outcome = await ctx.service.handle(await self._key(channel, user), Resume(at=ctx.clock()))
+        except StoreUnavailable:
+            await slack_calls.ephemeral(ctx.client, channel, user, blocks.temporarily_unavailable())
+            return
+        if outcome.refused is not None:
+            await slack_calls.ephemeral(
+                ctx.client, channel, user, "You have no guide in progress here — mention me with *start* to begin."
+            )
+            return
+        await ctx.presenter.carry_out(outcome)
+
+    async def command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        ctx = self.ctx
+        if body.get("team_id") != await ctx.workspace.installing_team():
+            await respond("Sorry, `/aldense` is for the Aldense team only.")
+            return
+        words = str(body.get("text") or "").split()
+        sub = words[0].lower() if words else "help"
+        if sub == "onboard" and len(words) == 2:
+            await self._onboard(words[1], respond)
+        elif sub == "help":
+            await respond(_COMMAND_HELP)
+        elif sub == "onboard":
+            await respond("Usage: `/aldense onboard #clinic-channel` — name one channel.\n\n" + _COMMAND_HELP)
+        else:
+            await respond(f"I don't know `/aldense {sub[:40]}`.\n\n" + _COMMAND_HELP)
+
+    async def _onboard(self, reference: str, respond: AsyncRespond) -> None:
+        ctx = self.ctx
+        channel = channel_reference(reference)
+        if channel is None:
+            await respond(f"`{reference[:80]}` isn't a channel. Usage: `/aldense onboard #clinic-channel`.")
+            return
+        text, kickoff = blocks.kickoff(ctx.guide)
+        try:
+            await slack_calls.post(ctx.client, channel, text, kickoff)
+        except SlackApiError as exc:
+            error = slack_calls.slack_error(exc)
+            hint = {
+                "not_in_channel": "Invite me to that channel first (`/invite @Aldense Guide`).",
+                "channel_not_found": "I can't see that channel — invite me to it first.",
+                "is_archived": "That channel is archived.",
+            }.get(error, "Please try again in a minute.")
+            await respond(f"I couldn't post the kick-off in <#{channel}> ({error}). {hint}")
+            return
+        await respond(f"Kick-off posted in <#{channel}>. I'll report progress here in the onboarding channel.")
+
+    async def member_joined(self, body: dict[str, Any]) -> None:
+        ctx = self.ctx
+        event = body.get("event") or {}
+        user, channel = event.get("user"), event.get("channel")
+        if not (ctx.kickoff_on_join and isinstance(user, str) and isinstance(channel, str)):
+            return
+        if not await self._first_delivery(body):
+            return
+        await ctx.workspace.ensure()
+        if user == ctx.workspace.bot_user_id:
+            return
+        try:
+            info = await ctx.client.conversations_info(channel=channel)
+            member = await ctx.client.users_info(user=user)
+        except SlackApiError as exc:
+            logger.warning("member_joined_channel lookup failed: %s", slack_calls.slack_error(exc))
+            return
+        shared = bool((info.get("channel") or {}).get("is_ext_shared"))
+        member_team = (member.get("user") or {}).get("team_id")
+        if not shared or member_team == ctx.workspace.team_id:
+            return
+        text, kickoff = blocks.kickoff(ctx.guide, welcome_user=user)
+        try:
+            await slack_calls.post(ctx.client, channel, text, kickoff)
+        except SlackApiError as exc:
+            logger.warning("kick-off on join failed: %s", slack_calls.slack_error(exc))
+
+    async def mention(self, body: dict[str, Any]) -> None:
+        ctx = self.ctx
+        event = body.get("event") or {}
+        user, channel = event.get("user"), event.get("channel")
+        if not (isinstance(user, str) and isinstance(channel, str)):
+            return
+        if not await self._first_delivery(body):
+            return
+        words = mention_words(str(event.get("text") or ""))
+        if "start" in words:
+            await self._start(channel, user)
+        elif "resume" in words:
+            await self._resume(channel, user)
+        else:
+            await slack_calls.ephemeral(ctx.client, channel, user, blocks.help_text(ctx.guide))
+
+    async def _first_delivery(self, body: dict[str, Any]) -> bool:
+        """False for a repeat of an Events API delivery already seen (Slack retries with the same event_id)."""
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        try:
+            return await self.ctx.service.store.mark_once(f"aldense:v1:event:{event_id}", _EVENT_TTL_SECONDS)
+        except StoreUnavailable:
+            return True
+
+
+_COMMAND_HELP = (
+    "*Aldense Guide commands* (only you see the replies)\n"
+    "• `/aldense onboard #clinic-channel` — post the Dentally set-up kick-off in a clinic's shared channel\n"
+    "• `/aldense help` — this list"
+)

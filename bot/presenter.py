@@ -1,0 +1,134 @@
+"""Carries out the machine's effects on Slack: opens threads, posts and closes step messages, reports milestones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks, slack_calls
+from bot.reporting import SupportReporter
+from conversations.conversation import Conversation
+from conversations.events import (
+    CloseStep,
+    ConfirmHelpComing,
+    OpenThread,
+    PostStep,
+    Report,
+    RunKeyCheck,
+    StepOutcome,
+    StepPosted,
+    ThreadOpened,
+)
+from conversations.guide import Guide, Step
+from conversations.service import OnboardingService, Outcome
+
+logger = logging.getLogger(__name__)
+
+# What Slack answers when it could not fetch an image_url; the step is then posted without its picture.
+_IMAGE_ERRORS = frozenset({"invalid_blocks", "downloading_image_failed"})
+
+KeyCheckRunner = Callable[[Conversation], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """Where the effects came from: the clicked message (for Done/Back) and a key check to run, if any."""
+
+    clicked_ts: str | None = None
+    run_key_check: KeyCheckRunner | None = None
+
+
+class SlackPresenter:
+    """Turns effects into Slack calls for one conversation at a time."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        service: OnboardingService,
+        reporter: SupportReporter,
+        picture_url: Callable[[Step], str | None],
+    ) -> None:
+        self._client = client
+        self._service = service
+        self._reporter = reporter
+        self._picture_url = picture_url
+
+    @property
+    def guide(self) -> Guide:
+        """The guide being shown."""
+        return self._service.guide
+
+    async def carry_out(self, outcome: Outcome, trigger: Trigger | None = None) -> None:
+        """Carry out ``outcome.effects`` in order; a Slack failure tells the user how to carry on."""
+        trigger = trigger or Trigger()
+        state = outcome.state
+        if state is None:
+            return
+        try:
+            for effect in outcome.effects:
+                state = await self._carry_out_one(state, effect, trigger)
+        except SlackApiError as exc:
+            error = slack_calls.slack_error(exc)
+            logger.warning("Slack call failed for a guide in %s: %s", state.channel, error)
+            await slack_calls.ephemeral(
+                self._client,
+                state.channel,
+                state.user,
+                f"Sorry — Slack didn't accept my last message ({error}). Mention me with *resume* to see your "
+                "current step again; nothing you did was lost.",
+            )
+
+    async def _carry_out_one(
+        self,
+        state: Conversation,
+        effect: OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck,
+        trigger: Trigger,
+    ) -> Conversation:
+        match effect:
+            case OpenThread():
+                ts = await slack_calls.post(self._client, state.channel, blocks.thread_opener(state.user, self.guide))
+                return await self._record(state, ThreadOpened(ts))
+            case PostStep():
+                return await self._post_step(state, effect)
+            case CloseStep():
+                await self._close_step(state, effect, trigger)
+            case ConfirmHelpComing():
+                text = blocks.help_coming(self.guide, effect.index)
+                await slack_calls.post(self._client, state.channel, text, thread_ts=state.thread_ref)
+            case Report():
+                await self._reporter.milestone(state, effect.milestone, effect.index)
+            case RunKeyCheck():
+                if trigger.run_key_check is not None:
+                    await trigger.run_key_check(state)
+        return state
+
+    async def _record(self, state: Conversation, event: ThreadOpened | StepPosted) -> Conversation:
+        outcome = await self._service.handle(state.key, event)
+        return outcome.state or state
+
+    async def _post_step(self, state: Conversation, effect: PostStep) -> Conversation:
+        step = self.guide.steps[effect.index]
+        url = self._picture_url(step)
+        text, step_blocks = blocks.step_message(self.guide, effect.index, state.user, url, again=effect.again)
+        try:
+            ts = await slack_calls.post(self._client, state.channel, text, step_blocks, thread_ts=state.thread_ref)
+        except SlackApiError as exc:
+            if url is None or slack_calls.slack_error(exc) not in _IMAGE_ERRORS:
+                raise
+            logger.warning("step %s posted without its picture: Slack could not use %s", step.id, url)
+            text, step_blocks = blocks.step_message(self.guide, effect.index, state.user, None, again=effect.again)
+            ts = await slack_calls.post(self._client, state.channel, text, step_blocks, thread_ts=state.thread_ref)
+        return await self._record(state, StepPosted(step.id, ts))
+
+    async def _close_step(self, state: Conversation, effect: CloseStep, trigger: Trigger) -> None:
+        ts = effect.ref
+        if ts is None and effect.outcome is not StepOutcome.SUPERSEDED:
+            ts = trigger.clicked_ts  # the click came from this very step message
+        if ts is None:
+            return
+        text, closed = blocks.closed_step(self.guide, effect.index, effect.outcome)
+        await slack_calls.update(self._client, state.channel, ts, text, closed)

@@ -1,0 +1,77 @@
+"""The composition root: builds the store, service, Slack client, Bolt app and HTTP app from settings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+
+from bot.app import BotContext, build_app, build_context, slack_client
+from bot.server import SlackEndpoint, build_http_app
+from bot.settings import Settings
+from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
+from conversations.service import OnboardingService
+from conversations.store import Store
+from conversations.stores import open_store
+
+logger = logging.getLogger(__name__)
+
+# How long a shutdown waits for work that was acknowledged but not finished.
+DRAIN_SECONDS = 20.0
+
+
+@dataclass
+class Runtime:
+    """Everything one bot process runs on."""
+
+    settings: Settings
+    guide: Guide
+    store: Store
+    context: BotContext
+    bolt: AsyncApp
+    http_app: Starlette
+
+    async def drain(self) -> None:
+        """Let acknowledged work finish (or give up after ``DRAIN_SECONDS``)."""
+        if not await self.context.tasks.drain(DRAIN_SECONDS):
+            logger.warning("shutdown cancelled work still running after %.0f s", DRAIN_SECONDS)
+
+
+def load_configured_guide(settings: Settings) -> Guide:
+    """The guide the settings name (the built-in Dentally guide by default), validated."""
+    return load_guide(settings.server.guide_path or DEFAULT_GUIDE)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings, socket_mode: bool = False, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Runtime]:
+    """Build the bot from ``settings``; on exit drain background work and close every connection."""
+    guide = load_configured_guide(settings)
+    store = open_store(settings.server.state_url, clock=clock)
+    token = settings.slack.bot_token.get_secret_value() if settings.slack.bot_token else ""
+    client = slack_client(token, str(settings.slack.api_url))
+    try:
+        service = OnboardingService(store, guide, clock=clock)
+        public = str(settings.server.public_base_url) if settings.server.public_base_url else None
+        context = build_context(
+            client, service, settings.support.onboarding_channel, public, settings.server.kickoff_on_join
+        )
+        secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
+        bolt = build_app(context, secret)
+        endpoint = None if socket_mode or secret is None else SlackEndpoint(bolt, secret, clock)
+        runtime = Runtime(settings, guide, store, context, bolt, build_http_app(endpoint, store, guide))
+        try:
+            yield runtime
+        finally:
+            await runtime.drain()
+    finally:
+        await store.aclose()
+        session = getattr(client, "session", None)
+        if session is not None:
+            await session.close()

@@ -1,0 +1,129 @@
+"""The HTTP server: one Starlette app with Slack's endpoint (verified before Bolt sees it), health and pictures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import Clock, SignatureVerifier
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from conversations.guide import Guide
+from conversations.store import Store, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Slack's largest bodies (a modal's view with its state) are far below this.
+MAX_BODY_BYTES = 512 * 1024
+
+
+class _Clock(Clock):
+    """slack_sdk's verifier asks a clock object for ``now()``; this one reads an injected function."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
+
+
+class SlackEndpoint:
+    """``POST /slack/events``: size limit, signature check and shape check, then Bolt. Bodies are never logged."""
+
+    def __init__(self, bolt: AsyncApp, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+        self._handler = AsyncSlackRequestHandler(bolt)
+        self._verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
+
+    async def __call__(self, request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return _error(413, "request body too large")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, "request body too large")
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not self._verifier.is_valid(body, timestamp, signature):
+            logger.warning("rejected a request with a missing, forged or stale Slack signature")
+            return _error(401, "invalid request")
+        problem = _shape_problem(request.headers.get("content-type", ""), body)
+        if problem:
+            logger.warning("rejected a signed request: %s", problem)
+            return _error(400, problem)
+        # Starlette caches the body, so the Bolt adapter reads the same bytes again.
+        request._body = body
+        return await self._handler.handle(request)
+
+
+def _shape_problem(content_type: str, body: bytes) -> str | None:
+    """Why a signed body cannot be a Slack request, or None."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    if content_type.startswith("application/json"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return "malformed JSON"
+        return None if isinstance(parsed, dict) else "JSON body is not an object"
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(text, keep_blank_values=True)
+        if "payload" in form:
+            try:
+                parsed = json.loads(form["payload"][0])
+            except ValueError:
+                return "malformed payload JSON"
+            return None if isinstance(parsed, dict) else "payload is not an object"
+        return None if "command" in form or "ssl_check" in form else "form body is neither a payload nor a command"
+    return "unsupported content type"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message}, status_code=status)
+
+
+def build_http_app(endpoint: SlackEndpoint | None, store: Store, guide: Guide) -> Starlette:
+    """The ASGI app ``aldense-guide run`` serves.
+
+    Args:
+        endpoint: The Slack endpoint; None in Socket Mode (events arrive over the socket instead).
+        store: Checked by ``/readyz``.
+        guide: Its pictures are served under ``/guide-assets/``.
+    """
+    pictures = {step.image: guide.image_path(step) for step in guide.steps}
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await store.ping()
+        except StoreUnavailable:
+            return JSONResponse({"ready": False, "store": "unreachable"}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def guide_asset(request: Request) -> Response:
+        path = pictures.get(request.path_params["name"])
+        if path is None or not path.is_file():
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/guide-assets/{name}", guide_asset),
+    ]
+    if endpoint is not None:
+        routes.append(Route("/slack/events", endpoint, methods=["POST"]))
+    return Starlette(routes=routes)

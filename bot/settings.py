@@ -1,0 +1,166 @@
+"""Settings from the environment (the only reader of it): one class per section, secrets as ``SecretStr``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["http", "socket", "playground", "check-key"]
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message is one line naming it."""
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+class SlackSettings(_Section):
+    """How the bot talks to Slack."""
+
+    model_config = SettingsConfigDict(env_prefix="SLACK_")
+
+    bot_token: SecretStr | None = Field(None, description="Bot user OAuth token (xoxb-…) of Aldense's install.")
+    signing_secret: SecretStr | None = Field(None, description="Signing secret that verifies requests from Slack.")
+    app_token: SecretStr | None = Field(None, description="App-level token (xapp-…); Socket Mode only.")
+    api_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://slack.com/api/"),
+        description="Slack Web API base URL; point it at a Slack-compatible server for tests.",
+    )
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+
+class SupportSettings(_Section):
+    """Where Aldense's support team is told what happens."""
+
+    model_config = SettingsConfigDict(env_prefix="ALDENSE_")
+
+    onboarding_channel: str | None = Field(
+        None, pattern=r"^[CG][A-Z0-9]{2,}$", description="Channel id of Aldense's internal onboarding channel."
+    )
+    handoff_url: AnyHttpUrl | None = Field(None, description="Optional URL that receives each verified key.")
+    handoff_secret: SecretStr | None = Field(None, description="HMAC-SHA256 secret that signs hand-off requests.")
+
+
+class DentallySettings(_Section):
+    """How keys are checked with Dentally."""
+
+    model_config = SettingsConfigDict(env_prefix="DENTALLY_")
+
+    api_url: str | None = Field(
+        None, description="Overrides every region's API base URL (tests, playground); may contain {region}."
+    )
+    regions: str = Field("uk,au,ca", description="Comma-separated regions that 'Not sure — detect it' tries.")
+
+
+class ServerSettings(_Section):
+    """Where state lives and how the process serves HTTP."""
+
+    state_url: str = Field(
+        "sqlite:///aldense-guide.sqlite3",
+        pattern=r"^(sqlite:///|redis://|rediss://|unix://)",
+        description="State store: sqlite:///path (one replica) or redis://host:port/db (many replicas).",
+    )
+    public_base_url: AnyHttpUrl | None = Field(
+        None, description="Public HTTPS base where Slack fetches step pictures (/guide-assets/… is appended)."
+    )
+    port: int = Field(3000, ge=1, le=65535, description="HTTP port of `aldense-guide run`.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level of our code.")
+    key_encryption_keys: SecretStr | None = Field(
+        None, description="Fernet keys, comma-separated, newest first; without them no key is accepted."
+    )
+    kickoff_on_join: bool = Field(True, description="Post the kick-off when a clinic member joins a shared channel.")
+    guide_path: str | None = Field(None, description="Guide file to use instead of the built-in Dentally guide.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings:
+    """Every section, built once by the composition root."""
+
+    def __init__(
+        self,
+        slack: SlackSettings,
+        support: SupportSettings,
+        dentally: DentallySettings,
+        server: ServerSettings,
+    ) -> None:
+        self.slack = slack
+        self.support = support
+        self.dentally = dentally
+        self.server = server
+
+    def __repr__(self) -> str:
+        return f"Settings(slack={self.slack!r}, support={self.support!r}, server={self.server!r})"
+
+
+_REQUIRED: dict[Mode, tuple[tuple[str, str, str], ...]] = {
+    "http": (
+        ("slack", "bot_token", "SLACK_BOT_TOKEN"),
+        ("slack", "signing_secret", "SLACK_SIGNING_SECRET"),
+        ("support", "onboarding_channel", "ALDENSE_ONBOARDING_CHANNEL"),
+    ),
+    "socket": (
+        ("slack", "bot_token", "SLACK_BOT_TOKEN"),
+        ("slack", "app_token", "SLACK_APP_TOKEN"),
+        ("support", "onboarding_channel", "ALDENSE_ONBOARDING_CHANNEL"),
+    ),
+    "playground": (),
+    "check-key": (),
+}
+
+_PREFIXES = {"slack": "SLACK_", "support": "ALDENSE_", "dentally": "DENTALLY_", "server": ""}
+
+
+def load_settings(mode: Mode, **overrides: Any) -> Settings:
+    """Read the environment and check what ``mode`` needs.
+
+    Args:
+        mode: What the process is about to do; decides which settings are required.
+        overrides: Values that win over the environment, as ``section__field=value`` (used by the playground).
+
+    Raises:
+        SettingsError: One line naming the first missing or malformed setting.
+    """
+    settings = Settings(
+        slack=_build(SlackSettings, "slack", overrides),
+        support=_build(SupportSettings, "support", overrides),
+        dentally=_build(DentallySettings, "dentally", overrides),
+        server=_build(ServerSettings, "server", overrides),
+    )
+    for section_name, field, env_name in _REQUIRED[mode]:
+        if getattr(getattr(settings, section_name), field) is None:
+            raise SettingsError(f"{env_name} is required for this command but is not set")
+    return settings
+
+
+_S = TypeVar("_S", bound=_Section)
+
+
+def _build(section: type[_S], name: str, overrides: dict[str, Any]) -> _S:
+    given = {key.split("__", 1)[1]: value for key, value in overrides.items() if key.startswith(name + "__")}
+    try:
+        return section(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        raise SettingsError(f"{_PREFIXES[name]}{field.upper()}: {error['msg']}") from None
