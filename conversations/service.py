@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +16,14 @@ from conversations.keys import ConversationKey, clinic_key, clinic_prefix, conve
 from conversations.machine import IllegalMove, apply
 from conversations.store import Store, VersionConflict
 
-# A lost race reloads and re-applies; more attempts than this means something is badly wrong.
-_MAX_ATTEMPTS = 8
+# A lost race reloads and re-applies. Each round of a race has exactly one winner, so the attempt budget is how
+# many writers of one record may collide at once; a short random pause stops the losers colliding in lockstep again.
+_MAX_ATTEMPTS = 32
+_RETRY_PAUSE_SECONDS = 0.002
+
+
+async def _pause_after_lost_race(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, _RETRY_PAUSE_SECONDS * attempt))  # noqa: S311 - jitter, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,7 @@ class OnboardingService:
         Returns:
             The outcome; ``refused`` is set (and nothing saved) when the machine rejected the event.
         """
-        for _ in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
             record = await self.store.get(str(key))
             state = None if record is None else Conversation.from_json(record.data)
             try:
@@ -63,6 +71,7 @@ class OnboardingService:
             try:
                 await self.store.put(str(key), transition.state.to_json(), record.version if record else 0)
             except VersionConflict:
+                await _pause_after_lost_race(attempt + 1)
                 continue
             return Outcome(transition.state, transition.effects)
         raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
@@ -86,7 +95,7 @@ class OnboardingService:
             The record after the change and the one before it (None when it was just created).
         """
         key = clinic_key(platform, channel)
-        for _ in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
             record = await self.store.get(key)
             now = self.clock()
             before = None if record is None else Clinic.model_validate_json(record.data)
@@ -98,6 +107,7 @@ class OnboardingService:
             try:
                 await self.store.put(key, after.model_dump_json(), record.version if record else 0)
             except VersionConflict:
+                await _pause_after_lost_race(attempt + 1)
                 continue
             return after, before
         raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
