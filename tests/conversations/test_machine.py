@@ -1,0 +1,475 @@
+"""The guide machine as pure functions: every transition, refusal and effect, plus a property over event sequences."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conversations.conversation import Conversation, Status, StepTimes
+from conversations.events import (
+    Back,
+    CheckFinished,
+    CloseStep,
+    ConfirmHelpComing,
+    Done,
+    Event,
+    KeySubmitted,
+    Milestone,
+    OpenThread,
+    PostStep,
+    Report,
+    Resume,
+    RunKeyCheck,
+    Start,
+    StepOutcome,
+    StepPosted,
+    Stuck,
+    ThreadOpened,
+    Verdict,
+)
+from conversations.guide import Guide, Step, StepAction
+from conversations.keys import ConversationKey
+from conversations.machine import IllegalMove, Transition, apply
+
+KEY = ConversationKey("slack", "T1", "C1", "U1")
+
+
+def make_step(step_id: str, action: StepAction = StepAction.NEXT) -> Step:
+    return Step(step_id, f"Title {step_id}", f"Text {step_id}", f"{step_id}.png", f"Alt {step_id}", action)
+
+
+# Built in memory: the machine never touches the pictures, so no files are needed.
+GUIDE = Guide(
+    id="test-guide",
+    version=2,
+    title="Test guide",
+    summary="Four steps.",
+    estimated_minutes=3,
+    steps=(make_step("first"), make_step("second"), make_step("third"), make_step("key", StepAction.ENTER_KEY)),
+    images_dir=Path("unused"),
+    new_key_step="second",
+)
+KEY_STEP = GUIDE.step_count - 1
+
+
+def run(*events: Event, state: Conversation | None = None) -> Transition:
+    """Apply events in order and return the last transition."""
+    transition = None
+    for event in events:
+        transition = apply(GUIDE, KEY, state, event)
+        state = transition.state
+    assert transition is not None
+    return transition
+
+
+def at_step(index: int, ref: str | None = "m-current") -> Conversation:
+    """A conversation walked to step ``index`` by Done clicks (at t=100, 110, ...), its message posted as ``ref``."""
+    events: list[Event] = [Start(at=100.0)]
+    events += [Done(GUIDE.steps[i].id, at=110.0 + 10 * i) for i in range(index)]
+    if ref is not None:
+        events.append(StepPosted(GUIDE.steps[index].id, ref))
+    return run(*events).state
+
+
+def checking() -> Conversation:
+    return run(KeySubmitted("fp-1", at=200.0), state=at_step(KEY_STEP)).state
+
+
+# Start
+
+
+def test_start_fresh_opens_a_thread_posts_the_first_step_and_reports() -> None:
+    transition = apply(GUIDE, KEY, None, Start(at=100.0))
+
+    assert transition.effects == (OpenThread(), PostStep(0), Report(Milestone.STARTED, 0))
+    state = transition.state
+    assert (state.platform, state.team, state.channel, state.user) == ("slack", "T1", "C1", "U1")
+    assert state.key == KEY
+    assert (state.guide_id, state.guide_version) == ("test-guide", 2)
+    assert (state.status, state.step_index) == (Status.ACTIVE, 0)
+    assert (state.started_at, state.updated_at) == (100.0, 100.0)
+    assert state.steps == {"first": StepTimes(reached=100.0)}
+    assert (state.thread_ref, state.step_message_ref, state.stuck_at, state.key_fingerprint) == (None,) * 4
+
+
+def test_start_again_while_active_reposts_the_current_step_and_closes_the_old_message() -> None:
+    before = run(ThreadOpened("thread-1"), state=at_step(2, ref="m-2")).state
+
+    transition = apply(GUIDE, KEY, before, Start(at=500.0))
+
+    assert transition.effects == (CloseStep(2, "m-2", StepOutcome.SUPERSEDED), PostStep(2, again=True))
+    assert transition.state == before.model_copy(update={"updated_at": 500.0, "step_message_ref": None})
+
+
+def test_start_again_before_the_step_message_is_known_only_reposts() -> None:
+    transition = apply(GUIDE, KEY, at_step(1, ref=None), Start(at=500.0))
+    assert transition.effects == (PostStep(1, again=True),)
+    assert transition.state.step_index == 1
+
+
+def test_start_again_while_awaiting_a_new_key_reposts_the_key_step() -> None:
+    needs_new_key = run(CheckFinished(Verdict.INVALID_KEY, at=210.0), state=checking()).state
+    transition = apply(GUIDE, KEY, needs_new_key, Start(at=300.0))
+    assert transition.effects[-1] == PostStep(KEY_STEP, again=True)
+    assert transition.state.status is Status.NEEDS_NEW_KEY
+
+
+@pytest.mark.parametrize("finished", [Status.VERIFIED, Status.ABANDONED])
+def test_start_after_a_finished_run_begins_a_fresh_one(finished: Status) -> None:
+    old = at_step(KEY_STEP, ref="m-key").model_copy(
+        update={"status": finished, "thread_ref": "old-thread", "key_fingerprint": "fp-old", "nudges": 2}
+    )
+
+    transition = apply(GUIDE, KEY, old, Start(at=900.0))
+
+    # A finished run's last message is its final word: nothing is closed.
+    assert transition.effects == (OpenThread(), PostStep(0), Report(Milestone.STARTED, 0))
+    assert transition.state == apply(GUIDE, KEY, None, Start(at=900.0)).state
+
+
+def test_start_at_a_step_begins_a_fresh_run_there() -> None:
+    transition = apply(GUIDE, KEY, None, Start(at=100.0, at_step="second"))
+
+    assert transition.effects == (OpenThread(), PostStep(1), Report(Milestone.STARTED, 1))
+    assert (transition.state.step_index, transition.state.status) == (1, Status.ACTIVE)
+    assert transition.state.steps == {"second": StepTimes(reached=100.0)}
+
+
+def test_start_at_a_step_while_active_supersedes_the_current_message() -> None:
+    transition = apply(GUIDE, KEY, at_step(2, ref="m-2"), Start(at=300.0, at_step=GUIDE.new_key_step))
+
+    assert transition.effects == (
+        CloseStep(2, "m-2", StepOutcome.SUPERSEDED),
+        OpenThread(),
+        PostStep(1),
+        Report(Milestone.STARTED, 1),
+    )
+    assert (transition.state.step_index, transition.state.started_at) == (1, 300.0)
+
+
+def test_start_at_the_key_step_awaits_the_key() -> None:
+    state = apply(GUIDE, KEY, None, Start(at=100.0, at_step="key")).state
+    assert (state.step_index, state.status) == (KEY_STEP, Status.AWAITING_KEY)
+
+
+def test_start_at_an_unknown_step_is_an_illegal_move() -> None:
+    with pytest.raises(IllegalMove):
+        apply(GUIDE, KEY, None, Start(at=100.0, at_step="no-such-step"))
+
+
+# Done
+
+
+def test_done_advances_closes_the_step_and_records_times() -> None:
+    before = run(Stuck("first", at=105.0), state=at_step(0, ref="m-0")).state
+
+    transition = apply(GUIDE, KEY, before, Done("first", at=120.0))
+
+    assert transition.effects == (
+        CloseStep(0, "m-0", StepOutcome.DONE),
+        PostStep(1),
+        Report(Milestone.STEP_DONE, 0),
+    )
+    state = transition.state
+    assert (state.step_index, state.status, state.updated_at) == (1, Status.ACTIVE, 120.0)
+    assert state.steps == {"first": StepTimes(reached=100.0, done=120.0), "second": StepTimes(reached=120.0)}
+    assert state.stuck_at is None
+    assert state.step_message_ref is None
+
+
+def test_done_on_the_step_before_the_key_awaits_the_key() -> None:
+    state = apply(GUIDE, KEY, at_step(2), Done("third", at=150.0)).state
+    assert (state.step_index, state.status) == (KEY_STEP, Status.AWAITING_KEY)
+    assert state.steps["key"] == StepTimes(reached=150.0)
+
+
+def test_done_again_after_going_back_keeps_when_the_next_step_was_first_reached() -> None:
+    state = run(Back("second", at=130.0), Done("first", at=140.0), state=at_step(1)).state
+    assert state.steps["first"] == StepTimes(reached=100.0, done=140.0)
+    assert state.steps["second"] == StepTimes(reached=110.0)
+
+
+def test_done_on_the_key_step_is_illegal_but_not_stale() -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, at_step(KEY_STEP), Done("key", at=300.0))
+    assert caught.value.stale is False
+
+
+# Back
+
+
+def test_back_on_the_first_step_is_illegal_but_not_stale() -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, at_step(0), Back("first", at=120.0))
+    assert caught.value.stale is False
+
+
+def test_back_shows_the_previous_step_again() -> None:
+    transition = apply(GUIDE, KEY, at_step(2, ref="m-2"), Back("third", at=200.0))
+
+    assert transition.effects == (CloseStep(2, "m-2", StepOutcome.WENT_BACK), PostStep(1, again=True))
+    assert (transition.state.step_index, transition.state.status) == (1, Status.ACTIVE)
+    assert transition.state.step_message_ref is None
+
+
+def test_back_from_the_key_step_returns_to_active() -> None:
+    state = apply(GUIDE, KEY, at_step(KEY_STEP), Back("key", at=200.0)).state
+    assert (state.step_index, state.status) == (KEY_STEP - 1, Status.ACTIVE)
+
+
+def test_back_from_the_key_step_after_a_rejected_key_returns_to_active() -> None:
+    rejected = run(CheckFinished(Verdict.MISSING_SCOPES, at=210.0), state=checking()).state
+    state = apply(GUIDE, KEY, rejected, Back("key", at=220.0)).state
+    assert (state.step_index, state.status) == (KEY_STEP - 1, Status.ACTIVE)
+
+
+# Stale buttons and refusals
+
+
+@pytest.mark.parametrize("make", [Done, Back, Stuck])
+def test_a_button_of_an_earlier_step_is_stale(make: type[Done | Back | Stuck]) -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, at_step(2), make("second", at=300.0))
+    assert caught.value.stale is True
+
+
+@pytest.mark.parametrize("make", [Done, Back, Stuck])
+def test_a_button_after_the_key_was_sent_is_stale(make: type[Done | Back | Stuck]) -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, checking(), make("key", at=300.0))
+    assert caught.value.stale is True
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Done("first", 1.0),
+        Back("first", 1.0),
+        Stuck("first", 1.0),
+        Resume(1.0),
+        KeySubmitted("fp", 1.0),
+        ThreadOpened("t"),
+        StepPosted("first", "m"),
+        CheckFinished(Verdict.VERIFIED, 1.0),
+    ],
+)
+def test_events_before_any_start_are_stale(event: Event) -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, None, event)
+    assert caught.value.stale is True
+
+
+def test_illegal_move_keeps_its_reason() -> None:
+    with pytest.raises(IllegalMove, match="'second' is not the current step") as caught:
+        apply(GUIDE, KEY, at_step(2), Done("second", at=300.0))
+    assert caught.value.reason == str(caught.value)
+
+
+# Stuck
+
+
+def test_stuck_asks_for_help_and_is_cleared_by_done() -> None:
+    transition = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0))
+
+    assert transition.effects == (ConfirmHelpComing(1), Report(Milestone.STUCK, 1))
+    assert (transition.state.stuck_at, transition.state.step_index) == (150.0, 1)
+    assert apply(GUIDE, KEY, transition.state, Done("second", at=160.0)).state.stuck_at is None
+
+
+def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:
+    stuck = apply(GUIDE, KEY, at_step(KEY_STEP), Stuck("key", at=150.0)).state
+    assert stuck.stuck_at == 150.0
+    assert apply(GUIDE, KEY, stuck, KeySubmitted("fp", at=160.0)).state.stuck_at is None
+
+
+# Resume, thread and message references
+
+
+def test_resume_reposts_the_current_step() -> None:
+    transition = apply(GUIDE, KEY, at_step(1, ref="m-1"), Resume(at=400.0))
+    assert transition.effects == (CloseStep(1, "m-1", StepOutcome.SUPERSEDED), PostStep(1, again=True))
+    assert transition.state.updated_at == 400.0
+
+
+def test_resume_after_verification_is_stale() -> None:
+    verified = run(CheckFinished(Verdict.VERIFIED, at=210.0), state=checking()).state
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, verified, Resume(at=300.0))
+    assert caught.value.stale is True
+
+
+def test_thread_opened_records_the_thread() -> None:
+    transition = apply(GUIDE, KEY, at_step(0), ThreadOpened("1700000000.000100"))
+    assert transition.state.thread_ref == "1700000000.000100"
+    assert transition.effects == ()
+
+
+def test_step_posted_for_the_current_step_records_its_message() -> None:
+    transition = apply(GUIDE, KEY, at_step(1, ref=None), StepPosted("second", "m-2nd"))
+    assert transition.state.step_message_ref == "m-2nd"
+    assert transition.effects == ()
+
+
+def test_step_posted_for_a_step_the_user_moved_past_is_ignored() -> None:
+    before = at_step(2, ref=None)
+    transition = apply(GUIDE, KEY, before, StepPosted("second", "m-late"))
+    assert transition.state == before
+    assert transition.effects == ()
+
+
+# The key
+
+
+def test_key_submitted_starts_a_check_and_keeps_only_the_fingerprint() -> None:
+    transition = apply(GUIDE, KEY, at_step(KEY_STEP), KeySubmitted("sha256:ab12", at=200.0))
+
+    assert transition.effects == (Report(Milestone.KEY_RECEIVED, KEY_STEP), RunKeyCheck())
+    state = transition.state
+    assert (state.status, state.step_index, state.key_fingerprint) == (Status.CHECKING, KEY_STEP, "sha256:ab12")
+    # The event cannot carry the key itself, so neither can the state.
+    assert {field.name for field in fields(KeySubmitted)} == {"fingerprint", "at"}
+    assert {field.name for field in fields(RunKeyCheck)} == set()
+
+
+def test_key_submitted_from_an_earlier_step_jumps_to_the_key_step_and_closes_the_open_step() -> None:
+    transition = apply(GUIDE, KEY, at_step(1, ref="m-1"), KeySubmitted("fp", at=200.0))
+
+    assert transition.effects == (
+        CloseStep(1, "m-1", StepOutcome.SUPERSEDED),
+        Report(Milestone.KEY_RECEIVED, KEY_STEP),
+        RunKeyCheck(),
+    )
+    state = transition.state
+    assert (state.status, state.step_index) == (Status.CHECKING, KEY_STEP)
+    assert state.steps["key"] == StepTimes(reached=200.0)
+    # The remembered message belonged to step 1; it must not be taken for the key step's message.
+    assert state.step_message_ref is None
+
+
+def test_a_second_key_while_one_is_being_checked_is_illegal() -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, checking(), KeySubmitted("fp-2", at=201.0))
+    assert caught.value.stale is False
+
+
+def test_a_key_after_the_guide_was_abandoned_is_illegal() -> None:
+    abandoned = at_step(2).model_copy(update={"status": Status.ABANDONED})
+    with pytest.raises(IllegalMove):
+        apply(GUIDE, KEY, abandoned, KeySubmitted("fp", at=201.0))
+
+
+def test_a_new_key_may_replace_a_verified_one() -> None:
+    verified = run(CheckFinished(Verdict.VERIFIED, at=210.0), state=checking()).state
+    state = apply(GUIDE, KEY, verified, KeySubmitted("fp-2", at=300.0)).state
+    assert (state.status, state.key_fingerprint) == (Status.CHECKING, "fp-2")
+
+
+@pytest.mark.parametrize(
+    ("verdict", "status"),
+    [
+        (Verdict.VERIFIED, Status.VERIFIED),
+        (Verdict.MISSING_SCOPES, Status.NEEDS_NEW_KEY),
+        (Verdict.INVALID_KEY, Status.NEEDS_NEW_KEY),
+        (Verdict.COULD_NOT_CHECK, Status.AWAITING_KEY),
+    ],
+)
+def test_check_finished_sets_the_status_of_its_verdict(verdict: Verdict, status: Status) -> None:
+    transition = apply(GUIDE, KEY, checking(), CheckFinished(verdict, at=250.0))
+
+    assert transition.effects == (Report(Milestone.CHECKED, KEY_STEP),)
+    state = transition.state
+    assert (state.status, state.last_verdict, state.updated_at) == (status, verdict.value, 250.0)
+    key_done = state.steps["key"].done
+    assert key_done == (250.0 if verdict is Verdict.VERIFIED else None)
+
+
+def test_check_finished_without_a_running_check_is_stale() -> None:
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, at_step(KEY_STEP), CheckFinished(Verdict.VERIFIED, at=250.0))
+    assert caught.value.stale is True
+
+
+def test_a_key_can_be_sent_again_after_a_check_could_not_run() -> None:
+    retry = run(CheckFinished(Verdict.COULD_NOT_CHECK, at=210.0), state=checking()).state
+    assert apply(GUIDE, KEY, retry, KeySubmitted("fp-1", at=220.0)).state.status is Status.CHECKING
+
+
+# JSON
+
+
+def test_a_full_state_round_trips_through_json() -> None:
+    state = run(
+        ThreadOpened("thread-1"),
+        Stuck("key", at=190.0),
+        KeySubmitted("fp-1", at=200.0),
+        CheckFinished(Verdict.VERIFIED, at=210.0),
+        state=at_step(KEY_STEP, ref="m-key"),
+    ).state.model_copy(update={"nudges": 2})
+
+    text = state.to_json()
+
+    assert Conversation.from_json(text) == state
+    assert Conversation.from_json(text.encode()) == state
+    assert '"schema_version":1' in text
+    assert '"status":"verified"' in text
+
+
+def test_json_of_another_schema_version_is_refused() -> None:
+    text = at_step(0).to_json().replace('"schema_version":1', '"schema_version":2')
+    with pytest.raises(ValueError, match="schema_version"):
+        Conversation.from_json(text)
+
+
+# Property: any sequence of events
+
+
+STEP_IDS = [step.id for step in GUIDE.steps]
+times = st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False)
+step_ids = st.sampled_from([*STEP_IDS, "ghost"])
+text = st.text(max_size=12)
+
+events = st.one_of(
+    st.builds(Start, at=times, at_step=st.one_of(st.none(), step_ids)),
+    st.builds(Done, step_id=step_ids, at=times),
+    st.builds(Back, step_id=step_ids, at=times),
+    st.builds(Stuck, step_id=step_ids, at=times),
+    st.builds(Resume, at=times),
+    st.builds(ThreadOpened, ref=text),
+    # The ref is replaced by a unique one below, so which step each message shows is known.
+    st.builds(StepPosted, step_id=step_ids, ref=st.just("")),
+    st.builds(KeySubmitted, fingerprint=text, at=times),
+    st.builds(CheckFinished, verdict=st.sampled_from(Verdict), at=times),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(events, max_size=40))
+def test_any_event_sequence_keeps_the_state_sound(sequence: list[Event]) -> None:
+    state: Conversation | None = None
+    posted: dict[str, str] = {}
+    for number, event in enumerate(sequence):
+        if isinstance(event, StepPosted):
+            event = StepPosted(event.step_id, f"m{number}")
+            posted[event.ref] = event.step_id
+        try:
+            transition = apply(GUIDE, KEY, state, event)
+        except IllegalMove:
+            continue
+        state = transition.state
+
+        assert 0 <= state.step_index < GUIDE.step_count
+        assert Conversation.from_json(state.to_json()) == state
+        assert set(state.steps) <= set(STEP_IDS)
+        on_key_step = state.step_index == KEY_STEP
+        assert (state.status is Status.ACTIVE) == (not on_key_step), state
+        if state.step_message_ref is not None:
+            assert posted[state.step_message_ref] == STEP_IDS[state.step_index], "message ref of another step"
+        for effect in transition.effects:
+            if isinstance(effect, PostStep | CloseStep | ConfirmHelpComing):
+                assert 0 <= effect.index < GUIDE.step_count
+            if isinstance(effect, CloseStep) and effect.ref is not None:
+                assert posted[effect.ref] == STEP_IDS[effect.index], "closing a message as the wrong step"
