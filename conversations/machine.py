@@ -62,6 +62,8 @@ def apply(guide: Guide, key: ConversationKey, state: Conversation | None, event:
     Raises:
         IllegalMove: The event is not allowed now; nothing changes.
     """
+    if state is not None and state.guide_version != guide.version:
+        state = _adopt_guide(guide, state)
     if isinstance(event, Start):
         return _start(guide, key, state, event)
     if state is None:
@@ -136,8 +138,7 @@ def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
     if step.action is not StepAction.NEXT:
         raise IllegalMove(f"step {step.id!r} is finished by entering the key")
     following = guide.steps[index + 1]
-    times = dict(state.steps)
-    times[step.id] = StepTimes(reached=times[step.id].reached if step.id in times else event.at, done=event.at)
+    times = _finished(state.steps, step.id, event.at)
     times.setdefault(following.id, StepTimes(reached=event.at))
     moved = state.model_copy(
         update={
@@ -231,9 +232,7 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
     if state.status is not Status.CHECKING:
         raise IllegalMove("no key check is running", stale=True)
     last_id = guide.steps[-1].id
-    times = dict(state.steps)
-    if event.verdict is Verdict.VERIFIED:
-        times[last_id] = StepTimes(reached=times[last_id].reached if last_id in times else event.at, done=event.at)
+    times = _finished(state.steps, last_id, event.at) if event.verdict is Verdict.VERIFIED else state.steps
     finished = state.model_copy(
         update={
             "status": _STATUS_AFTER_CHECK[event.verdict],
@@ -243,6 +242,13 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
         }
     )
     return Transition(finished, (Report(Milestone.CHECKED, state.step_index),))
+
+
+def _adopt_guide(guide: Guide, state: Conversation) -> Conversation:
+    """Carry a conversation over to a new version of its guide: keep the place where it still exists."""
+    index = min(state.step_index, guide.step_count - 1)
+    adopted = state.model_copy(update={"guide_version": guide.version, "step_index": index})
+    return adopted if state.status not in _IN_PROGRESS else _with_status_for_step(guide, adopted)
 
 
 def _finished(steps: dict[str, StepTimes], step_id: str, at: float) -> dict[str, StepTimes]:

@@ -473,3 +473,21 @@ def test_any_event_sequence_keeps_the_state_sound(sequence: list[Event]) -> None
                 assert 0 <= effect.index < GUIDE.step_count
             if isinstance(effect, CloseStep) and effect.ref is not None:
                 assert posted[effect.ref] == STEP_IDS[effect.index], "closing a message as the wrong step"
+
+
+def test_a_conversation_outlives_a_shorter_new_version_of_its_guide() -> None:
+    """A guide edited to fewer steps keeps users inside it instead of pointing past its end."""
+    import dataclasses
+
+    from conversations.events import Done as DoneEvent
+    from conversations.guide import load_guide
+
+    guide = load_guide()
+    key = ConversationKey("slack", "T1", "C1", "U1")
+    state = apply(guide, key, None, Start(at=1.0)).state
+    for index in range(guide.step_count - 2):
+        state = apply(guide, key, state, DoneEvent(guide.steps[index].id, at=2.0 + index)).state
+    shorter = dataclasses.replace(guide, version=guide.version + 1, steps=guide.steps[:3] + guide.steps[-1:])
+    after = apply(shorter, key, state, Start(at=50.0)).state
+    assert after.guide_version == shorter.version
+    assert after.step_index == shorter.step_count - 1
