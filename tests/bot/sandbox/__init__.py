@@ -1,0 +1,1 @@
+"""Tests of the Slack sandbox: workspace, Web API server, payload builders and driver."""
