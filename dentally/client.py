@@ -172,6 +172,17 @@ def _redact(text: str, secret: str) -> str:
     return text.replace(secret, _REDACTED) if secret else text
 
 
+def _scrub(value: Any, secret: str) -> Any:
+    """Redact the key wherever it appears in parsed JSON (keys, values, nested)."""
+    if isinstance(value, str):
+        return _redact(value, secret)
+    if isinstance(value, list):
+        return [_scrub(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
+    return value
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ApiResponse:
     """One answer from Dentally, whatever its status, with the key scrubbed from every text field."""
@@ -556,7 +567,8 @@ def _to_api_response(method: str, path: str, response: httpx.Response, secret: s
     body: Any = None
     if response.content:
         try:
-            body = response.json()
+            # Dentally has no reason to echo the key, but a body that did must not carry it into logs or errors.
+            body = _scrub(response.json(), secret)
         except ValueError:
             # Errors are documented as JSON, but a proxy's HTML 502 is not; keep the text instead.
             body = None

@@ -229,8 +229,14 @@ class Switches(BaseModel):
     )
     fault_target: str = Field(
         "",
-        description='Limit server_error and hang_ms to requests whose "METHOD /v1/path" starts with this; '
-        "empty means every API request.",
+        description="Limit server_error, hang_ms and rate_limit_blips to requests whose "
+        '"METHOD /v1/path" starts with this; empty means every API request.',
+    )
+    rate_limit_blips: int = Field(
+        0,
+        ge=0,
+        description="Refuse the next N matching requests with 403 Rate limit exceeded although budget is left, "
+        "as Dentally has been seen to do.",
     )
     rate_limit: int = Field(3600, ge=0, description="Requests each key may make per window (Dentally: 3,600/hour).")
     rate_limit_window_s: int = Field(3600, ge=1, description="Window length; windows start on multiples of it.")
@@ -420,7 +426,8 @@ class Sandbox:
         switches = self.switches
         if switches.latency_ms:
             await asyncio.sleep(switches.latency_ms / 1000)
-        if f"{request.method} {path}".startswith(switches.fault_target):
+        targeted = f"{request.method} {path}".startswith(switches.fault_target)
+        if targeted:
             if switches.hang_ms:
                 await asyncio.sleep(switches.hang_ms / 1000)
             if switches.server_error is not None:
@@ -436,9 +443,12 @@ class Sandbox:
             return _unauthorized("The access token is invalid")
         if key.expired:
             return _unauthorized("The access token expired")
-        allowed, headers = self._spend(key)
+        blip = targeted and switches.rate_limit_blips > 0
+        if blip:
+            switches.rate_limit_blips -= 1
+        allowed, headers = self._spend(key, count=not blip)
         headers.update(self._scopes_header(key))
-        if not allowed:
+        if blip or not allowed:
             return JSONResponse({"error": "Rate limit exceeded"}, status_code=403, headers=headers)
         # Doorkeeper's before_action: the scope is checked before any lookup or validation.
         if not _grants(key.scopes, needed):
@@ -453,14 +463,14 @@ class Sandbox:
         response.headers.update(headers)
         return response
 
-    def _spend(self, key: SandboxKey) -> tuple[bool, dict[str, str]]:
+    def _spend(self, key: SandboxKey, *, count: bool = True) -> tuple[bool, dict[str, str]]:
         """Count one request against the key's window; False when the budget was already spent."""
         window = self.switches.rate_limit_window_s
         start = int(self._clock().timestamp() // window) * window
         used = self._usage.get((key.name, start), 0)
         limit = self.switches.rate_limit
         allowed = used < limit
-        if allowed:
+        if allowed and count:
             used += 1
             self._usage[(key.name, start)] = used
         headers = {

@@ -505,14 +505,14 @@ class ScopeChecker:
         await self._send_round(run, client, probes, names, observed)
         incident = await self._undo_writes(run, client, observed)
 
-        limited: list[str] = [s for s in REQUIRED_SCOPES if observed[s].kind is _Kind.RATE_LIMITED]
+        # Every rate-limited request gets one retry after one shared wait: scopes first, in order, and the
+        # practice name only with whatever budget is left.
+        limited = [
+            n for n in (*REQUIRED_SCOPES, "practice") if n in observed and observed[n].kind is _Kind.RATE_LIMITED
+        ]
         if limited and not _rejected(observed):
-            await self._wait_for_reset([observed[s] for s in limited])
+            await self._wait_for_reset([observed[n] for n in limited])
             retry: list[str] = []
-            # Scopes first, in order; the practice name only with whatever is left.
-            practice = observed.get("practice")
-            if practice is not None and practice.kind is _Kind.RATE_LIMITED:
-                limited.append("practice")
             for name in limited:
                 if run.room(_reserve([*retry, name])) >= len(retry) + 1:
                     retry.append(name)
