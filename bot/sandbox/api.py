@@ -7,7 +7,7 @@ Serve :class:`SlackApiSandbox` (an ASGI app) and point the bot's ``AsyncWebClien
     POST     /response/<id>                   response_url targets handed out in commands and interactions
     GET      /_sandbox/state                  the world and the change counter
     GET      /_sandbox/calls?method=&since=   recorded Web API calls
-    GET      /_sandbox/changes?since=&wait=   change log, long-polled: answers when something newer exists
+    GET      /_sandbox/changes?since=&wait=   change log, long-polled (wait ≤ 10 s): answers once something is newer
     GET      /_sandbox/channels/<id>/messages[?thread_ts=]
     GET      /_sandbox/users/<id>/ephemeral   ephemeral messages a user has been shown
     GET      /_sandbox/users/<id>/views       the user's modal stack and App Home
@@ -31,12 +31,13 @@ import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View as SdkView
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -46,14 +47,24 @@ from bot.sandbox.workspace import Channel, User, Workspace
 from bot.serving import serve
 
 JSON = dict[str, Any]
+T = TypeVar("T", int, float)
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40_000
 MAX_VIEW_STACK = 3
+MAX_POLL_WAIT = 10.0  # long-polls end by then, so a shutting-down server never waits long for them
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60
 _INTERACTIVE_BLOCK_KEYS = ("accessory", "element")
+
+
+def _number(request: Request, name: str, kind: Callable[[str], T]) -> T:
+    """A numeric query parameter (0 when absent); a bad one answers 400 instead of crashing the handler."""
+    try:
+        return kind(request.query_params.get(name, "0"))
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a number") from None
 
 
 # --- validation ------------------------------------------------------------------------------------------------
@@ -497,6 +508,7 @@ class SlackApiSandbox:
         self._seq = 0
         self._changes: deque[Change] = deque(maxlen=max_changes)
         self._wakeup: asyncio.Event | None = None
+        self._closing = False
         self._calls: list[ApiCall] = []
         self._messages: dict[str, dict[str, Message]] = {}
         self._ephemeral: list[Ephemeral] = []
@@ -535,13 +547,20 @@ class SlackApiSandbox:
 
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-        """Serve on loopback for the block, setting :attr:`url` (so response_urls can be issued) and yielding it."""
+        """Serve on loopback for the block, setting :attr:`url` (so response_urls can be issued) and yielding it.
+
+        To serve the app some other way (mounted in a playground, say), set :attr:`url` to where it is reachable.
+        """
         async with serve(self, host, port) as url:
             self.url = url
             try:
                 yield url
             finally:
+                # Answer pending long-polls now, or uvicorn's shutdown would wait for them to time out.
+                self._closing = True
+                self._wake()
                 self.url = None
+                self._closing = False
 
     @property
     def api_url(self) -> str:
@@ -625,7 +644,7 @@ class SlackApiSandbox:
 
     async def wait_for_change(self, since: int, timeout: float) -> int:  # noqa: ASYNC109 - a poll bound, not a deadline
         """Wait until :attr:`version` passes ``since`` or ``timeout`` seconds go by; return the version."""
-        if self._seq > since or timeout <= 0:
+        if self._seq > since or timeout <= 0 or self._closing:
             return self._seq
         if self._wakeup is None:
             self._wakeup = asyncio.Event()
@@ -820,6 +839,9 @@ class SlackApiSandbox:
     def _change(self, kind: str, **data: Any) -> None:
         self._seq += 1
         self._changes.append(Change(self._seq, kind, self._clock(), data))
+        self._wake()
+
+    def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
             self._wakeup = None
@@ -1083,6 +1105,8 @@ class SlackApiSandbox:
 
     def _chat_post_ephemeral(self, p: _Params) -> JSON:
         channel = self._channel(p)
+        if self.workspace.bot_user_id not in channel.members:
+            raise SlackApiError("not_in_channel")
         user = self._user(p.text("user"))
         if user.id not in channel.members:
             raise SlackApiError("user_not_in_channel")
@@ -1347,13 +1371,13 @@ class SlackApiSandbox:
 
     async def _http_calls(self, request: Request) -> Response:
         method = request.query_params.get("method")
-        since = int(request.query_params.get("since", "0"))
+        since = _number(request, "since", int)
         found = [c.to_json() for c in self.calls(method) if c.seq > since]
         return JSONResponse({"version": self.version, "calls": found})
 
     async def _http_changes(self, request: Request) -> Response:
-        since = int(request.query_params.get("since", "0"))
-        wait = min(float(request.query_params.get("wait", "0")), 25.0)
+        since = _number(request, "since", int)
+        wait = min(_number(request, "wait", float), MAX_POLL_WAIT)
         version = await self.wait_for_change(since, wait)
         return JSONResponse({"version": version, "changes": [asdict(c) for c in self.changes(since)]})
 
@@ -1381,8 +1405,8 @@ class SlackApiSandbox:
         if request.method == "DELETE":
             self.clear_faults()
             return JSONResponse({"ok": True})
-        spec = await request.json()
         try:
+            spec = await request.json()
             fault = self.fail(
                 str(spec.get("method", "*")),
                 status=int(spec.get("status", 200)),
@@ -1395,6 +1419,9 @@ class SlackApiSandbox:
         return JSONResponse({"ok": True, "fault": asdict(fault)})
 
     async def _http_latency(self, request: Request) -> Response:
-        spec = await request.json()
-        self.set_latency(float(spec.get("seconds", 0)), str(spec.get("method", "*")))
+        try:
+            spec = await request.json()
+            self.set_latency(float(spec.get("seconds", 0)), str(spec.get("method", "*")))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
         return JSONResponse({"ok": True, "latency": self._latency})

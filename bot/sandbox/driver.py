@@ -28,6 +28,7 @@ from bot.sandbox.workspace import Workspace
 
 JSON = dict[str, Any]
 T = TypeVar("T")
+ACK_DEADLINE = 3.0
 
 
 class DriverError(Exception):
@@ -67,11 +68,17 @@ class Delivery:
     headers: Mapping[str, str] = field(default_factory=dict)
     trigger_id: str | None = None
     response_url: str | None = None
+    deadline: float = ACK_DEADLINE
 
     @property
     def status_code(self) -> int:
         """The HTTP status the bot answered with."""
         return self.response.status_code
+
+    @property
+    def late(self) -> bool:
+        """Whether the bot answered after the deadline (Slack's 3 s), so Slack would have shown the user an error."""
+        return self.response.elapsed.total_seconds() > self.deadline
 
     @property
     def event_id(self) -> str | None:
@@ -103,6 +110,7 @@ class SlackDriver:
         http: The client to post with.
         path: Where the bot takes Slack requests.
         clock: Unix time for signature timestamps and event times.
+        ack_deadline: Seconds Slack waits for an answer; a later ack is ignored, as Slack ignores it.
     """
 
     def __init__(
@@ -114,8 +122,10 @@ class SlackDriver:
         *,
         path: str = "/slack/events",
         clock: Callable[[], float] = time.time,
+        ack_deadline: float = ACK_DEADLINE,
     ) -> None:
         self.url = bot_url.rstrip("/") + path
+        self.ack_deadline = ack_deadline
         self.api = api
         self._secret = signing_secret
         self._http = http
@@ -164,7 +174,15 @@ class SlackDriver:
         body, content_type = encoded
         response = await self.deliver(body, content_type, headers=headers)
         return Delivery(
-            response, _parse_ack(response), payload, body, content_type, dict(headers or {}), trigger_id, response_url
+            response,
+            _parse_ack(response),
+            payload,
+            body,
+            content_type,
+            dict(headers or {}),
+            trigger_id,
+            response_url,
+            self.ack_deadline,
         )
 
     def _action_ts(self) -> str:
@@ -206,7 +224,7 @@ class SlackDriver:
         delivery = await self._send(
             fields, payloads.command_body(fields), trigger_id=trigger_id, response_url=response_url
         )
-        if delivery.status_code == 200 and delivery.ack:
+        if delivery.status_code == 200 and delivery.ack and not delivery.late:
             reply = delivery.ack if isinstance(delivery.ack, dict) else {"text": str(delivery.ack)}
             self.api.apply_response(response_url.rsplit("/", 1)[1], reply, source="ack")
         return delivery
@@ -345,7 +363,8 @@ class SlackDriver:
         trigger_id = self.api.issue_trigger(user)
         payload = payloads.view_submission(ws, user=ws.user(user), view=target.to_slack(), trigger_id=trigger_id)
         delivery = await self._send(payload, payloads.interactivity_body(payload), trigger_id=trigger_id)
-        if delivery.status_code == 200:
+        # Slack ignores a late or failed ack and leaves the modal open with an error.
+        if delivery.status_code == 200 and not delivery.late:
             problems = self.api.apply_view_ack(target.id, delivery.ack)
             if problems:
                 raise AckRejected(problems, delivery)

@@ -275,8 +275,9 @@ def interactivity_body(payload: JSON) -> tuple[bytes, str]:
 
 # --- slash commands --------------------------------------------------------------------------------------------
 
-_CHANNEL_REF = re.compile(r"(?<![<\w])#([\w.-]+)")
-_USER_REF = re.compile(r"(?<![<\w])@([\w.-]+)")
+# Names may hold dots (jane.doe) but a sentence's full stop after a name is not part of it.
+_CHANNEL_REF = re.compile(r"(?<![<\w])#([\w-]+(?:\.[\w-]+)*)")
+_USER_REF = re.compile(r"(?<![<\w])@([\w-]+(?:\.[\w-]+)*)")
 
 
 def escape_command_text(workspace: Workspace, text: str) -> str:

@@ -475,3 +475,21 @@ async def test_faults_and_latency_can_be_set_over_http(api: SlackApiSandbox, htt
     assert (await http.get(f"{base}/state")).json()["faults"][0]["retry_after"] == 2
     await http.delete(f"{base}/faults")
     assert (await http.get(f"{base}/state")).json()["faults"] == []
+
+
+async def test_stopping_the_server_answers_pending_long_polls(http: httpx.AsyncClient) -> None:
+    sandbox = SlackApiSandbox()
+    loop = asyncio.get_running_loop()
+    async with sandbox.serve() as url:
+        poll = asyncio.create_task(http.get(f"{url}/_sandbox/changes", params={"since": 99, "wait": 10}))
+        await asyncio.sleep(0.05)
+        stopping = loop.time()
+
+    assert (await poll).status_code == 200
+    assert loop.time() - stopping < 2
+
+
+async def test_bad_query_parameters_get_400(api: SlackApiSandbox, http: httpx.AsyncClient) -> None:
+    response = await http.get(f"{api.url}/_sandbox/changes", params={"since": "soon"})
+
+    assert response.status_code == 400

@@ -286,3 +286,18 @@ async def test_user_thread_finds_the_guide_thread(
     assert latest is not None
     assert latest.text == "Step 2"
     assert [c.method for c in driver.calls("chat.postMessage")] == ["chat.postMessage"] * 4
+
+
+async def test_late_acks_are_ignored_as_slack_ignores_them(
+    driver: SlackDriver, client: AsyncWebClient, api: SlackApiSandbox
+) -> None:
+    await driver.click("U0ADMIN", await kickoff(client, api), "start")
+    driver.ack_deadline = 0.0  # every real answer takes longer than no time at all
+
+    submitted = await driver.submit_view("U0ADMIN", values={"region": "uk", "key": "sk_live"})
+    command = await driver.run_command("U0STAFF", "C0ONBOARD", "/aldense", "status")
+
+    assert submitted.late
+    assert command.late
+    assert driver.open_view("U0ADMIN") is not None
+    assert driver.ephemeral("U0STAFF") == []

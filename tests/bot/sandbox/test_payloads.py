@@ -15,7 +15,7 @@ from slack_bolt.request.internals import (
     extract_user_id,
     parse_body,
 )
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.sandbox import Workspace, payloads
 from tests.bot.sandbox.tiny_app import KEY_MODAL, KICKOFF_BLOCKS
@@ -192,7 +192,9 @@ def test_events_in_internal_channels_are_not_shared(workspace: Workspace) -> Non
 
 
 def test_slash_commands_are_forms_with_escaped_references(workspace: Workspace) -> None:
-    text = payloads.escape_command_text(workspace, "onboard #maple-leaf-dental for @jane.doe and #nowhere")
+    text = payloads.escape_command_text(
+        workspace, "onboard #maple-leaf-dental for @jane.doe and #nowhere. Thanks @U0NURSE."
+    )
     fields = payloads.slash_command(
         workspace,
         user=workspace.user("U0STAFF"),
@@ -205,7 +207,9 @@ def test_slash_commands_are_forms_with_escaped_references(workspace: Workspace) 
 
     body, content_type = payloads.command_body(fields)
 
-    assert text == "onboard <#C0CLINIC|maple-leaf-dental> for <@U0ADMIN|jane.doe> and #nowhere"
+    assert text == (
+        "onboard <#C0CLINIC|maple-leaf-dental> for <@U0ADMIN|jane.doe> and #nowhere. Thanks <@U0NURSE|priya>."
+    )
     assert content_type == "application/x-www-form-urlencoded"
     assert parse_body(body.decode(), content_type) == fields
     assert fields["team_id"] == "T0ALDENSE"
@@ -227,7 +231,7 @@ def test_signatures_verify_only_with_the_right_secret_and_a_fresh_timestamp() ->
 
     headers = payloads.signature_headers(body, "secret", 1_700_000_000)
 
-    class At:
+    class At(Clock):
         def __init__(self, now: float) -> None:
             self._now = now
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 SIGNING_SECRET = "sandbox-signing-secret"
 
-REGION_OPTIONS = [
+REGION_OPTIONS: list[dict[str, Any]] = [
     {"text": {"type": "plain_text", "text": "UK & Ireland"}, "value": "uk"},
     {"text": {"type": "plain_text", "text": "Australia & New Zealand"}, "value": "au"},
 ]
@@ -50,7 +50,7 @@ KEY_MODAL: dict[str, Any] = {
     ],
 }
 
-KICKOFF_BLOCKS = [
+KICKOFF_BLOCKS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "Let's connect Dentally (about 5 minutes)."}},
     {
         "type": "actions",
