@@ -497,7 +497,7 @@ class ScopeChecker:
                 _Kind.NOT_SENT,
                 problem=Problem.PROBE_DISABLED,
                 detail="The create-permission probe is switched off after an earlier incident, "
-                "so Appointment Create cannot be checked; support has been told.",
+                "so Appointment Create cannot be checked until support switches it back on.",
             )
         # The practice name rides along with the probes when the budget allows, so it costs no extra round trip.
         with_practice = run.room(_reserve(pending)) > len(pending)
