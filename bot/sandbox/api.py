@@ -1134,7 +1134,8 @@ class SlackApiSandbox:
 
     def _conversations_history(self, p: _Params) -> JSON:
         channel = self._channel(p)
-        limit = int(p.text("limit") or 100)
+        asked = p.text("limit") or ""
+        limit = int(asked) if asked.isdigit() and int(asked) > 0 else 100
         found = [self.message_json(m) for m in reversed(self.messages(channel.id))]
         return {"messages": found[:limit], "has_more": len(found) > limit, "response_metadata": {"next_cursor": ""}}
 
