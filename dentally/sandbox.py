@@ -41,6 +41,7 @@ from dentally.regions import REGIONS, RegionId
 __all__ = [
     "SAMPLE_PRACTICES",
     "RecordedRequest",
+    "SamplePractice",
     "Sandbox",
     "SandboxKey",
     "Switches",
@@ -178,39 +179,20 @@ SAMPLE_PRACTICES: Final[Mapping[RegionId, SamplePractice]] = MappingProxyType(
     }
 )
 
+
+def _user(user_id: int, first_name: str, last_name: str, email: str, region: RegionId) -> _User:
+    practice = SAMPLE_PRACTICES[region]
+    return _User(user_id, first_name, last_name, email, practice.id, practice.sites[0][0])
+
+
 _USERS: Final[Mapping[int, _User]] = {
-    1: _User(
-        1,
-        "Priya",
-        "Shah",
-        "priya.shah@mapleleaf-dental.example",
-        SAMPLE_PRACTICES["uk"].id,
-        "8d2f6a40-13c7-4b59-a2e4-6f1b0c9d3a21",
-    ),
-    2: _User(
-        2,
-        "Liam",
-        "Okafor",
-        "liam@harbourside-dental.example",
-        SAMPLE_PRACTICES["au"].id,
-        "3f8b1c6d-7e2a-4950-8d1c-b4a6e2f9c054",
-    ),
-    3: _User(
-        3,
-        "Sophie",
-        "Tremblay",
-        "sophie@prairiesmile.example",
-        SAMPLE_PRACTICES["ca"].id,
-        "6e1d9a3b-8c5f-4b27-a0e3-d2c7b4f8e176",
-    ),
-    4: _User(
-        4,
-        "Sam",
-        "Tester",
-        "sam@sandbox.example",
-        SAMPLE_PRACTICES["sandbox"].id,
-        "1a2b3c4d-0000-4000-8000-000000000001",
-    ),
+    user.id: user
+    for user in (
+        _user(1, "Priya", "Shah", "priya.shah@mapleleaf-dental.example", "uk"),
+        _user(2, "Liam", "Okafor", "liam@harbourside-dental.example", "au"),
+        _user(3, "Sophie", "Tremblay", "sophie@prairiesmile.example", "ca"),
+        _user(4, "Sam", "Tester", "sam@sandbox.example", "sandbox"),
+    )
 }
 _REGION_USER: Final[Mapping[RegionId, int]] = {"uk": 1, "au": 2, "ca": 3, "sandbox": 4}
 
