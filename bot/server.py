@@ -42,7 +42,7 @@ class SlackEndpoint:
         self._handler = AsyncSlackRequestHandler(bolt)
         self._verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
             return _error(413, "request body too large")
@@ -125,5 +125,5 @@ def build_http_app(endpoint: SlackEndpoint | None, store: Store, guide: Guide) -
         Route("/guide-assets/{name}", guide_asset),
     ]
     if endpoint is not None:
-        routes.append(Route("/slack/events", endpoint, methods=["POST"]))
+        routes.append(Route("/slack/events", endpoint.handle, methods=["POST"]))
     return Starlette(routes=routes)

@@ -1,0 +1,46 @@
+"""Fixtures for the bot's end-to-end tests: Slack sandbox, a running bot on SQLite, and a signed driver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace
+from tests.bot.harness import SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[SlackApiSandbox]:
+    sandbox = SlackApiSandbox(Workspace())
+    async with sandbox.serve():
+        yield sandbox
+
+
+@pytest.fixture
+def state_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/state.sqlite3"
+
+
+@pytest.fixture
+async def bot(api: SlackApiSandbox, state_url: str) -> AsyncIterator[RunningBot]:
+    async with running_bot(bot_settings(api, state_url)) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def driver(bot: RunningBot, api: SlackApiSandbox, http: httpx.AsyncClient) -> SlackDriver:
+    return SlackDriver(bot.url, SIGNING_SECRET, api, http)
+
+
+@pytest.fixture
+def scenario(api: SlackApiSandbox, driver: SlackDriver, tmp_path: Path) -> Scenario:
+    return Scenario(api, driver, tmp_path)

@@ -1,0 +1,126 @@
+"""A running bot for end-to-end tests: the real runtime served over HTTP, the Slack sandbox, a signed driver."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.runtime import Runtime, open_runtime
+from bot.sandbox import SlackApiSandbox, SlackDriver
+from bot.sandbox.api import Message
+from bot.serving import serve
+from bot.settings import Settings, load_settings
+
+SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
+CLINIC = "C0CLINIC"
+ONBOARDING = "C0ONBOARD"
+ADMIN = "U0ADMIN"
+NURSE = "U0NURSE"
+STAFF = "U0STAFF"
+PUBLIC_BASE_URL = "https://guide.aldense.example"
+
+
+def bot_settings(api: SlackApiSandbox, state_url: str, **overrides: Any) -> Settings:
+    """Settings of a bot that talks to ``api`` and keeps state at ``state_url``."""
+    values: dict[str, Any] = {
+        "slack__bot_token": api.workspace.bot_token,
+        "slack__signing_secret": SIGNING_SECRET,
+        "slack__api_url": api.api_url,
+        "support__onboarding_channel": ONBOARDING,
+        "server__state_url": state_url,
+        "server__public_base_url": PUBLIC_BASE_URL,
+    }
+    values.update(overrides)
+    return load_settings("http", **values)
+
+
+@dataclass
+class RunningBot:
+    """The bot's runtime and the URL it is served at."""
+
+    runtime: Runtime
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, clock: Callable[[], float] | None = None) -> AsyncIterator[RunningBot]:
+    """Serve the real bot on loopback; on exit stop serving, then drain its background work."""
+    kwargs = {"clock": clock} if clock else {}
+    async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app) as url:
+        yield RunningBot(runtime, url)
+
+
+class Scenario:
+    """Helpers that read like the steps of a test."""
+
+    def __init__(self, api: SlackApiSandbox, driver: SlackDriver, tmp_path: Path) -> None:
+        self.api = api
+        self.driver = driver
+        self.tmp_path = tmp_path
+
+    async def kickoff(self, channel: str = CLINIC) -> Message:
+        """Run ``/aldense onboard`` as staff and return the kick-off message."""
+        before = len(self.api.messages(channel))
+        await self.driver.run_command(STAFF, ONBOARDING, "/aldense", f"onboard <#{channel}|clinic>", escape=False)
+        return await self.driver.wait_for(
+            lambda: len(self.api.messages(channel)) > before and self.api.messages(channel)[-1]
+        )
+
+    async def latest_step(self, user: str, channel: str = CLINIC, title: str | None = None) -> Message:
+        """Wait for the newest message in the user's thread (with ``title`` when given)."""
+
+        def found() -> Message | None:
+            latest = self.driver.latest_in_user_thread(channel, user)
+            if latest is None or not has_buttons(latest):
+                return None
+            return latest if title is None or title in message_text(latest) else None
+
+        return await self.driver.wait_for(found)
+
+    async def idle(self, bot: RunningBot) -> None:
+        """Wait until the bot has finished the work it acknowledged."""
+        await bot.runtime.context.tasks.drain(10)
+
+
+def message_text(message: Message) -> str:
+    """Every text of a message and its blocks, joined — what a person would read."""
+    parts = [message.text]
+    for block in message.blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            parts.append(str(text.get("text", "")))
+        for element in block.get("elements", []) or []:
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                parts.append(element["text"])
+            elif isinstance(element, dict) and isinstance(element.get("text"), dict):
+                parts.append(str(element["text"].get("text", "")))
+        if block.get("type") == "image":
+            parts.append(str(block.get("alt_text", "")))
+    return "\n".join(parts)
+
+
+def has_buttons(message: Message) -> bool:
+    """Whether the message still offers buttons."""
+    return any(block.get("type") == "actions" for block in message.blocks)
+
+
+def action_ids(message: Message) -> list[str]:
+    """The action ids of every button in a message."""
+    return [
+        str(element.get("action_id"))
+        for block in message.blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    ]
+
+
+@contextlib.asynccontextmanager
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for driving the bot."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
