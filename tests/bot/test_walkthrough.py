@@ -326,3 +326,8 @@ async def _key(bot: RunningBot, user: str):  # type: ignore[no-untyped-def]
 
     team = await bot.runtime.context.workspace.installing_team()
     return ConversationKey("slack", team, CLINIC, user)
+
+
+def _closed(api: SlackApiSandbox, ts: str):  # type: ignore[no-untyped-def]
+    message = api.message(CLINIC, ts)
+    return message if message is not None and not has_buttons(message) else None
