@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Sequence
 
+import httpx
 import uvicorn
 
+from bot.dentally_wiring import scope_checker
 from bot.logs import configure_logging
 from bot.runtime import open_runtime
+from bot.serving import serve
 from bot.settings import Settings, SettingsError, load_settings
 from conversations.guide import DEFAULT_GUIDE, GuideError, load_guide
+from conversations.vault import new_secret
+from dentally.report import exit_code, format_check
+from dentally.sandbox import Sandbox, format_sample_keys
+from dentally.token import TokenFormatError, parse_token
 
 logger = logging.getLogger("aldense_guide")
 
@@ -31,6 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     guide_commands = guide.add_subparsers(dest="guide_command", required=True, metavar="SUBCOMMAND")
     validate = guide_commands.add_parser("validate", help="check a guide file and its pictures")
     validate.add_argument("path", nargs="?", default=str(DEFAULT_GUIDE), help="guide YAML (default: built-in)")
+
+    check = commands.add_parser("check-key", help="check a Dentally key's permissions (key read from stdin)")
+    check.add_argument("--region", choices=["uk", "au", "ca", "sandbox", "detect"], default="detect")
+
+    sandbox = commands.add_parser("dentally-sandbox", help="serve a local Dentally look-alike with sample keys")
+    sandbox.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+
+    keys = commands.add_parser("keys", help="encryption keys for stored Dentally keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
+    keys_commands.add_parser("new-secret", help="print a fresh key for KEY_ENCRYPTION_KEYS")
     return parser
 
 
@@ -42,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate_guide(args.path)
         if args.command == "run":
             return _run(args)
+        if args.command == "check-key":
+            return asyncio.run(_check_key(args.region))
+        if args.command == "dentally-sandbox":
+            asyncio.run(_dentally_sandbox(args.port))
+            return 0
+        if args.command == "keys":
+            print(new_secret())
+            return 0
     except SettingsError as exc:
         print(f"aldense-guide: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -57,6 +83,31 @@ def _validate_guide(path: str) -> int:
     guide = load_guide(path)
     print(f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present — OK")
     return 0
+
+
+async def _check_key(region: str) -> int:
+    settings = load_settings("check-key")
+    configure_logging("WARNING")
+    pasted = getpass.getpass("Dentally key (not shown): ") if sys.stdin.isatty() else sys.stdin.readline()
+    try:
+        token = parse_token(pasted)
+    except TokenFormatError as exc:
+        print(f"aldense-guide: {exc}", file=sys.stderr)
+        return 1
+    async with httpx.AsyncClient() as http:
+        result = await scope_checker(settings.dentally, http).check(token, region)  # type: ignore[arg-type]
+    print(format_check(result))
+    return exit_code(result)
+
+
+async def _dentally_sandbox(port: int) -> None:
+    configure_logging("INFO")
+    sandbox = Sandbox()
+    async with serve(sandbox, port=port) as url:
+        print(format_sample_keys())
+        print(f"\nDentally sandbox on {url} — point the bot at it with DENTALLY_API_URL={url}/{{region}}")
+        print("Press Ctrl+C to stop.")
+        await asyncio.Event().wait()
 
 
 def _run(args: argparse.Namespace) -> int:
