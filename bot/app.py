@@ -14,17 +14,22 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.handoff import Handoff
+from bot.logs import library_logger
 from bot.presenter import SlackPresenter
 from bot.reporting import SupportReporter
 from bot.tasks import BackgroundTasks
 from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
+from conversations.vault import KeyVault
+from dentally.scopes import ScopeChecker
 
 
 def slack_client(token: str, api_url: str) -> AsyncWebClient:
     """A Web API client with retries for dropped connections, 429 (honouring Retry-After) and 5xx."""
     return AsyncWebClient(
         token=token,
+        logger=library_logger("slack_sdk"),
         base_url=api_url if api_url.endswith("/") else api_url + "/",
         timeout=10,
         retry_handlers=[
@@ -70,6 +75,9 @@ class BotContext:
     onboarding_channel: str | None
     kickoff_on_join: bool = True
     clock: Callable[[], float] = field(default=time.time)
+    checker: ScopeChecker | None = None
+    vault: KeyVault | None = None
+    handoff: Handoff | None = None
 
     @property
     def guide(self) -> Guide:
@@ -91,6 +99,9 @@ def build_context(
     onboarding_channel: str | None,
     public_base_url: str | None,
     kickoff_on_join: bool = True,
+    checker: ScopeChecker | None = None,
+    vault: KeyVault | None = None,
+    handoff: Handoff | None = None,
 ) -> BotContext:
     """Wire the shared objects of the Slack adapter."""
     reporter = SupportReporter(client, service, service.guide, onboarding_channel)
@@ -105,6 +116,9 @@ def build_context(
         onboarding_channel=onboarding_channel,
         kickoff_on_join=kickoff_on_join,
         clock=service.clock,
+        checker=checker,
+        vault=vault,
+        handoff=handoff,
     )
 
 
@@ -118,6 +132,7 @@ def build_app(context: BotContext, signing_secret: str | None) -> AsyncApp:
 
     app = AsyncApp(
         client=context.client,
+        logger=library_logger("slack_bolt"),
         signing_secret=signing_secret or "unused-in-socket-mode",
         process_before_response=True,
         request_verification_enabled=False,

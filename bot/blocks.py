@@ -28,7 +28,7 @@ def _section(markdown: str, block_id: str | None = None) -> dict[str, Any]:
     return block
 
 
-def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": label, "emoji": True},
@@ -75,7 +75,7 @@ def kickoff(guide: Guide, welcome_user: str | None = None) -> tuple[str, Blocks]
         {
             "type": "actions",
             "block_id": "kickoff:actions",
-            "elements": [_button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
+            "elements": [button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
         },
         _context("Each person gets their own guide in a thread, so several of you can follow along."),
     ]
@@ -120,12 +120,12 @@ def step_message(
 
 def _step_buttons(step: Step, index: int, value: str) -> list[dict[str, Any]]:
     if step.action is StepAction.ENTER_KEY:
-        buttons = [_button("Enter the key privately", ACTION_ENTER_KEY, value, style="primary")]
+        buttons = [button("Enter the key privately", ACTION_ENTER_KEY, value, style="primary")]
     else:
-        buttons = [_button("Done, next step", ACTION_DONE, value, style="primary")]
+        buttons = [button("Done, next step", ACTION_DONE, value, style="primary")]
     if index > 0:
-        buttons.append(_button("Back", ACTION_BACK, value))
-    buttons.append(_button("I'm stuck", ACTION_STUCK, value))
+        buttons.append(button("Back", ACTION_BACK, value))
+    buttons.append(button("I'm stuck", ACTION_STUCK, value))
     return buttons
 
 
@@ -161,7 +161,7 @@ def not_your_guide(owner: str, guide: Guide) -> tuple[str, Blocks]:
         {
             "type": "actions",
             "block_id": "notyours:actions",
-            "elements": [_button("Start my own guide", ACTION_START, guide.id, style="primary")],
+            "elements": [button("Start my own guide", ACTION_START, guide.id, style="primary")],
         },
     ]
 

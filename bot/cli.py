@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 
 from bot.dentally_wiring import scope_checker
-from bot.logs import configure_logging
+from bot.logs import configure_logging, library_logger
 from bot.runtime import open_runtime
 from bot.serving import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -129,7 +129,9 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool) ->
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             assert settings.slack.app_token is not None
-            socket = AsyncSocketModeHandler(runtime.bolt, settings.slack.app_token.get_secret_value())
+            socket = AsyncSocketModeHandler(
+                runtime.bolt, settings.slack.app_token.get_secret_value(), logger=library_logger("socket_mode")
+            )
             await socket.connect_async()  # type: ignore[no-untyped-call]
             logger.info("Socket Mode connected; health and pictures on http://%s:%d", host, port)
             try:

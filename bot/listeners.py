@@ -9,9 +9,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, slack_calls
+from bot import blocks, results, slack_calls, views
 from bot.app import BotContext
 from bot.inbound import PayloadError, channel_reference, mention_words, to_click
+from bot.keyflow import KeyFlow, read_submission
 from bot.presenter import Trigger
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.keys import ConversationKey
@@ -44,6 +45,40 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     async def resume_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         ctx.tasks.spawn(handlers.resume_from_click(body), name="resume")
+
+    keys = KeyFlow(ctx)
+
+    @app.action(blocks.ACTION_ENTER_KEY)
+    async def enter_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("key button click ignored: %s", exc)
+            return
+        ctx.tasks.spawn(keys.open_form(click), name="open_key_form")
+
+    @app.action(results.ACTION_CHECK_AGAIN)
+    async def check_again_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("check-again click ignored: %s", exc)
+            return
+        ctx.tasks.spawn(keys.check_again(click), name="check_again")
+
+    @app.view(views.KEY_VIEW)
+    async def key_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        submission = read_submission(body)
+        if isinstance(submission, dict):
+            await ack(response_action="errors", errors=submission)
+            return
+        if ctx.vault is None or ctx.checker is None:
+            await ack(response_action="update", view=views.cannot_accept_keys_view())
+            return
+        await ack(response_action="update", view=views.checking_view())
+        ctx.tasks.spawn(keys.submitted(submission), name="key_check")
 
     @app.command("/aldense")
     async def aldense_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

@@ -25,6 +25,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class WarningsOnly(logging.Filter):
+    """Drops DEBUG and INFO records; attached to the loggers we hand to Slack's libraries, so no level
+    setting anywhere can make them log request or response bodies (which may hold a key)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def library_logger(library: str) -> logging.Logger:
+    """The logger to pass to a Slack library (``AsyncWebClient(logger=…)``, ``AsyncApp(logger=…)``)."""
+    logger = logging.getLogger(f"aldense_guide.{library}")
+    if not any(isinstance(existing, WarningsOnly) for existing in logger.filters):
+        logger.addFilter(WarningsOnly())
+    return logger
+
+
 def configure_logging(level: str) -> None:
     """Send our logs to stderr at ``level``; libraries stay at WARNING whatever ``level`` is."""
     handler = logging.StreamHandler(sys.stderr)

@@ -8,11 +8,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_calls
+from bot.results import support_summary
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
 from conversations.guide import Guide
 from conversations.service import OnboardingService
+from dentally.scopes import CheckResult, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,16 @@ class SupportReporter:
         except SlackApiError as exc:
             logger.warning("support report %s failed: %s", milestone.value, slack_calls.slack_error(exc))
 
+    async def note(self, conversation: Conversation, text: str, broadcast: bool = False) -> None:
+        """Post a free-form line in the clinic's support thread (``broadcast`` also shows it in the channel)."""
+        if self._channel is None:
+            return
+        try:
+            parent = await self._support_thread(conversation)
+            await slack_calls.post(self._client, self._channel, text, thread_ts=parent, broadcast=broadcast)
+        except SlackApiError as exc:
+            logger.warning("support note failed: %s", slack_calls.slack_error(exc))
+
     async def _describe(
         self, conversation: Conversation, milestone: Milestone, index: int | None, note: str
     ) -> tuple[str, bool]:
@@ -61,6 +73,11 @@ class SupportReporter:
                 f":key: {user} entered a key ending `{conversation.key_fingerprint}`; checking it with Dentally.",
                 False,
             )
+        clinic = await self._service.clinic(conversation.platform, conversation.channel)
+        if clinic is not None and clinic.last_check is not None:
+            result = CheckResult.model_validate(clinic.last_check)
+            summary = support_summary(result, conversation.key_fingerprint or "????")
+            return f":mag: Key check for {user}: {summary}", result.verdict is not Verdict.VERIFIED
         return f":mag: Key check for {user}: {note or conversation.last_verdict}", False
 
     async def _support_thread(self, conversation: Conversation) -> str:

@@ -8,16 +8,20 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import httpx
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
 from bot.app import BotContext, build_app, build_context, slack_client
+from bot.dentally_wiring import scope_checker
+from bot.handoff import Handoff
 from bot.server import SlackEndpoint, build_http_app
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
 from conversations.service import OnboardingService
 from conversations.store import Store
 from conversations.stores import open_store
+from conversations.vault import KeyVault, VaultError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,18 @@ class Runtime:
             logger.warning("shutdown cancelled work still running after %.0f s", DRAIN_SECONDS)
 
 
+def key_vault(settings: Settings) -> KeyVault | None:
+    """The vault for stored keys, or None when ``KEY_ENCRYPTION_KEYS`` is unset.
+
+    Raises:
+        SettingsError: A configured key is not a Fernet key.
+    """
+    try:
+        return KeyVault.from_setting(settings.server.key_encryption_keys)
+    except VaultError as exc:
+        raise SettingsError(f"KEY_ENCRYPTION_KEYS: {exc}") from None
+
+
 def load_configured_guide(settings: Settings) -> Guide:
     """The guide the settings name (the built-in Dentally guide by default), validated."""
     return load_guide(settings.server.guide_path or DEFAULT_GUIDE)
@@ -53,14 +69,31 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Build the bot from ``settings``; on exit drain background work and close every connection."""
     guide = load_configured_guide(settings)
+    vault = key_vault(settings)
+    if vault is None:
+        logger.warning("KEY_ENCRYPTION_KEYS is not set: the bot will refuse Dentally keys (never stores plaintext)")
     store = open_store(settings.server.state_url, clock=clock)
     token = settings.slack.bot_token.get_secret_value() if settings.slack.bot_token else ""
     client = slack_client(token, str(settings.slack.api_url))
+    http = httpx.AsyncClient()
     try:
+        checker = scope_checker(settings.dentally, http)
+        handoff = None
+        if settings.support.handoff_url is not None:
+            if settings.support.handoff_secret is None:
+                raise SettingsError("ALDENSE_HANDOFF_SECRET is required when ALDENSE_HANDOFF_URL is set")
+            handoff = Handoff(http, str(settings.support.handoff_url), settings.support.handoff_secret)
         service = OnboardingService(store, guide, clock=clock)
         public = str(settings.server.public_base_url) if settings.server.public_base_url else None
         context = build_context(
-            client, service, settings.support.onboarding_channel, public, settings.server.kickoff_on_join
+            client,
+            service,
+            settings.support.onboarding_channel,
+            public,
+            settings.server.kickoff_on_join,
+            checker=checker,
+            vault=vault,
+            handoff=handoff,
         )
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
         bolt = build_app(context, secret)
@@ -72,6 +105,7 @@ async def open_runtime(
             await runtime.drain()
     finally:
         await store.aclose()
+        await http.aclose()
         session = getattr(client, "session", None)
         if session is not None:
             await session.close()

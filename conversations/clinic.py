@@ -26,7 +26,11 @@ class StoredCredential(BaseModel):
 
 
 class Clinic(BaseModel):
-    """One clinic's onboarding, keyed by the shared channel."""
+    """One clinic's onboarding, keyed by the shared channel.
+
+    ``unverified_keys`` maps a user to the Fernet ciphertext of the key they last entered that could not be
+    checked yet, so "Check again" needs no re-typing; it is dropped once the key is verified or rejected.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -38,6 +42,7 @@ class Clinic(BaseModel):
     team_ids: tuple[str, ...] = ()
     support_ref: str | None = None
     credential: StoredCredential | None = None
+    unverified_keys: dict[str, str] = {}
     last_check: dict[str, object] | None = None
     created_at: float
     updated_at: float

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace
+from bot.serving import serve
+from dentally.sandbox import Sandbox
 from tests.bot.harness import SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
 
 
@@ -25,8 +27,19 @@ def state_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def bot(api: SlackApiSandbox, state_url: str) -> AsyncIterator[RunningBot]:
-    async with running_bot(bot_settings(api, state_url)) as running:
+def dentally() -> Sandbox:
+    return Sandbox()
+
+
+@pytest.fixture
+async def dentally_url(dentally: Sandbox) -> AsyncIterator[str]:
+    async with serve(dentally) as url:
+        yield url
+
+
+@pytest.fixture
+async def bot(api: SlackApiSandbox, state_url: str, dentally_url: str) -> AsyncIterator[RunningBot]:
+    async with running_bot(bot_settings(api, state_url, dentally_url)) as running:
         yield running
 
 

@@ -23,11 +23,15 @@ ADMIN = "U0ADMIN"
 NURSE = "U0NURSE"
 STAFF = "U0STAFF"
 PUBLIC_BASE_URL = "https://guide.aldense.example"
+# A fixed Fernet key so tests can open what the bot stored.
+ENCRYPTION_KEY = "qDzrhP0OVVTQlNfQWY3pkBK2ab8WnmAHV6RLwcuY6QM="
 
 
-def bot_settings(api: SlackApiSandbox, state_url: str, **overrides: Any) -> Settings:
-    """Settings of a bot that talks to ``api`` and keeps state at ``state_url``."""
+def bot_settings(api: SlackApiSandbox, state_url: str, dentally_url: str | None = None, **overrides: Any) -> Settings:
+    """Settings of a bot talking to ``api`` and the Dentally sandbox at ``dentally_url``, state at ``state_url``."""
     values: dict[str, Any] = {
+        "server__key_encryption_keys": ENCRYPTION_KEY,
+        "dentally__api_url": f"{dentally_url}/{{region}}" if dentally_url else None,
         "slack__bot_token": api.workspace.bot_token,
         "slack__signing_secret": SIGNING_SECRET,
         "slack__api_url": api.api_url,
