@@ -14,6 +14,7 @@ import uvicorn
 
 from bot.dentally_wiring import scope_checker
 from bot.logs import configure_logging, library_logger
+from bot.playground import command as playground_command
 from bot.runtime import open_runtime
 from bot.serving import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("dentally-sandbox", help="serve a local Dentally look-alike with sample keys")
     sandbox.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
 
+    playground = commands.add_parser("playground", help="the whole product in your browser, no accounts needed")
+    playground_command.add_arguments(playground)
+
     keys = commands.add_parser("keys", help="encryption keys for stored Dentally keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
     keys_commands.add_parser("new-secret", help="print a fresh key for KEY_ENCRYPTION_KEYS")
@@ -65,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dentally-sandbox":
             asyncio.run(_dentally_sandbox(args.port))
             return 0
+        if args.command == "playground":
+            return playground_command.run(args)
         if args.command == "keys":
             print(new_secret())
             return 0
