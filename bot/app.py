@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handoff import Handoff
 from bot.logs import library_logger
+from bot.pacing import Pacer
 from bot.presenter import SlackPresenter
 from bot.reporting import SupportReporter
 from bot.tasks import BackgroundTasks
@@ -102,10 +103,12 @@ def build_context(
     checker: ScopeChecker | None = None,
     vault: KeyVault | None = None,
     handoff: Handoff | None = None,
+    pacer: Pacer | None = None,
 ) -> BotContext:
     """Wire the shared objects of the Slack adapter."""
-    reporter = SupportReporter(client, service, service.guide, onboarding_channel)
-    presenter = SlackPresenter(client, service, reporter, picture_urls(public_base_url, service.guide))
+    pictures = picture_urls(public_base_url, service.guide)
+    reporter = SupportReporter(client, service, service.guide, onboarding_channel, pictures, pacer)
+    presenter = SlackPresenter(client, service, reporter, pictures)
     return BotContext(
         client=client,
         service=service,

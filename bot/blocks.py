@@ -13,6 +13,7 @@ ACTION_BACK = "step_back"
 ACTION_STUCK = "step_stuck"
 ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
+ACTION_NEW_KEY = "guide_new_key"
 
 Blocks = list[dict[str, Any]]
 
@@ -142,6 +143,55 @@ def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> tuple[str, Bl
     mark, note = _CLOSED_MARK[outcome]
     line = f"{mark} {index + 1}/{guide.step_count} {step.title}{note}"
     return line, [_section(line, block_id=f"step:{step.id}:closed:{outcome.value}")]
+
+
+def reminder(guide: Guide, index: int, owner: str, count: int) -> tuple[str, Blocks]:
+    """A friendly nudge for a quiet guide, with a button that shows the current step again."""
+    step = guide.steps[index]
+    text = (
+        f"Hi <@{owner}> :wave: whenever you have a moment, your Dentally setup is waiting at step {index + 1} of "
+        f"{guide.step_count}, *{step.title}*. It only takes a few minutes to finish."
+    )
+    return text, [
+        _section(text, block_id=f"reminder:{count}"),
+        {
+            "type": "actions",
+            "block_id": f"reminder:{count}:actions",
+            "elements": [button("Resume", ACTION_RESUME, step_value(owner, step.id), style="primary")],
+        },
+    ]
+
+
+def reset_notice(guide: Guide) -> tuple[str, Blocks]:
+    """Told to a user whose guide support reset."""
+    text = (
+        "Hi! The Aldense team has reset this Dentally setup so you can start afresh — nothing you need to undo. "
+        "Click *Start Dentally setup* whenever you're ready."
+    )
+    return text, [
+        _section(text, block_id="reset:text"),
+        {
+            "type": "actions",
+            "block_id": "reset:actions",
+            "elements": [button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
+        },
+    ]
+
+
+def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:
+    """Told to a clinic whose stored key Dentally no longer accepts (expired after two quiet weeks, or revoked)."""
+    text = (
+        f":warning: Dentally no longer accepts the key ending `{fingerprint}` that connects this practice to Aldense "
+        "— it was revoked or expired. An administrator can set up a new one in a couple of minutes."
+    )
+    return text, [
+        _section(text, block_id="newkey:text"),
+        {
+            "type": "actions",
+            "block_id": "newkey:actions",
+            "elements": [button("Set up a new key", ACTION_NEW_KEY, guide.id, style="primary")],
+        },
+    ]
 
 
 def help_coming(guide: Guide, index: int) -> str:

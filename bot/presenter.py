@@ -15,12 +15,15 @@ from conversations.conversation import Conversation
 from conversations.events import (
     CloseStep,
     ConfirmHelpComing,
+    Effect,
     OpenThread,
     PostStep,
+    Remind,
     Report,
     RunKeyCheck,
     StepOutcome,
     StepPosted,
+    TellReset,
     ThreadOpened,
 )
 from conversations.guide import Guide, Step
@@ -82,12 +85,7 @@ class SlackPresenter:
                 "current step again; nothing you did was lost.",
             )
 
-    async def _carry_out_one(
-        self,
-        state: Conversation,
-        effect: OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck,
-        trigger: Trigger,
-    ) -> Conversation:
+    async def _carry_out_one(self, state: Conversation, effect: Effect, trigger: Trigger) -> Conversation:
         match effect:
             case OpenThread():
                 ts = await slack_calls.post(self._client, state.channel, blocks.thread_opener(state.user, self.guide))
@@ -104,6 +102,12 @@ class SlackPresenter:
             case RunKeyCheck():
                 if trigger.run_key_check is not None:
                     await trigger.run_key_check(state)
+            case Remind():
+                text, reminder = blocks.reminder(self.guide, effect.index, state.user, state.nudges)
+                await slack_calls.post(self._client, state.channel, text, reminder, thread_ts=state.thread_ref)
+            case TellReset():
+                text, notice = blocks.reset_notice(self.guide)
+                await slack_calls.post(self._client, state.channel, text, notice, thread_ts=state.thread_ref)
         return state
 
     async def _record(self, state: Conversation, event: ThreadOpened | StepPosted) -> Conversation:

@@ -1,18 +1,23 @@
-"""Support-channel reporting: one parent message per clinic in the onboarding channel, milestones in its thread."""
+"""Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_calls
+from bot.pacing import Pacer
 from bot.results import support_summary
+from bot.support_blocks import ClinicView, status_card
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
-from conversations.guide import Guide
+from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
 from dentally.scopes import CheckResult, Verdict
 
@@ -22,79 +27,174 @@ logger = logging.getLogger(__name__)
 class SupportReporter:
     """Tells Aldense's support team what happens in each clinic's channel."""
 
-    def __init__(self, client: AsyncWebClient, service: OnboardingService, guide: Guide, channel: str | None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        service: OnboardingService,
+        guide: Guide,
+        channel: str | None,
+        picture_url: Callable[[Step], str | None] = lambda step: None,
+        pacer: Pacer | None = None,
+    ) -> None:
         self._client = client
         self._service = service
         self._guide = guide
         self._channel = channel
+        self._picture_url = picture_url
+        self._pacer = pacer or Pacer()
+        self._links: dict[tuple[str, str], str | None] = {}
+        self._card_locks: dict[str, asyncio.Lock] = {}
+        self._card_dirty: set[str] = set()
 
-    async def milestone(
-        self, conversation: Conversation, milestone: Milestone, index: int | None, note: str = ""
-    ) -> None:
-        """Post ``milestone`` in the clinic's support thread (creating the thread first when needed)."""
+    @property
+    def channel(self) -> str | None:
+        """Aldense's onboarding channel, if configured."""
+        return self._channel
+
+    async def milestone(self, conversation: Conversation, milestone: Milestone, index: int | None) -> None:
+        """Post ``milestone`` in the clinic's support thread and bring its status card up to date."""
         if self._channel is None:
             return
-        text, broadcast = await self._describe(conversation, milestone, index, note)
-        try:
-            parent = await self._support_thread(conversation)
-            await slack_calls.post(self._client, self._channel, text, thread_ts=parent, broadcast=broadcast)
-        except SlackApiError as exc:
-            logger.warning("support report %s failed: %s", milestone.value, slack_calls.slack_error(exc))
+        text, extra, broadcast = await self._describe(conversation, milestone, index)
+        await self._post(conversation, text, extra, broadcast, milestone.value)
 
     async def note(self, conversation: Conversation, text: str, broadcast: bool = False) -> None:
         """Post a free-form line in the clinic's support thread (``broadcast`` also shows it in the channel)."""
         if self._channel is None:
             return
+        await self._post(conversation, text, None, broadcast, "note")
+
+    async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
+        """Like ``note`` for a clinic as a whole (keep-alive results, staff actions)."""
+        view = await self.clinic_view(platform, channel)
+        if view is not None and view.conversations:
+            await self.note(view.conversations[0], text, broadcast)
+
+    async def _post(
+        self, conversation: Conversation, text: str, extra: list[dict[str, Any]] | None, broadcast: bool, what: str
+    ) -> None:
+        assert self._channel is not None
         try:
             parent = await self._support_thread(conversation)
-            await slack_calls.post(self._client, self._channel, text, thread_ts=parent, broadcast=broadcast)
+            await self._pacer.wait(self._channel)
+            blocks = None
+            if extra:
+                blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *extra]
+            await slack_calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
         except SlackApiError as exc:
-            logger.warning("support note failed: %s", slack_calls.slack_error(exc))
+            logger.warning("support report %s failed: %s", what, slack_calls.slack_error(exc))
+            return
+        await self.refresh_card(conversation.platform, conversation.channel)
 
     async def _describe(
-        self, conversation: Conversation, milestone: Milestone, index: int | None, note: str
-    ) -> tuple[str, bool]:
+        self, conversation: Conversation, milestone: Milestone, index: int | None
+    ) -> tuple[str, list[dict[str, Any]] | None, bool]:
         user = f"<@{conversation.user}>"
         step = ""
         if index is not None:
             step = f"step {index + 1}/{self._guide.step_count} — *{self._guide.steps[index].title}*"
         if milestone is Milestone.STARTED:
-            return f":arrow_forward: {user} started the Dentally guide at {step}.", False
+            return f":arrow_forward: {user} started the Dentally guide at {step}.", None, False
         if milestone is Milestone.STEP_DONE:
-            return f":white_check_mark: {user} finished {step}.", False
+            return f":white_check_mark: {user} finished {step}.", None, False
         if milestone is Milestone.STUCK:
-            link = None
-            if conversation.thread_ref:
-                link = await slack_calls.permalink(self._client, conversation.channel, conversation.thread_ref)
-            where = f" <{link}|Open their thread>" if link else f" in <#{conversation.channel}>"
-            return f":sos: {user} is stuck on {step}.{where}", True
+            return await self._stuck(conversation, user, step, index)
         if milestone is Milestone.KEY_RECEIVED:
-            return (
-                f":key: {user} entered a key ending `{conversation.key_fingerprint}`; checking it with Dentally.",
-                False,
-            )
+            fingerprint = conversation.key_fingerprint
+            return f":key: {user} entered a key ending `{fingerprint}`; checking it with Dentally.", None, False
+        if milestone is Milestone.NUDGED:
+            return f":bell: Reminder {conversation.nudges} sent to {user} (quiet on {step}).", None, False
+        if milestone is Milestone.RESET:
+            return f":leftwards_arrow_with_hook: The guide of {user} was reset by Aldense.", None, False
         clinic = await self._service.clinic(conversation.platform, conversation.channel)
         if clinic is not None and clinic.last_check is not None:
             result = CheckResult.model_validate(clinic.last_check)
             summary = support_summary(result, conversation.key_fingerprint or "????")
-            return f":mag: Key check for {user}: {summary}", result.verdict is not Verdict.VERIFIED
-        return f":mag: Key check for {user}: {note or conversation.last_verdict}", False
+            return f":mag: Key check for {user}: {summary}", None, result.verdict is not Verdict.VERIFIED
+        return f":mag: Key check for {user}: {conversation.last_verdict}", None, False
+
+    async def _stuck(
+        self, conversation: Conversation, user: str, step: str, index: int | None
+    ) -> tuple[str, list[dict[str, Any]] | None, bool]:
+        link = await self._thread_link(conversation)
+        where = f" <{link}|Open their thread>" if link else f" in <#{conversation.channel}>"
+        extra = None
+        if index is not None and (url := self._picture_url(self._guide.steps[index])):
+            shown = self._guide.steps[index]
+            extra = [{"type": "image", "image_url": url, "alt_text": shown.alt, "title": _plain(shown.title)}]
+        return f":sos: {user} is stuck on {step}.{where}", extra, True
+
+    async def _thread_link(self, conversation: Conversation) -> str | None:
+        if not conversation.thread_ref:
+            return None
+        cache_key = (conversation.channel, conversation.thread_ref)
+        if cache_key not in self._links:
+            self._links[cache_key] = await slack_calls.permalink(
+                self._client, conversation.channel, conversation.thread_ref
+            )
+        return self._links[cache_key]
+
+    async def refresh_card(self, platform: str, channel: str) -> None:
+        """Re-render a clinic's status card; concurrent requests coalesce into one more update."""
+        if self._channel is None:
+            return
+        lock = self._card_locks.setdefault(channel, asyncio.Lock())
+        if lock.locked():
+            self._card_dirty.add(channel)
+            return
+        async with lock:
+            while True:
+                self._card_dirty.discard(channel)
+                await self._update_card(platform, channel)
+                if channel not in self._card_dirty:
+                    return
+
+    async def clinic_view(self, platform: str, channel: str) -> ClinicView | None:
+        """Everything support sees about a clinic, or None when it has no record."""
+        clinic = await self._service.clinic(platform, channel)
+        if clinic is None:
+            return None
+        conversations = await self._service.conversations(platform, clinic.team, channel) if clinic.team else []
+        threads = [c for c in conversations if c.thread_ref]
+        link = await self._thread_link(threads[-1]) if threads else None
+        return ClinicView(clinic, tuple(conversations), link)
+
+    async def _update_card(self, platform: str, channel: str) -> None:
+        assert self._channel is not None
+        view = await self.clinic_view(platform, channel)
+        if view is None or view.clinic.support_ref is None:
+            return
+        text, card = status_card(self._guide, view)
+        try:
+            await slack_calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
+        except SlackApiError as exc:
+            logger.warning("status card update failed: %s", slack_calls.slack_error(exc))
 
     async def _support_thread(self, conversation: Conversation) -> str:
-        """The ts of the clinic's parent message, posted once; a lost race deletes its duplicate."""
+        """The ts of the clinic's status card, posted once; a lost race deletes its duplicate."""
         assert self._channel is not None
         clinic = await self._service.clinic(conversation.platform, conversation.channel)
         if clinic and clinic.support_ref:
             return clinic.support_ref
         channel_name = await self._channel_name(conversation.channel)
-        name = clinic.display_name if clinic and clinic.name else f"#{channel_name or conversation.channel}"
-        text = f":tooth: *{name}* — <#{conversation.channel}> · Dentally setup"
-        ts = await slack_calls.post(self._client, self._channel, text)
+        draft = clinic or Clinic(
+            platform=conversation.platform,
+            channel=conversation.channel,
+            created_at=conversation.started_at,
+            updated_at=conversation.started_at,
+        )
+        draft = draft.model_copy(update={"channel_name": draft.channel_name or channel_name})
+        text, card = status_card(self._guide, ClinicView(draft, (conversation,)))
+        await self._pacer.wait(self._channel)
+        ts = await slack_calls.post(self._client, self._channel, text, card)
 
         def claim(record: Clinic) -> Clinic:
+            team = record.team or conversation.team
             if record.support_ref:
-                return record
-            return record.model_copy(update={"support_ref": ts, "channel_name": record.channel_name or channel_name})
+                return record.model_copy(update={"team": team})
+            return record.model_copy(
+                update={"support_ref": ts, "channel_name": record.channel_name or channel_name, "team": team}
+            )
 
         after, _ = await self._service.update_clinic(conversation.platform, conversation.channel, claim)
         if after.support_ref != ts:
@@ -109,3 +209,7 @@ class SupportReporter:
             return None
         name = (response.get("channel") or {}).get("name")
         return str(name) if name else None
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}

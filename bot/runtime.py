@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from bot.app import BotContext, build_app, build_context, slack_client
 from bot.dentally_wiring import scope_checker
 from bot.handoff import Handoff
+from bot.pacing import Pacer
 from bot.server import SlackEndpoint, build_http_app
 from bot.settings import Settings, SettingsError
 from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
@@ -65,9 +66,19 @@ def load_configured_guide(settings: Settings) -> Guide:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, socket_mode: bool = False, clock: Callable[[], float] = time.time
+    settings: Settings,
+    socket_mode: bool = False,
+    clock: Callable[[], float] = time.time,
+    support_pacer: Pacer | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Build the bot from ``settings``; on exit drain background work and close every connection."""
+    """Build the bot from ``settings``; on exit drain background work and close every connection.
+
+    Args:
+        settings: The configuration.
+        socket_mode: Events arrive over Socket Mode, so no Slack endpoint is served.
+        clock: Time source (tests move it).
+        support_pacer: Paces posts to the onboarding channel; Slack's ~1 per second when omitted.
+    """
     guide = load_configured_guide(settings)
     vault = key_vault(settings)
     if vault is None:
@@ -94,6 +105,7 @@ async def open_runtime(
             checker=checker,
             vault=vault,
             handoff=handoff,
+            pacer=support_pacer,
         )
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
         bolt = build_app(context, secret)

@@ -39,7 +39,7 @@ class Clinic(BaseModel):
     channel: str
     name: str | None = None
     channel_name: str | None = None
-    team_ids: tuple[str, ...] = ()
+    team: str | None = None
     support_ref: str | None = None
     credential: StoredCredential | None = None
     unverified_keys: dict[str, str] = {}

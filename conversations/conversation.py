@@ -51,6 +51,7 @@ class Conversation(BaseModel):
     steps: dict[str, StepTimes] = {}
     stuck_at: float | None = None
     nudges: int = 0
+    last_nudge_at: float | None = None
     key_fingerprint: str | None = None
     last_verdict: str | None = None
 
@@ -58,6 +59,16 @@ class Conversation(BaseModel):
     def key(self) -> ConversationKey:
         """The ids that identify this conversation."""
         return ConversationKey(self.platform, self.team, self.channel, self.user)
+
+    @property
+    def quiet_since(self) -> float:
+        """When the user last did something or was last reminded, whichever is later."""
+        return max(self.updated_at, self.last_nudge_at or 0.0)
+
+    @property
+    def in_progress(self) -> bool:
+        """Whether the user is still walking the steps or entering a key."""
+        return self.status in (Status.ACTIVE, Status.AWAITING_KEY, Status.NEEDS_NEW_KEY)
 
     def to_json(self) -> str:
         """Serialise for a store."""

@@ -86,7 +86,23 @@ class CheckFinished:
     at: float
 
 
-Event = Start | Done | Back | Stuck | Resume | ThreadOpened | StepPosted | KeySubmitted | CheckFinished
+@dataclass(frozen=True, slots=True)
+class Nudged:
+    """A reminder is due for a guide that has been quiet."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Abandon:
+    """Support reset the guide; the user may start afresh."""
+
+    at: float
+
+
+Event = (
+    Start | Done | Back | Stuck | Resume | ThreadOpened | StepPosted | KeySubmitted | CheckFinished | Nudged | Abandon
+)
 
 
 # Effects: instructions for the adapter, carried out in order after the state is saved.
@@ -106,6 +122,8 @@ class Milestone(StrEnum):
     STUCK = "stuck"
     KEY_RECEIVED = "key_received"
     CHECKED = "checked"
+    NUDGED = "nudged"
+    RESET = "reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,4 +168,16 @@ class RunKeyCheck:
     """Check the submitted key with Dentally; the adapter holds the key in memory, never the state."""
 
 
-Effect = OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck
+@dataclass(frozen=True, slots=True)
+class Remind:
+    """Post a friendly reminder about step ``index`` in the user's thread, with a way to resume."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class TellReset:
+    """Tell the user, politely, that support reset their guide and how to start again."""
+
+
+Effect = OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck | Remind | TellReset

@@ -47,3 +47,7 @@ def conversation_prefix(platform: str, team: str, channel: str | None = None) ->
     """Prefix of every conversation key of a team, or of one channel."""
     parts = [platform, team] if channel is None else [platform, team, channel]
     return store_key("conv", *parts) + ":"
+
+
+NUDGE_QUEUE = store_key("due", "nudge")
+KEEPALIVE_QUEUE = store_key("due", "keepalive")

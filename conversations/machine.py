@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from conversations.conversation import Conversation, Status, StepTimes
 from conversations.events import (
+    Abandon,
     Back,
     CheckFinished,
     CloseStep,
@@ -15,8 +16,10 @@ from conversations.events import (
     Event,
     KeySubmitted,
     Milestone,
+    Nudged,
     OpenThread,
     PostStep,
+    Remind,
     Report,
     Resume,
     RunKeyCheck,
@@ -24,6 +27,7 @@ from conversations.events import (
     StepOutcome,
     StepPosted,
     Stuck,
+    TellReset,
     ThreadOpened,
     Verdict,
 )
@@ -85,6 +89,10 @@ def apply(guide: Guide, key: ConversationKey, state: Conversation | None, event:
             return _key_submitted(guide, state, event)
         case CheckFinished():
             return _check_finished(guide, state, event)
+        case Nudged():
+            return _nudged(state, event)
+        case Abandon():
+            return _abandon(state, event)
 
 
 def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event: Start) -> Transition:
@@ -242,6 +250,26 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
         }
     )
     return Transition(finished, (Report(Milestone.CHECKED, state.step_index),))
+
+
+def _nudged(state: Conversation, event: Nudged) -> Transition:
+    if state.status not in _IN_PROGRESS:
+        raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
+    reminded = state.model_copy(update={"nudges": state.nudges + 1, "last_nudge_at": event.at})
+    return Transition(reminded, (Remind(state.step_index), Report(Milestone.NUDGED, state.step_index)))
+
+
+def _abandon(state: Conversation, event: Abandon) -> Transition:
+    if state.status is Status.ABANDONED:
+        raise IllegalMove("the guide was already reset", stale=True)
+    effects: list[Effect] = []
+    if state.step_message_ref and state.status in _IN_PROGRESS:
+        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects += [TellReset(), Report(Milestone.RESET, state.step_index)]
+    reset = state.model_copy(
+        update={"status": Status.ABANDONED, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
+    )
+    return Transition(reset, tuple(effects))
 
 
 def _adopt_guide(guide: Guide, state: Conversation) -> Conversation:

@@ -12,7 +12,7 @@ from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Effect, Event
 from conversations.guide import Guide
-from conversations.keys import ConversationKey, clinic_key, clinic_prefix, conversation_prefix
+from conversations.keys import NUDGE_QUEUE, ConversationKey, clinic_key, clinic_prefix, conversation_prefix
 from conversations.machine import IllegalMove, apply
 from conversations.store import Store, VersionConflict
 
@@ -38,10 +38,17 @@ class Outcome:
 class OnboardingService:
     """Ties the guide machine to a store; safe to call from any number of replicas at once."""
 
-    def __init__(self, store: Store, guide: Guide, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        guide: Guide,
+        clock: Callable[[], float] = time.time,
+        nudge_after: float | None = None,
+    ) -> None:
         self.store = store
         self.guide = guide
         self.clock = clock
+        self.nudge_after = nudge_after
 
     async def conversation(self, key: ConversationKey) -> Conversation | None:
         """The current state of ``key``'s conversation, or None."""
@@ -73,8 +80,18 @@ class OnboardingService:
             except VersionConflict:
                 await _pause_after_lost_race(attempt + 1)
                 continue
+            await self._schedule_reminder(transition.state)
             return Outcome(transition.state, transition.effects)
         raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
+
+    async def _schedule_reminder(self, state: Conversation) -> None:
+        """Keep the due queue in step with the guide: a quiet guide in progress gets a reminder later."""
+        if self.nudge_after is None:
+            return
+        if state.in_progress:
+            await self.store.schedule(NUDGE_QUEUE, str(state.key), state.quiet_since + self.nudge_after)
+        else:
+            await self.store.unschedule(NUDGE_QUEUE, str(state.key))
 
     async def clinic(self, platform: str, channel: str) -> Clinic | None:
         """The clinic record of a shared channel, or None."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from bot.pacing import Pacer
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import SlackApiSandbox, SlackDriver
 from bot.sandbox.api import Message
@@ -54,7 +55,9 @@ class RunningBot:
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, clock: Callable[[], float] | None = None) -> AsyncIterator[RunningBot]:
     """Serve the real bot on loopback; on exit stop serving, then drain its background work."""
-    kwargs = {"clock": clock} if clock else {}
+    kwargs: dict[str, Any] = {"clock": clock} if clock else {}
+    # Slack's pace for the onboarding channel (~1 post per second) would make every test slow; it has its own test.
+    kwargs["support_pacer"] = Pacer(interval=0.001, burst=1000)
     async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app) as url:
         yield RunningBot(runtime, url)
 

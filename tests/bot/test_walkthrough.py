@@ -94,7 +94,7 @@ async def test_support_hears_of_the_start_and_of_someone_stuck(
     support = api.thread(ONBOARDING, parents[0].ts)
     texts = [m.text for m in support]
     assert any("started the Dentally guide" in text for text in texts)
-    stuck = [m for m in support if ":sos:" in m.text]
+    stuck = [m for m in support if m.is_reply and ":sos:" in m.text]
     assert len(stuck) == 1
     assert f"<@{ADMIN}>" in stuck[0].text
     assert GUIDE.steps[1].title in stuck[0].text

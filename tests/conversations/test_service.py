@@ -292,7 +292,7 @@ async def test_concurrent_clinic_updates_all_land(store: Store, clock: Clock) ->
 
     def add_team(team: str) -> Callable[[Clinic], Clinic]:
         def change(clinic: Clinic) -> Clinic:
-            return clinic.model_copy(update={"team_ids": (*clinic.team_ids, team)})
+            return clinic.model_copy(update={"unverified_keys": {**clinic.unverified_keys, team: "sealed"}})
 
         return change
 
@@ -302,7 +302,7 @@ async def test_concurrent_clinic_updates_all_land(store: Store, clock: Clock) ->
     assert racing.conflicts >= 9, "all ten should have raced to create the record"
     clinic = await service.clinic("slack", "C9")
     assert clinic is not None
-    assert sorted(clinic.team_ids) == teams
+    assert sorted(clinic.unverified_keys) == teams
     assert sum(before is None for _, before in results) == 1
     record = await store.get("aldense:v1:clinic:slack:C9")
     assert record is not None
