@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handoff import Handoff
 from bot.logs import library_logger
+from bot.metrics import CountingWebClient, Metrics
 from bot.pacing import Pacer
 from bot.presenter import SlackPresenter
 from bot.reporting import SupportReporter
@@ -23,12 +24,14 @@ from bot.tasks import BackgroundTasks
 from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
 from conversations.vault import KeyVault
+from dentally.client import ClientFactory
 from dentally.scopes import ScopeChecker
 
 
-def slack_client(token: str, api_url: str) -> AsyncWebClient:
+def slack_client(token: str, api_url: str, metrics: Metrics) -> AsyncWebClient:
     """A Web API client with retries for dropped connections, 429 (honouring Retry-After) and 5xx."""
-    return AsyncWebClient(
+    return CountingWebClient(
+        metrics=metrics,
         token=token,
         logger=library_logger("slack_sdk"),
         base_url=api_url if api_url.endswith("/") else api_url + "/",
@@ -79,6 +82,9 @@ class BotContext:
     checker: ScopeChecker | None = None
     vault: KeyVault | None = None
     handoff: Handoff | None = None
+    clients: ClientFactory | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    keepalive_every: float = 7 * 86400.0
 
     @property
     def guide(self) -> Guide:
@@ -104,11 +110,15 @@ def build_context(
     vault: KeyVault | None = None,
     handoff: Handoff | None = None,
     pacer: Pacer | None = None,
+    clients: ClientFactory | None = None,
+    metrics: Metrics | None = None,
+    keepalive_every: float = 7 * 86400.0,
 ) -> BotContext:
     """Wire the shared objects of the Slack adapter."""
     pictures = picture_urls(public_base_url, service.guide)
     reporter = SupportReporter(client, service, service.guide, onboarding_channel, pictures, pacer)
-    presenter = SlackPresenter(client, service, reporter, pictures)
+    metrics = metrics or Metrics()
+    presenter = SlackPresenter(client, service, reporter, pictures, metrics)
     return BotContext(
         client=client,
         service=service,
@@ -122,6 +132,9 @@ def build_context(
         checker=checker,
         vault=vault,
         handoff=handoff,
+        clients=clients,
+        metrics=metrics,
+        keepalive_every=keepalive_every,
     )
 
 

@@ -131,6 +131,7 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool) ->
         await runtime.context.workspace.ensure()
         logger.info("connected to Slack team %s; state in %s", runtime.context.workspace.team_id, runtime.store)
         server = uvicorn.Server(uvicorn.Config(runtime.http_app, host=host, port=port, log_level="warning"))
+        due_work = asyncio.create_task(runtime.scheduler.run_forever(), name="due work")
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -147,6 +148,7 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool) ->
         else:
             logger.info("listening on http://%s:%d/slack/events", host, port)
             await server.serve()
+        due_work.cancel()
 
 
 if __name__ == "__main__":

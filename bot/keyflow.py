@@ -18,7 +18,7 @@ from bot.presenter import Trigger
 from conversations.clinic import Clinic, StoredCredential
 from conversations.conversation import Conversation
 from conversations.events import CheckFinished, KeySubmitted, Verdict
-from conversations.keys import ConversationKey
+from conversations.keys import KEEPALIVE_QUEUE, ConversationKey, clinic_key
 from conversations.store import StoreUnavailable
 from conversations.vault import VaultError, fingerprint
 from dentally.regions import DETECT, RegionChoice, parse_region
@@ -163,7 +163,12 @@ class KeyFlow:
             logger.exception("key check failed unexpectedly")
             result = _could_not_check("The check stopped unexpectedly; the Aldense team has been told.")
         verdict = Verdict(result.verdict.value)
+        ctx.metrics.checks.labels(verdict.value).inc()
         await self._remember(state, token, result)
+        if result.verdict is CheckVerdict.VERIFIED:
+            await ctx.service.store.schedule(
+                KEEPALIVE_QUEUE, clinic_key(PLATFORM, state.channel), ctx.clock() + ctx.keepalive_every
+            )
         outcome = await ctx.service.handle(state.key, CheckFinished(verdict, ctx.clock()))
         await ctx.presenter.carry_out(outcome)
         await self._show(view_id, results.result_view(result))

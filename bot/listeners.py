@@ -9,11 +9,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, results, slack_calls, views
+from bot import blocks, results, slack_calls, support_blocks, views
 from bot.app import BotContext
 from bot.inbound import PayloadError, channel_reference, mention_words, to_click
 from bot.keyflow import KeyFlow, read_submission
 from bot.presenter import Trigger
+from bot.staff import StaffDesk
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.keys import ConversationKey
 from conversations.store import StoreUnavailable
@@ -29,7 +30,8 @@ _EVENT_TTL_SECONDS = 3600.0
 
 def register(app: AsyncApp, ctx: BotContext) -> None:
     """Register every listener of the guide on ``app``."""
-    handlers = _Handlers(ctx)
+    staff = StaffDesk(ctx)
+    handlers = _Handlers(ctx, staff)
 
     @app.action(blocks.ACTION_START)
     async def start_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -85,6 +87,49 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         await ack()
         ctx.tasks.spawn(handlers.command(body, respond), name="command")
 
+    @app.action(blocks.ACTION_NEW_KEY)
+    async def new_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("new-key click ignored: %s", exc)
+            return
+        ctx.tasks.spawn(handlers._start(click.channel, click.user, ctx.guide.new_key_step), name="new_key")
+
+    @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
+    async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            click = to_click(body)
+        except PayloadError as exc:
+            logger.warning("staff click ignored: %s", exc)
+            return
+        if not await staff.is_staff(click.user_team):
+            ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
+        elif click.action_id == support_blocks.ACTION_RECHECK:
+            ctx.tasks.spawn(staff.recheck(click), name="recheck")
+        else:
+            ctx.tasks.spawn(staff.confirm_reset(click), name="confirm_reset")
+
+    @app.action(support_blocks.ACTION_OPEN_THREAD)
+    async def open_thread_clicked(ack: AsyncAck) -> None:
+        await ack()  # a link button: Slack opens the URL; the click needs only an answer
+
+    @app.view(support_blocks.RESET_VIEW)
+    async def reset_confirmed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        if not await staff.is_staff((body.get("user") or {}).get("team_id")):
+            await ack(response_action="errors", errors={})
+            return
+        await ack()
+        ctx.tasks.spawn(staff.reset(body), name="reset")
+
+    @app.event("app_home_opened")
+    async def home_opened(body: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        if event.get("tab", "home") == "home" and isinstance(event.get("user"), str):
+            ctx.tasks.spawn(staff.home(event["user"]), name="home")
+
     @app.event("member_joined_channel")
     async def member_joined(body: dict[str, Any]) -> None:
         ctx.tasks.spawn(handlers.member_joined(body), name="member_joined")
@@ -103,8 +148,9 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
 class _Handlers:
     """The work behind each listener, run after the ack."""
 
-    def __init__(self, ctx: BotContext) -> None:
+    def __init__(self, ctx: BotContext, staff: StaffDesk) -> None:
         self.ctx = ctx
+        self.staff = staff
 
     async def _key(self, channel: str, user: str) -> ConversationKey:
         return ConversationKey(PLATFORM, await self.ctx.workspace.installing_team(), channel, user)
@@ -117,10 +163,10 @@ class _Handlers:
             return
         await self._start(click.channel, click.user)
 
-    async def _start(self, channel: str, user: str) -> None:
+    async def _start(self, channel: str, user: str, at_step: str | None = None) -> None:
         ctx = self.ctx
         try:
-            outcome = await ctx.service.handle(await self._key(channel, user), Start(at=ctx.clock()))
+            outcome = await ctx.service.handle(await self._key(channel, user), Start(at=ctx.clock(), at_step=at_step))
         except StoreUnavailable:
             await slack_calls.ephemeral(ctx.client, channel, user, blocks.temporarily_unavailable())
             return
@@ -188,6 +234,11 @@ class _Handlers:
         except PayloadError as exc:
             logger.warning("resume click ignored: %s", exc)
             return
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is not None and parsed[0] != click.user:
+            text, not_yours = blocks.not_your_guide(parsed[0], self.ctx.guide)
+            await slack_calls.ephemeral(self.ctx.client, click.channel, click.user, text, not_yours, click.thread_ts)
+            return
         await self._resume(click.channel, click.user)
 
     async def _resume(self, channel: str, user: str) -> None:
@@ -213,6 +264,8 @@ class _Handlers:
         sub = words[0].lower() if words else "help"
         if sub == "onboard" and len(words) == 2:
             await self._onboard(words[1], respond)
+        elif sub == "status":
+            await self.staff.status(words, respond)
         elif sub == "help":
             await respond(_COMMAND_HELP)
         elif sub == "onboard":
@@ -297,5 +350,7 @@ class _Handlers:
 _COMMAND_HELP = (
     "*Aldense Guide commands* (only you see the replies)\n"
     "• `/aldense onboard #clinic-channel` — post the Dentally set-up kick-off in a clinic's shared channel\n"
+    "• `/aldense status` — every clinic in progress, longest idle first\n"
+    "• `/aldense status #clinic-channel` — one clinic in detail: each guide, the last check, the stored key\n"
     "• `/aldense help` — this list"
 )

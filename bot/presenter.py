@@ -10,12 +10,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, slack_calls
+from bot.metrics import Metrics
 from bot.reporting import SupportReporter
 from conversations.conversation import Conversation
 from conversations.events import (
     CloseStep,
     ConfirmHelpComing,
     Effect,
+    Milestone,
     OpenThread,
     PostStep,
     Remind,
@@ -54,7 +56,9 @@ class SlackPresenter:
         service: OnboardingService,
         reporter: SupportReporter,
         picture_url: Callable[[Step], str | None],
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._client = client
         self._service = service
         self._reporter = reporter
@@ -98,6 +102,8 @@ class SlackPresenter:
                 text = blocks.help_coming(self.guide, effect.index)
                 await slack_calls.post(self._client, state.channel, text, thread_ts=state.thread_ref)
             case Report():
+                if effect.milestone is Milestone.STARTED:
+                    self._metrics.guides_started.inc()
                 await self._reporter.milestone(state, effect.milestone, effect.index)
             case RunKeyCheck():
                 if trigger.run_key_check is not None:
@@ -116,6 +122,8 @@ class SlackPresenter:
 
     async def _post_step(self, state: Conversation, effect: PostStep) -> Conversation:
         step = self.guide.steps[effect.index]
+        if not effect.again:
+            self._metrics.steps_reached.labels(step.id).inc()
         url = self._picture_url(step)
         text, step_blocks = blocks.step_message(self.guide, effect.index, state.user, url, again=effect.again)
         try:

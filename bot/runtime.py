@@ -13,9 +13,12 @@ from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
 from bot.app import BotContext, build_app, build_context, slack_client
-from bot.dentally_wiring import scope_checker
+from bot.dentally_wiring import dentally_clients
 from bot.handoff import Handoff
+from bot.metrics import Metrics
+from bot.metrics import mount as mount_metrics
 from bot.pacing import Pacer
+from bot.scheduler import FollowUp, Scheduler
 from bot.server import SlackEndpoint, build_http_app
 from bot.settings import Settings, SettingsError
 from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
@@ -23,6 +26,7 @@ from conversations.service import OnboardingService
 from conversations.store import Store
 from conversations.stores import open_store
 from conversations.vault import KeyVault, VaultError
+from dentally.scopes import ScopeChecker
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class Runtime:
     context: BotContext
     bolt: AsyncApp
     http_app: Starlette
+    scheduler: Scheduler
 
     async def drain(self) -> None:
         """Let acknowledged work finish (or give up after ``DRAIN_SECONDS``)."""
@@ -85,16 +90,23 @@ async def open_runtime(
         logger.warning("KEY_ENCRYPTION_KEYS is not set: the bot will refuse Dentally keys (never stores plaintext)")
     store = open_store(settings.server.state_url, clock=clock)
     token = settings.slack.bot_token.get_secret_value() if settings.slack.bot_token else ""
-    client = slack_client(token, str(settings.slack.api_url))
+    metrics = Metrics()
+    client = slack_client(token, str(settings.slack.api_url), metrics)
     http = httpx.AsyncClient()
+    follow_up = FollowUp(
+        nudge_after=settings.follow_up.nudge_after_hours * 3600,
+        nudge_max=settings.follow_up.nudge_max,
+        keepalive_every=settings.follow_up.keepalive_days * 86400,
+    )
     try:
-        checker = scope_checker(settings.dentally, http)
+        clients = dentally_clients(settings.dentally, http)
+        checker = ScopeChecker(clients)
         handoff = None
         if settings.support.handoff_url is not None:
             if settings.support.handoff_secret is None:
                 raise SettingsError("ALDENSE_HANDOFF_SECRET is required when ALDENSE_HANDOFF_URL is set")
             handoff = Handoff(http, str(settings.support.handoff_url), settings.support.handoff_secret)
-        service = OnboardingService(store, guide, clock=clock)
+        service = OnboardingService(store, guide, clock=clock, nudge_after=follow_up.nudge_after)
         public = str(settings.server.public_base_url) if settings.server.public_base_url else None
         context = build_context(
             client,
@@ -106,11 +118,16 @@ async def open_runtime(
             vault=vault,
             handoff=handoff,
             pacer=support_pacer,
+            clients=clients,
+            metrics=metrics,
+            keepalive_every=follow_up.keepalive_every,
         )
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
         bolt = build_app(context, secret)
         endpoint = None if socket_mode or secret is None else SlackEndpoint(bolt, secret, clock)
-        runtime = Runtime(settings, guide, store, context, bolt, build_http_app(endpoint, store, guide))
+        http_app = build_http_app(endpoint, store, guide)
+        mount_metrics(http_app, metrics)
+        runtime = Runtime(settings, guide, store, context, bolt, http_app, Scheduler(context, follow_up))
         try:
             yield runtime
         finally:

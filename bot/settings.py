@@ -94,6 +94,19 @@ class ServerSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class FollowUpSettings(_Section):
+    """Reminders for quiet guides and keep-alive calls for stored keys."""
+
+    nudge_after_hours: float = Field(24, gt=0, description="A guide quiet this long gets a friendly reminder.")
+    nudge_max: int = Field(2, ge=0, le=10, description="At most this many reminders per guide.")
+    keepalive_days: float = Field(
+        7,
+        gt=0,
+        lt=14,
+        description="Call Dentally with each stored key this often (Dentally expires keys unused 14 days).",
+    )
+
+
 class Settings:
     """Every section, built once by the composition root."""
 
@@ -103,11 +116,13 @@ class Settings:
         support: SupportSettings,
         dentally: DentallySettings,
         server: ServerSettings,
+        follow_up: FollowUpSettings,
     ) -> None:
         self.slack = slack
         self.support = support
         self.dentally = dentally
         self.server = server
+        self.follow_up = follow_up
 
     def __repr__(self) -> str:
         return f"Settings(slack={self.slack!r}, support={self.support!r}, server={self.server!r})"
@@ -128,7 +143,7 @@ _REQUIRED: dict[Mode, tuple[tuple[str, str, str], ...]] = {
     "check-key": (),
 }
 
-_PREFIXES = {"slack": "SLACK_", "support": "ALDENSE_", "dentally": "DENTALLY_", "server": ""}
+_PREFIXES = {"slack": "SLACK_", "support": "ALDENSE_", "dentally": "DENTALLY_", "server": "", "follow_up": ""}
 
 
 def load_settings(mode: Mode, **overrides: Any) -> Settings:
@@ -146,6 +161,7 @@ def load_settings(mode: Mode, **overrides: Any) -> Settings:
         support=_build(SupportSettings, "support", overrides),
         dentally=_build(DentallySettings, "dentally", overrides),
         server=_build(ServerSettings, "server", overrides),
+        follow_up=_build(FollowUpSettings, "follow_up", overrides),
     )
     for section_name, field, env_name in _REQUIRED[mode]:
         if getattr(getattr(settings, section_name), field) is None:

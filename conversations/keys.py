@@ -19,6 +19,14 @@ class ConversationKey:
     def __str__(self) -> str:
         return store_key("conv", self.platform, self.team, self.channel, self.user)
 
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey:
+        """Read a key written by ``str()``; raises ``ValueError`` for anything else."""
+        parts = text.split(":")
+        if len(parts) != 7 or ":".join(parts[:3]) != f"{NAMESPACE}:conv":
+            raise ValueError(f"not a conversation key: {text[:80]!r}")
+        return cls(*parts[3:])
+
 
 def store_key(kind: str, *parts: str) -> str:
     """Build a store key such as ``aldense:v1:conv:slack:T1:C1:U1``.
@@ -36,6 +44,14 @@ def store_key(kind: str, *parts: str) -> str:
 def clinic_key(platform: str, channel: str) -> str:
     """Key of a clinic's onboarding record, which is keyed by the shared channel."""
     return store_key("clinic", platform, channel)
+
+
+def parse_clinic_key(text: str) -> tuple[str, str]:
+    """The (platform, channel) of a key written by ``clinic_key``; raises ``ValueError`` for anything else."""
+    parts = text.split(":")
+    if len(parts) != 5 or ":".join(parts[:3]) != f"{NAMESPACE}:clinic":
+        raise ValueError(f"not a clinic key: {text[:80]!r}")
+    return parts[3], parts[4]
 
 
 def clinic_prefix(platform: str) -> str:
