@@ -1,0 +1,273 @@
+"""In a real browser: `aldense-guide playground` walks a clinic admin through the guide to a checked key, then staff.
+
+Playwright drives Debian's Chromium (``apt-get install chromium``); it never downloads a browser. Without one the
+tests skip, saying why — except under ``CI=true``, where a missing browser fails. Screenshots of a step message, the
+key modal and the result go to ``test-artifacts/playground/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from conversations.guide import load_guide
+from dentally.sandbox import sample_keys
+from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "playground"
+GUIDE = load_guide()
+TOTAL = GUIDE.step_count
+STAFF = "U0STAFF"
+# The bot paces its posts to the support channel (about one a second), so a fast walk queues a few seconds of them.
+SLOW = 30_000
+
+
+def _require_browser() -> None:
+    problems = []
+    if not CHROMIUM.exists():
+        problems.append(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problems.append("the playwright package is missing (pip install playwright; never `playwright install`)")
+    if problems:
+        reason = "browser test: " + "; ".join(problems)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class RunningPlayground:
+    """The ``aldense-guide playground`` process and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str = ""
+    dentally_url: str = ""
+    output: list[str] = field(default_factory=list)
+
+
+def _start(state: Path) -> RunningPlayground:
+    command = [sys.executable, "-m", "bot.cli", "playground", "--port", "0", "--state", str(state)]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = RunningPlayground(process)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            running.output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=30)
+        except queue.Empty:
+            raise AssertionError("the playground did not start:\n" + "".join(running.output)) from None
+        if found := re.search(r"playground: (http://127\.0\.0\.1:\d+)", line):
+            running.url = found.group(1)
+        if found := re.search(r"Dentally\s+(http://127\.0\.0\.1:\d+)/", line):
+            running.dentally_url = found.group(1)
+        if "Ctrl+C stops" in line:
+            return running
+
+
+@pytest.fixture
+def playground(tmp_path: Path) -> Iterator[RunningPlayground]:
+    _require_browser()
+    running = _start(tmp_path / "state.sqlite3")
+    assert running.url, "".join(running.output)
+    assert running.dentally_url, "".join(running.output)
+    yield running
+    running.process.send_signal(signal.SIGINT)
+    try:
+        running.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        raise
+    assert not any("Traceback" in line for line in running.output), "".join(running.output)
+
+
+@pytest.fixture
+def page(browser: Browser, playground: RunningPlayground) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(playground.url)
+    yield opened
+    context.close()
+    assert errors == []
+
+
+def shoot(target: Page | Locator, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=str(ARTIFACTS / name))
+
+
+def thread_messages(pane: Locator) -> Locator:
+    return pane.locator(".thread__replies > .msg")
+
+
+def walk_to_the_key_step(page: Page, screenshot: bool = False) -> Locator:
+    """As the clinic admin: start the guide, check and finish every step, and return the clinic pane."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_label("Acting as")).to_have_value("U0ADMIN")
+    clinic = page.locator("#pane-left")
+    expect(clinic.get_by_role("heading", name="maple-leaf-dental")).to_be_visible()
+    expect(clinic).to_contain_text("Slack Connect")
+    clinic.get_by_role("button", name="Start Dentally setup").click()
+    for index, step in enumerate(GUIDE.steps):
+        message = thread_messages(clinic).filter(has_text=f"Step {index + 1} of {TOTAL}")
+        expect(message).to_have_count(1)
+        expect(message).to_contain_text(step.title)
+        picture = message.get_by_role("img", name=step.alt, exact=True)
+        expect(picture).to_be_visible()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+        if screenshot and index == 0:
+            shoot(message, "step-message.png")
+        if index == TOTAL - 1:
+            return clinic
+        message.get_by_role("button", name="Done, next step").click()
+        closed = thread_messages(clinic).filter(has_text=f"{index + 1}/{TOTAL} {step.title}")
+        expect(closed).to_have_count(1)
+        expect(closed.get_by_role("button")).to_have_count(0)
+        expect(closed).to_contain_text("(edited)")
+    raise AssertionError("unreachable")
+
+
+def open_key_modal(page: Page, clinic: Locator) -> Locator:
+    from playwright.sync_api import expect
+
+    clinic.get_by_role("button", name="Enter the key privately").click()
+    dialog = page.get_by_role("dialog", name="Dentally key")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Dentally API key")).to_be_editable()
+    return dialog
+
+
+def check_key(page: Page, dialog: Locator, key: str) -> None:
+    from playwright.sync_api import expect
+
+    dialog.get_by_label("Where is your practice?").select_option("uk")
+    dialog.get_by_label("Dentally API key").fill(key)
+    dialog.get_by_role("button", name="Check key").click()
+    expect(dialog).to_contain_text("Checking with Dentally", timeout=SLOW)
+    expect(dialog).not_to_contain_text("Checking with Dentally", timeout=SLOW)
+    assert key not in page.content()  # the typed key is nowhere on the page once the form is gone
+
+
+def test_a_clinic_admin_connects_dentally_and_staff_see_it(page: Page, playground: RunningPlayground) -> None:
+    from playwright.sync_api import expect
+
+    clinic = walk_to_the_key_step(page, screenshot=True)
+    dialog = open_key_modal(page, clinic)
+    shoot(page, "key-modal.png")
+
+    junk = "this is not a key, just words"
+    dialog.get_by_label("Dentally API key").fill(junk)
+    dialog.get_by_role("button", name="Check key").click()
+    error = dialog.get_by_role("alert")
+    expect(error).to_be_visible()
+    expect(error).not_to_be_empty()
+    expect(dialog.get_by_label("Dentally API key")).to_have_value(junk)  # what was typed stays in the field
+    expect(page.locator("#pane-left")).not_to_contain_text(junk)
+
+    # A slow Dentally keeps "Checking with Dentally…" on screen long enough to see it.
+    httpx.post(f"{playground.dentally_url}/_sandbox/switches", json={"latency_ms": 1500}, timeout=5)
+    check_key(page, dialog, sample_keys()["all_scopes"].key)
+    for scope in REQUIRED_SCOPES:
+        expect(dialog).to_contain_text(f"✅ {SCOPE_LABELS[scope]}")
+    shoot(page, "key-result.png")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    result = thread_messages(clinic).last
+    expect(result).to_contain_text(f"✅ {SCOPE_LABELS[REQUIRED_SCOPES[-1]]}", timeout=SLOW)
+
+    page.get_by_label("Acting as").select_option(STAFF)
+    onboarding = page.locator("#pane-right")
+    expect(onboarding.get_by_role("heading", name="aldense-onboarding")).to_be_visible()
+    card = onboarding.locator(".messages > .msg:not(.msg--ephemeral)").filter(has_text="maple-leaf-dental").first
+    expect(card).to_contain_text(re.compile("verified", re.IGNORECASE), timeout=SLOW)
+    assert sample_keys()["all_scopes"].key not in page.content()
+
+    only_you = onboarding.locator('.msg[data-ephemeral="true"]')
+    composer = onboarding.get_by_role("textbox", name="Message")
+    for command, expected in (("/aldense status", "1 verified"), ("/aldense status #maple-leaf-dental", "verified")):
+        before = only_you.count()
+        composer.fill(command)
+        composer.press("Enter")
+        expect(only_you).to_have_count(before + 1, timeout=SLOW)
+        reply = only_you.last
+        expect(reply).to_contain_text("Only visible to you")
+        expect(reply).to_contain_text(re.compile(expected, re.IGNORECASE))
+        expect(reply).not_to_contain_text("I don't know")
+    expect(only_you.last).to_contain_text("maple-leaf-dental")
+    shoot(page, "staff-status.png")
+
+
+def test_a_key_without_appointment_delete_gets_the_fix_instructions(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    clinic = walk_to_the_key_step(page)
+    dialog = open_key_modal(page, clinic)
+    check_key(page, dialog, sample_keys()["missing_appointment_delete"].key)
+    expect(dialog).to_contain_text(f"❌ {SCOPE_LABELS['appointment:delete']}")
+    for scope in REQUIRED_SCOPES[:-1]:
+        expect(dialog).to_contain_text(f"✅ {SCOPE_LABELS[scope]}")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    advice = thread_messages(clinic).last
+    expect(advice).to_contain_text(f"❌ {SCOPE_LABELS['appointment:delete']}", timeout=SLOW)
+    expect(advice).to_contain_text(re.compile("generate new token", re.IGNORECASE))
+    expect(advice).to_contain_text(re.compile("revoke the old", re.IGNORECASE))
+    expect(advice.get_by_role("button", name="Try another key")).to_be_visible()
+    shoot(page, "key-fix-instructions.png")
