@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -307,6 +308,12 @@ class Sandbox:
     def requests(self) -> list[RecordedRequest]:
         """API requests answered so far, oldest first (a copy)."""
         return list(self._requests)
+
+    def revoke(self, name: str) -> None:
+        """Revoke the key called ``name``, as an admin can in Dentally's settings: it answers 401 from now on."""
+        revoked = dataclasses.replace(self._keys[name], expired=True)
+        self._keys[name] = revoked
+        self._by_value[revoked.key] = revoked
 
     def reset(self) -> None:
         """Forget requests, rate-limit usage and changes to appointments, and restore default switches."""

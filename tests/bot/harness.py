@@ -131,3 +131,27 @@ async def http_client() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for driving the bot."""
     async with httpx.AsyncClient(timeout=10) as client:
         yield client
+
+
+class MovableClock:
+    """Real time plus an offset a test moves forward; the bot, its signature check and the driver share it."""
+
+    def __init__(self, at: float | None = None) -> None:
+        import time
+
+        self.offset = 0.0 if at is None else at - time.time()
+
+    def __call__(self) -> float:
+        import time
+
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.offset += seconds
+
+    def set(self, at: float) -> None:
+        """Jump to ``at`` (Unix seconds), then let time run on from there."""
+        import time
+
+        self.offset = at - time.time()

@@ -9,6 +9,7 @@ from bot.sandbox import SlackApiSandbox, SlackDriver
 from conversations.guide import load_guide
 from tests.bot.harness import (
     ADMIN,
+    MovableClock,
     CLINIC,
     NURSE,
     ONBOARDING,
@@ -172,7 +173,7 @@ async def test_a_stale_click_changes_nothing_and_says_where_you_are(api: SlackAp
         await driver.click(ADMIN, second, blocks.ACTION_DONE)
         await scenario.latest_step(ADMIN, title=GUIDE.steps[2].title)
         await scenario.idle(bot)
-        clock.now += 60  # well past a double click
+        clock.advance(60)  # well past a double click
         # Slack can deliver a click from a message rendered before its edit: replay one with the old buttons.
         stale_copy.blocks = buttons_then
         await driver.click(ADMIN, stale_copy, blocks.ACTION_BACK)
@@ -182,18 +183,6 @@ async def test_a_stale_click_changes_nothing_and_says_where_you_are(api: SlackAp
         state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
         assert state is not None
         assert state.step_index == 2
-
-
-class MovableClock:
-    """Real time plus an offset the test can move forward."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        import time
-
-        return time.time() + self.now
 
 
 async def test_start_again_reposts_the_current_step_without_a_second_thread(
