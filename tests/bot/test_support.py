@@ -289,7 +289,7 @@ async def test_app_home_shows_staff_the_funnel_and_others_an_explanation(world: 
     assert "Funnel" not in json.dumps(other.payload)
 
 
-async def test_metrics_are_exposed_after_a_run(world: World, bot_url_of=None) -> None:  # type: ignore[no-untyped-def]
+async def test_metrics_are_exposed_after_a_run(world: World) -> None:
     await verified_clinic(world)
     async with httpx.AsyncClient() as http:
         response = await http.get(world.driver.url.replace("/slack/events", "/metrics"))

@@ -9,12 +9,12 @@ from bot.sandbox import SlackApiSandbox, SlackDriver
 from conversations.guide import load_guide
 from tests.bot.harness import (
     ADMIN,
-    MovableClock,
     CLINIC,
     NURSE,
     ONBOARDING,
     PUBLIC_BASE_URL,
     STAFF,
+    MovableClock,
     RunningBot,
     Scenario,
     action_ids,
