@@ -332,6 +332,7 @@ function tab(label, value) {
 function showRight(value) {
   state.rightTab = value;
   state.rendered = {};
+  state.pinned["pane-right"] = true;
   if (value === "home" && state.homeOpenedFor !== state.viewer) {
     state.homeOpenedFor = state.viewer;
     act("home", {}).then((result) => !result.ok && toast(result.error));
@@ -715,6 +716,7 @@ function switchTo(viewer) {
   state.homeOpenedFor = null;
   state.rightTab = "channel";
   state.replyTo = {};
+  state.pinned = {};
   for (const pane of document.querySelectorAll(".pane")) $(".composer__notices", pane).replaceChildren();
   const url = new URL(window.location.href);
   url.searchParams.set("as", viewer);
