@@ -233,8 +233,16 @@ def refused(reason: str) -> str:
 
 
 def temporarily_unavailable() -> str:
-    """Ephemeral when the state store or Slack is unreachable."""
-    return ":hourglass: Aldense Guide is temporarily unavailable — please try again in a minute. Nothing was lost."
+    """Ephemeral when the state store is unreachable."""
+    return (
+        ":hourglass: Aldense Guide is temporarily unavailable — please try again in a minute. "
+        "I'll also carry on by myself as soon as it's back, so nothing you did is lost."
+    )
+
+
+def gave_up() -> str:
+    """Ephemeral when the state store stayed unreachable for minutes."""
+    return ":warning: Aldense Guide is still unavailable, so that click didn't go through. Please try it again later."
 
 
 def help_text(guide: Guide) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -16,7 +18,8 @@ from bot.keyflow import KeyFlow, read_submission
 from bot.presenter import Trigger
 from bot.staff import StaffDesk
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
-from conversations.keys import ConversationKey
+from conversations.keys import ConversationKey, store_key
+from conversations.service import Outcome
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -24,8 +27,12 @@ logger = logging.getLogger(__name__)
 PLATFORM = "slack"
 # A second click on a step finished this recently is a double click: it changes nothing and says nothing.
 _DOUBLE_CLICK_SECONDS = 10.0
-# How long an Events API delivery is remembered so Slack's retries of it are dropped.
-_EVENT_TTL_SECONDS = 3600.0
+# An Events API delivery being handled blocks its retries this long; once handled, for an hour (Slack retries
+# after about 0 s, 1 min and 5 min).
+_EVENT_CLAIM_SECONDS = 50.0
+# Pauses before each attempt to reach an unreachable store: about two minutes in all.
+_STORE_RETRY_PAUSES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
+_EVENT_DONE_SECONDS = 3600.0
 
 
 def register(app: AsyncApp, ctx: BotContext) -> None:
@@ -132,11 +139,11 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
 
     @app.event("member_joined_channel")
     async def member_joined(body: dict[str, Any]) -> None:
-        ctx.tasks.spawn(handlers.member_joined(body), name="member_joined")
+        ctx.tasks.spawn(handlers.once(body, lambda: handlers.member_joined(body)), name="member_joined")
 
     @app.event("app_mention")
     async def mentioned(body: dict[str, Any]) -> None:
-        ctx.tasks.spawn(handlers.mention(body), name="mention")
+        ctx.tasks.spawn(handlers.once(body, lambda: handlers.mention(body)), name="mention")
 
     @app.action(re.compile(".*"))
     async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -155,6 +162,30 @@ class _Handlers:
     async def _key(self, channel: str, user: str) -> ConversationKey:
         return ConversationKey(PLATFORM, await self.ctx.workspace.installing_team(), channel, user)
 
+    async def _handle(
+        self, channel: str, user: str, event: Start | Done | Back | Stuck | Resume, thread_ts: str | None = None
+    ) -> Outcome | None:
+        """Apply ``event``; while the store is unreachable, tell the user once and keep trying for a while.
+
+        The click was already acknowledged, so giving up at the first failure would lose it; the machine makes a
+        late retry safe (a step already done is not done twice).
+        """
+        ctx = self.ctx
+        told = False
+        for pause in _STORE_RETRY_PAUSES:
+            await asyncio.sleep(pause)
+            try:
+                return await ctx.service.handle(await self._key(channel, user), event)
+            except StoreUnavailable:
+                if not told:
+                    told = True
+                    await slack_calls.ephemeral(
+                        ctx.client, channel, user, blocks.temporarily_unavailable(), thread_ts=thread_ts
+                    )
+        logger.error("gave up on a %s: the state store stayed unreachable", type(event).__name__)
+        await slack_calls.ephemeral(ctx.client, channel, user, blocks.gave_up(), thread_ts=thread_ts)
+        return None
+
     async def start_from_click(self, body: dict[str, Any]) -> None:
         try:
             click = to_click(body)
@@ -165,10 +196,8 @@ class _Handlers:
 
     async def _start(self, channel: str, user: str, at_step: str | None = None) -> None:
         ctx = self.ctx
-        try:
-            outcome = await ctx.service.handle(await self._key(channel, user), Start(at=ctx.clock(), at_step=at_step))
-        except StoreUnavailable:
-            await slack_calls.ephemeral(ctx.client, channel, user, blocks.temporarily_unavailable())
+        outcome = await self._handle(channel, user, Start(at=ctx.clock(), at_step=at_step))
+        if outcome is None:
             return
         if any(isinstance(effect, PostStep) and effect.again for effect in outcome.effects):
             await slack_calls.ephemeral(
@@ -203,10 +232,8 @@ class _Handlers:
             event = Back(step_id, at)
         else:
             event = Stuck(step_id, at)
-        try:
-            outcome = await ctx.service.handle(await self._key(click.channel, click.user), event)
-        except StoreUnavailable:
-            await slack_calls.ephemeral(ctx.client, click.channel, click.user, blocks.temporarily_unavailable())
+        outcome = await self._handle(click.channel, click.user, event, click.thread_ts)
+        if outcome is None:
             return
         if outcome.refused is not None:
             await self._explain_refusal(click.channel, click.user, click.thread_ts, step_id, outcome)
@@ -214,11 +241,12 @@ class _Handlers:
         await ctx.presenter.carry_out(outcome, Trigger(clicked_ts=click.message_ts))
 
     async def _explain_refusal(
-        self, channel: str, user: str, thread_ts: str | None, step_id: str, outcome: Any
+        self, channel: str, user: str, thread_ts: str | None, step_id: str, outcome: Outcome
     ) -> None:
         ctx = self.ctx
         state = outcome.state
         refused = outcome.refused
+        assert refused is not None
         if refused.stale and state is not None:
             times = state.steps.get(step_id)
             if times and times.done is not None and ctx.clock() - times.done < _DOUBLE_CLICK_SECONDS:
@@ -243,10 +271,8 @@ class _Handlers:
 
     async def _resume(self, channel: str, user: str) -> None:
         ctx = self.ctx
-        try:
-            outcome = await ctx.service.handle(await self._key(channel, user), Resume(at=ctx.clock()))
-        except StoreUnavailable:
-            await slack_calls.ephemeral(ctx.client, channel, user, blocks.temporarily_unavailable())
+        outcome = await self._handle(channel, user, Resume(at=ctx.clock()))
+        if outcome is None:
             return
         if outcome.refused is not None:
             await slack_calls.ephemeral(
@@ -299,8 +325,6 @@ class _Handlers:
         user, channel = event.get("user"), event.get("channel")
         if not (ctx.kickoff_on_join and isinstance(user, str) and isinstance(channel, str)):
             return
-        if not await self._first_delivery(body):
-            return
         await ctx.workspace.ensure()
         if user == ctx.workspace.bot_user_id:
             return
@@ -326,8 +350,6 @@ class _Handlers:
         user, channel = event.get("user"), event.get("channel")
         if not (isinstance(user, str) and isinstance(channel, str)):
             return
-        if not await self._first_delivery(body):
-            return
         words = mention_words(str(event.get("text") or ""))
         if "start" in words:
             await self._start(channel, user)
@@ -336,15 +358,32 @@ class _Handlers:
         else:
             await slack_calls.ephemeral(ctx.client, channel, user, blocks.help_text(ctx.guide))
 
-    async def _first_delivery(self, body: dict[str, Any]) -> bool:
-        """False for a repeat of an Events API delivery already seen (Slack retries with the same event_id)."""
+    async def once(self, body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` for an Events API delivery unless it was already handled.
+
+        Slack retries a delivery with the same ``event_id``. A claim (short TTL) is taken on receipt so a retry
+        that overlaps the first delivery is dropped; a done mark (long TTL) is set after the work. A retry whose
+        first delivery was claimed but never finished (its process died) is handled once the claim expires.
+        """
+        store = self.ctx.service.store
         event_id = body.get("event_id")
-        if not isinstance(event_id, str) or not event_id:
-            return True
+        if not isinstance(event_id, str) or not event_id or ":" in event_id:
+            await work()
+            return
+        done, claim = store_key("event", event_id, "done"), store_key("event", event_id, "claim")
         try:
-            return await self.ctx.service.store.mark_once(f"aldense:v1:event:{event_id}", _EVENT_TTL_SECONDS)
+            if await store.marked(done) or not await store.mark_once(claim, _EVENT_CLAIM_SECONDS):
+                return
         except StoreUnavailable:
-            return True
+            logger.warning("event de-duplication skipped: the state store is unreachable")
+            await work()
+            return
+        try:
+            await work()
+        except BaseException:
+            await store.unmark(claim)
+            raise
+        await store.mark_once(done, _EVENT_DONE_SECONDS)
 
 
 _COMMAND_HELP = (

@@ -63,6 +63,14 @@ class Store(Protocol):
         """Set a mark that expires after ``ttl_seconds``; True only for the first caller while it lives."""
         ...
 
+    async def marked(self, key: str) -> bool:
+        """Whether a mark set by ``mark_once`` is still alive (reading never sets it)."""
+        ...
+
+    async def unmark(self, key: str) -> None:
+        """Remove a mark early (work that claimed it gave up, so a retry may claim it again)."""
+        ...
+
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         """Put ``item`` on ``queue`` to become due at ``due_at`` (Unix seconds); re-scheduling moves it."""
         ...

@@ -86,6 +86,12 @@ class RedisStore:
         created = await self._call(lambda: self._redis.set(key, "1", nx=True, px=max(1, int(ttl_seconds * 1000))))
         return bool(created)
 
+    async def marked(self, key: str) -> bool:
+        return bool(await self._call(lambda: self._redis.exists(key)))
+
+    async def unmark(self, key: str) -> None:
+        await self._call(lambda: self._redis.delete(key))
+
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._call(lambda: self._redis.zadd(queue, {item: due_at}))
 

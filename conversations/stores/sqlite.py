@@ -105,6 +105,17 @@ class SqliteStore:
 
         return await self._run(work)
 
+    async def marked(self, key: str) -> bool:
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> bool:
+            return db.execute("SELECT 1 FROM marks WHERE key = ? AND expires_at > ?", (key, now)).fetchone() is not None
+
+        return await self._run(work)
+
+    async def unmark(self, key: str) -> None:
+        await self._run(lambda db: db.execute("DELETE FROM marks WHERE key = ?", (key,)))
+
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._run(
             lambda db: db.execute(

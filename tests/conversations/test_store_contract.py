@@ -143,3 +143,13 @@ async def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
     await second.aclose()
     assert record is not None
     assert record.data == "kept"
+
+
+async def test_marked_reads_without_setting_and_unmark_frees_the_mark(store: Store) -> None:
+    assert await store.marked("event:E1:done") is False
+    assert await store.marked("event:E1:done") is False
+    assert await store.mark_once("event:E1:done", 60) is True
+    assert await store.marked("event:E1:done") is True
+    await store.unmark("event:E1:done")
+    assert await store.marked("event:E1:done") is False
+    assert await store.mark_once("event:E1:done", 60) is True
