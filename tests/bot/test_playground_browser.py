@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from bot.sandbox import Workspace
 from conversations.guide import load_guide
 from dentally.sandbox import sample_keys
 from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS
@@ -83,6 +84,7 @@ class RunningPlayground:
     process: subprocess.Popen[str]
     url: str = ""
     dentally_url: str = ""
+    slack_api_url: str = ""
     output: list[str] = field(default_factory=list)
 
 
@@ -115,6 +117,8 @@ def _start(state: Path) -> RunningPlayground:
             running.url = found.group(1)
         if found := re.search(r"Dentally\s+(http://127\.0\.0\.1:\d+)/", line):
             running.dentally_url = found.group(1)
+        if found := re.search(r"Slack sandbox\s+(http://127\.0\.0\.1:\d+/api/)", line):
+            running.slack_api_url = found.group(1)
         if "Ctrl+C stops" in line:
             return running
 
@@ -271,3 +275,106 @@ def test_a_key_without_appointment_delete_gets_the_fix_instructions(page: Page) 
     expect(advice).to_contain_text(re.compile("revoke the old", re.IGNORECASE))
     expect(advice.get_by_role("button", name="Try another key")).to_be_visible()
     shoot(page, "key-fix-instructions.png")
+
+
+def _plain(text: str) -> dict[str, object]:
+    return {"type": "plain_text", "text": text}
+
+
+SAMPLER = [
+    {"type": "header", "text": _plain("Block Kit sampler :tada:")},
+    {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": "*bold* _italic_ ~struck~ `a code` <https://example.com/docs|a link> <@U0ADMIN> <#C0CLINIC>\n"
+            "• first point\n• second point\n```pre *not bold*```",
+        },
+        "accessory": {
+            "type": "overflow",
+            "action_id": "sampler_more",
+            "options": [{"text": _plain("Edit"), "value": "edit"}, {"text": _plain("Copy"), "value": "copy"}],
+        },
+    },
+    {"type": "divider"},
+    {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Clinic*"}, {"type": "mrkdwn", "text": ":x: left"}]},
+    {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": _plain("Delete"),
+                "style": "danger",
+                "action_id": "sampler_delete",
+                "confirm": {
+                    "title": _plain("Delete it?"),
+                    "text": {"type": "mrkdwn", "text": "This *cannot* be undone."},
+                    "confirm": _plain("Delete"),
+                    "deny": _plain("Keep"),
+                },
+            },
+            {
+                "type": "static_select",
+                "action_id": "sampler_pick",
+                "placeholder": _plain("Pick one"),
+                "options": [{"text": _plain("First"), "value": "first"}, {"text": _plain("Second"), "value": "second"}],
+            },
+        ],
+    },
+    {"type": "context", "elements": [{"type": "mrkdwn", "text": "&lt;img src=x onerror=alert(1)&gt; stays text"}]},
+]
+
+
+def web_api(playground: RunningPlayground, method: str, **params: object) -> dict[str, object]:
+    """Call the Slack sandbox as the bot would (its made-up token), to show the page something of our choosing."""
+    token = Workspace().bot_token
+    answer = httpx.post(
+        f"{playground.slack_api_url}{method}", json=params, headers={"Authorization": f"Bearer {token}"}, timeout=5
+    ).json()
+    assert answer["ok"], answer
+    return dict(answer)
+
+
+def test_any_block_kit_is_drawn_and_every_element_reports_back(page: Page, playground: RunningPlayground) -> None:
+    from playwright.sync_api import expect
+
+    posted = web_api(playground, "chat.postMessage", channel="C0CLINIC", text="sampler", blocks=SAMPLER)
+    clinic = page.locator("#pane-left")
+    message = clinic.locator(f'.msg[data-ts="{posted["ts"]}"]')
+    expect(message.get_by_role("heading", name="Block Kit sampler 🎉")).to_be_visible()
+    expect(message.locator("b", has_text="bold")).to_have_count(1)
+    expect(message.locator("i", has_text="italic")).to_have_count(1)
+    expect(message.locator("s", has_text="struck")).to_have_count(1)
+    expect(message.locator("code", has_text="a code")).to_have_count(1)
+    expect(message.get_by_role("link", name="a link")).to_have_attribute("href", "https://example.com/docs")
+    expect(message.locator(".mention", has_text="@Jane")).to_have_count(1)
+    expect(message.locator(".channel-link", has_text="#maple-leaf-dental")).to_have_count(1)
+    expect(message.locator("li")).to_have_text(["first point", "second point"])
+    expect(message.locator("pre")).to_have_text("pre *not bold*")
+    expect(message.locator("hr")).to_have_count(1)
+    expect(message).to_contain_text("❌ left")
+    expect(message).to_contain_text("<img src=x onerror=alert(1)> stays text")
+    expect(message.locator('img[src="x"]')).to_have_count(0)
+    expect(message.get_by_role("button", name="Delete")).to_have_class(re.compile("btn--danger"))
+
+    summary = page.locator("#requests-summary")
+    message.get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("alertdialog", name="Delete it?")
+    expect(confirm).to_contain_text("This cannot be undone.")
+    confirm.get_by_role("button", name="Delete").click()
+    expect(summary).to_contain_text("block_actions sampler_delete · as Jane Doe (team T0CLINIC) → 200")
+    message.get_by_role("combobox").select_option("second")
+    expect(summary).to_contain_text("block_actions sampler_pick")
+    message.get_by_role("button", name="More actions").click()
+    message.get_by_role("menuitem", name="Copy").click()
+    expect(summary).to_contain_text("block_actions sampler_more")
+
+    web_api(playground, "chat.update", channel="C0CLINIC", ts=posted["ts"], text="edited", blocks=SAMPLER[:1])
+    expect(message).to_contain_text("(edited)")
+    expect(message.locator("hr")).to_have_count(0)
+    web_api(playground, "chat.postEphemeral", channel="C0CLINIC", user="U0ADMIN", text="Just for *you*")
+    only_you = clinic.locator('.msg[data-ephemeral="true"]').filter(has_text="Just for you")
+    expect(only_you).to_contain_text("Only visible to you")
+    page.get_by_label("Acting as").select_option("U0NURSE")
+    expect(clinic.locator(".msg").filter(has_text="Block Kit sampler")).to_have_count(1)
+    expect(clinic.locator('.msg[data-ephemeral="true"]')).to_have_count(0)

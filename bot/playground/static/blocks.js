@@ -1,7 +1,7 @@
 // Block Kit as DOM, for messages, modals and App Home alike. Nothing here knows our bot: any block or element the
 // app sends is drawn from its JSON, and every interaction is reported through ctx.onAction / ctx.onInput.
 
-import { escapeHtml, renderPlain, renderText } from "./mrkdwn.js";
+import { escapeHtml, renderPlain, renderText, safeHref } from "./mrkdwn.js";
 
 /** Create an element: h("div", {class: "x"}, child, "text"). */
 export function h(tag, attrs = {}, ...children) {
@@ -80,7 +80,7 @@ function button(element, block, ctx) {
   });
   node.addEventListener("click", () =>
     confirmed(element, ctx, () => {
-      if (element.url) window.open(element.url, "_blank", "noopener");
+      if (safeHref(element.url)) window.open(element.url, "_blank", "noopener");
       busy(node);
       // Slack spins the button until the app acks; the ack comes back with the act's answer.
       Promise.resolve(ctx.onAction?.(element, block, element.value ?? null, node)).finally(() => idle(node));
@@ -145,7 +145,7 @@ function overflow(element, block, ctx) {
     const item = h("button", { type: "button", role: "menuitem", html: renderPlain(optionLabel(option)) });
     item.addEventListener("click", () => {
       menu.hidden = true;
-      if (option.url) window.open(option.url, "_blank", "noopener");
+      if (safeHref(option.url)) window.open(option.url, "_blank", "noopener");
       ctx.onAction?.(element, block, option.value, toggle);
     });
     menu.append(item);
@@ -311,7 +311,9 @@ function richText(block, ctx) {
       .map((el) => {
         let html;
         if (el.type === "text") html = escapeHtml(el.text).replace(/\n/g, "<br>");
-        else if (el.type === "link") html = `<a href="${escapeHtml(el.url)}" target="_blank" rel="noopener">${escapeHtml(el.text || el.url)}</a>`;
+        else if (el.type === "link" && safeHref(el.url)) {
+          html = `<a href="${escapeHtml(el.url)}" target="_blank" rel="noopener">${escapeHtml(el.text || el.url)}</a>`;
+        }
         else if (el.type === "user") html = renderText({ type: "mrkdwn", text: `<@${el.user_id}>` }, ctx);
         else if (el.type === "channel") html = renderText({ type: "mrkdwn", text: `<#${el.channel_id}>` }, ctx);
         else if (el.type === "emoji") html = renderPlain(`:${el.name}:`);

@@ -48,7 +48,8 @@ export function renderPlain(text, emoji = true) {
   return emoji === false ? escaped : emojify(escaped);
 }
 
-function safeHref(url) {
+/** The URL if it is one a link may open (http, https, mailto), else null. */
+export function safeHref(url) {
   return /^(https?:|mailto:)/i.test(url) ? url : null;
 }
 
