@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 NAMESPACE = "aldense:v1"
+
+# Platform ids may contain the separator (Teams: ``19:abc@thread.tacv2``, ``29:1xyz``), so a part's ``%`` and ``:``
+# are percent-encoded. Ids without either (every Slack id) are written as they are, so existing keys are unchanged.
+_ESCAPES = (("%", "%25"), (":", "%3A"))
+_RAW = {escaped: raw for raw, escaped in _ESCAPES}
+_ESCAPED = re.compile("|".join(re.escape(escaped) for _, escaped in _ESCAPES))
+
+
+def _escape(part: str) -> str:
+    for raw, escaped in _ESCAPES:
+        part = part.replace(raw, escaped)
+    return part
+
+
+def _unescape(part: str) -> str:
+    return _ESCAPED.sub(lambda match: _RAW[match.group(0)], part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +42,7 @@ class ConversationKey:
         parts = text.split(":")
         if len(parts) != 7 or ":".join(parts[:3]) != f"{NAMESPACE}:conv":
             raise ValueError(f"not a conversation key: {text[:80]!r}")
-        return cls(*parts[3:])
+        return cls(*(_unescape(part) for part in parts[3:]))
 
 
 def store_key(kind: str, *parts: str) -> str:
@@ -33,12 +50,15 @@ def store_key(kind: str, *parts: str) -> str:
 
     Args:
         kind: The record kind (``conv``, ``clinic``, ``event``, ...).
-        parts: Ids that identify the record; a ``:`` inside an id is rejected so keys stay unambiguous.
+        parts: Ids that identify the record; a ``:`` or ``%`` inside an id is percent-encoded so keys stay
+            unambiguous (and an empty id is rejected).
     """
+    if not kind or ":" in kind:
+        raise ValueError(f"store key kind {kind!r} is empty or contains ':'")
     for part in parts:
-        if not part or ":" in part:
-            raise ValueError(f"store key part {part!r} is empty or contains ':'")
-    return ":".join((NAMESPACE, kind, *parts))
+        if not part:
+            raise ValueError("store key part is empty")
+    return ":".join((NAMESPACE, kind, *(_escape(part) for part in parts)))
 
 
 def clinic_key(platform: str, channel: str) -> str:
@@ -51,7 +71,7 @@ def parse_clinic_key(text: str) -> tuple[str, str]:
     parts = text.split(":")
     if len(parts) != 5 or ":".join(parts[:3]) != f"{NAMESPACE}:clinic":
         raise ValueError(f"not a clinic key: {text[:80]!r}")
-    return parts[3], parts[4]
+    return _unescape(parts[3]), _unescape(parts[4])
 
 
 def clinic_prefix(platform: str) -> str:
