@@ -191,6 +191,15 @@ async def test_a_mention_reaches_the_bot_and_its_reply_is_only_for_the_author(
     assert any(m["user"] == NURSE and m["text"] == "<@U0BOT> help" for m in admin)
 
 
+async def test_a_reply_in_a_thread_is_shown_in_that_thread(page: httpx.AsyncClient, playground: Playground) -> None:
+    kickoff = channel(await snapshot(page, STAFF), CLINIC)["messages"][0]
+    answer = await act(page, "message", STAFF, channel=CLINIC, text="Shout if you need us", thread_ts=kickoff["ts"])
+    assert answer.json()["request"]["detail"] == "message"
+    seen = channel(await snapshot(page, ADMIN), CLINIC)["messages"]
+    assert [m["ts"] for m in seen] == [kickoff["ts"]]
+    assert [(r["user"], r["text"]) for r in seen[0]["replies"]] == [(STAFF, "Shout if you need us")]
+
+
 async def test_opening_app_home_sends_app_home_opened(page: httpx.AsyncClient) -> None:
     answer = await act(page, "home", STAFF)
     assert answer.status_code == 200

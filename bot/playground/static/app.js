@@ -768,6 +768,13 @@ async function main() {
     });
   }
   $("#persona").addEventListener("change", (event) => switchTo(event.target.value));
+  document.addEventListener("click", (event) => {
+    const panel = $("#keys-panel");
+    if (!panel.hidden && !panel.contains(event.target) && event.target !== $("#keys-button")) {
+      panel.hidden = true;
+      $("#keys-button").setAttribute("aria-expanded", "false");
+    }
+  });
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     if ($("#overlay-root").children.length) $("#overlay-root").replaceChildren();
