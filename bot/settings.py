@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Mode = Literal["http", "socket", "playground", "check-key"]
+Mode = Literal["http", "socket", "teams-only", "playground", "check-key"]
+
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Namespace of the Teams app id derived from the bot's client id when TEAMS_APP_ID is not set.
+_APP_ID_NAMESPACE = uuid.UUID("5d0b7c1e-3f0a-4c55-9d1e-a1de05e00001")
 
 
 class SettingsError(Exception):
@@ -69,6 +74,44 @@ class DentallySettings(_Section):
     regions: str = Field("uk,au,ca", description="Comma-separated regions that 'Not sure — detect it' tries.")
 
 
+class TeamsSettings(_Section):
+    """How the bot talks to Microsoft Teams; Teams is served when all three credentials are set."""
+
+    model_config = SettingsConfigDict(env_prefix="TEAMS_")
+
+    client_id: str | None = Field(
+        None, pattern=_GUID, description="Application (client) id of the bot's Entra app registration."
+    )
+    client_secret: SecretStr | None = Field(None, description="Client secret of that app registration.")
+    tenant_id: str | None = Field(
+        None, pattern=_GUID, description="Aldense's own Entra tenant id: its users are staff, every other is a clinic."
+    )
+    app_id: str | None = Field(
+        None, pattern=_GUID, description="Teams app id in the package manifest; derived from the client id if unset."
+    )
+    service_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://smba.trafficmanager.net/teams/"),
+        description="Bot Connector base URL for messages sent before Teams has told us a conversation's own.",
+    )
+
+    @property
+    def configured(self) -> bool:
+        """Whether the client id, secret and tenant are all set."""
+        return None not in (self.client_id, self.client_secret, self.tenant_id)
+
+    @property
+    def partly_configured(self) -> bool:
+        """Whether some but not all of the three credentials are set (a mistake)."""
+        return not self.configured and any(v is not None for v in (self.client_id, self.client_secret, self.tenant_id))
+
+    @property
+    def manifest_id(self) -> str | None:
+        """The Teams app id: ``TEAMS_APP_ID``, else a fixed id derived from the client id."""
+        if self.app_id:
+            return self.app_id
+        return str(uuid.uuid5(_APP_ID_NAMESPACE, self.client_id)) if self.client_id else None
+
+
 class ServerSettings(_Section):
     """Where state lives and how the process serves HTTP."""
 
@@ -117,15 +160,17 @@ class Settings:
         dentally: DentallySettings,
         server: ServerSettings,
         follow_up: FollowUpSettings,
+        teams: TeamsSettings | None = None,
     ) -> None:
         self.slack = slack
         self.support = support
         self.dentally = dentally
         self.server = server
         self.follow_up = follow_up
+        self.teams = teams or TeamsSettings()
 
     def __repr__(self) -> str:
-        return f"Settings(slack={self.slack!r}, support={self.support!r}, server={self.server!r})"
+        return f"Settings(slack={self.slack!r}, support={self.support!r}, server={self.server!r}, teams={self.teams!r})"
 
 
 _REQUIRED: dict[Mode, tuple[tuple[str, str, str], ...]] = {
@@ -139,11 +184,23 @@ _REQUIRED: dict[Mode, tuple[tuple[str, str, str], ...]] = {
         ("slack", "app_token", "SLACK_APP_TOKEN"),
         ("support", "onboarding_channel", "ALDENSE_ONBOARDING_CHANNEL"),
     ),
+    "teams-only": (
+        ("teams", "client_id", "TEAMS_CLIENT_ID"),
+        ("teams", "client_secret", "TEAMS_CLIENT_SECRET"),
+        ("teams", "tenant_id", "TEAMS_TENANT_ID"),
+    ),
     "playground": (),
     "check-key": (),
 }
 
-_PREFIXES = {"slack": "SLACK_", "support": "ALDENSE_", "dentally": "DENTALLY_", "server": "", "follow_up": ""}
+_PREFIXES = {
+    "slack": "SLACK_",
+    "support": "ALDENSE_",
+    "dentally": "DENTALLY_",
+    "server": "",
+    "follow_up": "",
+    "teams": "TEAMS_",
+}
 
 
 def load_settings(mode: Mode, **overrides: Any) -> Settings:
@@ -162,10 +219,15 @@ def load_settings(mode: Mode, **overrides: Any) -> Settings:
         dentally=_build(DentallySettings, "dentally", overrides),
         server=_build(ServerSettings, "server", overrides),
         follow_up=_build(FollowUpSettings, "follow_up", overrides),
+        teams=_build(TeamsSettings, "teams", overrides),
     )
     for section_name, field, env_name in _REQUIRED[mode]:
         if getattr(getattr(settings, section_name), field) is None:
             raise SettingsError(f"{env_name} is required for this command but is not set")
+    if settings.teams.partly_configured:
+        raise SettingsError(
+            "TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID go together: set all three or none"
+        )
     return settings
 
 
