@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.pacing import Pacer
 from bot.playground.page import PlaygroundPage
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace
@@ -134,6 +135,7 @@ async def open_playground(
     guide: Path | None = None,
     state: Path | None = None,
     kickoff: bool = True,
+    support_pacer: Pacer | None = None,
 ) -> AsyncIterator[Playground]:
     """Start everything on loopback; on exit stop the page first, then the bot (draining its work), then the rest.
 
@@ -142,6 +144,8 @@ async def open_playground(
         guide: A guide file to preview instead of the built-in Dentally guide.
         state: A SQLite file to keep state in (it survives restarts); a temporary one when omitted.
         kickoff: Have Aldense staff run ``/aldense onboard`` for the sample clinic once everything is up.
+        support_pacer: Paces the bot's posts to the onboarding channel (Slack's ~1 per second when omitted, as
+            in production; tests that click faster than a person pass a quicker one).
 
     Raises:
         SettingsError: A setting the playground derives is refused (for example a bad guide path).
@@ -162,7 +166,7 @@ async def open_playground(
         settings = playground_settings(
             api, bot_url=bot_url, dentally_url=dentally_url, state_url=state_url, signing_secret=secret, guide=guide
         )
-        runtime = await stack.enter_async_context(open_runtime(settings))
+        runtime = await stack.enter_async_context(open_runtime(settings, support_pacer=support_pacer))
         late.app = runtime.http_app
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         driver = SlackDriver(bot_url, secret, api, http)
