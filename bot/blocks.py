@@ -194,6 +194,24 @@ def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:
     ]
 
 
+def key_check_lost(guide: Guide, owner: str) -> tuple[str, Blocks]:
+    """Told when the check of a key was cut short (the service restarted while the key was only in memory)."""
+    text = (
+        "Sorry — I couldn't finish checking your key because the service restarted. For your security I never "
+        "keep a key I haven't checked, so please enter it again."
+    )
+    return text, [
+        _section(text, block_id="checklost:text"),
+        {
+            "type": "actions",
+            "block_id": "checklost:actions",
+            "elements": [
+                button("Enter the key privately", ACTION_ENTER_KEY, step_value(owner, guide.steps[-1].id), "primary")
+            ],
+        },
+    ]
+
+
 def help_coming(guide: Guide, index: int) -> str:
     """Reply in the user's thread after I'm stuck."""
     return (

@@ -131,7 +131,8 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool) ->
         await runtime.context.workspace.ensure()
         logger.info("connected to Slack team %s; state in %s", runtime.context.workspace.team_id, runtime.store)
         server = uvicorn.Server(uvicorn.Config(runtime.http_app, host=host, port=port, log_level="warning"))
-        due_work = asyncio.create_task(runtime.scheduler.run_forever(), name="due work")
+        interval = settings.follow_up.due_work_interval_seconds
+        due_work = asyncio.create_task(runtime.scheduler.run_forever(interval), name="due work")
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 

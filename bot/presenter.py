@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,6 +15,7 @@ from bot.metrics import Metrics
 from bot.reporting import SupportReporter
 from conversations.conversation import Conversation
 from conversations.events import (
+    CheckFinished,
     CloseStep,
     ConfirmHelpComing,
     Effect,
@@ -27,8 +29,10 @@ from conversations.events import (
     StepPosted,
     TellReset,
     ThreadOpened,
+    Verdict,
 )
 from conversations.guide import Guide, Step
+from conversations.outbox import OutboxBatch
 from conversations.service import OnboardingService, Outcome
 
 logger = logging.getLogger(__name__)
@@ -41,10 +45,11 @@ KeyCheckRunner = Callable[[Conversation], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """Where the effects came from: the clicked message (for Done/Back) and a key check to run, if any."""
+    """Where the effects came from: the clicked message (for Done/Back), a key check to run, or a recovery."""
 
     clicked_ts: str | None = None
     run_key_check: KeyCheckRunner | None = None
+    recovering: bool = False
 
 
 class SlackPresenter:
@@ -70,7 +75,11 @@ class SlackPresenter:
         return self._service.guide
 
     async def carry_out(self, outcome: Outcome, trigger: Trigger | None = None) -> None:
-        """Carry out ``outcome.effects`` in order; a Slack failure tells the user how to carry on."""
+        """Carry out ``outcome.effects`` in order, then settle its outbox batch.
+
+        Slack refusing a call tells the user how to carry on (and settles: retrying would be refused again);
+        Slack being unreachable leaves the batch in the outbox, which the due queue retries later.
+        """
         trigger = trigger or Trigger()
         state = outcome.state
         if state is None:
@@ -78,7 +87,15 @@ class SlackPresenter:
         try:
             for effect in outcome.effects:
                 state = await self._carry_out_one(state, effect, trigger)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            logger.warning(
+                "Slack unreachable (%s) for a guide in %s; retrying later", type(exc).__name__, state.channel
+            )
+            return
         except SlackApiError as exc:
+            if _transient(exc):
+                logger.warning("Slack failed for a guide in %s (HTTP %s); retrying later", state.channel, _status(exc))
+                return
             error = slack_calls.slack_error(exc)
             logger.warning("Slack call failed for a guide in %s: %s", state.channel, error)
             await slack_calls.ephemeral(
@@ -88,13 +105,24 @@ class SlackPresenter:
                 f"Sorry — Slack didn't accept my last message ({error}). Mention me with *resume* to see your "
                 "current step again; nothing you did was lost.",
             )
+        if outcome.batch is not None:
+            await self._service.settle(state.key, outcome.batch)
+
+    async def recover(self, state: Conversation, batch: OutboxBatch) -> None:
+        """Carry out a batch that the process which saved it never finished (it died, or Slack was down)."""
+        logger.info("recovering %d effect(s) for a guide in %s", len(batch.effects), state.channel)
+        await self.carry_out(Outcome(state, batch.unpack(), batch=batch.id), Trigger(recovering=True))
 
     async def _carry_out_one(self, state: Conversation, effect: Effect, trigger: Trigger) -> Conversation:
         match effect:
             case OpenThread():
+                if state.thread_ref is not None:  # already opened (a recovery repeating the batch)
+                    return state
                 ts = await slack_calls.post(self._client, state.channel, blocks.thread_opener(state.user, self.guide))
                 return await self._record(state, ThreadOpened(ts))
             case PostStep():
+                if effect.index != state.step_index or state.step_message_ref is not None:
+                    return state  # the user has moved on, or the step is already posted
                 return await self._post_step(state, effect)
             case CloseStep():
                 await self._close_step(state, effect, trigger)
@@ -108,6 +136,8 @@ class SlackPresenter:
             case RunKeyCheck():
                 if trigger.run_key_check is not None:
                     await trigger.run_key_check(state)
+                elif trigger.recovering:
+                    await self._key_check_lost(state)
             case Remind():
                 text, reminder = blocks.reminder(self.guide, effect.index, state.user, state.nudges)
                 await slack_calls.post(self._client, state.channel, text, reminder, thread_ts=state.thread_ref)
@@ -115,6 +145,15 @@ class SlackPresenter:
                 text, notice = blocks.reset_notice(self.guide)
                 await slack_calls.post(self._client, state.channel, text, notice, thread_ts=state.thread_ref)
         return state
+
+    async def _key_check_lost(self, state: Conversation) -> None:
+        """The process checking a key died with the key in memory only: close the check and ask again."""
+        outcome = await self._service.handle(state.key, CheckFinished(Verdict.COULD_NOT_CHECK, self._service.clock()))
+        if outcome.refused is not None:
+            return
+        await self.carry_out(outcome)
+        text, retry = blocks.key_check_lost(self.guide, state.user)
+        await slack_calls.post(self._client, state.channel, text, retry, thread_ts=state.thread_ref)
 
     async def _record(self, state: Conversation, event: ThreadOpened | StepPosted) -> Conversation:
         outcome = await self._service.handle(state.key, event)
@@ -144,3 +183,12 @@ class SlackPresenter:
             return
         text, closed = blocks.closed_step(self.guide, effect.index, effect.outcome)
         await slack_calls.update(self._client, state.channel, ts, text, closed)
+
+
+def _status(exc: SlackApiError) -> int:
+    return int(getattr(getattr(exc, "response", None), "status_code", 200) or 200)
+
+
+def _transient(exc: SlackApiError) -> bool:
+    """Whether Slack may well accept the same call later (overloaded or down, after the client's own retries)."""
+    return _status(exc) >= 500 or _status(exc) == 429

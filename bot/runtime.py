@@ -106,7 +106,13 @@ async def open_runtime(
             if settings.support.handoff_secret is None:
                 raise SettingsError("ALDENSE_HANDOFF_SECRET is required when ALDENSE_HANDOFF_URL is set")
             handoff = Handoff(http, str(settings.support.handoff_url), settings.support.handoff_secret)
-        service = OnboardingService(store, guide, clock=clock, nudge_after=follow_up.nudge_after)
+        service = OnboardingService(
+            store,
+            guide,
+            clock=clock,
+            nudge_after=follow_up.nudge_after,
+            outbox_grace=settings.follow_up.outbox_retry_seconds,
+        )
         public = str(settings.server.public_base_url) if settings.server.public_base_url else None
         context = build_context(
             client,

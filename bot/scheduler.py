@@ -18,7 +18,7 @@ from bot import blocks, slack_calls
 from bot.app import BotContext
 from conversations.clinic import Clinic
 from conversations.events import Nudged
-from conversations.keys import KEEPALIVE_QUEUE, NUDGE_QUEUE, ConversationKey, parse_clinic_key
+from conversations.keys import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.store import StoreUnavailable
 from conversations.vault import VaultError
 from dentally.regions import parse_region
@@ -26,6 +26,9 @@ from dentally.regions import parse_region
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 300.0
+# A claimed outbox item reappears after this long if its recovery did not settle it (Slack still down, say).
+OUTBOX_LEASE_SECONDS = 60.0
+KEY_CHECK_PATIENCE = 150.0
 RETRY_SECONDS = 3600.0
 WORKDAY_START_HOUR = 9
 WORKDAY_END_HOUR = 17
@@ -81,7 +84,35 @@ class Scheduler:
         keepalives = await store.claim_due(KEEPALIVE_QUEUE, now, LEASE_SECONDS, limit)
         for item in keepalives:
             await self._keep_alive(item, now)
-        return len(nudges) + len(keepalives)
+        unfinished = await store.claim_due(OUTBOX_QUEUE, now, OUTBOX_LEASE_SECONDS, limit)
+        for item in unfinished:
+            await self._recover(item, now)
+        return len(nudges) + len(keepalives) + len(unfinished)
+
+    async def _recover(self, item: str, now: float) -> None:
+        """Carry out outbox batches that were saved but never settled (their process died, or Slack was down)."""
+        ctx = self.ctx
+        store = ctx.service.store
+        try:
+            key = ConversationKey.parse(item)
+        except ValueError:
+            await store.unschedule(OUTBOX_QUEUE, item)
+            return
+        state = await ctx.service.conversation(key)
+        if state is None or not state.outbox:
+            await store.unschedule(OUTBOX_QUEUE, item)
+            return
+        for batch in state.outbox:
+            # A key check legitimately takes a while (Dentally timeouts, rate-limit waits): give it longer.
+            patience = KEY_CHECK_PATIENCE if any(e.get("type") == "RunKeyCheck" for e in batch.effects) else 0.0
+            ready_at = batch.at + max(ctx.service.outbox_grace, patience)
+            if now < ready_at:
+                await store.schedule(OUTBOX_QUEUE, item, ready_at)
+                return
+            latest = await ctx.service.conversation(key)
+            if latest is None:
+                return
+            await ctx.presenter.recover(latest, batch)
 
     async def _nudge(self, item: str, now: float) -> None:
         ctx = self.ctx

@@ -148,6 +148,12 @@ class FollowUpSettings(_Section):
         lt=14,
         description="Call Dentally with each stored key this often (Dentally expires keys unused 14 days).",
     )
+    outbox_retry_seconds: float = Field(
+        30, gt=0, description="Slack work left unfinished (a replica died, Slack was down) is retried after this long."
+    )
+    due_work_interval_seconds: float = Field(
+        15, gt=0, description="How often each replica looks for due reminders, keep-alives and unfinished work."
+    )
 
 
 class Settings:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from conversations.keys import ConversationKey
+from conversations.outbox import OutboxBatch
 
 
 class Status(StrEnum):
@@ -54,6 +55,7 @@ class Conversation(BaseModel):
     last_nudge_at: float | None = None
     key_fingerprint: str | None = None
     last_verdict: str | None = None
+    outbox: tuple[OutboxBatch, ...] = ()
 
     @property
     def key(self) -> ConversationKey:

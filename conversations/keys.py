@@ -87,3 +87,4 @@ def conversation_prefix(platform: str, team: str, channel: str | None = None) ->
 
 NUDGE_QUEUE = store_key("due", "nudge")
 KEEPALIVE_QUEUE = store_key("due", "keepalive")
+OUTBOX_QUEUE = store_key("due", "outbox")

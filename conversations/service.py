@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,8 +13,16 @@ from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Effect, Event
 from conversations.guide import Guide
-from conversations.keys import NUDGE_QUEUE, ConversationKey, clinic_key, clinic_prefix, conversation_prefix
+from conversations.keys import (
+    NUDGE_QUEUE,
+    OUTBOX_QUEUE,
+    ConversationKey,
+    clinic_key,
+    clinic_prefix,
+    conversation_prefix,
+)
 from conversations.machine import IllegalMove, apply
+from conversations.outbox import OutboxBatch
 from conversations.store import Store, VersionConflict
 
 # A lost race reloads and re-applies. Each round of a race has exactly one winner, so the attempt budget is how
@@ -33,6 +42,7 @@ class Outcome:
     state: Conversation | None
     effects: tuple[Effect, ...] = ()
     refused: IllegalMove | None = None
+    batch: str | None = None
 
 
 class OnboardingService:
@@ -44,11 +54,13 @@ class OnboardingService:
         guide: Guide,
         clock: Callable[[], float] = time.time,
         nudge_after: float | None = None,
+        outbox_grace: float = 30.0,
     ) -> None:
         self.store = store
         self.guide = guide
         self.clock = clock
         self.nudge_after = nudge_after
+        self.outbox_grace = outbox_grace
 
     async def conversation(self, key: ConversationKey) -> Conversation | None:
         """The current state of ``key``'s conversation, or None."""
@@ -63,6 +75,9 @@ class OnboardingService:
     async def handle(self, key: ConversationKey, event: Event) -> Outcome:
         """Apply ``event`` to ``key``'s conversation and save it; a lost race reloads and tries again.
 
+        The transition's effects are saved in the conversation's outbox in the same write; carry them out, then
+        call ``settle`` with ``Outcome.batch``. Until then the due queue holds the conversation for recovery.
+
         Returns:
             The outcome; ``refused`` is set (and nothing saved) when the machine rejected the event.
         """
@@ -73,25 +88,59 @@ class OnboardingService:
                 transition = apply(self.guide, key, state, event)
             except IllegalMove as refused:
                 return Outcome(state, (), refused)
-            if transition.state == state:
+            after = transition.state
+            batch = None
+            if transition.effects:
+                batch = OutboxBatch.of(uuid.uuid4().hex[:16], self.clock(), transition.effects)
+                kept = state.outbox if state is not None else ()
+                after = after.model_copy(update={"outbox": (*kept, batch)})
+            elif state is not None and after.outbox != state.outbox:
+                after = after.model_copy(update={"outbox": state.outbox})
+            if after == state:
                 return Outcome(state, transition.effects)
             try:
-                await self.store.put(str(key), transition.state.to_json(), record.version if record else 0)
+                await self.store.put(str(key), after.to_json(), record.version if record else 0)
             except VersionConflict:
                 await _pause_after_lost_race(attempt + 1)
                 continue
-            await self._schedule_reminder(transition.state)
-            return Outcome(transition.state, transition.effects)
+            if batch is not None:
+                await self.store.schedule(OUTBOX_QUEUE, str(key), batch.at + self.outbox_grace)
+            await self._schedule_reminder(state, after)
+            return Outcome(after, transition.effects, batch=batch.id if batch else None)
         raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
 
-    async def _schedule_reminder(self, state: Conversation) -> None:
+    async def settle(self, key: ConversationKey, batch: str) -> None:
+        """Remove a carried-out batch from the outbox (and the conversation from the due queue once it is empty)."""
+        for attempt in range(_MAX_ATTEMPTS):
+            record = await self.store.get(str(key))
+            if record is None:
+                return
+            state = Conversation.from_json(record.data)
+            remaining = tuple(kept for kept in state.outbox if kept.id != batch)
+            if remaining == state.outbox:
+                return
+            try:
+                await self.store.put(str(key), state.model_copy(update={"outbox": remaining}).to_json(), record.version)
+            except VersionConflict:
+                await _pause_after_lost_race(attempt + 1)
+                continue
+            if remaining:
+                await self.store.schedule(OUTBOX_QUEUE, str(key), remaining[0].at + self.outbox_grace)
+            else:
+                await self.store.unschedule(OUTBOX_QUEUE, str(key))
+            return
+        raise VersionConflict(f"{key}: gave up settling after {_MAX_ATTEMPTS} lost races")
+
+    async def _schedule_reminder(self, before: Conversation | None, after: Conversation) -> None:
         """Keep the due queue in step with the guide: a quiet guide in progress gets a reminder later."""
         if self.nudge_after is None:
             return
-        if state.in_progress:
-            await self.store.schedule(NUDGE_QUEUE, str(state.key), state.quiet_since + self.nudge_after)
+        if before is not None and (before.in_progress, before.quiet_since) == (after.in_progress, after.quiet_since):
+            return
+        if after.in_progress:
+            await self.store.schedule(NUDGE_QUEUE, str(after.key), after.quiet_since + self.nudge_after)
         else:
-            await self.store.unschedule(NUDGE_QUEUE, str(state.key))
+            await self.store.unschedule(NUDGE_QUEUE, str(after.key))
 
     async def clinic(self, platform: str, channel: str) -> Clinic | None:
         """The clinic record of a shared channel, or None."""
