@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_calls
 from bot.pacing import Pacer
+from bot.platforms import SLACK, ClinicPlatform
 from bot.results import support_summary
 from bot.support_blocks import ClinicView, status_card
 from conversations.clinic import Clinic
@@ -45,6 +46,20 @@ class SupportReporter:
         self._links: dict[tuple[str, str], str | None] = {}
         self._card_locks: dict[str, asyncio.Lock] = {}
         self._card_dirty: set[str] = set()
+        self._platforms: dict[str, ClinicPlatform] = {}
+
+    def add_platform(self, platform: ClinicPlatform) -> None:
+        """Report on clinics that use ``platform`` (Slack needs no entry)."""
+        self._platforms[platform.name] = platform
+
+    def platform(self, name: str) -> ClinicPlatform | None:
+        """The registered platform called ``name`` (None for Slack, which is built in, or an unknown name)."""
+        return self._platforms.get(name)
+
+    @property
+    def platform_names(self) -> tuple[str, ...]:
+        """Every platform whose clinics support sees: Slack first."""
+        return (SLACK, *self._platforms)
 
     @property
     def channel(self) -> str | None:
@@ -89,7 +104,7 @@ class SupportReporter:
     async def _describe(
         self, conversation: Conversation, milestone: Milestone, index: int | None
     ) -> tuple[str, list[dict[str, Any]] | None, bool]:
-        user = f"<@{conversation.user}>"
+        user = await self.person(conversation.platform, conversation.user)
         step = ""
         if index is not None:
             step = f"step {index + 1}/{self._guide.step_count} — *{self._guide.steps[index].title}*"
@@ -117,21 +132,40 @@ class SupportReporter:
         self, conversation: Conversation, user: str, step: str, index: int | None
     ) -> tuple[str, list[dict[str, Any]] | None, bool]:
         link = await self._thread_link(conversation)
-        where = f" <{link}|Open their thread>" if link else f" in <#{conversation.channel}>"
+        place = await self._place(conversation.platform, conversation.channel)
+        where = f" <{link}|Open their thread>" if link else f" in {place}"
         extra = None
         if index is not None and (url := self._picture_url(self._guide.steps[index])):
             shown = self._guide.steps[index]
             extra = [{"type": "image", "image_url": url, "alt_text": shown.alt, "title": _plain(shown.title)}]
         return f":sos: {user} is stuck on {step}.{where}", extra, True
 
+    async def person(self, platform: str, user: str) -> str:
+        """How support sees a clinic user: a Slack mention, or the name another platform knows them by."""
+        if platform == SLACK:
+            return f"<@{user}>"
+        other = self._platforms.get(platform)
+        return await other.person(user) if other else f"`{user}`"
+
+    async def _place(self, platform: str, channel: str) -> str:
+        """How support sees a clinic's channel: a Slack channel mention, or its name on another platform."""
+        if platform == SLACK:
+            return f"<#{channel}>"
+        clinic = await self._service.clinic(platform, channel)
+        name = clinic.channel_name if clinic else None
+        return f"*{name}*" if name else "their channel"
+
     async def _thread_link(self, conversation: Conversation) -> str | None:
         if not conversation.thread_ref:
             return None
         cache_key = (conversation.channel, conversation.thread_ref)
         if cache_key not in self._links:
-            self._links[cache_key] = await slack_calls.permalink(
-                self._client, conversation.channel, conversation.thread_ref
-            )
+            if conversation.platform == SLACK:
+                link = await slack_calls.permalink(self._client, conversation.channel, conversation.thread_ref)
+            else:
+                other = self._platforms.get(conversation.platform)
+                link = await other.thread_link(conversation) if other else None
+            self._links[cache_key] = link
         return self._links[cache_key]
 
     async def refresh_card(self, platform: str, channel: str) -> None:
@@ -157,7 +191,11 @@ class SupportReporter:
         conversations = await self._service.conversations(platform, clinic.team, channel) if clinic.team else []
         threads = [c for c in conversations if c.thread_ref]
         link = await self._thread_link(threads[-1]) if threads else None
-        return ClinicView(clinic, tuple(conversations), link)
+        names = {}
+        users = {c.user for c in conversations} | ({clinic.credential.verified_by} if clinic.credential else set())
+        for user in sorted(users):
+            names[user] = await self.person(platform, user)
+        return ClinicView(clinic, tuple(conversations), link, platform=platform, names=names)
 
     async def _update_card(self, platform: str, channel: str) -> None:
         assert self._channel is not None
@@ -176,7 +214,7 @@ class SupportReporter:
         clinic = await self._service.clinic(conversation.platform, conversation.channel)
         if clinic and clinic.support_ref:
             return clinic.support_ref
-        channel_name = await self._channel_name(conversation.channel)
+        channel_name = await self._channel_name(conversation.platform, conversation.channel)
         draft = clinic or Clinic(
             platform=conversation.platform,
             channel=conversation.channel,
@@ -184,7 +222,9 @@ class SupportReporter:
             updated_at=conversation.started_at,
         )
         draft = draft.model_copy(update={"channel_name": draft.channel_name or channel_name})
-        text, card = status_card(self._guide, ClinicView(draft, (conversation,)))
+        names = {conversation.user: await self.person(conversation.platform, conversation.user)}
+        view = ClinicView(draft, (conversation,), platform=conversation.platform, names=names)
+        text, card = status_card(self._guide, view)
         await self._pacer.wait(self._channel)
         ts = await slack_calls.post(self._client, self._channel, text, card)
 
@@ -201,7 +241,10 @@ class SupportReporter:
             await self._client.chat_delete(channel=self._channel, ts=ts)
         return str(after.support_ref)
 
-    async def _channel_name(self, channel: str) -> str | None:
+    async def _channel_name(self, platform: str, channel: str) -> str | None:
+        if platform != SLACK:
+            other = self._platforms.get(platform)
+            return await other.channel_name(channel) if other else None
         try:
             response = await self._client.conversations_info(channel=channel)
         except SlackApiError as exc:

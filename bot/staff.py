@@ -12,15 +12,18 @@ from slack_sdk.errors import SlackApiError
 from bot import slack_calls, support_blocks
 from bot.app import BotContext
 from bot.inbound import Click, channel_reference
+from bot.platforms import SLACK
 from bot.results import support_summary
-from bot.support_blocks import ClinicView
+from bot.support_blocks import ClinicView, parse_clinic_ref
+from conversations.conversation import Conversation
 from conversations.events import Abandon
+from conversations.service import Outcome
 from conversations.vault import VaultError
 from dentally.regions import parse_region
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "slack"
+PLATFORM = SLACK
 NOT_STAFF = "Only the Aldense team can use these buttons."
 
 
@@ -40,7 +43,15 @@ class StaffDesk:
         if len(words) > 1:
             channel = channel_reference(words[1])
             if channel is None:
-                await respond(f"`{words[1][:80]}` isn't a channel. Usage: `/aldense status #clinic-channel`.")
+                found = await self.find_clinic(" ".join(words[1:]))
+                if found is None:
+                    await respond(
+                        f"`{' '.join(words[1:])[:80]}` is neither a channel nor the name of one clinic. Usage: "
+                        "`/aldense status #clinic-channel` or `/aldense status clinic name` (for Teams clinics)."
+                    )
+                    return
+                text, detail = support_blocks.clinic_detail(ctx.guide, found)
+                await respond(text=text, blocks=detail)
                 return
             view = await ctx.reporter.clinic_view(PLATFORM, channel)
             if view is None:
@@ -49,19 +60,45 @@ class StaffDesk:
             text, detail = support_blocks.clinic_detail(ctx.guide, view)
             await respond(text=text, blocks=detail)
             return
-        views = await self._all_clinics()
+        views = await self.all_clinics()
         in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
         verified = sum(1 for v in views if v.verified)
         text, listing = support_blocks.status_list(ctx.guide, in_progress, ctx.clock(), verified)
         await respond(text=text, blocks=listing)
 
-    async def _all_clinics(self) -> list[ClinicView]:
+    async def all_clinics(self) -> list[ClinicView]:
+        """Every clinic of every platform support sees, Slack's first."""
         views = []
-        for clinic in await self.ctx.service.clinics(PLATFORM):
-            view = await self.ctx.reporter.clinic_view(PLATFORM, clinic.channel)
-            if view is not None:
-                views.append(view)
+        for platform in self.ctx.reporter.platform_names:
+            for clinic in await self.ctx.service.clinics(platform):
+                view = await self.ctx.reporter.clinic_view(platform, clinic.channel)
+                if view is not None:
+                    views.append(view)
         return views
+
+    async def find_clinic(self, name: str) -> ClinicView | None:
+        """The one clinic whose name or channel name contains ``name`` (any platform), or None."""
+        wanted = name.strip().lstrip("#").casefold()
+        if not wanted:
+            return None
+        matches = [
+            view
+            for view in await self.all_clinics()
+            if wanted in view.clinic.display_name.casefold() or wanted in (view.clinic.channel_name or "").casefold()
+        ]
+        exact = [view for view in matches if view.clinic.display_name.casefold() == wanted] or matches
+        return exact[0] if len(exact) == 1 else None
+
+    async def carry_out(self, platform: str, outcome: Outcome) -> None:
+        """Carry out a guide's effects on the platform its clinic uses."""
+        if platform == SLACK:
+            await self.ctx.presenter.carry_out(outcome)
+            return
+        other = self.ctx.reporter.platform(platform)
+        if other is None:
+            logger.warning("no %s adapter is running; effects of a reset there are not shown", platform)
+            return
+        await other.carry_out(outcome)
 
     async def home(self, user: str) -> None:
         """Publish App Home: the dashboard for staff, a short explanation for anyone else."""
@@ -72,8 +109,12 @@ class StaffDesk:
             logger.warning("users.info failed for App Home: %s", slack_calls.slack_error(exc))
             return
         if await self.is_staff(profile.get("team_id")):
-            conversations = await ctx.service.conversations(PLATFORM, await ctx.workspace.installing_team())
-            home = support_blocks.home_for_staff(ctx.guide, conversations, await self._all_clinics(), ctx.clock())
+            conversations: list[Conversation] = await ctx.service.conversations(
+                PLATFORM, await ctx.workspace.installing_team()
+            )
+            views = await self.all_clinics()
+            conversations += [c for v in views if v.platform != PLATFORM for c in v.conversations]
+            home = support_blocks.home_for_staff(ctx.guide, conversations, views, ctx.clock())
         else:
             home = support_blocks.home_for_others()
         try:
@@ -88,7 +129,8 @@ class StaffDesk:
     async def recheck(self, click: Click) -> None:
         """Re-run the scope check with the clinic's stored key and report the result."""
         ctx = self.ctx
-        clinic = await ctx.service.clinic(PLATFORM, click.value)
+        platform, channel = parse_clinic_ref(click.value)
+        clinic = await ctx.service.clinic(platform, channel)
         credential = clinic.credential if clinic else None
         if clinic is None or credential is None or ctx.vault is None or ctx.checker is None:
             await slack_calls.ephemeral(ctx.client, click.channel, click.user, "There is no stored key to re-check.")
@@ -104,17 +146,17 @@ class StaffDesk:
         ctx.metrics.checks.labels(result.verdict.value).inc()
         summary = json.loads(result.model_dump_json())
         await ctx.service.update_clinic(
-            PLATFORM, clinic.channel, lambda c: c.model_copy(update={"last_check": summary})
+            platform, clinic.channel, lambda c: c.model_copy(update={"last_check": summary})
         )
         line = support_summary(result, credential.fingerprint)
-        await ctx.reporter.clinic_note(PLATFORM, clinic.channel, f":repeat: Re-check by <@{click.user}>: {line}")
-        await ctx.reporter.refresh_card(PLATFORM, clinic.channel)
+        await ctx.reporter.clinic_note(platform, clinic.channel, f":repeat: Re-check by <@{click.user}>: {line}")
+        await ctx.reporter.refresh_card(platform, clinic.channel)
         await slack_calls.ephemeral(ctx.client, click.channel, click.user, f"Re-checked {clinic.display_name}: {line}")
 
     async def confirm_reset(self, click: Click) -> None:
         """Open the confirmation modal of a guide reset."""
         ctx = self.ctx
-        clinic = await ctx.service.clinic(PLATFORM, click.value)
+        clinic = await ctx.service.clinic(*parse_clinic_ref(click.value))
         name = clinic.display_name if clinic else click.value
         try:
             await ctx.client.views_open(
@@ -128,15 +170,18 @@ class StaffDesk:
         ctx = self.ctx
         view = body.get("view") or {}
         try:
-            channel = str(json.loads(view.get("private_metadata") or "{}")["channel"])
-        except (ValueError, KeyError, TypeError):
+            metadata = json.loads(view.get("private_metadata") or "{}")
+            channel = str(metadata["channel"])
+            platform = str(metadata.get("platform") or PLATFORM)
+        except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("reset confirmation without a channel ignored")
             return
-        team = await ctx.workspace.installing_team()
+        clinic = await ctx.service.clinic(platform, channel)
+        team = clinic.team if clinic and clinic.team else await ctx.workspace.installing_team()
         staff = (body.get("user") or {}).get("id")
-        for conversation in await ctx.service.conversations(PLATFORM, team, channel):
+        for conversation in await ctx.service.conversations(platform, team, channel):
             outcome = await ctx.service.handle(conversation.key, Abandon(ctx.clock()))
             if outcome.refused is None:
-                await ctx.presenter.carry_out(outcome)
-        await ctx.reporter.clinic_note(PLATFORM, channel, f":leftwards_arrow_with_hook: Guide reset by <@{staff}>.")
-        await ctx.reporter.refresh_card(PLATFORM, channel)
+                await self.carry_out(platform, outcome)
+        await ctx.reporter.clinic_note(platform, channel, f":leftwards_arrow_with_hook: Guide reset by <@{staff}>.")
+        await ctx.reporter.refresh_card(platform, channel)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.blocks import Blocks, button
+from bot.platforms import SLACK, label
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation, Status
 from conversations.guide import Guide
@@ -31,6 +32,29 @@ class ClinicView:
     clinic: Clinic
     conversations: tuple[Conversation, ...]
     thread_link: str | None = None
+    platform: str = SLACK
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def platform_label(self) -> str:
+        """The clinic's chat platform as support reads it (``Slack``, ``Microsoft Teams``)."""
+        return label(self.platform)
+
+    @property
+    def place(self) -> str:
+        """The clinic's channel in Slack text: a channel mention on Slack, its name elsewhere."""
+        if self.platform == SLACK:
+            return f"<#{self.clinic.channel}>"
+        return f"*{self.clinic.channel_name}*" if self.clinic.channel_name else "their channel"
+
+    @property
+    def ref(self) -> str:
+        """What the status card's buttons carry to name this clinic (see ``clinic_ref``)."""
+        return clinic_ref(self.platform, self.clinic.channel)
+
+    def person(self, user: str) -> str:
+        """How support sees ``user``: a Slack mention, or the name another platform knows them by."""
+        return self.names.get(user) or (f"<@{user}>" if self.platform == SLACK else "a clinic user")
 
     @property
     def last_activity(self) -> float:
@@ -57,6 +81,17 @@ class ClinicView:
         """When the quietest guide in progress was last active (the clinic's idle clock)."""
         active = [c.quiet_since for c in self.conversations if c.in_progress]
         return min(active) if active else self.last_activity
+
+
+def clinic_ref(platform: str, channel: str) -> str:
+    """A clinic named in a button value: a Slack channel id as it is, another platform's as ``platform|channel``."""
+    return channel if platform == SLACK else f"{platform}|{channel}"
+
+
+def parse_clinic_ref(value: str) -> tuple[str, str]:
+    """The (platform, channel) named by ``clinic_ref``."""
+    platform, separator, channel = value.partition("|")
+    return (platform, channel) if separator else (SLACK, value)
 
 
 def when(timestamp: float, style: str = "{ago}") -> str:
@@ -109,9 +144,9 @@ def outcome(view: ClinicView) -> str:
     return ":arrows_counterclockwise: In progress" if view.conversations else "Not started"
 
 
-def _person(guide: Guide, conversation: Conversation) -> str:
+def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
     index = conversation.step_index
-    line = f"<@{conversation.user}> — step {index + 1}/{guide.step_count} *{guide.steps[index].title}*"
+    line = f"{view.person(conversation.user)} — step {index + 1}/{guide.step_count} *{guide.steps[index].title}*"
     if conversation.status is not Status.ACTIVE:
         line += f" · {conversation.status.value.replace('_', ' ')}"
     if conversation.stuck_at is not None and conversation.in_progress:
@@ -122,13 +157,16 @@ def _person(guide: Guide, conversation: Conversation) -> str:
 def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     """The clinic's live status card in the onboarding channel (edited in place)."""
     name = view.clinic.display_name
-    people = "\n".join(_person(guide, c) for c in view.conversations) or "_No one has started yet._"
+    people = "\n".join(_person(guide, view, c) for c in view.conversations) or "_No one has started yet._"
     fallback = f"{name}: {outcome(view)}"
     card: Blocks = [
         {
             "type": "section",
             "block_id": "card:title",
-            "text": {"type": "mrkdwn", "text": f":tooth: *{name}* · Dentally setup in <#{view.clinic.channel}>"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f":tooth: *{name}* · Dentally setup in {view.place} · {view.platform_label}",
+            },
         },
         {"type": "section", "block_id": "card:outcome", "text": {"type": "mrkdwn", "text": outcome(view)}},
         {"type": "section", "block_id": "card:people", "text": {"type": "mrkdwn", "text": people[:2900]}},
@@ -158,7 +196,7 @@ def _keepalive_note(clinic: Clinic) -> str:
 
 
 def _card_buttons(view: ClinicView) -> list[dict[str, Any]]:
-    channel = view.clinic.channel
+    channel = view.ref
     buttons = []
     if view.clinic.credential is not None:
         buttons.append(button("Re-check key", ACTION_RECHECK, channel))
@@ -184,7 +222,7 @@ def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_
         step = f"step {leader.step_index + 1}/{guide.step_count}" if leader else "not started"
         flag = " · :sos: stuck" if view.stuck else ""
         line = (
-            f"*{view.clinic.display_name}* (<#{view.clinic.channel}>) · {step} · idle "
+            f"*{view.clinic.display_name}* ({view.place} · {view.platform_label}) · {step} · idle "
             f"{duration(now - view.idle_since())}{flag}\n{outcome(view)}"
         )
         listing.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
@@ -213,12 +251,12 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f":tooth: *{clinic.display_name}* (<#{clinic.channel}>)\n{outcome(view)}",
+                "text": f":tooth: *{clinic.display_name}* ({view.place} · {view.platform_label})\n{outcome(view)}",
             },
         }
     ]
     for conversation in view.conversations:
-        lines = [_person(guide, conversation), f"Started {when(conversation.started_at, '{date_short} {time}')}"]
+        lines = [_person(guide, view, conversation), f"Started {when(conversation.started_at, '{date_short} {time}')}"]
         for step in guide.steps:
             times = conversation.steps.get(step.id)
             if times is None:
@@ -253,7 +291,7 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
                     {
                         "type": "mrkdwn",
                         "text": f"Stored key `…{credential.fingerprint}` · verified {when(credential.verified_at)} "
-                        f"by <@{credential.verified_by}> · last keep-alive {kept}",
+                        f"by {view.person(credential.verified_by)} · last keep-alive {kept}",
                     }
                 ],
             }
@@ -261,12 +299,13 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     return f"{clinic.display_name}: {outcome(view)}", detail[:50]
 
 
-def reset_confirmation(channel: str, clinic_name: str) -> dict[str, Any]:
-    """The modal that confirms a guide reset."""
+def reset_confirmation(ref: str, clinic_name: str) -> dict[str, Any]:
+    """The modal that confirms a guide reset; ``ref`` names the clinic (see ``clinic_ref``)."""
+    platform, channel = parse_clinic_ref(ref)
     return {
         "type": "modal",
         "callback_id": RESET_VIEW,
-        "private_metadata": json.dumps({"channel": channel}),
+        "private_metadata": json.dumps({"channel": channel, "platform": platform}),
         "title": {"type": "plain_text", "text": "Reset guide?"},
         "submit": {"type": "plain_text", "text": "Reset"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -298,7 +337,7 @@ def home_for_staff(
     funnel = "```\n    Step                                reached  median  drop\n" + "\n".join(rows) + "\n```"
     waiting = sorted((v for v in views if not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
     waiting_lines = "\n".join(
-        f"{':sos: ' if v.stuck else ''}*{v.clinic.display_name}* (<#{v.clinic.channel}>) · idle "
+        f"{':sos: ' if v.stuck else ''}*{v.clinic.display_name}* ({v.place} · {v.platform_label}) · idle "
         f"{duration(now - v.idle_since())} · {outcome(v)}"
         for v in waiting
     )
