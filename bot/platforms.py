@@ -11,6 +11,7 @@ from datetime import tzinfo
 from typing import Protocol
 
 from conversations.conversation import Conversation
+from conversations.outbox import OutboxBatch
 from conversations.service import Outcome
 
 SLACK = "slack"
@@ -44,6 +45,10 @@ class ClinicPlatform(Protocol):
 
     async def carry_out(self, outcome: Outcome) -> None:
         """Carry out a guide's effects there (reminders, resets)."""
+        ...
+
+    async def recover(self, state: Conversation, batch: OutboxBatch) -> None:
+        """Carry out a batch a dead process (or an outage) left unfinished in the outbox."""
         ...
 
     async def time_zone(self, user: str) -> tzinfo | None:

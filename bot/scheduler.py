@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
@@ -43,7 +43,7 @@ class FollowUp:
     keepalive_every: float = 7 * 86400.0
 
 
-def next_working_moment(now: float, zone: timezone | ZoneInfo) -> float:
+def next_working_moment(now: float, zone: tzinfo) -> float:
     """``now`` if it falls on a weekday between 09:00 and 17:00 in ``zone``, else the start of the next such window."""
     local = datetime.fromtimestamp(now, zone)
     if local.weekday() < 5 and WORKDAY_START_HOUR <= local.hour < WORKDAY_END_HOUR:
@@ -61,7 +61,7 @@ class Scheduler:
     def __init__(self, ctx: BotContext, follow_up: FollowUp) -> None:
         self.ctx = ctx
         self.follow_up = follow_up
-        self._zones: dict[str, timezone | ZoneInfo] = {}
+        self._zones: dict[str, tzinfo] = {}
 
     async def run_forever(self, interval: float = 30.0) -> None:
         """Run due work every ``interval`` seconds until cancelled; a store outage only delays it."""
@@ -112,7 +112,11 @@ class Scheduler:
             latest = await ctx.service.conversation(key)
             if latest is None:
                 return
-            await ctx.presenter.recover(latest, batch)
+            other = ctx.reporter.platform(key.platform)
+            if other is not None:
+                await other.recover(latest, batch)
+            else:
+                await ctx.presenter.recover(latest, batch)
 
     async def _nudge(self, item: str, now: float) -> None:
         ctx = self.ctx
@@ -130,18 +134,23 @@ class Scheduler:
         if now < due:  # the user did something since this was scheduled
             await store.schedule(NUDGE_QUEUE, item, due)
             return
-        window = next_working_moment(now, await self._zone(key.user))
+        window = next_working_moment(now, await self._zone(key.platform, key.user))
         if window > now:
             await store.schedule(NUDGE_QUEUE, item, window)
             return
         outcome = await ctx.service.handle(key, Nudged(now))
         if outcome.refused is None:
             ctx.metrics.nudges.inc()
-            await ctx.presenter.carry_out(outcome)
+            other = ctx.reporter.platform(key.platform)
+            await (other.carry_out(outcome) if other is not None else ctx.presenter.carry_out(outcome))
 
-    async def _zone(self, user: str) -> timezone | ZoneInfo:
+    async def _zone(self, platform: str, user: str) -> tzinfo:
         if user not in self._zones:
-            self._zones[user] = await self._lookup_zone(user)
+            other = self.ctx.reporter.platform(platform)
+            if other is not None:
+                self._zones[user] = await other.time_zone(user) or UTC
+            else:
+                self._zones[user] = await self._lookup_zone(user)
         return self._zones[user]
 
     async def _lookup_zone(self, user: str) -> timezone | ZoneInfo:
@@ -202,6 +211,10 @@ class Scheduler:
             "The clinic has been asked to set up a new one.",
             broadcast=True,
         )
+        other = ctx.reporter.platform(platform)
+        if other is not None:
+            await other.tell_new_key_needed(channel, fingerprint)
+            return
         text, message = blocks.new_key_needed(ctx.guide, fingerprint)
         try:
             await slack_calls.post(ctx.client, channel, text, message)
