@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from slack_bolt.async_app import AsyncApp
@@ -28,6 +29,10 @@ from conversations.stores import open_store
 from conversations.vault import KeyVault, VaultError
 from dentally.scopes import ScopeChecker
 
+if TYPE_CHECKING:  # the Teams SDK is imported only when Teams is configured
+    from bot.teams.adapter import TeamsAdapter
+    from bot.teams.sdk import UnsafeLocalAuth
+
 logger = logging.getLogger(__name__)
 
 # How long a shutdown waits for work that was acknowledged but not finished.
@@ -45,11 +50,14 @@ class Runtime:
     bolt: AsyncApp
     http_app: Starlette
     scheduler: Scheduler
+    teams: TeamsAdapter | None = None
 
     async def drain(self) -> None:
         """Let acknowledged work finish (or give up after ``DRAIN_SECONDS``)."""
         if not await self.context.tasks.drain(DRAIN_SECONDS):
             logger.warning("shutdown cancelled work still running after %.0f s", DRAIN_SECONDS)
+        if self.teams is not None and not await self.teams.tasks.drain(DRAIN_SECONDS):
+            logger.warning("shutdown cancelled Teams work still running after %.0f s", DRAIN_SECONDS)
 
 
 def key_vault(settings: Settings) -> KeyVault | None:
@@ -75,6 +83,8 @@ async def open_runtime(
     socket_mode: bool = False,
     clock: Callable[[], float] = time.time,
     support_pacer: Pacer | None = None,
+    teams_only: bool = False,
+    teams_local_auth: UnsafeLocalAuth | None = None,
 ) -> AsyncIterator[Runtime]:
     """Build the bot from ``settings``; on exit drain background work and close every connection.
 
@@ -83,6 +93,8 @@ async def open_runtime(
         socket_mode: Events arrive over Socket Mode, so no Slack endpoint is served.
         clock: Time source (tests move it).
         support_pacer: Paces posts to the onboarding channel; Slack's ~1 per second when omitted.
+        teams_only: Serve Teams alone (no Slack endpoint); support still reports in Slack when configured.
+        teams_local_auth: Tests and the playground only: Teams activities need no Bot Framework JWT.
     """
     guide = load_configured_guide(settings)
     vault = key_vault(settings)
@@ -117,7 +129,7 @@ async def open_runtime(
         context = build_context(
             client,
             service,
-            settings.support.onboarding_channel,
+            settings.support.onboarding_channel if settings.slack.bot_token else None,
             public,
             settings.server.kickoff_on_join,
             checker=checker,
@@ -130,10 +142,32 @@ async def open_runtime(
         )
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
         bolt = build_app(context, secret)
-        endpoint = None if socket_mode or secret is None else SlackEndpoint(bolt, secret, clock)
+        endpoint = None if socket_mode or teams_only or secret is None else SlackEndpoint(bolt, secret, clock)
         http_app = build_http_app(endpoint, store, guide)
         mount_metrics(http_app, metrics)
-        runtime = Runtime(settings, guide, store, context, bolt, http_app, Scheduler(context, follow_up))
+        teams = None
+        if settings.teams.configured:
+            from bot.app import picture_urls
+            from bot.teams.adapter import open_teams
+
+            teams = await open_teams(
+                settings.teams,
+                service,
+                context.reporter,
+                metrics,
+                picture_urls(public, guide),
+                checker=checker,
+                vault=vault,
+                handoff=handoff,
+                kickoff_on_join=settings.server.kickoff_on_join,
+                keepalive_every=follow_up.keepalive_every,
+                local_auth=teams_local_auth,
+            )
+            http_app.router.routes.append(teams.route)
+        elif teams_only:
+            raise SettingsError("--teams-only needs TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID")
+        scheduler = Scheduler(context, follow_up)
+        runtime = Runtime(settings, guide, store, context, bolt, http_app, scheduler, teams)
         try:
             yield runtime
         finally:
