@@ -1,0 +1,140 @@
+"""Aldense staff on Teams: ``status`` in Aldense's own channels or a 1:1 chat, ``onboard`` to post the kick-off, and
+the welcome for a member of another tenant who joins a shared channel.
+
+Staff are the users of Aldense's own tenant (the installing tenant); everyone else is treated as a clinic user.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+
+from bot.reporting import SupportReporter
+from bot.support_blocks import ClinicView, duration, outcome
+from bot.teams import cards
+from bot.teams.activities import Actor, Place
+from bot.teams.messenger import TeamsMessenger, UnknownConversation
+from conversations.guide import Guide
+from conversations.service import OnboardingService
+
+logger = logging.getLogger(__name__)
+
+NOT_STAFF = "Sorry, that is for the Aldense team only."
+NOT_HERE = (
+    "I only answer **status** in Aldense's own channels or in a 1:1 chat with me, so clinics never see each "
+    "other's progress."
+)
+# How long a member's tenant, once looked up, is trusted.
+TENANT_TTL_SECONDS = 600.0
+MAX_LISTED = 25
+
+
+class TeamsDesk:
+    """What Aldense staff can ask the bot on Teams; support's main desk stays in Slack."""
+
+    def __init__(
+        self,
+        service: OnboardingService,
+        reporter: SupportReporter,
+        messenger: TeamsMessenger,
+        aldense_tenant: str,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._service = service
+        self._reporter = reporter
+        self._messenger = messenger
+        self._aldense = aldense_tenant
+        self._monotonic = monotonic
+        self._tenants: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    @property
+    def guide(self) -> Guide:
+        """The guide being run."""
+        return self._service.guide
+
+    async def tenant_of(self, place: Place, account_id: str, said: str | None = None) -> str | None:
+        """A member's own tenant: as the activity said, else as the connector says (cached for a while)."""
+        if said:
+            return said
+        cache_key = (place.channel, account_id)
+        cached = self._tenants.get(cache_key)
+        if cached is not None and self._monotonic() - cached[0] < TENANT_TTL_SECONDS:
+            return cached[1]
+        tenant = await self._messenger.member_tenant(place.channel, account_id)
+        self._tenants[cache_key] = (self._monotonic(), tenant)
+        return tenant
+
+    async def is_staff(self, place: Place, actor: Actor) -> bool:
+        """Whether ``actor`` belongs to Aldense's own tenant."""
+        return await self.tenant_of(place, actor.account_id, actor.tenant) == self._aldense
+
+    async def status(self, place: Place, actor: Actor, words: list[str]) -> None:
+        """Every clinic in progress (or one, named), for staff, only where no clinic can read along."""
+        if not await self.is_staff(place, actor):
+            await self._messenger.notify(place.channel, actor.id, NOT_STAFF)
+            return
+        if place.tenant != self._aldense or place.shared or place.kind == "groupChat":
+            await self._messenger.notify(place.channel, actor.id, NOT_HERE)
+            return
+        views = await self._all_clinics()
+        if words:
+            wanted = " ".join(words).casefold()
+            views = [v for v in views if wanted in v.clinic.display_name.casefold()]
+            reply = self._listing(views, f"Clinics matching “{' '.join(words)[:60]}”")
+        else:
+            in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
+            verified = sum(1 for v in views if v.verified)
+            reply = self._listing(in_progress, f"{len(in_progress)} clinic(s) in progress · {verified} verified")
+        try:
+            await self._messenger.post(place.channel, reply)
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("could not answer status on Teams: %s", type(exc).__name__)
+
+    def _listing(self, views: list[ClinicView], heading: str) -> str:
+        now = self._service.clock()
+        lines = [f"**{heading}**, longest idle first"]
+        for view in sorted(views, key=lambda v: v.idle_since())[:MAX_LISTED]:
+            leader = max(view.conversations, key=lambda c: c.step_index, default=None)
+            step = f"step {leader.step_index + 1}/{self.guide.step_count}" if leader else "not started"
+            stuck = " · 🆘 stuck" if view.stuck else ""
+            lines.append(
+                f"- **{view.clinic.display_name}** ({view.platform_label}) · {step} · idle "
+                f"{duration(now - view.idle_since())}{stuck} — {cards.markdown(outcome(view))}"
+            )
+        if len(views) > MAX_LISTED:
+            lines.append(f"…and {len(views) - MAX_LISTED} more. Ask **status** with part of a clinic's name.")
+        if len(lines) == 1:
+            lines.append("No clinic is in the middle of Dentally setup.")
+        return "\n\n".join(lines)
+
+    async def _all_clinics(self) -> list[ClinicView]:
+        views = []
+        for platform in self._reporter.platform_names:
+            for clinic in await self._service.clinics(platform):
+                view = await self._reporter.clinic_view(platform, clinic.channel)
+                if view is not None:
+                    views.append(view)
+        return views
+
+    async def onboard(self, place: Place, actor: Actor) -> None:
+        """Staff post the kick-off in the conversation they typed ``onboard`` in (a clinic's shared channel)."""
+        if not await self.is_staff(place, actor):
+            await self._messenger.notify(place.channel, actor.id, NOT_STAFF)
+            return
+        try:
+            await self._messenger.post(place.channel, cards.kickoff(self.guide))
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("could not post the Teams kick-off: %s", type(exc).__name__)
+
+    async def welcome(self, place: Place, account_id: str, name: str | None) -> None:
+        """Post the kick-off for a member of another tenant who joined a shared channel."""
+        tenant = await self.tenant_of(place, account_id)
+        if tenant is None or tenant == self._aldense:
+            return
+        try:
+            await self._messenger.post(place.channel, cards.kickoff(self.guide, welcome=name or None))
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("kick-off on join failed on Teams: %s", type(exc).__name__)

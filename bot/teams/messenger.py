@@ -1,0 +1,110 @@
+"""Sends, edits and targets messages through the Bot Connector with the SDK's API client.
+
+Errors::
+
+    httpx.HTTPError            - the connector could not be reached or refused the call (``HTTPStatusError``)
+    UnknownConversation        - Teams never told us where this conversation lives
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import httpx
+from microsoft_teams.api import ApiClient
+from microsoft_teams.api.activities.message import MessageActivityInput
+from microsoft_teams.api.models import Account
+from microsoft_teams.apps import App
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.teams.activities import Place, threaded
+from bot.teams.directory import TeamsDirectory
+
+logger = logging.getLogger(__name__)
+
+Message = AdaptiveCard | str
+
+
+class UnknownConversation(LookupError):
+    """No activity from this conversation was ever seen, so its connector URL is unknown."""
+
+
+def _activity(message: Message) -> MessageActivityInput:
+    if isinstance(message, AdaptiveCard):
+        return MessageActivityInput().add_card(message)
+    return MessageActivityInput(text=message, text_format="markdown")
+
+
+class TeamsMessenger:
+    """Posts into conversations (and their threads), edits cards in place, and asks who a member is."""
+
+    def __init__(self, app: App, directory: TeamsDirectory) -> None:
+        self._app = app
+        self._directory = directory
+        self._clients: dict[str, ApiClient] = {}
+
+    @property
+    def directory(self) -> TeamsDirectory:
+        """Where conversations and people are remembered."""
+        return self._directory
+
+    async def _where(self, channel: str, thread: str | None) -> tuple[ApiClient, str]:
+        place = await self._directory.place(channel)
+        if place is None:
+            raise UnknownConversation(channel)
+        conversation = threaded(channel, thread) if thread and place.threaded else channel
+        return self._client(place), conversation
+
+    def _client(self, place: Place) -> ApiClient:
+        url = place.service_url or self._app.api.service_url
+        if url not in self._clients:
+            self._clients[url] = self._app.api.clone(service_url=url)
+        return self._clients[url]
+
+    async def post(self, channel: str, message: Message, thread: str | None = None) -> str:
+        """Post ``message`` (in the thread under ``thread`` when the conversation has threads); returns its id."""
+        api, conversation = await self._where(channel, thread)
+        sent = await api.conversations.create_activity(conversation, _activity(message))
+        return sent.id
+
+    async def update(self, channel: str, activity_id: str, message: Message, thread: str | None = None) -> None:
+        """Replace a message we sent with ``message``."""
+        api, conversation = await self._where(channel, thread)
+        await api.conversations.update_activity(conversation, activity_id, _activity(message))
+
+    async def notify(self, channel: str, user: str, message: Message, thread: str | None = None) -> None:
+        """Tell only ``user`` (a targeted message); where Teams refuses that, say it in the conversation.
+
+        A courtesy: failures are logged, never raised.
+        """
+        try:
+            person = await self._directory.person(user)
+            api, conversation = await self._where(channel, thread)
+            place = await self._directory.place(channel)
+            activity = _activity(message)
+            if person is None or place is None or place.kind == "personal":
+                await api.conversations.create_activity(conversation, activity)
+                return
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # targeted messages are a preview feature of the SDK
+                activity.with_recipient(Account(id=person.account_id, name=person.name), is_targeted=True)
+                try:
+                    await api.conversations.create_targeted_activity(conversation, activity)
+                    return
+                except httpx.HTTPStatusError as exc:
+                    logger.info("targeted message refused (HTTP %d); posting it openly", exc.response.status_code)
+            await api.conversations.create_activity(conversation, _activity(message))
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("could not tell a Teams user something: %s", type(exc).__name__)
+
+    async def member_tenant(self, channel: str, account_id: str) -> str | None:
+        """The Entra tenant of a conversation member (their own, in a shared channel), or None if unknown."""
+        try:
+            api, _ = await self._where(channel, None)
+            member = await api.conversations.get_member_by_id(channel, account_id)
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("could not look up a Teams member's tenant: %s", type(exc).__name__)
+            return None
+        tenant = getattr(member, "tenant_id", None)
+        return tenant if isinstance(tenant, str) else None

@@ -1,0 +1,39 @@
+"""Fixtures for the Teams tests: the loopback connector, a world of two tenants, and a bot with Teams on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.sandbox import SlackApiSandbox
+from bot.sandbox.teams_connector import TeamsConnector
+from bot.sandbox.teams_driver import TeamsDriver, TeamsWorld
+from tests.bot.harness import RunningBot
+from tests.bot.teams.harness import LOCAL_AUTH, running_teams_bot, teams_settings
+
+
+@pytest.fixture
+def world() -> TeamsWorld:
+    return TeamsWorld()
+
+
+@pytest.fixture
+async def connector(world: TeamsWorld) -> AsyncIterator[TeamsConnector]:
+    connector = TeamsConnector(LOCAL_AUTH.token, world.roster())
+    async with connector.serve():
+        yield connector
+
+
+@pytest.fixture
+async def teams_bot(
+    api: SlackApiSandbox, state_url: str, dentally_url: str, world: TeamsWorld, connector: TeamsConnector
+) -> AsyncIterator[RunningBot]:
+    async with running_teams_bot(teams_settings(api, state_url, dentally_url, world)) as running:
+        yield running
+
+
+@pytest.fixture
+def teams(teams_bot: RunningBot, connector: TeamsConnector, world: TeamsWorld, http: httpx.AsyncClient) -> TeamsDriver:
+    return TeamsDriver(teams_bot.url, connector, world, http)

@@ -1,0 +1,147 @@
+"""The whole guide on Teams over HTTP: real activities in, the loopback connector recording what the bot sends."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.sandbox import SlackApiSandbox
+from bot.sandbox.teams_connector import Sent
+from bot.sandbox.teams_driver import TeamsDriver, dialog_card
+from dentally.sandbox import sample_keys
+from tests.bot.harness import ONBOARDING, PUBLIC_BASE_URL, RunningBot
+from tests.bot.teams.harness import latest_step, settle
+from tests.bot.test_key_check import GUIDE
+
+KEYS = sample_keys()
+
+
+async def kickoff(teams: TeamsDriver) -> Sent:
+    where = teams.world.shared
+    response = await teams.say("staff", where, "onboard")
+    assert response.status_code == 200
+    return await teams.wait_for(
+        lambda: next((m for m in teams.in_conversation(where) if "Start Dentally setup" in m.titles), None)
+    )
+
+
+async def start(teams: TeamsDriver, who: str, kickoff_card: Sent) -> Sent:
+    await teams.click(who, teams.world.shared, kickoff_card, "Start Dentally setup")
+    return await teams.wait_for(lambda: latest_step(teams, teams.world.shared, who))
+
+
+async def walk_to_key_step(teams: TeamsDriver, who: str, step: Sent) -> Sent:
+    for index in range(GUIDE.step_count - 1):
+        assert f"Step {index + 1} of {GUIDE.step_count}" in step.text
+        await teams.click(who, teams.world.shared, step, "Done, next step")
+        previous = step
+        step = await teams.wait_for(
+            lambda p=previous: (s := latest_step(teams, teams.world.shared, who)) is not None and s.id != p.id and s
+        )
+        assert previous.text.startswith(f"✅ {index + 1}/{GUIDE.step_count}"), previous.text
+        assert previous.titles == []
+    return step
+
+
+async def test_a_clinic_admin_walks_the_guide_and_verifies_a_key_in_a_shared_channel(
+    teams: TeamsDriver, teams_bot: RunningBot, api: SlackApiSandbox
+) -> None:
+    where = teams.world.shared
+    card = await kickoff(teams)
+    first = await start(teams, "admin", card)
+    assert first.thread is not None
+    image = next(e for e in first.cards[0]["body"] if e["type"] == "Image")
+    assert image["url"].startswith(f"{PUBLIC_BASE_URL}/guide-assets/")
+    assert image["altText"] == GUIDE.steps[0].alt
+    assert first.titles == ["Done, next step", "I'm stuck"]
+
+    # Back, then on again; I'm stuck tells support (in Slack) which platform the clinic uses.
+    await teams.click("admin", where, first, "Done, next step")
+    second = await teams.wait_for(lambda: (s := latest_step(teams, where, "admin")) and s.id != first.id and s)
+    await teams.click("admin", where, second, "Back")
+    again = await teams.wait_for(lambda: (s := latest_step(teams, where, "admin")) and s.id != second.id and s)
+    assert "Here's where you are" in again.text
+    assert "went back" in second.text
+    await teams.click("admin", where, again, "I'm stuck")
+    await teams.wait_for(lambda: any("asked the Aldense team" in m.text for m in teams.in_conversation(where)))
+
+    key_step = await walk_to_key_step(teams, "admin", again)
+    assert key_step.titles == ["Enter the key privately", "Back", "I'm stuck"]
+    opened = await teams.click("admin", where, key_step, "Enter the key privately")
+    form = dialog_card(opened.json())
+    key_input = next(e for e in form["body"] if e.get("id") == "api_key")
+    assert key_input["type"] == "Input.Text"
+    assert key_input["style"] == "Password"
+
+    junk = await teams.submit_dialog(
+        "admin", where, opened.json(), {"api_key": "not a key", "region": "uk"}, key_step.thread
+    )
+    again_form = dialog_card(junk.json())
+    assert any(e.get("color") == "Attention" for e in again_form["body"])
+    assert "not a key" not in junk.text
+
+    verified = await teams.submit_dialog(
+        "admin", where, opened.json(), {"api_key": KEYS["all_scopes"].key, "region": "uk"}, key_step.thread
+    )
+    assert "Dentally is connected" in str(dialog_card(verified.json()))
+    await teams.wait_for(lambda: any("Dentally is connected" in m.text for m in teams.in_conversation(where)))
+    await settle(teams_bot)
+
+    clinic = await teams_bot.runtime.context.service.clinic("teams", where.id)
+    assert clinic is not None
+    assert clinic.credential is not None
+    assert clinic.credential.verified_by == teams.world.member("admin").aad_object_id
+    support = [m for m in api.messages(ONBOARDING)]
+    assert any("Microsoft Teams" in str(m.blocks) and "Jane Admin" in str(m.blocks) for m in support)
+    replies = [r for m in support for r in api.thread(ONBOARDING, m.ts)]
+    assert any("stuck" in r.text and "teams.microsoft.com/l/message" in r.text for r in replies)
+    assert all(call.authorized for call in teams.connector.calls)
+
+
+async def test_a_second_user_gets_their_own_guide_and_cannot_drive_another(
+    teams: TeamsDriver, teams_bot: RunningBot
+) -> None:
+    where = teams.world.shared
+    card = await kickoff(teams)
+    admin_step = await start(teams, "admin", card)
+    await teams.click("nurse", where, admin_step, "Done, next step")
+    notice = await teams.wait_for(
+        lambda: next((m for m in teams.in_conversation(where) if "belongs to Jane Admin" in m.text), None)
+    )
+    assert notice.targeted_to == teams.world.member("nurse").account_id
+    assert latest_step(teams, where, "admin") == admin_step  # nothing moved
+    nurse_step = await start(teams, "nurse", card)
+    assert nurse_step.thread != admin_step.thread
+    opened = await teams.click("nurse", where, admin_step, "I'm stuck")
+    assert opened.status_code == 200
+    # The key dialog refuses someone else's guide too.
+    await walk_to_key_step(teams, "admin", admin_step)
+    key_step = latest_step(teams, where, "admin")
+    assert key_step is not None
+    refused = await teams.click("nurse", where, key_step, "Enter the key privately")
+    assert "belongs to Jane Admin" in str(dialog_card(refused.json()))
+    await settle(teams_bot)
+
+
+async def test_a_double_submit_checks_once_and_a_stale_click_changes_nothing(
+    teams: TeamsDriver, teams_bot: RunningBot
+) -> None:
+    where = teams.world.shared
+    first = await start(teams, "admin", await kickoff(teams))
+    key_step = await walk_to_key_step(teams, "admin", first)
+    opened = await teams.click("admin", where, key_step, "Enter the key privately")
+    inputs = {"api_key": KEYS["all_scopes"].key, "region": "uk"}
+    one, two = await asyncio.gather(
+        teams.submit_dialog("admin", where, opened.json(), inputs, key_step.thread),
+        teams.submit_dialog("admin", where, opened.json(), inputs, key_step.thread),
+    )
+    answers = sorted([str(dialog_card(one.json())), str(dialog_card(two.json()))])
+    assert sum("Dentally is connected" in a for a in answers) == 1
+    assert sum("already being checked" in a for a in answers) == 1
+    await settle(teams_bot)
+    results = [m for m in teams.in_conversation(where) if "Dentally is connected" in m.text]
+    assert len(results) == 1
+    # A button of an old card (as a client that has not refreshed still shows it): nothing changes.
+    stale = Sent(first.id, first.conversation, first.thread, [first.versions[0]])
+    await teams.click("admin", where, stale, "I'm stuck")
+    await settle(teams_bot)
+    assert not any("asked the Aldense team" in m.text for m in teams.in_conversation(where))
