@@ -145,3 +145,27 @@ async def test_a_double_submit_checks_once_and_a_stale_click_changes_nothing(
     await teams.click("admin", where, stale, "I'm stuck")
     await settle(teams_bot)
     assert not any("asked the Aldense team" in m.text for m in teams.in_conversation(where))
+
+
+async def test_every_card_the_bot_sends_validates(teams: TeamsDriver, teams_bot: RunningBot) -> None:
+    from tests.bot.teams import cardschema
+
+    where = teams.world.shared
+    key_step = await walk_to_key_step(teams, "admin", await start(teams, "admin", await kickoff(teams)))
+    opened = await teams.click("admin", where, key_step, "Enter the key privately")
+    missing = KEYS["missing_appointment_delete"].key
+    answered = await teams.submit_dialog("admin", where, opened.json(), {"api_key": missing})
+    await teams.wait_for(lambda: any("weren't ticked" in m.text for m in teams.in_conversation(where)))
+    await settle(teams_bot)
+    sent = [
+        card for message in teams.connector.sent.values() for version in message.versions for card in _cards(version)
+    ]
+    assert len(sent) > 2 * 9
+    for card in [*sent, dialog_card(opened.json()), dialog_card(answered.json())]:
+        assert cardschema.problems(card) == []
+
+
+def _cards(body: dict[str, object]) -> list[dict[str, object]]:
+    attachments = body.get("attachments") or []
+    assert isinstance(attachments, list)
+    return [a["content"] for a in attachments if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]

@@ -1,0 +1,104 @@
+"""Every Teams card validates against the SDK's Adaptive Card models (1.5): rendered directly, and as sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.teams import cards
+from conversations.events import StepOutcome
+from conversations.guide import load_guide
+from dentally.scopes import REQUIRED_SCOPES, CheckResult, ScopeCheck, ScopeStatus, Verdict
+from tests.bot.teams import cardschema
+
+GUIDE = load_guide()
+
+
+def dump(card: AdaptiveCard) -> dict[str, Any]:
+    return card.model_dump(by_alias=True, exclude_none=True)
+
+
+def result(verdict: Verdict) -> CheckResult:
+    from datetime import UTC, datetime
+
+    status = ScopeStatus.GRANTED if verdict is Verdict.VERIFIED else ScopeStatus.MISSING
+    return CheckResult(
+        verdict=verdict,
+        scopes=tuple(ScopeCheck(scope=scope, status=status) for scope in REQUIRED_SCOPES),
+        region="uk",
+        region_detected=False,
+        user=None,
+        clinic_name="Maple Leaf Dental",
+        requests_made=5,
+        reason=None,
+        checked_at=datetime.now(UTC),
+    )
+
+
+def every_card() -> list[tuple[str, AdaptiveCard]]:
+    rendered: list[tuple[str, AdaptiveCard]] = [
+        ("kickoff", cards.kickoff(GUIDE)),
+        ("welcome", cards.kickoff(GUIDE, "Jo")),
+    ]
+    for index in range(GUIDE.step_count):
+        rendered.append((f"step {index}", cards.step_card(GUIDE, index, "owner", "https://x.example/p.png")))
+        rendered.append((f"step {index} no picture", cards.step_card(GUIDE, index, "owner", None, again=True)))
+        for outcome in StepOutcome:
+            rendered.append((f"closed {index} {outcome}", cards.closed_step(GUIDE, index, outcome)))
+    for verdict in Verdict:
+        rendered.append((f"result {verdict}", cards.result_card(result(verdict), "owner", "enter-key")))
+        rendered.append((f"dialog {verdict}", cards.result_dialog(result(verdict))))
+    rendered += [
+        ("reminder", cards.reminder(GUIDE, 3, "owner", "Jane")),
+        ("reset", cards.reset_notice()),
+        ("new key", cards.new_key_needed("abcd")),
+        ("not yours", cards.not_your_guide("Jane")),
+        ("form", cards.key_form("owner", 20, 200)),
+        ("form with error", cards.key_form("owner", 20, 200, region="au", error="Too short")),
+        ("cannot accept", cards.cannot_accept_keys()),
+    ]
+    return rendered
+
+
+@pytest.mark.parametrize(("name", "card"), every_card(), ids=lambda value: value if isinstance(value, str) else "")
+def test_every_rendered_card_is_valid_adaptive_card_1_5(name: str, card: AdaptiveCard) -> None:
+    assert cardschema.problems(dump(card)) == [], name
+
+
+def test_the_check_catches_what_the_sdk_models_would_let_through() -> None:
+    bad = dump(cards.kickoff(GUIDE))
+    bad["body"][0]["colour"] = "Good"
+    bad["body"].append({"type": "Input.Secret", "id": "x"})
+    bad["actions"][0]["style"] = "primary"
+    bad["version"] = "1.6"
+    found = cardschema.problems(bad)
+    assert any("colour" in problem for problem in found)
+    assert any("Input.Secret" in problem for problem in found)
+    assert any("Action.Submit" in problem for problem in found)
+    assert any("version" in problem for problem in found)
+
+
+def test_the_key_field_is_masked_and_never_prefilled() -> None:
+    form = dump(cards.key_form("owner", 20, 200, error="That doesn't look like a key"))
+    field = next(element for element in form["body"] if element.get("id") == cards.INPUT_KEY)
+    assert field["type"] == "Input.Text"
+    assert field["style"] == "Password"
+    assert "value" not in field
+
+
+def test_step_cards_carry_ids_only_and_a_real_picture_description() -> None:
+    card = dump(cards.step_card(GUIDE, 1, "aad-owner", "https://x.example/p.png"))
+    image = next(element for element in card["body"] if element["type"] == "Image")
+    assert image["altText"] == GUIDE.steps[1].alt
+    assert [a["data"] for a in card["actions"]] == [
+        {"action": cards.ACTION_DONE, "owner": "aad-owner", "step": GUIDE.steps[1].id},
+        {"action": cards.ACTION_BACK, "owner": "aad-owner", "step": GUIDE.steps[1].id},
+        {"action": cards.ACTION_STUCK, "owner": "aad-owner", "step": GUIDE.steps[1].id},
+    ]
+    assert "Step 2 of 9" in card["body"][0]["text"]
+
+
+def test_slack_style_text_becomes_teams_markdown() -> None:
+    assert cards.markdown("Click *Copy* then `Aldense` :white_check_mark:") == "Click **Copy** then “Aldense” ✅"
