@@ -8,6 +8,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -17,7 +18,7 @@ from bot.logs import configure_logging, library_logger
 from bot.playground import command as playground_command
 from bot.runtime import open_runtime
 from bot.serving import serve
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Mode, Settings, SettingsError, load_settings
 from conversations.guide import DEFAULT_GUIDE, GuideError, load_guide
 from conversations.vault import new_secret
 from dentally.report import exit_code, format_check
@@ -35,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--socket", action="store_true", help="use Socket Mode (development) instead of HTTP")
     run.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
     run.add_argument("--host", default="0.0.0.0", help="interface to bind (default: all)")  # noqa: S104
+    run.add_argument(
+        "--teams-only", action="store_true", help="serve Microsoft Teams alone (POST /api/messages), no Slack endpoint"
+    )
 
     guide = commands.add_parser("guide", help="guide tools")
     guide_commands = guide.add_subparsers(dest="guide_command", required=True, metavar="SUBCOMMAND")
@@ -53,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="encryption keys for stored Dentally keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
     keys_commands.add_parser("new-secret", help="print a fresh key for KEY_ENCRYPTION_KEYS")
+
+    teams = commands.add_parser("teams", help="Microsoft Teams tools")
+    teams_commands = teams.add_subparsers(dest="teams_command", required=True, metavar="SUBCOMMAND")
+    package = teams_commands.add_parser("package", help="build the Teams app package (zip) to upload")
+    package.add_argument("--source", help="folder with manifest.json and icons (default: teams/appPackage)")
+    package.add_argument("--out", default="aldense-guide-teams.zip", help="zip to write")
     return parser
 
 
@@ -74,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "keys":
             print(new_secret())
             return 0
+        if args.command == "teams":
+            return _teams_package(args.source, args.out)
     except SettingsError as exc:
         print(f"aldense-guide: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -116,20 +128,43 @@ async def _dentally_sandbox(port: int) -> None:
         await asyncio.Event().wait()
 
 
+def _teams_package(source: str | None, out: str) -> int:
+    from bot.teams.package import DEFAULT_SOURCE, PackageError, build, values_for
+
+    settings = load_settings("check-key")
+    teams = settings.teams
+    if teams.client_id is None or teams.manifest_id is None:
+        raise SettingsError("TEAMS_CLIENT_ID is required to build the Teams app package")
+    if settings.server.public_base_url is None:
+        raise SettingsError("PUBLIC_BASE_URL (the bot's public https address) is required for the Teams package")
+    values = values_for(teams.client_id, teams.manifest_id, str(settings.server.public_base_url))
+    try:
+        manifest = build(Path(source) if source else DEFAULT_SOURCE, Path(out), values)
+    except PackageError as exc:
+        print(f"aldense-guide: the Teams package was not built:\n{exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}: Teams app {manifest['id']} v{manifest['version']} for bot {teams.client_id}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
-    settings = load_settings("socket" if args.socket else "http")
+    mode: Mode = "teams-only" if args.teams_only else ("socket" if args.socket else "http")
+    settings = load_settings(mode)
     configure_logging(settings.server.log_level)
     if not settings.server.public_base_url:
         logger.warning("PUBLIC_BASE_URL is not set: steps are posted without pictures")
     port = args.port or settings.server.port
-    asyncio.run(_serve(settings, args.host, port, args.socket))
+    asyncio.run(_serve(settings, args.host, port, args.socket, args.teams_only))
     return 0
 
 
-async def _serve(settings: Settings, host: str, port: int, socket_mode: bool) -> None:
-    async with open_runtime(settings, socket_mode=socket_mode) as runtime:
-        await runtime.context.workspace.ensure()
-        logger.info("connected to Slack team %s; state in %s", runtime.context.workspace.team_id, runtime.store)
+async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, teams_only: bool = False) -> None:
+    async with open_runtime(settings, socket_mode=socket_mode, teams_only=teams_only) as runtime:
+        if settings.slack.bot_token is not None:
+            await runtime.context.workspace.ensure()
+            logger.info("connected to Slack team %s; state in %s", runtime.context.workspace.team_id, runtime.store)
+        if runtime.teams is not None:
+            logger.info("Microsoft Teams on http://%s:%d/api/messages (tenant %s)", host, port, settings.teams.tenant_id)
         server = uvicorn.Server(uvicorn.Config(runtime.http_app, host=host, port=port, log_level="warning"))
         interval = settings.follow_up.due_work_interval_seconds
         due_work = asyncio.create_task(runtime.scheduler.run_forever(interval), name="due work")
@@ -146,8 +181,10 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool) ->
                 await server.serve()
             finally:
                 await socket.close_async()  # type: ignore[no-untyped-call]
-        else:
+        elif not teams_only:
             logger.info("listening on http://%s:%d/slack/events", host, port)
+            await server.serve()
+        else:
             await server.serve()
         due_work.cancel()
 

@@ -230,7 +230,7 @@ def load_settings(mode: Mode, **overrides: Any) -> Settings:
     for section_name, field, env_name in _REQUIRED[mode]:
         if getattr(getattr(settings, section_name), field) is None:
             raise SettingsError(f"{env_name} is required for this command but is not set")
-    if settings.teams.partly_configured:
+    if mode in ("http", "socket", "teams-only") and settings.teams.partly_configured:
         raise SettingsError(
             "TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID go together: set all three or none"
         )
