@@ -164,7 +164,9 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
             await runtime.context.workspace.ensure()
             logger.info("connected to Slack team %s; state in %s", runtime.context.workspace.team_id, runtime.store)
         if runtime.teams is not None:
-            logger.info("Microsoft Teams on http://%s:%d/api/messages (tenant %s)", host, port, settings.teams.tenant_id)
+            logger.info(
+                "Microsoft Teams on http://%s:%d/api/messages (tenant %s)", host, port, settings.teams.tenant_id
+            )
         server = uvicorn.Server(uvicorn.Config(runtime.http_app, host=host, port=port, log_level="warning"))
         interval = settings.follow_up.due_work_interval_seconds
         due_work = asyncio.create_task(runtime.scheduler.run_forever(interval), name="due work")
@@ -181,10 +183,9 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
                 await server.serve()
             finally:
                 await socket.close_async()  # type: ignore[no-untyped-call]
-        elif not teams_only:
-            logger.info("listening on http://%s:%d/slack/events", host, port)
-            await server.serve()
         else:
+            if not teams_only:
+                logger.info("listening on http://%s:%d/slack/events", host, port)
             await server.serve()
         due_work.cancel()
 
