@@ -136,11 +136,18 @@ def _interaction_problem(fields: dict[str, Any]) -> str | None:
         view = fields["view"]
         if not isinstance(view, dict):
             return "view is not an object"
+        if not isinstance(view.get("type"), str):
+            return "view.type is not a string"
         if "callback_id" in view and not isinstance(view["callback_id"], str):
             return "view.callback_id is not a string"
         state = view.get("state")
         if state is not None and not _state_ok(state):
             return "view.state is not {values: {block: {action: object}}}"
+    workflow_step = fields.get("type") == "workflow_step_edit" or (
+        fields.get("type") == "view_submission" and (fields.get("view") or {}).get("type") == "workflow_step"
+    )
+    if workflow_step and not isinstance(fields.get("workflow_step"), dict):
+        return "a workflow step payload without workflow_step"
     urls = fields.get("response_urls")
     if urls is not None and not _list_of_objects(urls):
         return "response_urls is not a list of objects"

@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -47,14 +48,13 @@ class SlackEndpoint:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
             return _error(413, "request body too large")
-        body = b""
+        received = bytearray()
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
+            received += chunk
+            if len(received) > MAX_BODY_BYTES:
                 return _error(413, "request body too large")
-        timestamp = request.headers.get("x-slack-request-timestamp", "")
-        signature = request.headers.get("x-slack-signature", "")
-        if not self._verifier.is_valid(body, timestamp, signature):
+        body = bytes(received)
+        if not self._signed(body, request.headers):
             logger.warning("rejected a request with a missing, forged or stale Slack signature")
             return _error(401, "invalid request")
         try:
@@ -72,6 +72,17 @@ class SlackEndpoint:
             where = "".join(traceback.format_tb(exc.__traceback__))
             logger.error("Bolt failed on a signed request with %s (message withheld):\n%s", type(exc).__name__, where)
             return _error(500, "internal error")
+
+    def _signed(self, body: bytes, headers: Headers) -> bool:
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        # slack_sdk raises ValueError (a 500) for a timestamp that is not a number or a body that is not UTF-8.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        try:
+            return bool(self._verifier.is_valid(body, timestamp, signature))
+        except ValueError:
+            return False
 
 
 def _error(status: int, message: str) -> JSONResponse:
