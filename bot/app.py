@@ -116,7 +116,8 @@ def build_context(
 ) -> BotContext:
     """Wire the shared objects of the Slack adapter."""
     pictures = picture_urls(public_base_url, service.guide)
-    reporter = SupportReporter(client, service, service.guide, onboarding_channel, pictures, pacer)
+    tasks = BackgroundTasks()
+    reporter = SupportReporter(client, service, service.guide, onboarding_channel, pictures, pacer, tasks.spawn)
     metrics = metrics or Metrics()
     presenter = SlackPresenter(client, service, reporter, pictures, metrics)
     return BotContext(
@@ -125,7 +126,7 @@ def build_context(
         presenter=presenter,
         reporter=reporter,
         workspace=Workspace(client),
-        tasks=BackgroundTasks(),
+        tasks=tasks,
         onboarding_channel=onboarding_channel,
         kickoff_on_join=kickoff_on_join,
         clock=service.clock,

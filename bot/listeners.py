@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, results, slack_calls, support_blocks, views
 from bot.app import BotContext
-from bot.inbound import PayloadError, channel_reference, mention_words, to_click
+from bot.inbound import Click, PayloadError, channel_reference, mention_words, to_click
 from bot.keyflow import KeyFlow, read_submission
 from bot.presenter import Trigger
 from bot.staff import StaffDesk
@@ -34,26 +34,31 @@ _EVENT_CLAIM_SECONDS = 50.0
 _STORE_RETRY_PAUSES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
 _EVENT_DONE_SECONDS = 3600.0
 
+GuideMove = Start | Done | Back | Stuck | Resume
+Presenting = Callable[[Outcome], Coroutine[Any, Any, None]]
+
 
 def register(app: AsyncApp, ctx: BotContext) -> None:
     """Register every listener of the guide on ``app``."""
     staff = StaffDesk(ctx)
     handlers = _Handlers(ctx, staff)
 
+    # Guide moves are saved before the response goes out (Bolt answers when the listener returns), so an
+    # acknowledged click survives the process dying a moment later; the Slack calls run in the background.
     @app.action(blocks.ACTION_START)
     async def start_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        ctx.tasks.spawn(handlers.start_from_click(body), name="start")
+        await handlers.start_from_click(body)
 
     @app.action(re.compile(f"^({blocks.ACTION_DONE}|{blocks.ACTION_BACK}|{blocks.ACTION_STUCK})$"))
     async def step_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        ctx.tasks.spawn(handlers.step_click(body), name="step")
+        await handlers.step_click(body)
 
     @app.action(blocks.ACTION_RESUME)
     async def resume_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        ctx.tasks.spawn(handlers.resume_from_click(body), name="resume")
+        await handlers.resume_from_click(body)
 
     keys = KeyFlow(ctx)
 
@@ -102,7 +107,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         except PayloadError as exc:
             logger.warning("new-key click ignored: %s", exc)
             return
-        ctx.tasks.spawn(handlers._start(click.channel, click.user, ctx.guide.new_key_step), name="new_key")
+        await handlers.start(click.channel, click.user, ctx.guide.new_key_step)
 
     @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
     async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -162,29 +167,39 @@ class _Handlers:
     async def _key(self, channel: str, user: str) -> ConversationKey:
         return ConversationKey(PLATFORM, await self.ctx.workspace.installing_team(), channel, user)
 
-    async def _handle(
-        self, channel: str, user: str, event: Start | Done | Back | Stuck | Resume, thread_ts: str | None = None
-    ) -> Outcome | None:
-        """Apply ``event``; while the store is unreachable, tell the user once and keep trying for a while.
+    def _later(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self.ctx.tasks.spawn(work, name=name)
 
-        The click was already acknowledged, so giving up at the first failure would lose it; the machine makes a
-        late retry safe (a step already done is not done twice).
+    async def _apply(
+        self, channel: str, user: str, event: GuideMove, thread_ts: str | None, present: Presenting
+    ) -> None:
+        """Save ``event``'s transition now, then hand ``present`` the outcome in the background.
+
+        When the store is unreachable the click is still acknowledged: the user is told, and the event is applied
+        in the background as soon as the store is back (the machine makes a late move safe).
         """
+        try:
+            outcome = await self.ctx.service.handle(await self._key(channel, user), event)
+        except StoreUnavailable:
+            self._later(self._apply_when_back(channel, user, event, thread_ts, present), "store_retry")
+            return
+        self._later(present(outcome), type(event).__name__)
+
+    async def _apply_when_back(
+        self, channel: str, user: str, event: GuideMove, thread_ts: str | None, present: Presenting
+    ) -> None:
         ctx = self.ctx
-        told = False
+        await slack_calls.ephemeral(ctx.client, channel, user, blocks.temporarily_unavailable(), thread_ts=thread_ts)
         for pause in _STORE_RETRY_PAUSES:
             await asyncio.sleep(pause)
             try:
-                return await ctx.service.handle(await self._key(channel, user), event)
+                outcome = await ctx.service.handle(await self._key(channel, user), event)
             except StoreUnavailable:
-                if not told:
-                    told = True
-                    await slack_calls.ephemeral(
-                        ctx.client, channel, user, blocks.temporarily_unavailable(), thread_ts=thread_ts
-                    )
+                continue
+            await present(outcome)
+            return
         logger.error("gave up on a %s: the state store stayed unreachable", type(event).__name__)
         await slack_calls.ephemeral(ctx.client, channel, user, blocks.gave_up(), thread_ts=thread_ts)
-        return None
 
     async def start_from_click(self, body: dict[str, Any]) -> None:
         try:
@@ -192,21 +207,23 @@ class _Handlers:
         except PayloadError as exc:
             logger.warning("start click ignored: %s", exc)
             return
-        await self._start(click.channel, click.user)
+        await self.start(click.channel, click.user)
 
-    async def _start(self, channel: str, user: str, at_step: str | None = None) -> None:
-        ctx = self.ctx
-        outcome = await self._handle(channel, user, Start(at=ctx.clock(), at_step=at_step))
-        if outcome is None:
-            return
-        if any(isinstance(effect, PostStep) and effect.again for effect in outcome.effects):
-            await slack_calls.ephemeral(
-                ctx.client,
-                channel,
-                user,
-                "You already have a Dentally guide going — I've put your current step at the bottom of your thread.",
-            )
-        await ctx.presenter.carry_out(outcome)
+    async def start(self, channel: str, user: str, at_step: str | None = None) -> None:
+        """Start (or show again) ``user``'s guide in ``channel``, at ``at_step`` for a fresh run there."""
+
+        async def present(outcome: Outcome) -> None:
+            if any(isinstance(effect, PostStep) and effect.again for effect in outcome.effects):
+                await slack_calls.ephemeral(
+                    self.ctx.client,
+                    channel,
+                    user,
+                    "You already have a Dentally guide going — I've put your current step at the bottom of your "
+                    "thread.",
+                )
+            await self.ctx.presenter.carry_out(outcome)
+
+        await self._apply(channel, user, Start(at=self.ctx.clock(), at_step=at_step), None, present)
 
     async def step_click(self, body: dict[str, Any]) -> None:
         ctx = self.ctx
@@ -221,8 +238,7 @@ class _Handlers:
             return
         owner, step_id = parsed
         if owner != click.user:
-            text, not_yours = blocks.not_your_guide(owner, ctx.guide)
-            await slack_calls.ephemeral(ctx.client, click.channel, click.user, text, not_yours, click.thread_ts)
+            self._later(self._not_yours(click, owner), "not_yours")
             return
         at = ctx.clock()
         event: Done | Back | Stuck
@@ -232,13 +248,18 @@ class _Handlers:
             event = Back(step_id, at)
         else:
             event = Stuck(step_id, at)
-        outcome = await self._handle(click.channel, click.user, event, click.thread_ts)
-        if outcome is None:
-            return
-        if outcome.refused is not None:
-            await self._explain_refusal(click.channel, click.user, click.thread_ts, step_id, outcome)
-            return
-        await ctx.presenter.carry_out(outcome, Trigger(clicked_ts=click.message_ts))
+
+        async def present(outcome: Outcome) -> None:
+            if outcome.refused is not None:
+                await self._explain_refusal(click.channel, click.user, click.thread_ts, step_id, outcome)
+                return
+            await ctx.presenter.carry_out(outcome, Trigger(clicked_ts=click.message_ts))
+
+        await self._apply(click.channel, click.user, event, click.thread_ts, present)
+
+    async def _not_yours(self, click: Click, owner: str) -> None:
+        text, not_yours = blocks.not_your_guide(owner, self.ctx.guide)
+        await slack_calls.ephemeral(self.ctx.client, click.channel, click.user, text, not_yours, click.thread_ts)
 
     async def _explain_refusal(
         self, channel: str, user: str, thread_ts: str | None, step_id: str, outcome: Outcome
@@ -264,22 +285,25 @@ class _Handlers:
             return
         parsed = blocks.parse_step_value(click.value)
         if parsed is not None and parsed[0] != click.user:
-            text, not_yours = blocks.not_your_guide(parsed[0], self.ctx.guide)
-            await slack_calls.ephemeral(self.ctx.client, click.channel, click.user, text, not_yours, click.thread_ts)
+            self._later(self._not_yours(click, parsed[0]), "not_yours")
             return
-        await self._resume(click.channel, click.user)
+        await self.resume(click.channel, click.user)
 
-    async def _resume(self, channel: str, user: str) -> None:
-        ctx = self.ctx
-        outcome = await self._handle(channel, user, Resume(at=ctx.clock()))
-        if outcome is None:
-            return
-        if outcome.refused is not None:
-            await slack_calls.ephemeral(
-                ctx.client, channel, user, "You have no guide in progress here — mention me with *start* to begin."
-            )
-            return
-        await ctx.presenter.carry_out(outcome)
+    async def resume(self, channel: str, user: str) -> None:
+        """Show ``user``'s current step again."""
+
+        async def present(outcome: Outcome) -> None:
+            if outcome.refused is not None:
+                await slack_calls.ephemeral(
+                    self.ctx.client,
+                    channel,
+                    user,
+                    "You have no guide in progress here — mention me with *start* to begin.",
+                )
+                return
+            await self.ctx.presenter.carry_out(outcome)
+
+        await self._apply(channel, user, Resume(at=self.ctx.clock()), None, present)
 
     async def command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         ctx = self.ctx
@@ -352,9 +376,9 @@ class _Handlers:
             return
         words = mention_words(str(event.get("text") or ""))
         if "start" in words:
-            await self._start(channel, user)
+            await self.start(channel, user)
         elif "resume" in words:
-            await self._resume(channel, user)
+            await self.resume(channel, user)
         else:
             await slack_calls.ephemeral(ctx.client, channel, user, blocks.help_text(ctx.guide))
 

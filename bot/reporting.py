@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -36,7 +37,11 @@ class SupportReporter:
         channel: str | None,
         picture_url: Callable[[Step], str | None] = lambda step: None,
         pacer: Pacer | None = None,
+        spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
     ) -> None:
+        self._spawn = spawn
+        self._queue: deque[Callable[[], Awaitable[None]]] = deque()
+        self._draining = False
         self._client = client
         self._service = service
         self._guide = guide
@@ -67,23 +72,52 @@ class SupportReporter:
         return self._channel
 
     async def milestone(self, conversation: Conversation, milestone: Milestone, index: int | None) -> None:
-        """Post ``milestone`` in the clinic's support thread and bring its status card up to date."""
+        """Queue ``milestone`` for the clinic's support thread (and a status card update)."""
         if self._channel is None:
             return
-        text, extra, broadcast = await self._describe(conversation, milestone, index)
-        await self._post(conversation, text, extra, broadcast, milestone.value)
+
+        async def post() -> None:
+            text, extra, broadcast = await self._describe(conversation, milestone, index)
+            await self._post(conversation, text, extra, broadcast, milestone.value)
+
+        await self._enqueue(post)
 
     async def note(self, conversation: Conversation, text: str, broadcast: bool = False) -> None:
-        """Post a free-form line in the clinic's support thread (``broadcast`` also shows it in the channel)."""
+        """Queue a free-form line for the clinic's support thread (``broadcast`` also shows it in the channel)."""
         if self._channel is None:
             return
-        await self._post(conversation, text, None, broadcast, "note")
+
+        async def post() -> None:
+            await self._post(conversation, text, None, broadcast, "note")
+
+        await self._enqueue(post)
 
     async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
         """Like ``note`` for a clinic as a whole (keep-alive results, staff actions)."""
         view = await self.clinic_view(platform, channel)
         if view is not None and view.conversations:
             await self.note(view.conversations[0], text, broadcast)
+
+    async def _enqueue(self, post: Callable[[], Awaitable[None]]) -> None:
+        """Posts go out in order, paced, by one background drain, so no user-facing work waits for them."""
+        if self._spawn is None:  # no background runner (a one-off tool): post now
+            await post()
+            return
+        self._queue.append(post)
+        if not self._draining:
+            self._draining = True
+            self._spawn(self._drain(), "support_reports")
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                post = self._queue.popleft()
+                try:
+                    await post()
+                except Exception:
+                    logger.exception("a support report failed")
+        finally:
+            self._draining = False
 
     async def _post(
         self, conversation: Conversation, text: str, extra: list[dict[str, Any]] | None, broadcast: bool, what: str

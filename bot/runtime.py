@@ -135,7 +135,7 @@ async def open_runtime(
             checker=checker,
             vault=vault,
             handoff=handoff,
-            pacer=support_pacer,
+            pacer=support_pacer or Pacer(interval=1.0 / settings.support.support_posts_per_second),
             clients=clients,
             metrics=metrics,
             keepalive_every=follow_up.keepalive_every,

@@ -61,6 +61,9 @@ class SupportSettings(_Section):
     )
     handoff_url: AnyHttpUrl | None = Field(None, description="Optional URL that receives each verified key.")
     handoff_secret: SecretStr | None = Field(None, description="HMAC-SHA256 secret that signs hand-off requests.")
+    support_posts_per_second: float = Field(
+        1.0, gt=0, le=1000, description="Pace of posts to the onboarding channel (Slack allows about 1 per second)."
+    )
 
 
 class DentallySettings(_Section):

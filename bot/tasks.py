@@ -21,7 +21,7 @@ class BackgroundTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None], name: str = "work") -> None:
         """Run ``work`` in the background under ``name`` (used in logs)."""
         task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)

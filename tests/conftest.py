@@ -37,10 +37,11 @@ def redis_server_url() -> Iterator[str]:
     if configured and _answers(configured):
         yield configured.rsplit("/", 1)[0] if configured.count("/") > 2 else configured
         return
-    if _answers(_LOCAL_REDIS):
+    binary = shutil.which("redis-server")
+    # A private server per test session: runs on one machine (several checkouts, CI) never flush each other's data.
+    if binary is None and _answers(_LOCAL_REDIS):
         yield _LOCAL_REDIS
         return
-    binary = shutil.which("redis-server")
     if binary is None:
         reason = "no Redis: REDIS_URL unset or not answering, nothing on 127.0.0.1:6379, no redis-server on PATH"
         if os.environ.get("CI") == "true":

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -130,7 +130,6 @@ class SlackDriver:
         self._secret = signing_secret
         self._http = http
         self._clock = clock
-        self._event_ids = itertools.count(1)
 
     @property
     def workspace(self) -> Workspace:
@@ -404,7 +403,8 @@ class SlackDriver:
         envelope = payloads.event_callback(
             ws,
             event,
-            event_id=event_id or f"Ev{next(self._event_ids):08d}",
+            # Unique across drivers (several may serve one sandbox, one per replica), as Slack's ids are.
+            event_id=event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
             event_time=int(self._clock()),
             channel=channel,
             actor_team_id=actor.team_id if actor else None,

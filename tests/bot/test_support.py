@@ -203,8 +203,9 @@ async def test_staff_recheck_and_reset_with_confirmation(world: World) -> None:
 
 async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(world: World) -> None:
     driver, scheduler = world.driver, world.runtime.scheduler
-    await driver.click(ADMIN, await world.scenario.kickoff(), blocks.ACTION_START)  # London
-    await driver.click(NURSE, (await world.scenario.kickoff()), blocks.ACTION_START)  # Sydney
+    kickoff = await world.scenario.kickoff()
+    await driver.click(ADMIN, kickoff, blocks.ACTION_START)  # London
+    await driver.click(NURSE, kickoff, blocks.ACTION_START)  # Sydney
     await world.scenario.latest_step(ADMIN)
     await world.scenario.latest_step(NURSE)
     await settle(world)
