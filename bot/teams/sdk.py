@@ -91,27 +91,48 @@ class StarletteAdapter:
         """Nothing to stop."""
 
 
+class _SdkFilter(logging.Filter):
+    """On every SDK logger: drops DEBUG and INFO (whole activities), and withholds exception messages.
+
+    A logger's filters run before any handler sees the record, whatever handlers are attached and whatever
+    level anyone sets, so this holds even where a level is forced to DEBUG.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return False
+        if record.exc_info and record.exc_info[0] is not None:
+            kind = record.exc_info[0].__name__
+            record.msg, record.args = f"{kind} in the Teams SDK (message withheld: it may quote an activity)", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class _SdkGate(logging.Handler):
-    """Passes the SDK's WARNING+ records on to ``aldense_guide.microsoft_teams``, without exception messages."""
+    """Passes the SDK's (filtered) records on to ``aldense_guide.microsoft_teams…``, where our handlers are."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
 
     def emit(self, record: logging.LogRecord) -> None:
-        target = logging.getLogger(f"aldense_guide.{record.name}")
-        if record.exc_info and record.exc_info[0] is not None:
-            message = f"{record.exc_info[0].__name__} in the Teams SDK (message withheld: it may quote an activity)"
-        else:
-            message = record.getMessage()
-        target.log(record.levelno, "%s", message)
+        logging.getLogger(f"aldense_guide.{record.name}").log(record.levelno, "%s", record.getMessage())
 
 
 def gate_sdk_logging() -> None:
-    """Stop the SDK's own records (DEBUG logs whole activities) from reaching any handler; keep its warnings."""
+    """Keep the SDK's DEBUG output (whole activities, a dialog's key among them) away from every handler.
+
+    Each SDK logger gets ``_SdkFilter``; the package logger stops propagating and hands what passes to our own
+    logger tree, so a logger the SDK creates later is still kept from the root handlers.
+    """
     sdk = logging.getLogger(SDK_LOGGER)
     sdk.propagate = False
     if not any(isinstance(handler, _SdkGate) for handler in sdk.handlers):
         sdk.addHandler(_SdkGate())
+    for name in [SDK_LOGGER, *logging.root.manager.loggerDict]:
+        if name == SDK_LOGGER or name.startswith(SDK_LOGGER + "."):
+            logger = logging.getLogger(name)
+            if not any(isinstance(existing, _SdkFilter) for existing in logger.filters):
+                logger.addFilter(_SdkFilter())
 
 
 def build_app(
