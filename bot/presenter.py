@@ -118,11 +118,15 @@ class SlackPresenter:
             case OpenThread():
                 if state.thread_ref is not None:  # already opened (a recovery repeating the batch)
                     return state
-                ts = await slack_calls.post(self._client, state.channel, blocks.thread_opener(state.user, self.guide))
-                return await self._record(state, ThreadOpened(ts))
+                return await self._open_thread(state, look_first=trigger.recovering)
             case PostStep():
                 if effect.index != state.step_index or state.step_message_ref is not None:
                     return state  # the user has moved on, or the step is already posted
+                if state.thread_ref is None:
+                    # The process that was opening the thread died before recording it: find it, or open it.
+                    state = await self._open_thread(state, look_first=True)
+                if trigger.recovering and (posted := await self._find_open_step(state, effect.index)):
+                    return await self._record(state, StepPosted(self.guide.steps[effect.index].id, posted))
                 return await self._post_step(state, effect)
             case CloseStep():
                 await self._close_step(state, effect, trigger)
@@ -145,6 +149,44 @@ class SlackPresenter:
                 text, notice = blocks.reset_notice(self.guide)
                 await slack_calls.post(self._client, state.channel, text, notice, thread_ts=state.thread_ref)
         return state
+
+    # A process can die between Slack accepting a post and the state recording it. Recovery looks in Slack before
+    # posting again, so a message is never posted twice (this needs the channels:history/groups:history scopes).
+    async def _open_thread(self, state: Conversation, look_first: bool) -> Conversation:
+        opener = blocks.thread_opener(state.user, self.guide)
+        found = await self._find_opener(state, opener, state.started_at) if look_first else None
+        ts = found or await slack_calls.post(self._client, state.channel, opener)
+        return await self._record(state, ThreadOpened(ts))
+
+    async def _find_opener(self, state: Conversation, opener: str, since: float) -> str | None:
+        try:
+            history = await self._client.conversations_history(channel=state.channel, oldest=f"{since - 60:.6f}")
+        except SlackApiError as exc:
+            logger.warning("conversations.history failed during recovery: %s", slack_calls.slack_error(exc))
+            return None
+        for message in history.get("messages") or []:
+            if message.get("bot_id") and message.get("text") == opener:
+                return str(message["ts"])
+        return None
+
+    async def _find_open_step(self, state: Conversation, index: int) -> str | None:
+        if state.thread_ref is None:
+            return None
+        try:
+            replies = await self._client.conversations_replies(channel=state.channel, ts=state.thread_ref, limit=200)
+        except SlackApiError as exc:
+            logger.warning("conversations.replies failed during recovery: %s", slack_calls.slack_error(exc))
+            return None
+        prefix = f"step:{self.guide.steps[index].id}:"
+        for message in reversed(replies.get("messages") or []):
+            ids = [str(block.get("block_id", "")) for block in message.get("blocks") or []]
+            if (
+                message.get("bot_id")
+                and any(i.startswith(prefix) for i in ids)
+                and any(i.endswith(":actions") for i in ids)
+            ):
+                return str(message["ts"])
+        return None
 
     async def _key_check_lost(self, state: Conversation) -> None:
         """The process checking a key died with the key in memory only: close the check and ask again."""

@@ -240,16 +240,23 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
     if state.status is not Status.CHECKING:
         raise IllegalMove("no key check is running", stale=True)
     last_id = guide.steps[-1].id
-    times = _finished(state.steps, last_id, event.at) if event.verdict is Verdict.VERIFIED else state.steps
+    verified = event.verdict is Verdict.VERIFIED
+    times = _finished(state.steps, last_id, event.at) if verified else state.steps
     finished = state.model_copy(
         update={
             "status": _STATUS_AFTER_CHECK[event.verdict],
             "last_verdict": event.verdict.value,
             "steps": times,
             "updated_at": event.at,
+            "step_message_ref": None if verified else state.step_message_ref,
         }
     )
-    return Transition(finished, (Report(Milestone.CHECKED, state.step_index),))
+    effects: list[Effect] = []
+    if verified and state.step_message_ref:
+        # The key step is finished: its buttons go, like any step's.
+        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.DONE))
+    effects.append(Report(Milestone.CHECKED, state.step_index))
+    return Transition(finished, tuple(effects))
 
 
 def _nudged(state: Conversation, event: Nudged) -> Transition:

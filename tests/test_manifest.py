@@ -21,6 +21,8 @@ EXPECTED_SCOPES = {
     "chat:write": "posting steps, threads and support milestones",
     "commands": "/aldense",
     "users:read": "users.info to tell clinic members from Aldense staff",
+    "channels:history": "after a crash, finding a step message already posted instead of posting it twice",
+    "groups:history": "the same in private channels",
 }
 
 

@@ -176,7 +176,9 @@ async def test_a_key_missing_delete_gets_fix_instructions_then_a_corrected_key_v
     assert "Generate new token" in text
     assert "revoke the old key" in text
     assert action_ids(missing) == [blocks.ACTION_ENTER_KEY]
-    assert any("missing scopes" in t and "appointment:delete :x:" in t for t in support_texts(api))
+    await scenario.driver.wait_for(
+        lambda: any("missing scopes" in t and "appointment:delete :x:" in t for t in support_texts(api))
+    )
     await scenario.idle(bot)
     # The Try another key button opens a fresh form; the corrected key verifies.
     await driver.close_view(ADMIN)

@@ -116,3 +116,27 @@ async def test_a_key_check_cut_short_asks_for_the_key_again(world: World) -> Non
     assert state is not None
     assert state.status.value == "awaiting_key"
     assert state.outbox == ()
+
+
+async def test_a_replica_that_died_between_posting_and_recording_is_not_posted_twice(world: World) -> None:
+    from bot import blocks as renderers
+    from bot.slack_calls import post
+
+    service = world.runtime.context.service
+    client = world.runtime.context.client
+    saved = await service.handle(KEY, Start(at=world.clock()))
+    assert saved.state is not None
+    # The dying replica got as far as posting the opener and the first step, but recorded neither.
+    opener = await post(client, CLINIC, renderers.thread_opener(ADMIN, GUIDE))
+    text, step = renderers.step_message(GUIDE, 0, ADMIN, None)
+    await post(client, CLINIC, text, step, thread_ts=opener)
+    world.clock.advance(service.outbox_grace + 1)
+    await world.runtime.scheduler.run_once()
+    await world.runtime.context.tasks.drain(5)
+    openers = [m for m in world.api.messages(CLINIC) if m.text == renderers.thread_opener(ADMIN, GUIDE)]
+    assert len(openers) == 1
+    assert len(world.api.thread(CLINIC, opener)) == 2
+    state = await service.conversation(KEY)
+    assert state is not None
+    assert (state.thread_ref, state.outbox) == (opener, ())
+    assert state.step_message_ref == world.api.thread(CLINIC, opener)[1].ts

@@ -378,9 +378,11 @@ def test_a_new_key_may_replace_a_verified_one() -> None:
     ],
 )
 def test_check_finished_sets_the_status_of_its_verdict(verdict: Verdict, status: Status) -> None:
-    transition = apply(GUIDE, KEY, checking(), CheckFinished(verdict, at=250.0))
+    before = checking()
+    transition = apply(GUIDE, KEY, before, CheckFinished(verdict, at=250.0))
 
-    assert transition.effects == (Report(Milestone.CHECKED, KEY_STEP),)
+    closing = (CloseStep(KEY_STEP, before.step_message_ref, StepOutcome.DONE),) if verdict is Verdict.VERIFIED else ()
+    assert transition.effects == (*closing, Report(Milestone.CHECKED, KEY_STEP))
     state = transition.state
     assert (state.status, state.last_verdict, state.updated_at) == (status, verdict.value, 250.0)
     key_done = state.steps["key"].done
