@@ -258,9 +258,11 @@ def test_a_clinic_admin_connects_dentally_and_staff_see_it(page: Page, playgroun
     shoot(page, "staff-status.png")
 
 
-def test_a_key_without_appointment_delete_gets_the_fix_instructions(page: Page) -> None:
+def test_a_key_without_appointment_delete_gets_the_fix_instructions(page: Page, playground: RunningPlayground) -> None:
     from playwright.sync_api import expect
 
+    # A slow Dentally keeps "Checking with Dentally…" on screen long enough to see it.
+    httpx.post(f"{playground.dentally_url}/_sandbox/switches", json={"latency_ms": 1500}, timeout=5)
     clinic = walk_to_the_key_step(page)
     dialog = open_key_modal(page, clinic)
     check_key(page, dialog, sample_keys()["missing_appointment_delete"].key)
