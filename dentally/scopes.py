@@ -79,6 +79,8 @@ SCOPE_LABELS: Final[Mapping[Scope, str]] = MappingProxyType(
 
 MAX_REQUESTS: Final = 8
 DEFAULT_MAX_RATE_LIMIT_WAIT: Final = 2.0
+FAILURE_PAUSE: Final = 0.5
+"""Seconds to wait before retrying probes that met a server error, a timeout or a network failure."""
 
 # A body that fails validation three ways (finish before start, long past, no practitioner); the reason names us
 # so that, should Dentally ever save it, the clinic can see what it is.
@@ -265,6 +267,13 @@ class _Observation:
     problem: Problem | None = None
     detail: str = ""
     response: ApiResponse | None = None
+
+
+_RETRIED_FAILURES: Final = frozenset({Problem.SERVER_ERROR, Problem.TIMEOUT, Problem.NETWORK})
+
+
+def _worth_retrying(seen: _Observation) -> bool:
+    return seen.kind is _Kind.RATE_LIMITED or (seen.kind is _Kind.FAILED and seen.problem in _RETRIED_FAILURES)
 
 
 def _classify(probe: _Probe, response: ApiResponse) -> _Observation:
@@ -505,15 +514,17 @@ class ScopeChecker:
         await self._send_round(run, client, probes, names, observed)
         incident = await self._undo_writes(run, client, observed)
 
-        # Every rate-limited request gets one retry after one shared wait: scopes first, in order, and the
-        # practice name only with whatever budget is left.
-        limited = [
-            n for n in (*REQUIRED_SCOPES, "practice") if n in observed and observed[n].kind is _Kind.RATE_LIMITED
-        ]
-        if limited and not _rejected(observed):
-            await self._wait_for_reset([observed[n] for n in limited])
+        # Every rate-limited or failed (5xx, timeout, network) request gets one retry after one shared wait:
+        # scopes first, in order, and the practice name only with whatever budget is left.
+        retryable = [n for n in (*REQUIRED_SCOPES, "practice") if n in observed and _worth_retrying(observed[n])]
+        if retryable and not _rejected(observed):
+            limited = [observed[n] for n in retryable if observed[n].kind is _Kind.RATE_LIMITED]
+            if limited:
+                await self._wait_for_reset(limited)
+            else:
+                await self._sleep(FAILURE_PAUSE)
             retry: list[str] = []
-            for name in limited:
+            for name in retryable:
                 if run.room(_reserve([*retry, name])) >= len(retry) + 1:
                     retry.append(name)
             await self._send_round(run, client, probes, retry, observed)

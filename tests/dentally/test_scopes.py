@@ -280,7 +280,27 @@ async def test_a_timeout_means_could_not_check(
     assert result.verdict is Verdict.COULD_NOT_CHECK
     assert result.problem is Problem.TIMEOUT
     assert statuses(result) == [G, U, G, G, G]
-    assert result.requests_made == 6
+    assert result.requests_made == 7  # the timed-out probe was tried once more
+
+
+@pytest.mark.parametrize("switch", [{"server_error": 502}, {"hang_ms": 500}])
+async def test_a_passing_server_error_or_timeout_is_retried_once_and_the_key_verifies(
+    http: httpx.AsyncClient, endpoints: Endpoints, sandbox: Sandbox, keys: dict[str, SandboxKey], switch: dict[str, int]
+) -> None:
+    sandbox.switches = sandbox.switches.model_copy(update={**switch, "fault_target": "DELETE /v1/appointments"})
+    pauses: list[float] = []
+
+    async def dentally_recovers_during_the_pause(seconds: float) -> None:
+        pauses.append(seconds)
+        sandbox.switches = sandbox.switches.model_copy(update={"server_error": None, "hang_ms": 0})
+
+    checker = ScopeChecker(ClientFactory(http, endpoints, timeout=0.15), sleep=dentally_recovers_during_the_pause)
+    result = await checker.check(secret(keys["all_scopes"]), "uk")
+    assert result.verdict is Verdict.VERIFIED
+    assert pauses == [0.5]
+    assert result.requests_made == 7
+    if "server_error" in switch:  # a hung request is only recorded once the sandbox stops waiting
+        assert_counted(result, sandbox)
 
 
 async def test_a_create_probe_that_creates_is_undone_flagged_and_switched_off(
