@@ -30,6 +30,8 @@ _DOUBLE_CLICK_SECONDS = 10.0
 # An Events API delivery being handled blocks its retries this long; once handled, for an hour (Slack retries
 # after about 0 s, 1 min and 5 min).
 _EVENT_CLAIM_SECONDS = 50.0
+# The longest a click waits for the store before it is acknowledged anyway and applied in the background.
+_INLINE_STORE_SECONDS = 1.5
 # Pauses before each attempt to reach an unreachable store: about two minutes in all.
 _STORE_RETRY_PAUSES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
 _EVENT_DONE_SECONDS = 3600.0
@@ -179,8 +181,10 @@ class _Handlers:
         in the background as soon as the store is back (the machine makes a late move safe).
         """
         try:
-            outcome = await self.ctx.service.handle(await self._key(channel, user), event)
-        except StoreUnavailable:
+            # Slack wants its answer within 3 seconds: a store that hangs is treated as a store that is down.
+            async with asyncio.timeout(_INLINE_STORE_SECONDS):
+                outcome = await self.ctx.service.handle(await self._key(channel, user), event)
+        except (StoreUnavailable, TimeoutError):
             self._later(self._apply_when_back(channel, user, event, thread_ts, present), "store_retry")
             return
         self._later(present(outcome), type(event).__name__)
