@@ -165,7 +165,8 @@ def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
             "block_id": "card:title",
             "text": {
                 "type": "mrkdwn",
-                "text": f":tooth: *{name}* · Dentally setup in {view.place} · {view.platform_label}",
+                "text": (f":tooth: *{view.clinic.name}* · " if view.clinic.name else ":tooth: ")
+                + f"Dentally setup in {view.place} · {view.platform_label}",
             },
         },
         {"type": "section", "block_id": "card:outcome", "text": {"type": "mrkdwn", "text": outcome(view)}},
