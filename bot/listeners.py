@@ -67,20 +67,16 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     @app.action(blocks.ACTION_ENTER_KEY)
     async def enter_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("key button click ignored: %s", exc)
+        click = _read_click(body, "key button click")
+        if click is None:
             return
         ctx.tasks.spawn(keys.open_form(click), name="open_key_form")
 
     @app.action(results.ACTION_CHECK_AGAIN)
     async def check_again_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("check-again click ignored: %s", exc)
+        click = _read_click(body, "check-again click")
+        if click is None:
             return
         ctx.tasks.spawn(keys.check_again(click), name="check_again")
 
@@ -104,20 +100,16 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     @app.action(blocks.ACTION_NEW_KEY)
     async def new_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("new-key click ignored: %s", exc)
+        click = _read_click(body, "new-key click")
+        if click is None:
             return
         await handlers.start(click.channel, click.user, ctx.guide.new_key_step)
 
     @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
     async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("staff click ignored: %s", exc)
+        click = _read_click(body, "staff click")
+        if click is None:
             return
         if not await staff.is_staff(click.user_team):
             ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
@@ -206,10 +198,8 @@ class _Handlers:
         await slack_calls.ephemeral(ctx.client, channel, user, blocks.gave_up(), thread_ts=thread_ts)
 
     async def start_from_click(self, body: dict[str, Any]) -> None:
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("start click ignored: %s", exc)
+        click = _read_click(body, "start click")
+        if click is None:
             return
         await self.start(click.channel, click.user)
 
@@ -231,10 +221,8 @@ class _Handlers:
 
     async def step_click(self, body: dict[str, Any]) -> None:
         ctx = self.ctx
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("step click ignored: %s", exc)
+        click = _read_click(body, "step click")
+        if click is None:
             return
         parsed = blocks.parse_step_value(click.value)
         if parsed is None:
@@ -282,10 +270,8 @@ class _Handlers:
         await slack_calls.ephemeral(ctx.client, channel, user, text, thread_ts=thread_ts)
 
     async def resume_from_click(self, body: dict[str, Any]) -> None:
-        try:
-            click = to_click(body)
-        except PayloadError as exc:
-            logger.warning("resume click ignored: %s", exc)
+        click = _read_click(body, "resume click")
+        if click is None:
             return
         parsed = blocks.parse_step_value(click.value)
         if parsed is not None and parsed[0] != click.user:
@@ -412,6 +398,15 @@ class _Handlers:
             await store.unmark(claim)
             raise
         await store.mark_once(done, _EVENT_DONE_SECONDS)
+
+
+def _read_click(body: dict[str, Any], what: str) -> Click | None:
+    """The click in a ``block_actions`` body, or None (logged) when the body lacks what a click needs."""
+    try:
+        return to_click(body)
+    except PayloadError as exc:
+        logger.warning("%s ignored: %s", what, exc)
+        return None
 
 
 _COMMAND_HELP = (
