@@ -1,0 +1,113 @@
+"""The command line: one clear line for every configuration mistake, and the key read only from standard input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.serving import serve
+from dentally.sandbox import Sandbox, sample_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALDENSE_", "DENTALLY_", "TEAMS_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/state.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({}, "SLACK_BOT_TOKEN is required"),
+        ({"SLACK_BOT_TOKEN": "not-a-token"}, "SLACK_BOT_TOKEN: Value error, must be a bot token"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "ALDENSE_ONBOARDING_CHANNEL": "general"},
+            "ALDENSE_ONBOARDING_CHANNEL",
+        ),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"STATE_URL": "postgres://x"}, "STATE_URL"),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "ALDENSE_ONBOARDING_CHANNEL": "C123",
+                "KEY_ENCRYPTION_KEYS": "not-fernet",
+            },
+            "KEY_ENCRYPTION_KEYS",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "ALDENSE_ONBOARDING_CHANNEL": "C123",
+                "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            },
+            "SLACK_API_URL cannot be reached",
+        ),
+    ],
+)
+def test_run_stops_with_one_line_naming_the_setting(env: dict[str, str], line: str, state: str) -> None:
+    result = run_cli("run", "--port", "0", env={"STATE_URL": state, **env})
+    assert result.returncode == 2
+    assert line in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("aldense-guide: configuration error:")
+
+
+def test_guide_validate_passes_the_built_in_guide_and_names_a_broken_one(tmp_path: Path) -> None:
+    ok = run_cli("guide", "validate")
+    assert ok.returncode == 0
+    assert "9 steps" in ok.stdout
+    broken = tmp_path / "guide.yaml"
+    broken.write_text("id: broken\nversion: 1\ntitle: T\nsummary: S\nsteps:\n  - id: one\n    title: One\n")
+    bad = run_cli("guide", "validate", str(broken))
+    assert bad.returncode == 2
+    assert "guide broken" in bad.stderr
+    assert "step 'one': has no picture" in bad.stderr
+
+
+async def test_check_key_reads_the_key_from_stdin_and_exits_by_verdict() -> None:
+    import asyncio
+
+    keys = sample_keys()
+    async with serve(Sandbox()) as url:
+        env = {"DENTALLY_API_URL": f"{url}/{{region}}"}
+        verified = await asyncio.to_thread(
+            run_cli, "check-key", "--region", "uk", env=env, stdin=keys["all_scopes"].key
+        )
+        missing = await asyncio.to_thread(
+            run_cli, "check-key", "--region", "detect", env=env, stdin=keys["missing_appointment_delete"].key
+        )
+        junk = await asyncio.to_thread(run_cli, "check-key", env=env, stdin="not a key\n")
+    assert (verified.returncode, missing.returncode, junk.returncode) == (0, 1, 1)
+    assert "VERIFIED" in verified.stdout
+    assert "Appointment Delete  appointment:delete  MISSING" in missing.stdout
+    assert keys["all_scopes"].key not in verified.stdout + verified.stderr
+    assert "spaces" in junk.stderr
+
+
+def test_keys_new_secret_prints_a_fernet_key() -> None:
+    from cryptography.fernet import Fernet
+
+    result = run_cli("keys", "new-secret")
+    assert result.returncode == 0
+    Fernet(result.stdout.strip().encode())
