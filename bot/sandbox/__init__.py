@@ -1,19 +1,6 @@
 """A Slack stand-in on loopback: a workspace model, a Web API server that records what users see, and a driver."""
 
-from bot.sandbox.api import (
-    ApiCall,
-    Change,
-    Ephemeral,
-    Fault,
-    Message,
-    MessageVersion,
-    ResponsePost,
-    SlackApiError,
-    SlackApiSandbox,
-    View,
-    validate_blocks,
-    validate_view,
-)
+from bot.sandbox.api import SlackApiSandbox
 from bot.sandbox.driver import (
     AckRejected,
     CommandUnavailable,
@@ -23,6 +10,9 @@ from bot.sandbox.driver import (
     SlackDriver,
     SubmissionBlocked,
 )
+from bot.sandbox.errors import SlackApiError
+from bot.sandbox.records import ApiCall, Change, Ephemeral, Fault, Message, MessageVersion, ResponsePost, View
+from bot.sandbox.validation import validate_blocks, validate_view
 from bot.sandbox.workspace import Channel, Team, User, Workspace
 
 __all__ = [

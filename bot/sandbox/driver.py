@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 import httpx
 
 from bot.sandbox import payloads
-from bot.sandbox.api import ApiCall, Ephemeral, Message, SlackApiSandbox, View
+from bot.sandbox.api import SlackApiSandbox
+from bot.sandbox.records import ApiCall, Ephemeral, Message, View
 from bot.sandbox.workspace import Workspace
 
 JSON = dict[str, Any]
