@@ -25,7 +25,7 @@ import redis
 from benchmarks import processes
 from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, start_guides, users_for, walk, watching
 from benchmarks.load import Target, percentile
-from benchmarks.report import shown, write_results
+from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
 from conversations.events import CheckFinished, Done, Event, KeySubmitted, Start, StepPosted, ThreadOpened, Verdict
 from conversations.keys import ConversationKey
@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     print(render(rows))
     settings = {"sized": args.sized, "stored": args.stored, "users": args.users, "settle_s": args.settle}
     path = write_results("footprint", settings, rows, goal_bytes=GOAL_BYTES)
-    print(f"\nwrote {shown(path)}")
+    print(machine())
+    print(f"wrote {shown(path)}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,16 @@ def cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
+def load_average() -> float:
+    """The one-minute load average (other work on the machine skews every figure; it is recorded with them)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else 0.0
+
+
+def machine() -> str:
+    """One line naming the CPUs and the load, printed under every table."""
+    return f"machine: {cpus()} CPUs, Python {platform.python_version()}, load average {load_average()} at the end"
+
+
 def write_results(name: str, settings: dict[str, Any], rows: list[Any], **extra: Any) -> Path:
     """Write ``benchmarks/results/<name>.json`` and return its path.
 
@@ -34,6 +44,7 @@ def write_results(name: str, settings: dict[str, Any], rows: list[Any], **extra:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "cpus": cpus(),
+        "load_average_at_end": load_average(),
         **settings,
         "rows": [asdict(row) if is_dataclass(row) and not isinstance(row, type) else row for row in rows],
         **extra,

@@ -25,7 +25,7 @@ import redis
 from benchmarks import processes
 from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, Guided, start_guides, step_posts, users_for, walk, watching
 from benchmarks.load import Target, percentile
-from benchmarks.report import shown, write_results
+from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
 
 GOAL_P99_MS = 50.0
@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     print(render(results))
     settings = {"users": args.users, "rounds": args.rounds, "think_s": thinks, "state": "redis"}
     path = write_results("step_turnaround", settings, results, goal_p99_ms=GOAL_P99_MS)
-    print(f"\nwrote {shown(path)}")
+    print(machine())
+    print(f"wrote {shown(path)}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from benchmarks import processes
 from benchmarks.ack_latency import not_yours_click
 from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, Guided, start_guides, step_posts, users_for, walk, watching
 from benchmarks.load import Target, closed_loop, signed_request
-from benchmarks.report import shown, write_results
+from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
 
 GOAL_SCALING = 1.7
@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     print(render(rows))
     settings = {"users": args.users, "rounds": args.rounds, "ack_count": args.ack_count, "state": "redis"}
     path = write_results("throughput", settings, rows, goal_scaling=GOAL_SCALING)
-    print(f"\nwrote {shown(path)}")
+    print(machine())
+    print(f"wrote {shown(path)}")
 
 
 if __name__ == "__main__":
