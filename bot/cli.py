@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(settings.server.log_level)
     if not settings.server.public_base_url:
         logger.warning("PUBLIC_BASE_URL is not set: steps are posted without pictures")
-    port = args.port or settings.server.port
+    port = args.port if args.port is not None else settings.server.port
     asyncio.run(_serve(settings, args.host, port, args.socket, args.teams_only))
     return 0
 
