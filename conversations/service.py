@@ -23,7 +23,7 @@ from conversations.keys import (
 )
 from conversations.machine import IllegalMove, apply
 from conversations.outbox import OutboxBatch
-from conversations.store import Store, VersionConflict
+from conversations.store import DueChange, Store, VersionConflict
 
 # A lost race reloads and re-applies. Each round of a race has exactly one winner, so the attempt budget is how
 # many writers of one record may collide at once; a short random pause stops the losers colliding in lockstep again.
@@ -98,14 +98,14 @@ class OnboardingService:
                 after = after.model_copy(update={"outbox": state.outbox})
             if after == state:
                 return Outcome(state, transition.effects)
+            due = self._reminder_change(state, after)
+            if batch is not None:
+                due.append(DueChange(OUTBOX_QUEUE, str(key), batch.at + self.outbox_grace))
             try:
-                await self.store.put(str(key), after.to_json(), record.version if record else 0)
+                await self.store.put(str(key), after.to_json(), record.version if record else 0, due)
             except VersionConflict:
                 await _pause_after_lost_race(attempt + 1)
                 continue
-            if batch is not None:
-                await self.store.schedule(OUTBOX_QUEUE, str(key), batch.at + self.outbox_grace)
-            await self._schedule_reminder(state, after)
             return Outcome(after, transition.effects, batch=batch.id if batch else None)
         raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
 
@@ -119,28 +119,25 @@ class OnboardingService:
             remaining = tuple(kept for kept in state.outbox if kept.id != batch)
             if remaining == state.outbox:
                 return
+            due = DueChange(OUTBOX_QUEUE, str(key), remaining[0].at + self.outbox_grace if remaining else None)
             try:
-                await self.store.put(str(key), state.model_copy(update={"outbox": remaining}).to_json(), record.version)
+                await self.store.put(
+                    str(key), state.model_copy(update={"outbox": remaining}).to_json(), record.version, [due]
+                )
             except VersionConflict:
                 await _pause_after_lost_race(attempt + 1)
                 continue
-            if remaining:
-                await self.store.schedule(OUTBOX_QUEUE, str(key), remaining[0].at + self.outbox_grace)
-            else:
-                await self.store.unschedule(OUTBOX_QUEUE, str(key))
             return
         raise VersionConflict(f"{key}: gave up settling after {_MAX_ATTEMPTS} lost races")
 
-    async def _schedule_reminder(self, before: Conversation | None, after: Conversation) -> None:
+    def _reminder_change(self, before: Conversation | None, after: Conversation) -> list[DueChange]:
         """Keep the due queue in step with the guide: a quiet guide in progress gets a reminder later."""
         if self.nudge_after is None:
-            return
+            return []
         if before is not None and (before.in_progress, before.quiet_since) == (after.in_progress, after.quiet_since):
-            return
-        if after.in_progress:
-            await self.store.schedule(NUDGE_QUEUE, str(after.key), after.quiet_since + self.nudge_after)
-        else:
-            await self.store.unschedule(NUDGE_QUEUE, str(after.key))
+            return []
+        due_at = after.quiet_since + self.nudge_after if after.in_progress else None
+        return [DueChange(NUDGE_QUEUE, str(after.key), due_at)]
 
     async def clinic(self, platform: str, channel: str) -> Clinic | None:
         """The clinic record of a shared channel, or None."""

@@ -9,6 +9,7 @@ Errors::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,15 @@ class StoreUnavailable(StoreError):
 
 
 @dataclass(frozen=True, slots=True)
+class DueChange:
+    """A change to a due queue that is saved together with a record: ``item`` due at ``due_at``, or removed."""
+
+    queue: str
+    item: str
+    due_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """A stored JSON document and its version (1 for the first save)."""
 
@@ -40,8 +50,11 @@ class Store(Protocol):
         """The record at ``key``, or None."""
         ...
 
-    async def put(self, key: str, data: str, expected_version: int) -> int:
+    async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
         """Save ``data`` if the record is still at ``expected_version`` (0: must not exist yet).
+
+        The ``due`` changes are made in the same atomic step, and only when the save succeeds, so work a record
+        promises (its outbox, a reminder) is never saved without being queued, nor queued without being saved.
 
         Returns:
             The new version.

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from conversations.store import Record, StoreUnavailable, VersionConflict
+from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict
 
 _T = TypeVar("_T")
 
-# KEYS[1] record hash; ARGV[1] expected version (0: absent), ARGV[2] data. Returns the new version or -1.
+# KEYS[1] record hash, KEYS[2..] due queues; ARGV[1] expected version (0: absent), ARGV[2] data, then per queue
+# an item and its due time ('' removes it). Returns the new version or -1; queues change only with the record.
 _PUT = """
 local current = redis.call('HGET', KEYS[1], 'v')
 local expected = tonumber(ARGV[1])
@@ -20,6 +21,14 @@ if (current == false and expected ~= 0) or (current ~= false and tonumber(curren
   return -1
 end
 redis.call('HSET', KEYS[1], 'v', expected + 1, 'd', ARGV[2])
+for i = 2, #KEYS do
+  local item, due = ARGV[2 * i - 1], ARGV[2 * i]
+  if due == '' then
+    redis.call('ZREM', KEYS[i], item)
+  else
+    redis.call('ZADD', KEYS[i], due, item)
+  end
+end
 return expected + 1
 """
 
@@ -59,8 +68,12 @@ class RedisStore:
         version, data = await self._call(lambda: self._redis.hmget(key, ["v", "d"]))
         return None if version is None or data is None else Record(str(data), int(version))
 
-    async def put(self, key: str, data: str, expected_version: int) -> int:
-        result = await self._call(lambda: self._put(keys=[key], args=[expected_version, data]))
+    async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
+        keys = [key, *(change.queue for change in due)]
+        args: list[str | int | float] = [expected_version, data]
+        for change in due:
+            args += [change.item, "" if change.due_at is None else repr(change.due_at)]
+        result = await self._call(lambda: self._put(keys=keys, args=args))
         if int(result) < 0:
             raise VersionConflict(f"{key} is no longer at version {expected_version}")
         return int(result)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from conversations.store import Record, StoreUnavailable, VersionConflict
+from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict
 
 _T = TypeVar("_T")
 
@@ -62,19 +62,27 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def put(self, key: str, data: str, expected_version: int) -> int:
+    async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
         def work(db: sqlite3.Connection) -> int:
-            if expected_version == 0:
-                changed = db.execute(
-                    "INSERT OR IGNORE INTO records (key, version, data) VALUES (?, 1, ?)", (key, data)
-                ).rowcount
-            else:
-                changed = db.execute(
-                    "UPDATE records SET data = ?, version = version + 1 WHERE key = ? AND version = ?",
-                    (data, key, expected_version),
-                ).rowcount
-            if changed != 1:
-                raise VersionConflict(f"{key} is no longer at version {expected_version}")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if expected_version == 0:
+                    changed = db.execute(
+                        "INSERT OR IGNORE INTO records (key, version, data) VALUES (?, 1, ?)", (key, data)
+                    ).rowcount
+                else:
+                    changed = db.execute(
+                        "UPDATE records SET data = ?, version = version + 1 WHERE key = ? AND version = ?",
+                        (data, key, expected_version),
+                    ).rowcount
+                if changed != 1:
+                    raise VersionConflict(f"{key} is no longer at version {expected_version}")
+                for change in due:
+                    _apply_due(db, change)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
             return expected_version + 1
 
         return await self._run(work)
@@ -117,13 +125,7 @@ class SqliteStore:
         await self._run(lambda db: db.execute("DELETE FROM marks WHERE key = ?", (key,)))
 
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "INSERT INTO due (queue, item, due_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (queue, item) DO UPDATE SET due_at = excluded.due_at",
-                (queue, item, due_at),
-            )
-        )
+        await self._run(lambda db: _apply_due(db, DueChange(queue, item, due_at)))
 
     async def claim_due(self, queue: str, now: float, lease_seconds: float, limit: int) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:
@@ -162,3 +164,14 @@ class SqliteStore:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self._executor.shutdown(wait=True)
+
+
+def _apply_due(db: sqlite3.Connection, change: DueChange) -> None:
+    if change.due_at is None:
+        db.execute("DELETE FROM due WHERE queue = ? AND item = ?", (change.queue, change.item))
+    else:
+        db.execute(
+            "INSERT INTO due (queue, item, due_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (queue, item) DO UPDATE SET due_at = excluded.due_at",
+            (change.queue, change.item, change.due_at),
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from conversations.events import CloseStep, Done, PostStep, Start, StepOutcome, 
 from conversations.guide import Guide, Step, StepAction
 from conversations.keys import ConversationKey
 from conversations.service import OnboardingService
-from conversations.store import Record, Store, VersionConflict
+from conversations.store import DueChange, Record, Store, VersionConflict
 from conversations.stores import open_store
 
 GUIDE = Guide(
@@ -65,9 +65,9 @@ class LockstepStore:
             await self._barrier.wait()
         return record
 
-    async def put(self, key: str, data: str, expected_version: int) -> int:
+    async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
         try:
-            return await self._inner.put(key, data, expected_version)
+            return await self._inner.put(key, data, expected_version, due)
         except VersionConflict:
             self.conflicts += 1
             raise

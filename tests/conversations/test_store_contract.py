@@ -153,3 +153,15 @@ async def test_marked_reads_without_setting_and_unmark_frees_the_mark(store: Sto
     await store.unmark("event:E1:done")
     assert await store.marked("event:E1:done") is False
     assert await store.mark_once("event:E1:done", 60) is True
+
+
+async def test_due_changes_are_saved_with_the_record_and_only_with_it(store: Store) -> None:
+    from conversations.store import DueChange
+
+    await store.put("rec", "v1", 0, [DueChange("q", "rec", 100.0), DueChange("other", "rec", 50.0)])
+    assert await store.claim_due("q", 100.0, 10.0, 5) == ["rec"]
+    with pytest.raises(VersionConflict):
+        await store.put("rec", "v2", 0, [DueChange("q", "lost", 1.0)])
+    assert await store.claim_due("q", 1_000.0, 10.0, 5) == ["rec"]  # the lost write queued nothing
+    await store.put("rec", "v2", 1, [DueChange("other", "rec", None)])
+    assert await store.claim_due("other", 1_000.0, 10.0, 5) == []
