@@ -30,7 +30,6 @@ from conversations.guide import load_guide
 from tests.bot.harness import ENCRYPTION_KEY, ONBOARDING, SIGNING_SECRET, STAFF, action_ids, message_text
 
 GUIDE = load_guide()
-_DEBUG_REDIS: list[str] = []
 CLINICS = 10
 USERS_PER_CLINIC = 10
 NUDGE_AFTER_SECONDS = 8.0
@@ -176,7 +175,8 @@ async def replicas(slack: SlackApiSandbox, redis_url: str, tmp_path: Path) -> As
 class Fleet:
     """Sends each request to a random replica, failing over when one is down."""
 
-    def __init__(self, drivers: list[SlackDriver], tally: Tally, rng: random.Random) -> None:
+    def __init__(self, drivers: list[SlackDriver], tally: Tally, rng: random.Random, redis_url: str) -> None:
+        self.redis_url = redis_url
         self.drivers = drivers
         self.tally = tally
         self.rng = rng
@@ -201,7 +201,9 @@ class Fleet:
         raise AssertionError("no replica answered")
 
 
-async def step_message(api: SlackApiSandbox, driver: SlackDriver, channel: str, user: str, index: int) -> Message:
+async def step_message(
+    api: SlackApiSandbox, driver: SlackDriver, channel: str, user: str, index: int, redis_url: str
+) -> Message:
     step = GUIDE.steps[index]
 
     def found() -> Message | None:
@@ -222,7 +224,7 @@ async def step_message(api: SlackApiSandbox, driver: SlackDriver, channel: str, 
             for c in api.calls()
             if user in str(c.params.get("text", "")) or user in str(c.params.get("user", ""))
         ]
-        client = redis.Redis.from_url(_DEBUG_REDIS[0], decode_responses=True)
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
         stored = {k: (client.hget(k, "d") or "")[-400:] for k in client.scan_iter(match=f"*{user}*")}
         queues = {
             k: [(i, score - time.time()) for i, score in client.zrange(k, 0, -1, withscores=True) if user in i]
@@ -248,7 +250,7 @@ async def walk(fleet: Fleet, api: SlackApiSandbox, channel: str, user: str, kick
     previous: Message | None = None
     for index in range(steps):
         # A snapshot with its buttons, as the user's Slack client still shows it while clicks are in flight.
-        current = copy.deepcopy(await step_message(api, viewer, channel, user, index))
+        current = copy.deepcopy(await step_message(api, viewer, channel, user, index, fleet.redis_url))
         if previous is not None and rng.random() < 0.3:
             tally.stale_clicks += 1
             await fleet.send(lambda d, m=previous: d.click(user, m, blocks.ACTION_DONE))
@@ -260,20 +262,19 @@ async def walk(fleet: Fleet, api: SlackApiSandbox, channel: str, user: str, kick
         else:
             await fleet.send(lambda d, m=current: d.click(user, m, blocks.ACTION_DONE))
         previous = current
-    await step_message(api, viewer, channel, user, steps)
+    await step_message(api, viewer, channel, user, steps, fleet.redis_url)
     tally.expected_step[user] = steps
 
 
 async def test_two_replicas_on_one_redis_do_everything_exactly_once(
     slack: SlackApiSandbox, replicas: list[Replica], redis_url: str
 ) -> None:
-    _DEBUG_REDIS.append(redis_url)
     rng = random.Random(20261126)
     tally = Tally()
     zone = working_zone(datetime.now(UTC))
     async with httpx.AsyncClient(timeout=20) as http:
         drivers = [SlackDriver(r.url, SIGNING_SECRET, slack, http) for r in replicas]
-        fleet = Fleet(drivers, tally, rng)
+        fleet = Fleet(drivers, tally, rng, redis_url)
         kickoffs: dict[str, Message] = {}
         for clinic in range(CLINICS):
             channel = f"C0CL{clinic:02d}"
