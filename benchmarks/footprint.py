@@ -143,18 +143,10 @@ def bolt_memory(settle_seconds: float) -> int:
         return child.rss_kib()
 
 
-def _flush(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def measure(redis_url: str, sized: int, stored: int, settle: float, users: int) -> list[Row]:
     """Write ``sized`` guides and size them; then ``stored`` guides and measure the bot's memory."""
     rows: list[Row] = []
-    _flush(redis_url)
+    processes.flush_redis(redis_url)
     asyncio.run(write_conversations(redis_url, sized))
     sizes = key_sizes(redis_url)
     conv = sizes.get("conv", [])
@@ -170,15 +162,15 @@ def measure(redis_url: str, sized: int, stored: int, settle: float, users: int) 
             rows.append(
                 Row(f"other keys: {kind} ({len(values)} keys), total per conversation", _per(values, conv), "bytes")
             )
-    _flush(redis_url)
+    processes.flush_redis(redis_url)
     rows.append(Row("bot RSS, empty store, idle", *_kib(bot_memory(redis_url, settle, users)[0])))
-    _flush(redis_url)
+    processes.flush_redis(redis_url)
     asyncio.run(write_conversations(redis_url, stored))
     idle, used = bot_memory(redis_url, settle, users)
     rows.append(Row(f"bot RSS, {stored} conversations stored, idle", *_kib(idle)))
     rows.append(Row(f"bot RSS, {stored} conversations stored, after light use ({users} users)", *_kib(used)))
     rows.append(Row("bare Bolt process RSS, idle", *_kib(bolt_memory(settle))))
-    _flush(redis_url)
+    processes.flush_redis(redis_url)
     return rows
 
 
@@ -215,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rows = measure(args.redis_url, args.sized, args.stored, args.settle, args.users)
     finally:
-        _flush(args.redis_url)
+        processes.flush_redis(args.redis_url)
     print(render(rows))
     settings = {"sized": args.sized, "stored": args.stored, "users": args.users, "settle_s": args.settle}
     path = write_results("footprint", settings, rows, goal_bytes=GOAL_BYTES)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 - a benchmark's own secret
@@ -171,3 +172,12 @@ def bot(api_url: str, state_url: str, name: str = "bot", **extra: str) -> Iterat
         yield child
     finally:
         child.stop()
+
+
+def flush_redis(url: str) -> None:
+    """Empty the spare Redis database a benchmark uses (before and after its run)."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 import httpx
-import redis
 
 from benchmarks import processes
 from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, Guided, start_guides, step_posts, users_for, walk, watching
@@ -143,14 +142,6 @@ def render(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def _flush(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark, print the table and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,11 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     thinks = [float(t) for t in args.think.split(",") if t]
-    _flush(args.redis_url)
+    processes.flush_redis(args.redis_url)
     try:
         results = asyncio.run(measure(args.users, args.rounds, thinks, args.redis_url))
     finally:
-        _flush(args.redis_url)
+        processes.flush_redis(args.redis_url)
     print(render(results))
     settings = {"users": args.users, "rounds": args.rounds, "think_s": thinks, "state": "redis"}
     path = write_results("step_turnaround", settings, results, goal_p99_ms=GOAL_P99_MS)

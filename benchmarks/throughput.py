@@ -162,14 +162,6 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _flush(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark, print the table and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -180,11 +172,11 @@ def main(argv: list[str] | None = None) -> None:
         "--redis-url", default="redis://127.0.0.1:6379/13", help="a spare Redis database, flushed before and after"
     )
     args = parser.parse_args(argv)
-    _flush(args.redis_url)
+    processes.flush_redis(args.redis_url)
     try:
         rows = asyncio.run(measure(args.users, args.rounds, args.redis_url, args.ack_count))
     finally:
-        _flush(args.redis_url)
+        processes.flush_redis(args.redis_url)
     print(render(rows))
     settings = {"users": args.users, "rounds": args.rounds, "ack_count": args.ack_count, "state": "redis"}
     path = write_results("throughput", settings, rows, goal_scaling=GOAL_SCALING)
