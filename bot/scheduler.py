@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
@@ -24,6 +26,7 @@ from conversations.vault import VaultError
 from dentally.regions import parse_region
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 LEASE_SECONDS = 300.0
 # A claimed outbox item reappears after this long if its recovery did not settle it (Slack still down, say).
@@ -89,14 +92,20 @@ class Scheduler:
             await self._recover(item, now)
         return len(nudges) + len(keepalives) + len(unfinished)
 
+    async def _readable(self, queue: str, item: str, parse: Callable[[str], _T]) -> _T | None:
+        """The item's ids, or None after dropping an item no code of ours could have queued."""
+        try:
+            return parse(item)
+        except ValueError:
+            await self.ctx.service.store.unschedule(queue, item)
+            return None
+
     async def _recover(self, item: str, now: float) -> None:
         """Carry out outbox batches that were saved but never settled (their process died, or Slack was down)."""
         ctx = self.ctx
         store = ctx.service.store
-        try:
-            key = ConversationKey.parse(item)
-        except ValueError:
-            await store.unschedule(OUTBOX_QUEUE, item)
+        key = await self._readable(OUTBOX_QUEUE, item, ConversationKey.parse)
+        if key is None:
             return
         state = await ctx.service.conversation(key)
         if state is None or not state.outbox:
@@ -121,10 +130,8 @@ class Scheduler:
     async def _nudge(self, item: str, now: float) -> None:
         ctx = self.ctx
         store = ctx.service.store
-        try:
-            key = ConversationKey.parse(item)
-        except ValueError:
-            await store.unschedule(NUDGE_QUEUE, item)
+        key = await self._readable(NUDGE_QUEUE, item, ConversationKey.parse)
+        if key is None:
             return
         state = await ctx.service.conversation(key)
         if state is None or not state.in_progress or state.nudges >= self.follow_up.nudge_max:
@@ -171,11 +178,10 @@ class Scheduler:
     async def _keep_alive(self, item: str, now: float) -> None:
         ctx = self.ctx
         store = ctx.service.store
-        try:
-            platform, channel = parse_clinic_key(item)
-        except ValueError:
-            await store.unschedule(KEEPALIVE_QUEUE, item)
+        clinic_id = await self._readable(KEEPALIVE_QUEUE, item, parse_clinic_key)
+        if clinic_id is None:
             return
+        platform, channel = clinic_id
         clinic = await ctx.service.clinic(platform, channel)
         credential = clinic.credential if clinic else None
         if clinic is None or credential is None or credential.keepalive_result == "invalid" or ctx.vault is None:
