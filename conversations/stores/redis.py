@@ -12,8 +12,9 @@ from conversations.store import DueChange, Record, StoreUnavailable, VersionConf
 
 _T = TypeVar("_T")
 
-# KEYS[1] record hash, KEYS[2..] due queues; ARGV[1] expected version (0: absent), ARGV[2] data, then per queue
-# an item and its due time ('' removes it). Returns the new version or -1; queues change only with the record.
+# KEYS[1] record hash, KEYS[2] the key index, KEYS[3..] due queues; ARGV[1] expected version (0: absent),
+# ARGV[2] data, then per queue an item and its due time ('' removes it). Returns the new version or -1; the index
+# and the queues change only with the record.
 _PUT = """
 local current = redis.call('HGET', KEYS[1], 'v')
 local expected = tonumber(ARGV[1])
@@ -21,8 +22,11 @@ if (current == false and expected ~= 0) or (current ~= false and tonumber(curren
   return -1
 end
 redis.call('HSET', KEYS[1], 'v', expected + 1, 'd', ARGV[2])
-for i = 2, #KEYS do
-  local item, due = ARGV[2 * i - 1], ARGV[2 * i]
+if current == false then
+  redis.call('ZADD', KEYS[2], 0, KEYS[1])
+end
+for i = 3, #KEYS do
+  local item, due = ARGV[2 * i - 3], ARGV[2 * i - 2]
   if due == '' then
     redis.call('ZREM', KEYS[i], item)
   else
@@ -40,6 +44,10 @@ for _, item in ipairs(items) do
 end
 return items
 """
+
+
+KEY_INDEX = "aldense:v1:index"
+"""A sorted set of every record key, kept by the save script, that ``scan`` reads by prefix."""
 
 
 class RedisStore:
@@ -69,7 +77,7 @@ class RedisStore:
         return None if version is None or data is None else Record(str(data), int(version))
 
     async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
-        keys = [key, *(change.queue for change in due)]
+        keys = [key, KEY_INDEX, *(change.queue for change in due)]
         args: list[str | int | float] = [expected_version, data]
         for change in due:
             args += [change.item, "" if change.due_at is None else repr(change.due_at)]
@@ -79,12 +87,19 @@ class RedisStore:
         return int(result)
 
     async def delete(self, key: str) -> None:
-        await self._call(lambda: self._redis.delete(key))
+        async def work() -> None:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.zrem(KEY_INDEX, key)
+            await pipe.execute()
+
+        await self._call(work)
 
     async def scan(self, prefix: str) -> list[tuple[str, Record]]:
         async def work() -> list[tuple[str, Record]]:
-            pattern = _escape_glob(prefix) + "*"
-            keys = sorted([key async for key in self._redis.scan_iter(match=pattern, count=500, _type="hash")])
+            # Records are listed in a sorted set of their keys (all scored 0), so a prefix is a lexical range
+            # instead of a SCAN over the whole keyspace. Keys are ASCII, so "\x7f" sorts after any of them.
+            keys = [str(k) for k in await self._redis.zrangebylex(KEY_INDEX, f"[{prefix}", f"[{prefix}\x7f")]
             if not keys:
                 return []
             pipe = self._redis.pipeline(transaction=False)
@@ -120,8 +135,3 @@ class RedisStore:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
-
-
-def _escape_glob(text: str) -> str:
-    """Escape Redis glob characters so ids are matched literally."""
-    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
