@@ -33,9 +33,9 @@ from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, done_click, send, start_
 from benchmarks.load import Pool, Samples, Target, closed_loop, fixed_rate, percentile, signed_request
 from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
-from bot import blocks
-from bot.sandbox import Workspace, payloads
-from bot.sandbox.workspace import ADMIN, CLINIC_CHANNEL, NURSE
+from bot.fakes.slack import Workspace, payloads
+from bot.fakes.slack.workspace import ADMIN, CLINIC_CHANNEL, NURSE
+from bot.slack import blocks
 from conversations.guide import load_guide
 
 GOAL_UNLOADED_MS = 1.0

@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot import blocks
 from bot.serving import serve
+from bot.slack import blocks
 
 KINDS = ("bolt-default", "bolt-pbr", "starlette", "aiohttp")
 

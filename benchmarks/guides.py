@@ -20,8 +20,8 @@ import httpx
 from benchmarks.load import Pool, Target, signed_request
 from benchmarks.processes import SIGNING_SECRET
 from benchmarks.slack_server import clinic_channel, person
-from bot import blocks
-from bot.sandbox import Workspace, payloads
+from bot.fakes.slack import Workspace, payloads
+from bot.slack import blocks
 from conversations.guide import Guide, load_guide
 
 GUIDE: Guide = load_guide()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bot.sandbox import payloads
+from bot.fakes.slack import payloads
 
 
 @dataclass(frozen=True, slots=True)

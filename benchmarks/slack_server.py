@@ -11,8 +11,8 @@ import argparse
 import asyncio
 import signal
 
-from bot.sandbox import SlackApiSandbox
-from bot.sandbox.workspace import Team, User, Workspace
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.slack.workspace import Team, User, Workspace
 
 
 def clinic_channel(clinic: int) -> str:

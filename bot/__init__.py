@@ -1,1 +1,1 @@
-"""Slack adapter and composition root: settings, CLI, listeners, Block Kit renderers, HTTP server."""
+"""The chat side of Aldense Guide: composition root, the platform-neutral core, Slack and Teams, and their stand-ins."""

@@ -22,7 +22,7 @@ from bot.playground import command as playground_command
 from bot.runtime import open_runtime
 from bot.serving import serve
 from bot.settings import Mode, Settings, SettingsError, load_settings
-from bot.slack_calls import slack_error
+from bot.slack.calls import slack_error
 from conversations.guide import DEFAULT_GUIDE, GuideError, load_guide
 from conversations.vault import new_secret
 from dentally.report import exit_code, format_check
@@ -166,12 +166,12 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
     async with open_runtime(settings, socket_mode=socket_mode, teams_only=teams_only) as runtime:
         if settings.slack.bot_token is not None:
             try:
-                await runtime.context.workspace.ensure()
+                await runtime.slack.workspace.ensure()
             except SlackApiError as exc:
                 raise SettingsError(f"SLACK_BOT_TOKEN was refused by Slack ({slack_error(exc)})") from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise SettingsError(f"SLACK_API_URL cannot be reached ({type(exc).__name__})") from None
-            logger.info("connected to Slack team %s; state in %s", runtime.context.workspace.team_id, runtime.store)
+            logger.info("connected to Slack team %s; state in %s", runtime.slack.workspace.team_id, runtime.store)
         if runtime.teams is not None:
             logger.info(
                 "Microsoft Teams on http://%s:%d/api/messages (tenant %s)", host, port, settings.teams.tenant_id

@@ -13,15 +13,22 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
-from bot.app import BotContext, build_app, build_context, slack_client
+from bot.core.followup import FollowUp, Scheduler
+from bot.core.handoff import Handoff
+from bot.core.kit import Core, build_core, picture_urls
+from bot.core.metrics import Metrics
+from bot.core.metrics import mount as mount_metrics
+from bot.core.platform import Platforms
+from bot.core.tasks import BackgroundTasks
 from bot.dentally_wiring import dentally_clients
-from bot.handoff import Handoff
-from bot.metrics import Metrics
-from bot.metrics import mount as mount_metrics
-from bot.pacing import Pacer
-from bot.scheduler import FollowUp, Scheduler
-from bot.server import SlackEndpoint, build_http_app
+from bot.http_app import build_http_app
 from bot.settings import Settings, SettingsError
+from bot.slack.app import BotContext, build_app
+from bot.slack.client import slack_client
+from bot.slack.endpoint import SlackEndpoint
+from bot.slack.pacing import Pacer
+from bot.slack.platform import SlackPlatform
+from bot.slack.support.reporter import SupportReporter
 from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
 from conversations.service import OnboardingService
 from conversations.store import Store
@@ -30,7 +37,7 @@ from conversations.vault import KeyVault, VaultError
 from dentally.scopes import ScopeChecker
 
 if TYPE_CHECKING:  # the Teams SDK is imported only when Teams is configured
-    from bot.teams.adapter import TeamsAdapter
+    from bot.teams.app import TeamsAdapter
     from bot.teams.sdk import UnsafeLocalAuth
 
 logger = logging.getLogger(__name__)
@@ -46,7 +53,8 @@ class Runtime:
     settings: Settings
     guide: Guide
     store: Store
-    context: BotContext
+    core: Core
+    slack: BotContext
     bolt: AsyncApp
     http_app: Starlette
     scheduler: Scheduler
@@ -54,10 +62,8 @@ class Runtime:
 
     async def drain(self) -> None:
         """Let acknowledged work finish (or give up after ``DRAIN_SECONDS``)."""
-        if not await self.context.tasks.drain(DRAIN_SECONDS):
+        if not await self.core.tasks.drain(DRAIN_SECONDS):
             logger.warning("shutdown cancelled work still running after %.0f s", DRAIN_SECONDS)
-        if self.teams is not None and not await self.teams.tasks.drain(DRAIN_SECONDS):
-            logger.warning("shutdown cancelled Teams work still running after %.0f s", DRAIN_SECONDS)
 
 
 def key_vault(settings: Settings) -> KeyVault | None:
@@ -126,48 +132,56 @@ async def open_runtime(
             outbox_grace=settings.follow_up.outbox_retry_seconds,
         )
         public = str(settings.server.public_base_url) if settings.server.public_base_url else None
-        context = build_context(
+        pictures = picture_urls(public, guide)
+        tasks = BackgroundTasks()
+        platforms = Platforms()
+        reporter = SupportReporter(
             client,
             service,
+            guide,
             settings.support.onboarding_channel if settings.slack.bot_token else None,
-            public,
-            settings.server.kickoff_on_join,
+            pictures,
+            support_pacer or Pacer(interval=1.0 / settings.support.support_posts_per_second),
+            tasks.spawn,
+            platforms,
+        )
+        core = build_core(
+            service,
+            platforms,
+            tasks,
+            metrics,
+            reporter,
+            pictures,
             checker=checker,
             vault=vault,
             handoff=handoff,
-            pacer=support_pacer or Pacer(interval=1.0 / settings.support.support_posts_per_second),
             clients=clients,
-            metrics=metrics,
             keepalive_every=follow_up.keepalive_every,
         )
+        slack = SlackPlatform(client, guide, pictures)
+        platforms.add(slack)
+        context = BotContext(core, slack, reporter, reporter.channel, kickoff_on_join=settings.server.kickoff_on_join)
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
         bolt = build_app(context, secret)
-        endpoint = None if socket_mode or teams_only or secret is None else SlackEndpoint(bolt, secret, clock)
-        http_app = build_http_app(endpoint, store, guide)
-        mount_metrics(http_app, metrics)
+        routes = [] if socket_mode or teams_only or secret is None else [SlackEndpoint(bolt, secret, clock).route]
         teams = None
         if settings.teams.configured:
-            from bot.app import picture_urls
-            from bot.teams.adapter import open_teams
+            from bot.teams.app import open_teams
 
             teams = await open_teams(
                 settings.teams,
-                service,
-                context.reporter,
-                metrics,
-                picture_urls(public, guide),
-                checker=checker,
-                vault=vault,
-                handoff=handoff,
+                core,
+                reporter.clinics,
                 kickoff_on_join=settings.server.kickoff_on_join,
-                keepalive_every=follow_up.keepalive_every,
                 local_auth=teams_local_auth,
             )
-            http_app.router.routes.append(teams.route)
+            routes.append(teams.route)
         elif teams_only:
             raise SettingsError("--teams-only needs TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID")
-        scheduler = Scheduler(context, follow_up)
-        runtime = Runtime(settings, guide, store, context, bolt, http_app, scheduler, teams)
+        http_app = build_http_app(routes, store, guide)
+        mount_metrics(http_app, metrics)
+        scheduler = Scheduler(core, follow_up)
+        runtime = Runtime(settings, guide, store, core, context, bolt, http_app, scheduler, teams)
         try:
             yield runtime
         finally:

@@ -58,7 +58,7 @@ def test_scopes_are_exactly_the_ones_the_bot_uses(manifest: dict[str, Any]) -> N
 
 
 def test_commands_and_events_match_the_listeners(manifest: dict[str, Any]) -> None:
-    listeners = (ROOT / "bot" / "listeners.py").read_text()
+    listeners = (ROOT / "bot" / "slack" / "listeners.py").read_text()
     for command in manifest["features"]["slash_commands"]:
         assert f'app.command("{command["command"]}")' in listeners
         assert command["url"].endswith("/slack/events")

@@ -33,8 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.playground.snapshot import snapshot, world
-from bot.sandbox import (
+from bot.fakes.slack import (
     AckRejected,
     CommandUnavailable,
     Delivery,
@@ -42,6 +41,7 @@ from bot.sandbox import (
     SlackDriver,
     SubmissionBlocked,
 )
+from bot.playground.snapshot import snapshot, world
 from dentally.sandbox import SandboxKey
 
 JSON = dict[str, Any]

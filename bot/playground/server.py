@@ -4,7 +4,7 @@ Four servers run in one event loop, each on its own loopback port, as they would
 
     page  (--port, default 8080)  the web page; acts through the signing driver ──► bot /slack/events
     bot   (free port)             bot.runtime's HTTP app, unchanged: /slack/events, /guide-assets/…
-    slack (free port)             bot.sandbox's Slack-compatible Web API; the bot's SLACK_API_URL
+    slack (free port)             bot.fakes.slack's Slack-compatible Web API; the bot's SLACK_API_URL
     dentally (free port)          dentally.sandbox with its sample keys; the bot's DENTALLY_API_URL
 
 Nothing needs an account: the bot token, signing secret and encryption key are made up for the run.
@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.pacing import Pacer
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace
+from bot.fakes.slack.workspace import ADMIN, CLINIC_CHANNEL, ONBOARD_CHANNEL, STAFF
 from bot.playground.page import PlaygroundPage
 from bot.runtime import Runtime, open_runtime
-from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace
-from bot.sandbox.workspace import ADMIN, CLINIC_CHANNEL, ONBOARD_CHANNEL, STAFF
 from bot.serving import serve
 from bot.settings import Settings, load_settings
+from bot.slack.pacing import Pacer
 from conversations.vault import new_secret
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from bot.sandbox import Ephemeral, Message, SlackApiSandbox, View, Workspace
+from bot.fakes.slack import Ephemeral, Message, SlackApiSandbox, View, Workspace
 
 JSON = dict[str, Any]
 

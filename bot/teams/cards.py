@@ -19,9 +19,7 @@ from microsoft_teams.cards import (
 )
 from microsoft_teams.cards.utilities import OpenDialogData
 
-from bot.blocks import progress
-from bot.results import advice
-from bot.views import REGION_CHOICES
+from bot.core.copy import REGION_CHOICES, advice, progress
 from conversations.events import StepOutcome
 from conversations.guide import Guide, StepAction
 from dentally.regions import region_label
@@ -317,4 +315,12 @@ def cannot_accept_keys() -> AdaptiveCard:
         "⚠️ Aldense can't accept keys just yet — secure storage isn't switched on for this service. Nothing you "
         "type would be kept, so please don't enter your key now. The Aldense team has been told and will let you "
         "know here when it's ready."
+    )
+
+
+def key_check_lost(owner: str, key_step_id: str) -> AdaptiveCard:
+    """Told when the check of a key was cut short (the key was only in memory): enter it again."""
+    return card(
+        text("⏳ Your key check was interrupted on our side, so nothing was decided. Please enter it again."),
+        actions=[open_key_dialog("Enter the key again", owner, key_step_id)],
     )

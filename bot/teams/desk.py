@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import httpx
 
-from bot.reporting import SupportReporter
-from bot.support_blocks import ClinicView, duration, outcome
+from bot.core.clinics import Clinics, ClinicView, duration, outcome
 from bot.teams import cards
 from bot.teams.activities import Actor, Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
@@ -38,13 +37,13 @@ class TeamsDesk:
     def __init__(
         self,
         service: OnboardingService,
-        reporter: SupportReporter,
+        clinics: Clinics,
         messenger: TeamsMessenger,
         aldense_tenant: str,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
-        self._reporter = reporter
+        self._clinics = clinics
         self._messenger = messenger
         self._aldense = aldense_tenant
         self._monotonic = monotonic
@@ -79,7 +78,7 @@ class TeamsDesk:
         if place.tenant != self._aldense or place.shared or place.kind == "groupChat":
             await self._messenger.notify(place.channel, actor.id, NOT_HERE)
             return
-        views = await self._all_clinics()
+        views = await self._clinics.all()
         if words:
             wanted = " ".join(words).casefold()
             views = [v for v in views if wanted in v.clinic.display_name.casefold()]
@@ -109,15 +108,6 @@ class TeamsDesk:
         if len(lines) == 1:
             lines.append("No clinic is in the middle of Dentally setup.")
         return "\n\n".join(lines)
-
-    async def _all_clinics(self) -> list[ClinicView]:
-        views = []
-        for platform in self._reporter.platform_names:
-            for clinic in await self._service.clinics(platform):
-                view = await self._reporter.clinic_view(platform, clinic.channel)
-                if view is not None:
-                    views.append(view)
-        return views
 
     async def onboard(self, place: Place, actor: Actor) -> None:
         """Staff post the kick-off in the conversation they typed ``onboard`` in (a clinic's shared channel)."""

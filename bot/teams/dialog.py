@@ -21,16 +21,14 @@ from microsoft_teams.api.models import (
 from microsoft_teams.cards import AdaptiveCard
 from pydantic import SecretStr
 
-from bot.keycheck import KeyCheck
-from bot.reporting import SupportReporter
-from bot.tasks import BackgroundTasks
+from bot.core.kit import Core
+from bot.core.support import SupportReports
 from bot.teams import cards
-from bot.teams.activities import Actor, CardClick, Place
-from bot.teams.messenger import TeamsMessenger
-from bot.teams.presenter import TeamsPresenter, Trigger
+from bot.teams.activities import Actor, Place
+from bot.teams.platform import PLATFORM, TeamsPlatform
+from bot.teams.render import render
 from conversations.conversation import Conversation
 from conversations.keys import ConversationKey
-from conversations.service import OnboardingService
 from conversations.store import StoreUnavailable
 from dentally.regions import DETECT, RegionChoice, parse_region
 from dentally.scopes import CheckResult
@@ -38,7 +36,6 @@ from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "teams"
 TITLE = "Dentally key"
 # How long a dialog waits for the check before saying the result will appear in the conversation.
 DIALOG_PATIENCE_SECONDS = 8.0
@@ -60,26 +57,20 @@ def _read_region(value: Any) -> RegionChoice | None:
         return None
 
 
-class KeyDialog:
-    """Everything after "Enter the key privately" on Teams; the neutral work is ``KeyCheck``'s."""
+class TeamsKeyDialog:
+    """Everything after "Enter the key privately" on Teams; the platform-neutral work is ``KeyIntake``'s."""
 
     def __init__(
         self,
-        service: OnboardingService,
-        keys: KeyCheck,
-        presenter: TeamsPresenter,
-        messenger: TeamsMessenger,
-        reporter: SupportReporter,
-        tasks: BackgroundTasks,
+        core: Core,
+        platform: TeamsPlatform,
+        reporter: SupportReports,
         team: str,
         patience: float = DIALOG_PATIENCE_SECONDS,
     ) -> None:
-        self._service = service
-        self._keys = keys
-        self._presenter = presenter
-        self._messenger = messenger
+        self._core = core
+        self._platform = platform
         self._reporter = reporter
-        self._tasks = tasks
         self._team = team
         self._patience = patience
 
@@ -90,14 +81,15 @@ class KeyDialog:
         """The dialog for ``task/fetch``: the form for the guide's owner, a polite refusal for anyone else."""
         owner = data.get("owner")
         if owner != actor.id:
-            name = await self._messenger.directory.name(str(owner)) if isinstance(owner, str) else "someone else"
+            directory = self._platform.messenger.directory
+            name = await directory.name(str(owner)) if isinstance(owner, str) else "someone else"
             return dialog(cards.message_dialog(f"This guide belongs to {name}, so only they can enter its key."))
-        if not self._keys.accepts_keys:
+        if not self._core.keys.accepts_keys:
             state = await self._keys_state(place, actor)
             if state is not None:
                 await self._reporter.note(
                     state,
-                    f":warning: {await self._reporter.person(PLATFORM, actor.id)} wanted to enter a key, "
+                    f":warning: {await self._platform.person(actor.id)} wanted to enter a key, "
                     "but KEY_ENCRYPTION_KEYS is not set.",
                 )
             return dialog(cards.cannot_accept_keys())
@@ -105,7 +97,7 @@ class KeyDialog:
 
     async def _keys_state(self, place: Place, actor: Actor) -> Conversation | None:
         try:
-            return await self._service.conversation(self._key(place, actor))
+            return await self._core.service.conversation(self._key(place, actor))
         except StoreUnavailable:
             return None
 
@@ -122,7 +114,7 @@ class KeyDialog:
             token = parse_token(str(data.get(cards.INPUT_KEY) or ""))
         except TokenFormatError as exc:
             return dialog(cards.key_form(actor.id, MIN_LENGTH, MAX_LENGTH, region=region, error=str(exc)))
-        if not self._keys.accepts_keys:
+        if not self._core.keys.accepts_keys:
             return dialog(cards.cannot_accept_keys())
         result = await self._run(self._key(place, actor), token, region)
         if isinstance(result, str):
@@ -136,11 +128,11 @@ class KeyDialog:
             )
         return dialog(cards.result_dialog(result))
 
-    async def check_again(self, place: Place, actor: Actor, click: CardClick) -> None:
+    async def check_again(self, place: Place, actor: Actor) -> None:
         """Re-run a check that could not finish, with the key kept encrypted since then."""
-        kept = await self._keys.kept_key(PLATFORM, place.channel, actor.id)
+        kept = await self._core.keys.kept_key(PLATFORM, place.channel, actor.id)
         if kept is None:
-            await self._messenger.notify(
+            await self._platform.messenger.notify(
                 place.channel,
                 actor.id,
                 "I no longer have that key to check — please click **Use another key** and paste it again.",
@@ -148,32 +140,30 @@ class KeyDialog:
             return
         outcome = await self._run(self._key(place, actor), kept.token, kept.region, wait=False)
         if isinstance(outcome, str):
-            await self._messenger.notify(place.channel, actor.id, outcome)
+            await self._platform.messenger.notify(place.channel, actor.id, outcome)
 
     async def _run(
         self, key: ConversationKey, token: SecretStr, region: RegionChoice, wait: bool = True
     ) -> CheckResult | str | None:
-        """Submit and check the key; the result, a refusal to show, or None when the check outlasts the dialog."""
-        try:
-            outcome = await self._keys.submit(key, token)
-        except StoreUnavailable:
-            return "⏳ Aldense Guide is temporarily unavailable — please try again in a minute. Nothing was lost."
-        if outcome.refused is not None:
-            return f"Sorry, that can't be done right now: {outcome.refused.reason}. Try again in a moment."
-        finished: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
+        """Take the key in the background; the result, a refusal to show, or None when the check outlasts the dialog.
 
-        async def run_check(state: Conversation) -> None:
-            checked = await self._keys.check(state, token, region)
+        A dialog's answer is the HTTP response to its ``task/submit``, so the dialog waits a few seconds at most.
+        """
+        finished: asyncio.Future[CheckResult | str] = asyncio.get_running_loop().create_future()
+
+        async def shown(result: CheckResult) -> None:
             if not finished.done():
-                finished.set_result(checked.result)
-            await self._presenter.carry_out(checked.outcome)
-            result_card = cards.result_card(checked.result, state.user, self._service.guide.steps[-1].id)
-            await self._messenger.post(state.channel, result_card, thread=state.thread_ref)
-            await self._keys.follow_up(state, token, checked.result)
+                finished.set_result(result)
 
-        self._tasks.spawn(self._presenter.carry_out(outcome, Trigger(run_key_check=run_check)), name="teams_key_check")
-        if not wait:
-            return None
+        async def take() -> None:
+            refused = await self._core.keys.take(key, token, region, shown)
+            if refused is not None and not finished.done():
+                finished.set_result(str(render(refused, self._core.guide, self._core.picture_url, str)))
+
+        if not wait:  # already in the background: the result is posted in the conversation
+            await take()
+            return finished.result() if finished.done() and isinstance(finished.result(), str) else None
+        self._core.tasks.spawn(take(), name="teams_key_check")
         try:
             return await asyncio.wait_for(asyncio.shield(finished), self._patience)
         except TimeoutError:

@@ -16,12 +16,16 @@ from microsoft_teams.api.activities.message import MessageActivity
 from microsoft_teams.api.models import TaskModuleResponse
 from microsoft_teams.apps import ActivityContext, App
 
-from bot.tasks import BackgroundTasks
+from bot.core.kit import Core
+from bot.core.messages import HelpText
+from bot.core.moves import StepButton
 from bot.teams import activities, cards
 from bot.teams.activities import Actor, CardClick, Place
 from bot.teams.desk import TeamsDesk
-from bot.teams.dialog import KeyDialog, dialog
-from bot.teams.guide import GuideFlow
+from bot.teams.dialog import TeamsKeyDialog, dialog
+from bot.teams.directory import TeamsDirectory
+from bot.teams.platform import PLATFORM, TeamsPlatform
+from conversations.keys import ConversationKey
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +35,36 @@ def _dialog_data(activity: TaskFetchInvokeActivity | TaskSubmitInvokeActivity) -
     return data if isinstance(data, dict) else {}
 
 
+_STEP_BUTTONS = {
+    cards.ACTION_DONE: StepButton.DONE,
+    cards.ACTION_BACK: StepButton.BACK,
+    cards.ACTION_STUCK: StepButton.STUCK,
+}
+
+
 class TeamsHandlers:
-    """Registers the bot's handlers on the SDK's ``App``."""
+    """Registers the bot's handlers on the SDK's ``App``; guide moves go to the shared core."""
 
     def __init__(
-        self, flow: GuideFlow, keys: KeyDialog, desk: TeamsDesk, tasks: BackgroundTasks, kickoff_on_join: bool
+        self,
+        core: Core,
+        platform: TeamsPlatform,
+        keys: TeamsKeyDialog,
+        desk: TeamsDesk,
+        team: str,
+        kickoff_on_join: bool,
     ) -> None:
-        self._flow = flow
+        self._core = core
+        self._platform = platform
         self._keys = keys
         self._desk = desk
-        self._tasks = tasks
+        self._team = team
         self._kickoff_on_join = kickoff_on_join
+
+    @property
+    def directory(self) -> TeamsDirectory:
+        """Where Teams conversations and people are remembered."""
+        return self._platform.messenger.directory
 
     def register(self, app: App) -> None:
         """Attach every handler to ``app``."""
@@ -62,58 +85,72 @@ class TeamsHandlers:
         async def dialog_submit(ctx: ActivityContext[TaskSubmitInvokeActivity]) -> TaskModuleResponse:
             return await self.dialog_submit(ctx.activity)
 
+    def _key(self, place: Place, actor: Actor) -> ConversationKey:
+        """The conversation key of ``actor``'s guide in ``place``: Aldense's tenant is the installing team."""
+        return ConversationKey(PLATFORM, self._team, place.channel, actor.id)
+
     async def _arrived(self, activity: Any) -> tuple[Place, Actor]:
         place, actor = activities.place(activity), activities.actor(activity)
-        await self._flow.directory.learn(place, actor, activities.time_zone(activity))
+        await self.directory.learn(place, actor, activities.time_zone(activity))
         return place, actor
 
     async def message(self, activity: MessageActivity) -> None:
-        """A card button or typed words: answered at once, handled in the background."""
+        """A card button or typed words, handled once per activity id (the Bot Framework redelivers).
+
+        A guide move is saved before Teams gets its answer, as on Slack; the rest runs in the background.
+        """
         place, actor = await self._arrived(activity)
         click = activities.card_click(activity)
-        if click is not None:
-            self._tasks.spawn(self._click(place, actor, click), name=f"teams_{click.action}")
-        else:
-            self._tasks.spawn(self._words(place, actor, activities.words(activity)), name="teams_words")
+
+        async def work() -> None:
+            if click is not None:
+                await self._click(place, actor, click)
+            else:
+                words = activities.words(activity)
+                self._core.tasks.spawn(self._words(place, actor, words), name="teams_words")
+
+        await self._core.deliveries.once(PLATFORM, activity.id, work)
 
     async def _click(self, place: Place, actor: Actor, click: CardClick) -> None:
-        flow = self._flow
+        moves, key = self._core.moves, self._key(place, actor)
         if click.action == cards.ACTION_START:
-            await flow.start(place, actor)
+            await moves.start(key)
         elif click.action == cards.ACTION_NEW_KEY:
-            await flow.start(place, actor, at_step=flow.guide.new_key_step)
-        elif click.action in cards.STEP_ACTIONS:
-            await flow.step(place, actor, click)
+            await moves.start(key, at_step=self._core.guide.new_key_step)
+        elif click.action in _STEP_BUTTONS:
+            if click.step is not None and click.owner is not None:
+                await moves.step(key, click.owner, click.step, _STEP_BUTTONS[click.action], click.message_id)
         elif click.action == cards.ACTION_RESUME:
-            await flow.resume(place, actor, click)
+            await moves.resume(key, click.owner)
         elif click.action == cards.ACTION_CHECK_AGAIN:
-            if await flow.owns(place, actor, click):
-                await self._keys.check_again(place, actor, click)
+            if click.owner is not None and moves.owns(key, click.owner):
+                self._core.tasks.spawn(self._keys.check_again(place, actor), name="teams_check_again")
         else:
             logger.warning("ignored unknown Teams card action %r", click.action[:80])
 
     async def _words(self, place: Place, actor: Actor, words: list[str]) -> None:
+        moves, key = self._core.moves, self._key(place, actor)
         if "start" in words:
-            await self._flow.start(place, actor)
+            await moves.start(key)
         elif "resume" in words:
-            await self._flow.resume(place, actor, None)
+            await moves.resume(key)
         elif "status" in words:
             await self._desk.status(place, actor, words[words.index("status") + 1 :])
         elif "onboard" in words:
             await self._desk.onboard(place, actor)
         else:
-            await self._flow.help(place, actor)
+            await self._platform.tell(place.channel, actor.id, HelpText())
 
     async def conversation_update(self, activity: ConversationUpdateActivity) -> None:
         """Remember the conversation; welcome a member of another tenant who joins a shared channel."""
         place = activities.place(activity)
-        await self._flow.directory.learn(place)
+        await self.directory.learn(place)
         if not self._kickoff_on_join or not place.shared:
             return
         for member in activity.members_added or []:
             if member.id == activity.recipient.id:
                 continue
-            self._tasks.spawn(self._desk.welcome(place, member.id, member.name), name="teams_member_joined")
+            self._core.tasks.spawn(self._desk.welcome(place, member.id, member.name), name="teams_member_joined")
 
     async def dialog_open(self, activity: TaskFetchInvokeActivity) -> TaskModuleResponse:
         """``task/fetch``: the key form (or why not)."""

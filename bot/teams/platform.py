@@ -1,4 +1,4 @@
-"""Teams as support and timed work see it (a ``ClinicPlatform``): names, deep links, reminders and notices."""
+"""Teams as the core sees it (a ``ChatPlatform``): cards posted and edited in place, targeted notes, support's facts."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from microsoft_teams.cards import AdaptiveCard
 
-from bot.teams import cards
+from bot.core.messages import Outgoing, StepMessage, ThreadOpener
+from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
-from bot.teams.presenter import TeamsPresenter
+from bot.teams.render import PictureUrl, people_in, render
 from conversations.conversation import Conversation
-from conversations.outbox import OutboxBatch
-from conversations.service import Outcome
+from conversations.guide import Guide
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,54 @@ def thread_link(place: Place, message_id: str) -> str:
 
 
 class TeamsPlatform:
-    """Registered with the support reporter so Teams clinics are reported on and reached like Slack's."""
+    """The core's view of Teams: posts, edits and private notes through the Bot Connector, and facts for support."""
 
     name = PLATFORM
+    label = "Microsoft Teams"
 
-    def __init__(self, messenger: TeamsMessenger, presenter: TeamsPresenter) -> None:
+    def __init__(self, messenger: TeamsMessenger, guide: Guide, picture_url: PictureUrl) -> None:
         self._messenger = messenger
-        self._presenter = presenter
+        self._guide = guide
+        self._picture_url = picture_url
+
+    @property
+    def messenger(self) -> TeamsMessenger:
+        """Sends through the Bot Connector."""
+        return self._messenger
+
+    async def _render(self, message: Outgoing) -> AdaptiveCard | str:
+        names = {user: await self._messenger.directory.name(user) for user in people_in(message)}
+        return render(message, self._guide, self._picture_url, lambda user: names.get(user, "someone"))
+
+    async def post(self, channel: str, message: Outgoing, thread: str | None = None) -> str:
+        """Post ``message`` in the conversation (in the thread under ``thread`` where it has threads)."""
+        return await self._messenger.post(channel, await self._render(message), thread=thread)
+
+    async def edit(self, channel: str, ref: str, message: Outgoing, thread: str | None = None) -> None:
+        """Replace a card the bot sent."""
+        await self._messenger.update(channel, ref, await self._render(message), thread=thread)
+
+    async def tell(self, channel: str, user: str, message: Outgoing, thread: str | None = None) -> None:
+        """A targeted message only ``user`` sees (said openly where Teams refuses that); never raises."""
+        await self._messenger.notify(channel, user, await self._render(message))
+
+    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage) -> str | None:
+        """Teams offers a bot no way to read back a conversation it posted in.
+
+        Raises:
+            CannotLook: Always.
+        """
+        raise CannotLook("the Bot Connector cannot list a conversation's activities")
+
+    def failure(self, exc: BaseException) -> tuple[Failure, str] | None:
+        """Refused (a 4xx, or a conversation Teams never told us of) or unreachable (any other HTTP failure)."""
+        if isinstance(exc, UnknownConversation):
+            return Failure.REFUSED, "unknown conversation"
+        if isinstance(exc, httpx.HTTPStatusError) and 400 <= exc.response.status_code < 500:
+            return Failure.REFUSED, f"HTTP {exc.response.status_code}"
+        if isinstance(exc, httpx.HTTPError):
+            return Failure.UNREACHABLE, type(exc).__name__
+        return None
 
     async def person(self, user: str) -> str:
         """The user's Teams display name, in bold, for Slack text."""
@@ -64,14 +106,6 @@ class TeamsPlatform:
             return None
         return thread_link(place, conversation.thread_ref)
 
-    async def carry_out(self, outcome: Outcome) -> None:
-        """Carry out a guide's effects in Teams."""
-        await self._presenter.carry_out(outcome)
-
-    async def recover(self, state: Conversation, batch: OutboxBatch) -> None:
-        """Finish an outbox batch left behind."""
-        await self._presenter.recover(state, batch)
-
     async def time_zone(self, user: str) -> tzinfo | None:
         """The time zone Teams last reported for the user."""
         try:
@@ -84,13 +118,6 @@ class TeamsPlatform:
             return ZoneInfo(person.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             return None
-
-    async def tell_new_key_needed(self, channel: str, fingerprint: str) -> None:
-        """Tell the clinic's conversation that Dentally no longer accepts its key."""
-        try:
-            await self._messenger.post(channel, cards.new_key_needed(fingerprint))
-        except (httpx.HTTPError, UnknownConversation) as exc:
-            logger.warning("could not tell a Teams clinic about its dead key: %s", type(exc).__name__)
 
 
 def _slack_safe(name: str) -> str:

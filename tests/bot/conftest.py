@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace
 from bot.serving import serve
 from dentally.sandbox import Sandbox
 from tests.bot.harness import SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot

@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 
-from bot.pacing import Pacer
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.fakes.slack.api import Message
 from bot.runtime import Runtime, open_runtime
-from bot.sandbox import SlackApiSandbox, SlackDriver
-from bot.sandbox.api import Message
 from bot.serving import serve
 from bot.settings import Settings, load_settings
+from bot.slack.pacing import Pacer
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 CLINIC = "C0CLINIC"
@@ -91,7 +91,7 @@ class Scenario:
 
     async def idle(self, bot: RunningBot) -> None:
         """Wait until the bot has finished the work it acknowledged."""
-        await bot.runtime.context.tasks.drain(10)
+        await bot.runtime.core.tasks.drain(10)
 
 
 def message_text(message: Message) -> str:

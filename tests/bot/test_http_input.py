@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import blocks, views
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace, payloads
 from bot.runtime import Runtime, open_runtime
-from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace, payloads
-from bot.server import MAX_BODY_BYTES
+from bot.slack import blocks, modals
+from bot.slack.endpoint import MAX_BODY_BYTES
 from conversations.guide import load_guide
 from dentally.token import MAX_LENGTH, MIN_LENGTH
 from tests.bot.harness import ADMIN, CLINIC, NURSE, SIGNING_SECRET, RunningBot, action_ids, bot_settings
@@ -118,8 +118,8 @@ def step_click(action_id: str = blocks.ACTION_DONE, clicker: str = ADMIN, **chan
 
 def key_submission(**changes: Any) -> dict[str, Any]:
     """A view_submission of the key modal with the marker typed as the key."""
-    view = views.key_modal(CLINIC, ADMIN, MIN_LENGTH, MAX_LENGTH) | {"id": "V0KEY", "hash": "h"}
-    state = payloads.state_values(view["blocks"], {}, {views.BLOCK_KEY: MARKER})
+    view = modals.key_modal(CLINIC, ADMIN, MIN_LENGTH, MAX_LENGTH) | {"id": "V0KEY", "hash": "h"}
+    state = payloads.state_values(view["blocks"], {}, {modals.BLOCK_KEY: MARKER})
     view["state"] = {"values": state}
     payload = payloads.view_submission(WS, user=WS.user(ADMIN), view=view, trigger_id="1.2.trigger")
     payload |= changes
@@ -176,8 +176,10 @@ def _not_signed_right(body: bytes, content_type: str) -> list[dict[str, str]]:
     signed_now = signed(body, content_type)
     kinds = [
         signed(body, content_type, secret="not-the-signing-secret"),
-        signed(body, content_type, at=now - 301),  # stale
-        signed(body, content_type, at=now + 301),  # from the future
+        # Far outside Slack's 5-minute window, so a loaded machine's delay before sending cannot bring them inside
+        # (the exact edges are pinned with an injected clock in test_the_window_edges_are_exact).
+        signed(body, content_type, at=now - 3600),  # stale
+        signed(body, content_type, at=now + 3600),  # from the future
         signed(body + b" ", content_type),  # another body's signature
         {"Content-Type": content_type},  # unsigned
         {k: v for k, v in signed_now.items() if k != "X-Slack-Request-Timestamp"},
@@ -204,11 +206,29 @@ async def test_forged_and_stale_requests_get_401_and_their_bodies_are_never_logg
     answers.append(await post(http, bot, not_utf8, _hmac_headers(not_utf8, str(int(time.time())))))
     assert [answer.status_code for answer in answers] == [401] * len(answers)
     assert all(MARKER not in answer.text for answer in answers)
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     assert [call.method for call in api.calls()] == []  # nothing got past the door
     assert_marker_never_logged(logs)
     rejected = [r for r in logs.records if "forged or stale Slack signature" in r.getMessage()]
     assert len(rejected) == len(answers)
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-301, False), (-300, True), (300, True), (301, False)])
+async def test_the_window_edges_are_exact(offset: int, accepted: bool) -> None:
+    """Slack's 5-minute window, at a fixed clock: 300 s either way is inside, 301 s is outside."""
+    from slack_bolt.async_app import AsyncApp
+    from starlette.applications import Starlette
+
+    from bot.slack.endpoint import SlackEndpoint
+
+    now = 1_800_000_000
+    bolt = AsyncApp(signing_secret=SIGNING_SECRET, request_verification_enabled=False, token="xoxb-unused")
+    app = Starlette(routes=[SlackEndpoint(bolt, SIGNING_SECRET, clock=lambda: float(now)).route])
+    body = json.dumps(mention_event()).encode()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+        answer = await client.post(URL, content=body, headers=signed(body, "application/json", at=now + offset))
+    assert (answer.status_code != 401) is accepted
 
 
 # --- malformed and oversized ----------------------------------------------------------------------------------
@@ -307,7 +327,7 @@ ODD_BODIES: list[tuple[str, tuple[bytes, str], set[int]]] = [
     ("key submission, state values are strings", form(key_submission(view={"state": {"values": MARKER}})), {400}),
     ("key submission without view", form(_without(key_submission(), "view")), {404}),
     ("submission of an unknown view", form(key_submission(view={"type": "modal", "callback_id": "other"})), {404}),
-    ("view without a type", form(key_submission(view={"callback_id": views.KEY_VIEW})), {400}),
+    ("view without a type", form(key_submission(view={"callback_id": modals.KEY_VIEW})), {400}),
     ("a retired workflow step edit", form({"type": "workflow_step_edit", "callback_id": "x", "user": {}}), {400}),
     ("view_closed of an unknown view", form(key_submission(type="view_closed")), {404}),
     ("shortcut", form({"type": "shortcut", "callback_id": "x", "user": {"id": ADMIN}, "token": MARKER}), {404}),
@@ -333,7 +353,7 @@ async def test_signed_but_odd_bodies_are_answered_never_with_a_500_and_logged_wi
     answers = {}
     for name, (body, content_type), _ in ODD_BODIES:
         answers[name] = await post(http, bot, body, signed(body, content_type))
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     assert {name: answers[name].status_code for name, *_ in ODD_BODIES} == {
         name: next(iter(expected)) for name, _, expected in ODD_BODIES
     }
@@ -372,7 +392,7 @@ async def test_a_retried_start_mention_opens_one_thread(
     retries = [await driver.redeliver(first, retry_num=n, retry_reason="http_timeout") for n in (1, 2)]
     assert [d.status_code for d in (first, *retries)] == [200, 200, 200]
     await driver.wait_for(lambda: driver.latest_in_user_thread(CLINIC, ADMIN))
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     assert len(_openers(api, ADMIN)) == 1
     assert len(driver.user_thread(CLINIC, ADMIN)) == 2  # the opener and step 1, once
 
@@ -390,7 +410,7 @@ async def test_concurrent_deliveries_of_one_event_are_processed_once(
     deliveries = await asyncio.gather(*sends)
     assert {d.status_code for d in deliveries} == {200}
     await driver.wait_for(lambda: driver.latest_in_user_thread(CLINIC, ADMIN))
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     assert len(_openers(api, ADMIN)) == 1
     kickoffs = [m for m in api.messages(CLINIC) if blocks.ACTION_START in action_ids(m)]
     assert len(kickoffs) == 1
@@ -400,7 +420,7 @@ async def test_a_new_event_id_is_a_new_event(driver: SlackDriver, api: SlackApiS
     joined = payloads.member_joined_channel_event(user=WS.user(NURSE), channel=WS.channel(CLINIC), event_ts="1.0")
     await driver.send_event(joined, event_id="Ev0JOIN1")
     await driver.send_event(joined, event_id="Ev0JOIN2")
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     assert len([m for m in api.messages(CLINIC) if blocks.ACTION_START in action_ids(m)]) == 2
 
 
@@ -447,7 +467,7 @@ class _FuzzBot:
     def send(self, body: bytes, content_type: str) -> httpx.Response:
         async def go() -> httpx.Response:
             answer = await self.client.post(URL, content=body, headers=signed(body, content_type))
-            await self.runtime.context.tasks.drain(5)
+            await self.runtime.core.tasks.drain(5)
             return answer
 
         return self.loop.run(go())
@@ -550,7 +570,7 @@ _SCALARS = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12)
     | _TYPES
-    | st.sampled_from([ADMIN, CLINIC, "T0ALDENSE", blocks.ACTION_DONE, blocks.ACTION_START, views.KEY_VIEW, MARKER])
+    | st.sampled_from([ADMIN, CLINIC, "T0ALDENSE", blocks.ACTION_DONE, blocks.ACTION_START, modals.KEY_VIEW, MARKER])
 )
 _JSON = st.recursive(
     _SCALARS,

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import blocks, results, views
-from bot.handoff import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from bot.sandbox import SlackApiSandbox, SlackDriver
-from bot.sandbox.api import Message, View
+from bot.core.handoff import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.fakes.slack.api import Message, View
 from bot.serving import serve
+from bot.slack import blocks, modals, results
 from conversations.guide import load_guide
 from conversations.vault import KeyVault
 from dentally.sandbox import Sandbox, sample_keys
@@ -50,7 +50,7 @@ async def reach_key_step(scenario: Scenario, user: str = ADMIN) -> Message:
 async def open_modal(driver: SlackDriver, message: Message, user: str = ADMIN) -> View:
     await driver.click(user, message, blocks.ACTION_ENTER_KEY)
     return await driver.wait_for(
-        lambda: (view := driver.open_view(user)) and view.callback_id == views.KEY_VIEW and view
+        lambda: (view := driver.open_view(user)) and view.callback_id == modals.KEY_VIEW and view
     )
 
 
@@ -62,7 +62,7 @@ async def submit_key(driver: SlackDriver, key: str, region: str = "uk", user: st
     return await driver.submit_view(
         user,
         None,
-        {views.BLOCK_KEY: {views.ACTION_KEY: key}, views.BLOCK_REGION: {views.ACTION_REGION: region}},
+        {modals.BLOCK_KEY: {modals.ACTION_KEY: key}, modals.BLOCK_REGION: {modals.ACTION_REGION: region}},
         client_checks=checks,
     )
 
@@ -85,13 +85,13 @@ async def test_the_modal_says_the_field_is_visible_but_never_shown_in_the_channe
     text = view_text(view)
     assert "isn't masked on your screen" in text
     assert "never shown in the channel" in text
-    element = next(b["element"] for b in view.blocks if b.get("block_id") == views.BLOCK_KEY)
+    element = next(b["element"] for b in view.blocks if b.get("block_id") == modals.BLOCK_KEY)
     assert element["type"] == "plain_text_input"
     assert (element["min_length"], element["max_length"]) == (20, 256)
     labels = [
         o["text"]["text"]
         for b in view.blocks
-        if b.get("block_id") == views.BLOCK_REGION
+        if b.get("block_id") == modals.BLOCK_REGION
         for o in b["element"]["options"]
     ]
     assert labels == ["Not sure — detect it", "UK & Ireland", "Australia & New Zealand", "Canada"]
@@ -114,16 +114,16 @@ async def test_junk_gets_an_inline_error_and_nothing_is_stored(
     await open_modal(driver, await reach_key_step(scenario))
     delivery = await submit_key(driver, junk, checks=False)
     assert delivery.ack["response_action"] == "errors"
-    assert message in delivery.ack["errors"][views.BLOCK_KEY]
+    assert message in delivery.ack["errors"][modals.BLOCK_KEY]
     view = driver.open_view(ADMIN)
     assert view is not None
-    assert message in view.errors[views.BLOCK_KEY]
+    assert message in view.errors[modals.BLOCK_KEY]
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot))
+    state = await bot.runtime.core.service.conversation(await _key(bot))
     assert state is not None
     assert state.status.value == "awaiting_key"
     assert state.key_fingerprint is None
-    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    clinic = await bot.runtime.core.service.clinic("slack", CLINIC)
     assert clinic is not None  # created for the support thread
     assert (clinic.credential, clinic.last_check, clinic.unverified_keys) == (None, None, {})
 
@@ -147,7 +147,7 @@ async def test_a_verified_key_is_stored_encrypted_and_reported_by_fingerprint(
     )
     assert "Appointment Delete" in view_text(view)
     await scenario.idle(bot)
-    service = bot.runtime.context.service
+    service = bot.runtime.core.service
     state = await service.conversation(await _key(bot))
     assert state is not None
     assert state.status.value == "verified"
@@ -186,7 +186,7 @@ async def test_a_key_missing_delete_gets_fix_instructions_then_a_corrected_key_v
     await submit_key(driver, KEYS["all_scopes"].key)
     await result_in_thread(scenario, "Dentally is connected")
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot))
+    state = await bot.runtime.core.service.conversation(await _key(bot))
     assert state is not None
     assert state.status.value == "verified"
 
@@ -210,10 +210,10 @@ async def test_dentally_down_then_check_again_without_retyping(
     down = await result_in_thread(scenario, "couldn't check the key")
     assert action_ids(down) == [results.ACTION_CHECK_AGAIN, blocks.ACTION_ENTER_KEY]
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot))
+    state = await bot.runtime.core.service.conversation(await _key(bot))
     assert state is not None
     assert state.status.value == "awaiting_key"
-    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    clinic = await bot.runtime.core.service.clinic("slack", CLINIC)
     assert clinic is not None
     assert clinic.credential is None
     assert KEYS["all_scopes"].key not in clinic.model_dump_json()
@@ -221,7 +221,7 @@ async def test_dentally_down_then_check_again_without_retyping(
     await driver.click(ADMIN, down, results.ACTION_CHECK_AGAIN)
     await result_in_thread(scenario, "Dentally is connected")
     await scenario.idle(bot)
-    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    clinic = await bot.runtime.core.service.clinic("slack", CLINIC)
     assert clinic is not None
     assert clinic.credential is not None
     assert clinic.unverified_keys == {}
@@ -311,7 +311,7 @@ async def test_a_failing_hand_off_is_reported_and_the_key_stays_stored(
         await submit_key(driver, KEYS["all_scopes"].key)
         await driver.wait_for(lambda: any("Hand-off of key" in t for t in support_texts(api)), timeout=10)
         assert received == []
-        clinic = await running.runtime.context.service.clinic("slack", CLINIC)
+        clinic = await running.runtime.core.service.clinic("slack", CLINIC)
         assert clinic is not None
         assert clinic.credential is not None
 
@@ -319,4 +319,4 @@ async def test_a_failing_hand_off_is_reported_and_the_key_stays_stored(
 async def _key(bot: RunningBot):  # type: ignore[no-untyped-def]
     from conversations.keys import ConversationKey
 
-    return ConversationKey("slack", await bot.runtime.context.workspace.installing_team(), CLINIC, ADMIN)
+    return ConversationKey("slack", await bot.runtime.slack.workspace.installing_team(), CLINIC, ADMIN)

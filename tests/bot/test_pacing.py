@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.pacing import Pacer
+from bot.slack.pacing import Pacer
 
 
 class FakeTime:

@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import blocks, cli
-from bot.pacing import Pacer
+from bot import cli
+from bot.fakes.slack.api import Message
 from bot.playground import Playground, open_playground
-from bot.sandbox.api import Message
+from bot.slack import blocks
+from bot.slack.pacing import Pacer
 from conversations.guide import DEFAULT_GUIDE, load_guide
 from dentally.sandbox import sample_keys
 from tests.bot.harness import ADMIN, CLINIC, NURSE, ONBOARDING, STAFF, action_ids, has_buttons
@@ -237,7 +238,7 @@ async def test_the_key_modal_errors_show_inline_and_typed_text_never_comes_back(
     await playground.driver.wait_for(
         lambda: (view := playground.api.open_view(ADMIN)) and "Checking" not in json.dumps(view.blocks), timeout=15
     )
-    await playground.runtime.context.tasks.drain(10)
+    await playground.runtime.core.tasks.drain(10)
     for person in (ADMIN, NURSE, STAFF):
         assert key not in json.dumps(await snapshot(page, person))
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from bot.sandbox import Workspace
+from bot.fakes.slack import Workspace
 from conversations.guide import load_guide
 from dentally.sandbox import sample_keys
 from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot import blocks
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.runtime import Runtime
-from bot.sandbox import SlackApiSandbox, SlackDriver
+from bot.slack import blocks
 from conversations.events import KeySubmitted, Start
 from conversations.keys import ConversationKey
 from tests.bot.harness import (
@@ -50,7 +50,7 @@ async def world(api: SlackApiSandbox, state_url: str, dentally_url: str) -> Asyn
 
 
 async def test_a_replica_that_died_after_saving_leaves_work_another_finishes(world: World) -> None:
-    service = world.runtime.context.service
+    service = world.runtime.core.service
     # What a replica does before it dies: the transition (with its outbox) is saved, nothing is posted.
     saved = await service.handle(KEY, Start(at=world.clock()))
     assert saved.batch is not None
@@ -58,7 +58,7 @@ async def test_a_replica_that_died_after_saving_leaves_work_another_finishes(wor
     assert await world.runtime.scheduler.run_once() == 0  # within the grace period the owner may still finish
     world.clock.advance(service.outbox_grace + 1)
     assert await world.runtime.scheduler.run_once() == 1
-    await world.runtime.context.tasks.drain(5)
+    await world.runtime.core.tasks.drain(5)
     thread = world.driver.user_thread(CLINIC, ADMIN)
     assert len(thread) == 2
     assert f"Step 1 of {GUIDE.step_count}" in message_text(thread[1])
@@ -73,22 +73,22 @@ async def test_a_replica_that_died_after_saving_leaves_work_another_finishes(wor
 async def test_slack_down_during_a_click_is_retried_and_posts_once(world: World) -> None:
     await world.driver.click(ADMIN, await world.scenario.kickoff(), blocks.ACTION_START)
     first = await world.scenario.latest_step(ADMIN)
-    await world.runtime.context.tasks.drain(5)
+    await world.runtime.core.tasks.drain(5)
     world.api.fail("chat.postMessage", status=503, times=20)
     await world.driver.click(ADMIN, first, blocks.ACTION_DONE)
-    await world.runtime.context.tasks.drain(10)
+    await world.runtime.core.tasks.drain(10)
     assert world.driver.latest_in_user_thread(CLINIC, ADMIN).ts == first.ts  # type: ignore[union-attr]
-    state = await world.runtime.context.service.conversation(KEY)
+    state = await world.runtime.core.service.conversation(KEY)
     assert state is not None
     assert state.step_index == 1
     assert len(state.outbox) == 1
     world.api.clear_faults()
-    world.clock.advance(world.runtime.context.service.outbox_grace + 1)
+    world.clock.advance(world.runtime.core.service.outbox_grace + 1)
     await world.runtime.scheduler.run_once()
     second = await world.scenario.latest_step(ADMIN, title=GUIDE.steps[1].title)
-    await world.runtime.context.tasks.drain(5)
+    await world.runtime.core.tasks.drain(5)
     assert [m for m in world.driver.user_thread(CLINIC, ADMIN) if GUIDE.steps[1].title in message_text(m)] == [second]
-    state = await world.runtime.context.service.conversation(KEY)
+    state = await world.runtime.core.service.conversation(KEY)
     assert state is not None
     assert state.outbox == ()
 
@@ -96,8 +96,8 @@ async def test_slack_down_during_a_click_is_retried_and_posts_once(world: World)
 async def test_a_key_check_cut_short_asks_for_the_key_again(world: World) -> None:
     await world.driver.click(ADMIN, await world.scenario.kickoff(), blocks.ACTION_START)
     await world.scenario.latest_step(ADMIN)
-    await world.runtime.context.tasks.drain(5)
-    service = world.runtime.context.service
+    await world.runtime.core.tasks.drain(5)
+    service = world.runtime.core.service
     # The replica checking the key died: the key was only in its memory.
     await service.handle(KEY, KeySubmitted("wxyz", world.clock()))
     world.clock.advance(60)
@@ -107,7 +107,7 @@ async def test_a_key_check_cut_short_asks_for_the_key_again(world: World) -> Non
     assert state.status.value == "checking"  # a check may legitimately still be running
     world.clock.advance(200)
     await world.runtime.scheduler.run_once()
-    await world.runtime.context.tasks.drain(5)
+    await world.runtime.core.tasks.drain(5)
     told = world.driver.latest_in_user_thread(CLINIC, ADMIN)
     assert told is not None
     assert "couldn't finish checking your key" in told.text
@@ -119,11 +119,11 @@ async def test_a_key_check_cut_short_asks_for_the_key_again(world: World) -> Non
 
 
 async def test_a_replica_that_died_between_posting_and_recording_is_not_posted_twice(world: World) -> None:
-    from bot import blocks as renderers
-    from bot.slack_calls import post
+    from bot.slack import blocks as renderers
+    from bot.slack.calls import post
 
-    service = world.runtime.context.service
-    client = world.runtime.context.client
+    service = world.runtime.core.service
+    client = world.runtime.slack.client
     saved = await service.handle(KEY, Start(at=world.clock()))
     assert saved.state is not None
     # The dying replica got as far as posting the opener and the first step, but recorded neither.
@@ -132,7 +132,7 @@ async def test_a_replica_that_died_between_posting_and_recording_is_not_posted_t
     await post(client, CLINIC, text, step, thread_ts=opener)
     world.clock.advance(service.outbox_grace + 1)
     await world.runtime.scheduler.run_once()
-    await world.runtime.context.tasks.drain(5)
+    await world.runtime.core.tasks.drain(5)
     openers = [m for m in world.api.messages(CLINIC) if m.text == renderers.thread_opener(ADMIN, GUIDE)]
     assert len(openers) == 1
     assert len(world.api.thread(CLINIC, opener)) == 2

@@ -21,10 +21,10 @@ import httpx
 import pytest
 import redis
 
-from bot import blocks
-from bot.sandbox import SlackApiSandbox, SlackDriver, Workspace
-from bot.sandbox.api import Message
-from bot.sandbox.workspace import Team, User
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace
+from bot.fakes.slack.api import Message
+from bot.fakes.slack.workspace import Team, User
+from bot.slack import blocks
 from conversations.conversation import Conversation
 from conversations.guide import load_guide
 from tests.bot.harness import ENCRYPTION_KEY, ONBOARDING, SIGNING_SECRET, STAFF, action_ids, message_text

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import redis
 
-from bot import blocks, views
-from bot.sandbox import SlackApiSandbox, SlackDriver, payloads
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, payloads
 from bot.serving import serve
 from bot.settings import load_settings
+from bot.slack import blocks, modals
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
 from tests.bot.harness import ADMIN, CLINIC, SIGNING_SECRET, Scenario, bot_settings, message_text, running_bot
 from tests.bot.test_key_check import GUIDE, open_modal, reach_key_step, submit_key
@@ -80,11 +80,11 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
         down = await driver.wait_for(
             lambda: next((m for m in driver.user_thread(CLINIC, ADMIN) if "couldn't check" in message_text(m)), None)
         )
-        await running.runtime.context.tasks.drain(10)
+        await running.runtime.core.tasks.drain(10)
         if backend == "sqlite":
             assert_store_clean(backend, state_url)
         dentally.switches.server_error = None
-        from bot import results
+        from bot.slack import results
 
         await driver.click(ADMIN, down, results.ACTION_CHECK_AGAIN)
         await driver.wait_for(
@@ -92,7 +92,9 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
         )
         # A view_submission carrying the key with a forged, then a stale, signature: refused, body never logged.
         view = api.modal_stack(ADMIN)[-1].to_slack()
-        view["state"] = {"values": {views.BLOCK_KEY: {views.ACTION_KEY: {"type": "plain_text_input", "value": CANARY}}}}
+        view["state"] = {
+            "values": {modals.BLOCK_KEY: {modals.ACTION_KEY: {"type": "plain_text_input", "value": CANARY}}}
+        }
         ws = api.workspace
         payload = payloads.view_submission(ws, user=ws.user(ADMIN), view=view, trigger_id="1.2.forged")
         body, content_type = payloads.interactivity_body(payload)
@@ -101,7 +103,7 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
         stale = await driver.deliver(body, content_type, timestamp=int(time.time()) - 600)
         assert (forged.status_code, stale.status_code) == (401, 401)
         assert CANARY not in forged.text + stale.text
-        await running.runtime.context.tasks.drain(10)
+        await running.runtime.core.tasks.drain(10)
         try:
             load_settings("http", slack__bot_token=CANARY)
         except Exception as exc:  # the settings error must not echo a bad value either

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import redis
 
-from bot import blocks
-from bot.sandbox import SlackApiSandbox, SlackDriver
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.slack import blocks
 from conversations.keys import ConversationKey
 from tests.bot.harness import ADMIN, CLINIC, SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
 from tests.bot.test_key_check import GUIDE
@@ -104,7 +104,7 @@ async def test_redis_stopping_mid_guide_loses_nothing(
         scenario = Scenario(api, driver, None)  # type: ignore[arg-type]
         await driver.click(ADMIN, await scenario.kickoff(), blocks.ACTION_START)
         first = await scenario.latest_step(ADMIN)
-        await bot.runtime.context.tasks.drain(5)
+        await bot.runtime.core.tasks.drain(5)
 
         private_redis.stop()
         started = time.monotonic()
@@ -122,9 +122,9 @@ async def test_redis_stopping_mid_guide_loses_nothing(
             timeout=20,
         )
         assert second.ts != first.ts
-        await bot.runtime.context.tasks.drain(10)
+        await bot.runtime.core.tasks.drain(10)
         assert (await http.get(f"{bot.url}/readyz")).status_code == 200
-    state = await bot.runtime.context.service.conversation(ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN))
+    state = await bot.runtime.core.service.conversation(ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN))
     assert state is not None
     assert state.step_index == 1
     assert len([m for m in driver.user_thread(CLINIC, ADMIN) if GUIDE.steps[1].title in m.text]) == 1

@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import blocks, support_blocks
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.fakes.slack.api import Message
 from bot.runtime import Runtime
-from bot.sandbox import SlackApiSandbox, SlackDriver
-from bot.sandbox.api import Message
+from bot.slack import blocks
+from bot.slack.support import blocks as support_blocks
 from conversations.events import Start
 from conversations.keys import ConversationKey
 from dentally.sandbox import Sandbox, sample_keys
@@ -71,7 +72,7 @@ def thread_texts(api: SlackApiSandbox) -> list[str]:
 
 
 async def settle(world: World) -> None:
-    await world.runtime.context.tasks.drain(10)
+    await world.runtime.core.tasks.drain(10)
 
 
 async def verified_clinic(world: World) -> None:
@@ -137,8 +138,8 @@ async def test_status_lists_clinics_longest_idle_first_and_details_one(world: Wo
 
 
 async def test_status_with_more_clinics_than_fit_says_so(world: World) -> None:
-    service = world.runtime.context.service
-    team = await world.runtime.context.workspace.installing_team()
+    service = world.runtime.core.service
+    team = await world.runtime.slack.workspace.installing_team()
     for index in range(support_blocks.MAX_LISTED + 5):
         channel = f"C0MANY{index:03d}"
         await service.update_clinic("slack", channel, lambda c: c.model_copy(update={"team": team}))
@@ -195,7 +196,7 @@ async def test_staff_recheck_and_reset_with_confirmation(world: World) -> None:
     )
     assert blocks.ACTION_START in action_ids(told)
     await settle(world)
-    state = await world.runtime.context.service.conversation(ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN))
+    state = await world.runtime.core.service.conversation(ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN))
     assert state is not None
     assert state.status.value == "abandoned"
     assert any("Guide reset by" in t for t in thread_texts(world.api))
@@ -250,7 +251,7 @@ async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(
 
 async def test_keepalive_keeps_the_key_alive_and_reports_a_revoked_key(world: World) -> None:
     await verified_clinic(world)
-    service = world.runtime.context.service
+    service = world.runtime.core.service
     world.clock.advance(7 * 24 * HOUR + 60)
     before = len(world.dentally.requests)
     assert await world.runtime.scheduler.run_once() >= 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import blocks
-from bot.sandbox import SlackApiSandbox, SlackDriver
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.slack import blocks
 from conversations.guide import load_guide
 from tests.bot.harness import (
     ADMIN,
@@ -69,7 +69,7 @@ async def test_external_admin_walks_every_step_to_the_key_step(
         assert message_text(closed).startswith(f":white_check_mark: {index + 1}/{TOTAL} {step.title}")
 
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
+    state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
     assert state.step_index == TOTAL - 1
     assert state.status.value == "awaiting_key"
@@ -130,10 +130,10 @@ async def test_someone_elses_click_changes_nothing_and_offers_their_own_guide(
     note = await driver.wait_for(lambda: driver.ephemeral(NURSE, CLINIC))
     assert f"belongs to <@{ADMIN}>" in note[-1].text
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
+    state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
     assert state.step_index == 0
-    assert await bot.runtime.context.service.conversation(await _key(bot, NURSE)) is None
+    assert await bot.runtime.core.service.conversation(await _key(bot, NURSE)) is None
     # The offered button starts the nurse's own guide, in a thread of their own.
     await driver.click(NURSE, note[-1], blocks.ACTION_START)
     own = await scenario.latest_step(NURSE)
@@ -148,7 +148,7 @@ async def test_a_double_click_advances_once(scenario: Scenario, driver: SlackDri
     await asyncio.gather(driver.click(ADMIN, first, blocks.ACTION_DONE), driver.click(ADMIN, first, blocks.ACTION_DONE))
     await scenario.latest_step(ADMIN, title=GUIDE.steps[1].title)
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
+    state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
     assert state.step_index == 1
     assert len(driver.user_thread(CLINIC, ADMIN)) == 3  # opener, step 1 (closed), step 2
@@ -180,7 +180,7 @@ async def test_a_stale_click_changes_nothing_and_says_where_you_are(api: SlackAp
         note = await driver.wait_for(lambda: driver.ephemeral(ADMIN, CLINIC))
         assert "earlier step" in note[-1].text
         assert f"step 3 of {TOTAL}" in note[-1].text
-        state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
+        state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
         assert state is not None
         assert state.step_index == 2
 
@@ -248,7 +248,7 @@ async def test_a_clinic_member_joining_gets_the_kickoff_once_even_when_slack_ret
     delivery = await driver.join_channel(NURSE, CLINIC)
     await driver.redeliver(delivery, retry_num=1)
     welcome = await driver.wait_for(lambda: api.messages(CLINIC))
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     kickoffs = [m for m in api.messages(CLINIC) if blocks.ACTION_START in action_ids(m)]
     assert len(kickoffs) == 1
     assert f"Welcome <@{NURSE}>" in welcome[0].text
@@ -256,7 +256,7 @@ async def test_a_clinic_member_joining_gets_the_kickoff_once_even_when_slack_ret
 
 async def test_staff_joining_gets_no_kickoff(driver: SlackDriver, api: SlackApiSandbox, bot: RunningBot) -> None:
     await driver.join_channel(STAFF, CLINIC)
-    await bot.runtime.context.tasks.drain(5)
+    await bot.runtime.core.tasks.drain(5)
     assert api.messages(CLINIC) == []
 
 
@@ -313,7 +313,7 @@ async def test_without_public_base_url_steps_are_text_only_with_a_description(
 async def _key(bot: RunningBot, user: str):  # type: ignore[no-untyped-def]
     from conversations.keys import ConversationKey
 
-    team = await bot.runtime.context.workspace.installing_team()
+    team = await bot.runtime.slack.workspace.installing_team()
     return ConversationKey("slack", team, CLINIC, user)
 
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.sandbox import SlackApiSandbox
-from bot.sandbox.teams_connector import TeamsConnector
-from bot.sandbox.teams_driver import TeamsDriver, TeamsWorld
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.teams.connector import TeamsConnector
+from bot.fakes.teams.driver import TeamsDriver, TeamsWorld
 from tests.bot.harness import RunningBot
 from tests.bot.teams.harness import LOCAL_AUTH, running_teams_bot, teams_settings
 

@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.pacing import Pacer
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.teams.connector import Sent
+from bot.fakes.teams.driver import Conversation, TeamsDriver, TeamsWorld
 from bot.runtime import open_runtime
-from bot.sandbox import SlackApiSandbox
-from bot.sandbox.teams_connector import Sent
-from bot.sandbox.teams_driver import Conversation, TeamsDriver, TeamsWorld
 from bot.serving import serve
 from bot.settings import Settings
+from bot.slack.pacing import Pacer
 from bot.teams.sdk import UnsafeLocalAuth
 from tests.bot.harness import RunningBot, bot_settings
 
@@ -50,8 +50,8 @@ async def running_teams_bot(
 async def settle(bot: RunningBot) -> None:
     """Wait until the bot has finished the work it acknowledged, on both platforms."""
     assert bot.runtime.teams is not None
-    await bot.runtime.teams.tasks.drain(10)
-    await bot.runtime.context.tasks.drain(10)
+    await bot.runtime.core.tasks.drain(10)
+    await bot.runtime.core.tasks.drain(10)
 
 
 def latest_step(driver: TeamsDriver, where: Conversation, who: str) -> Sent | None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox import SlackApiSandbox
-from bot.sandbox.teams_connector import TeamsConnector
-from bot.sandbox.teams_driver import TeamsDriver, TeamsWorld, dialog_card
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.teams.connector import TeamsConnector
+from bot.fakes.teams.driver import TeamsDriver, TeamsWorld, dialog_card
 from bot.serving import serve
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
 from tests.bot.teams.harness import latest_step, running_teams_bot, settle, teams_settings

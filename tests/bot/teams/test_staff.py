@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from bot.sandbox import SlackApiSandbox
-from bot.sandbox.teams_connector import TeamsConnector
-from bot.sandbox.teams_driver import TeamsDriver, TeamsWorld
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.teams.connector import TeamsConnector
+from bot.fakes.teams.driver import TeamsDriver, TeamsWorld
 from bot.teams.desk import NOT_HERE, NOT_STAFF
 from tests.bot.harness import ONBOARDING, STAFF, RunningBot
 from tests.bot.teams.harness import running_teams_bot, settle, teams_settings
@@ -56,7 +56,7 @@ async def test_a_clinic_member_joining_the_shared_channel_is_welcomed_and_staff_
 async def test_slack_status_lists_teams_clinics_with_their_platform(
     teams: TeamsDriver, teams_bot: RunningBot, api: SlackApiSandbox, http: httpx.AsyncClient
 ) -> None:
-    from bot.sandbox import SlackDriver
+    from bot.fakes.slack import SlackDriver
     from tests.bot.harness import SIGNING_SECRET
 
     await start(teams, "admin", await kickoff(teams))

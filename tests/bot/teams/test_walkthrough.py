@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.sandbox import SlackApiSandbox
-from bot.sandbox.teams_connector import Sent
-from bot.sandbox.teams_driver import TeamsDriver, dialog_card
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.teams.connector import Sent
+from bot.fakes.teams.driver import TeamsDriver, dialog_card
 from dentally.sandbox import sample_keys
 from tests.bot.harness import ONBOARDING, PUBLIC_BASE_URL, RunningBot
 from tests.bot.teams.harness import latest_step, settle
@@ -86,7 +86,7 @@ async def test_a_clinic_admin_walks_the_guide_and_verifies_a_key_in_a_shared_cha
     await teams.wait_for(lambda: any("Dentally is connected" in m.text for m in teams.in_conversation(where)))
     await settle(teams_bot)
 
-    clinic = await teams_bot.runtime.context.service.clinic("teams", where.id)
+    clinic = await teams_bot.runtime.core.service.clinic("teams", where.id)
     assert clinic is not None
     assert clinic.credential is not None
     assert clinic.credential.verified_by == teams.world.member("admin").aad_object_id

@@ -1,0 +1,1 @@
+"""Everything platform-neutral the chat platforms share: the effect runner, guide moves, key intake, follow-up."""

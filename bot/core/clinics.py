@@ -1,0 +1,145 @@
+"""Clinics as support sees them, on every platform: one view per clinic, and finding clinics by name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.core.platform import Platforms, label
+from conversations.clinic import Clinic
+from conversations.conversation import Conversation
+from conversations.service import OnboardingService
+from dentally.regions import parse_region, region_label
+from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicView:
+    """Everything support sees about one clinic."""
+
+    clinic: Clinic
+    conversations: tuple[Conversation, ...]
+    thread_link: str | None = None
+    platform: str = "slack"
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def platform_label(self) -> str:
+        """The clinic's chat platform as support reads it (``Slack``, ``Microsoft Teams``)."""
+        return label(self.platform)
+
+    @property
+    def last_activity(self) -> float:
+        """When anything last happened in this clinic's guides."""
+        times = [c.updated_at for c in self.conversations] or [self.clinic.updated_at]
+        return max(times)
+
+    @property
+    def started(self) -> float:
+        """When the first guide started."""
+        return min([c.started_at for c in self.conversations] or [self.clinic.created_at])
+
+    @property
+    def stuck(self) -> bool:
+        """Whether someone pressed I'm stuck and has not moved on since."""
+        return any(c.stuck_at is not None and c.in_progress for c in self.conversations)
+
+    @property
+    def verified(self) -> bool:
+        """Whether a key has been verified and stored."""
+        return self.clinic.credential is not None
+
+    def idle_since(self) -> float:
+        """When the quietest guide in progress was last active (the clinic's idle clock)."""
+        active = [c.quiet_since for c in self.conversations if c.in_progress]
+        return min(active) if active else self.last_activity
+
+
+def duration(seconds: float) -> str:
+    """A short duration: ``45 s``, ``12 min``, ``5 h``, ``3 d``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"
+
+
+def last_check(clinic: Clinic) -> CheckResult | None:
+    """The clinic's last check result, if any."""
+    return CheckResult.model_validate(clinic.last_check) if clinic.last_check else None
+
+
+def outcome(view: ClinicView) -> str:
+    """The clinic's outcome in a few words."""
+    credential = view.clinic.credential
+    check = last_check(view.clinic)
+    if credential is not None:
+        region = region_label(parse_region(credential.region))
+        line = f":white_check_mark: Verified · {region} · key `…{credential.fingerprint}`"
+        if credential.keepalive_result == "invalid":
+            line = f":x: Key `…{credential.fingerprint}` expired or revoked ({region}) — a new key is needed"
+        return line
+    if check is not None and check.verdict is Verdict.MISSING_SCOPES:
+        missing = ", ".join(SCOPE_LABELS[scope] for scope in check.missing_scopes)
+        return f":x: Missing permissions: {missing}"
+    if check is not None and check.verdict is Verdict.INVALID_KEY:
+        return ":x: Key not accepted by Dentally"
+    if check is not None and check.verdict is Verdict.COULD_NOT_CHECK:
+        return ":hourglass: Could not check yet"
+    if view.stuck:
+        return ":sos: Stuck"
+    return ":arrows_counterclockwise: In progress" if view.conversations else "Not started"
+
+
+class Clinics:
+    """Builds ``ClinicView``s from the store and each clinic's platform (names, thread links)."""
+
+    def __init__(self, service: OnboardingService, platforms: Platforms) -> None:
+        self._service = service
+        self._platforms = platforms
+
+    async def person(self, platform: str, user: str) -> str:
+        """How support sees a clinic user: a Slack mention, or the name another platform knows them by."""
+        served = self._platforms.get(platform)
+        return await served.person(user) if served else f"`{user}`"
+
+    async def view(self, platform: str, channel: str) -> ClinicView | None:
+        """Everything support sees about a clinic, or None when it has no record."""
+        clinic = await self._service.clinic(platform, channel)
+        if clinic is None:
+            return None
+        conversations = await self._service.conversations(platform, clinic.team, channel) if clinic.team else []
+        threads = [c for c in conversations if c.thread_ref]
+        served = self._platforms.get(platform)
+        link = await served.thread_link(threads[-1]) if threads and served else None
+        names = {}
+        users = {c.user for c in conversations} | ({clinic.credential.verified_by} if clinic.credential else set())
+        for user in sorted(users):
+            names[user] = await self.person(platform, user)
+        return ClinicView(clinic, tuple(conversations), link, platform=platform, names=names)
+
+    async def all(self) -> list[ClinicView]:
+        """Every clinic of every platform this process serves, in the order the platforms were added."""
+        views = []
+        for platform in self._platforms.names:
+            for clinic in await self._service.clinics(platform):
+                view = await self.view(platform, clinic.channel)
+                if view is not None:
+                    views.append(view)
+        return views
+
+    async def find(self, name: str) -> ClinicView | None:
+        """The one clinic whose name or channel name contains ``name`` (any platform), or None."""
+        wanted = name.strip().lstrip("#").casefold()
+        if not wanted:
+            return None
+        matches = [
+            view
+            for view in await self.all()
+            if wanted in view.clinic.display_name.casefold() or wanted in (view.clinic.channel_name or "").casefold()
+        ]
+        exact = [view for view in matches if view.clinic.display_name.casefold() == wanted] or matches
+        return exact[0] if len(exact) == 1 else None

@@ -1,0 +1,169 @@
+"""What the bot says to clinics, as platform-neutral descriptions; each platform renders them its own way.
+
+The core decides *what* to say (a step, a reminder, "this guide is not yours"); a platform's renderer decides how
+it looks there (Block Kit on Slack, an Adaptive Card on Teams), so every behaviour is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from conversations.events import StepOutcome
+from dentally.scopes import CheckResult
+
+
+@dataclass(frozen=True, slots=True)
+class Kickoff:
+    """The kick-off in a clinic's channel: what will happen, how long, and a Start button."""
+
+    welcome_user: str | None = None
+    welcome_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadOpener:
+    """The short top-level message under which a user's steps are posted."""
+
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepMessage:
+    """One step with its buttons; ``picture`` is False when the platform could not fetch the picture."""
+
+    index: int
+    user: str
+    again: bool = False
+    picture: bool = True
+
+    def without_picture(self) -> StepMessage:
+        """The same step with the picture's description instead of the picture."""
+        return replace(self, picture=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedStep:
+    """A step message closed in place: a compact line, no buttons."""
+
+    index: int
+    how: StepOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class HelpComing:
+    """The reply in the user's thread after "I'm stuck"."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A polite nudge for a quiet guide, with a Resume button."""
+
+    index: int
+    user: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResetNotice:
+    """Told in the thread when Aldense staff reset the clinic's guide."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCheckLost:
+    """Told when the check of a key was cut short (the key was only in memory), with a button to enter it again."""
+
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyResult:
+    """A key check's result in the user's thread: each permission, and what to do next."""
+
+    result: CheckResult
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewKeyNeeded:
+    """Dentally no longer accepts the stored key: set up a new one."""
+
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotYourGuide:
+    """Told privately to someone who clicks a guide that belongs to another person."""
+
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaleClick:
+    """Told privately for a button of a step that is no longer current."""
+
+    current_index: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Told privately for a move the guide does not allow right now."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyGoing:
+    """Told privately on Start when the person's guide is already under way (the current step is shown again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NothingToResume:
+    """Told privately on Resume when the person has no guide in progress."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemporarilyUnavailable:
+    """Told privately when the state store is unreachable: the move will be applied once it is back."""
+
+
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """Told privately when the state store stayed unreachable for minutes and a move was not applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotAccepted:
+    """Told privately when the platform refused one of the bot's messages; nothing the user did was lost."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpText:
+    """What the bot does and which words it knows."""
+
+
+Outgoing = (
+    Kickoff
+    | ThreadOpener
+    | StepMessage
+    | ClosedStep
+    | HelpComing
+    | Reminder
+    | ResetNotice
+    | KeyCheckLost
+    | KeyResult
+    | NewKeyNeeded
+    | NotYourGuide
+    | StaleClick
+    | Refused
+    | AlreadyGoing
+    | NothingToResume
+    | TemporarilyUnavailable
+    | GaveUp
+    | NotAccepted
+    | HelpText
+)

@@ -1,0 +1,183 @@
+"""The guide's moves on any platform: start, Done, Back, I'm stuck and resume, under one set of rules.
+
+The rules: only the owner of a guide moves it; a second click on a step just finished is a double click and says
+nothing; a move is saved before the platform gets its answer (so an acknowledged click survives a crash a moment
+later) and carried out in the background; when the store is unreachable the person is told, and the move is
+applied as soon as the store is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from enum import Enum
+from typing import Any
+
+from bot.core.messages import (
+    AlreadyGoing,
+    GaveUp,
+    NothingToResume,
+    NotYourGuide,
+    Refused,
+    StaleClick,
+    TemporarilyUnavailable,
+)
+from bot.core.platform import Platforms
+from bot.core.runner import EffectRunner, Trigger
+from bot.core.tasks import BackgroundTasks
+from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
+from conversations.keys import ConversationKey
+from conversations.service import OnboardingService, Outcome
+from conversations.store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+# A second click on a step finished this recently is a double click: it changes nothing and says nothing.
+DOUBLE_CLICK_SECONDS = 10.0
+# The longest a move waits for the store before it is acknowledged anyway and applied in the background.
+INLINE_STORE_SECONDS = 1.5
+# Pauses before each attempt to reach an unreachable store: about two minutes in all.
+STORE_RETRY_PAUSES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
+
+GuideMove = Start | Done | Back | Stuck | Resume
+Presenting = Callable[[Outcome], Coroutine[Any, Any, None]]
+
+
+class StepButton(Enum):
+    """The buttons of a step message."""
+
+    DONE = "done"
+    BACK = "back"
+    STUCK = "stuck"
+
+
+class GuideMoves:
+    """Turns a person's clicks and words into guide events, saves them, and shows the outcome."""
+
+    def __init__(
+        self,
+        service: OnboardingService,
+        runner: EffectRunner,
+        platforms: Platforms,
+        tasks: BackgroundTasks,
+        store_retry_pauses: tuple[float, ...] = STORE_RETRY_PAUSES,
+    ) -> None:
+        self._service = service
+        self._runner = runner
+        self._platforms = platforms
+        self._tasks = tasks
+        self._store_retry_pauses = store_retry_pauses
+
+    async def start(self, key: ConversationKey, at_step: str | None = None) -> None:
+        """Start (or show again) ``key.user``'s guide, at ``at_step`` for a fresh run."""
+
+        async def present(outcome: Outcome) -> None:
+            if outcome.refused is not None:
+                await self._tell(key, Refused(outcome.refused.reason))
+                return
+            if any(isinstance(effect, PostStep) and effect.again for effect in outcome.effects):
+                await self._tell(key, AlreadyGoing())
+            await self._runner.carry_out(outcome)
+
+        await self._apply(key, Start(at=self._service.clock(), at_step=at_step), None, present)
+
+    async def step(
+        self,
+        key: ConversationKey,
+        owner: str,
+        step_id: str,
+        button: StepButton,
+        clicked_ref: str | None,
+        thread: str | None = None,
+    ) -> None:
+        """Done, Back or I'm stuck on a step message of ``owner``'s guide, clicked by ``key.user``."""
+        if not self.owns(key, owner, thread):
+            return
+        at = self._service.clock()
+        event: Done | Back | Stuck
+        if button is StepButton.DONE:
+            event = Done(step_id, at)
+        elif button is StepButton.BACK:
+            event = Back(step_id, at)
+        else:
+            event = Stuck(step_id, at)
+
+        async def present(outcome: Outcome) -> None:
+            if outcome.refused is not None:
+                await self._explain_refusal(key, step_id, outcome, thread)
+                return
+            await self._runner.carry_out(outcome, Trigger(clicked_ref=clicked_ref))
+
+        await self._apply(key, event, thread, present)
+
+    async def resume(self, key: ConversationKey, owner: str | None = None, thread: str | None = None) -> None:
+        """Show the current step again (a reminder's button, or the word ``resume``)."""
+        if owner is not None and not self.owns(key, owner, thread):
+            return
+
+        async def present(outcome: Outcome) -> None:
+            if outcome.refused is not None:
+                await self._tell(key, NothingToResume())
+                return
+            await self._runner.carry_out(outcome)
+
+        await self._apply(key, Resume(at=self._service.clock()), thread, present)
+
+    def owns(self, key: ConversationKey, owner: str, thread: str | None = None) -> bool:
+        """Whether ``key.user`` owns the guide; tells them (only), in the background, when they do not."""
+        if owner == key.user:
+            return True
+        self._tasks.spawn(self._tell(key, NotYourGuide(owner), thread), name="not_yours")
+        return False
+
+    async def _apply(self, key: ConversationKey, event: GuideMove, thread: str | None, present: Presenting) -> None:
+        """Save ``event``'s transition now, then hand ``present`` the outcome in the background.
+
+        When the store is unreachable the move is still acknowledged: the person is told, and the event is applied
+        in the background as soon as the store is back (the machine makes a late move safe).
+        """
+        try:
+            # Platforms want their answer within seconds: a store that hangs is treated as a store that is down.
+            async with asyncio.timeout(INLINE_STORE_SECONDS):
+                outcome = await self._service.handle(key, event)
+        except (StoreUnavailable, TimeoutError):
+            self._tasks.spawn(self._apply_when_back(key, event, thread, present), name="store_retry")
+            return
+        self._tasks.spawn(present(outcome), name=type(event).__name__)
+
+    async def _apply_when_back(
+        self, key: ConversationKey, event: GuideMove, thread: str | None, present: Presenting
+    ) -> None:
+        await self._tell(key, TemporarilyUnavailable(), thread)
+        for pause in self._store_retry_pauses:
+            await asyncio.sleep(pause)
+            try:
+                outcome = await self._service.handle(key, event)
+            except StoreUnavailable:
+                continue
+            await present(outcome)
+            return
+        logger.error("gave up on a %s: the state store stayed unreachable", type(event).__name__)
+        await self._tell(key, GaveUp(), thread)
+
+    async def _explain_refusal(self, key: ConversationKey, step_id: str, outcome: Outcome, thread: str | None) -> None:
+        state, refused = outcome.state, outcome.refused
+        assert refused is not None
+        if refused.stale and state is not None:
+            times = state.steps.get(step_id)
+            if times and times.done is not None and self._service.clock() - times.done < DOUBLE_CLICK_SECONDS:
+                return
+            await self._tell(key, StaleClick(state.step_index, refused.reason), thread)
+            return
+        await self._tell(key, Refused(refused.reason), thread)
+
+    async def _tell(
+        self,
+        key: ConversationKey,
+        message: AlreadyGoing | GaveUp | NothingToResume | NotYourGuide | Refused | StaleClick | TemporarilyUnavailable,
+        thread: str | None = None,
+    ) -> None:
+        platform = self._platforms.get(key.platform)
+        if platform is not None:
+            await platform.tell(key.channel, key.user, message, thread)

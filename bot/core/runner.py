@@ -1,0 +1,195 @@
+"""The one effect runner: carries out the machine's effects on whichever platform a conversation lives on.
+
+It opens threads, posts and closes step messages, reports milestones and settles the outbox. During recovery it
+looks in the platform before posting again, because a process can die between the platform accepting a post and
+the state recording it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.core.messages import (
+    ClosedStep,
+    HelpComing,
+    KeyCheckLost,
+    NotAccepted,
+    Reminder,
+    ResetNotice,
+    StepMessage,
+    ThreadOpener,
+)
+from bot.core.metrics import Metrics
+from bot.core.platform import CannotLook, ChatPlatform, Failure, Platforms
+from bot.core.support import SupportReports
+from conversations.conversation import Conversation
+from conversations.events import (
+    CheckFinished,
+    CloseStep,
+    ConfirmHelpComing,
+    Effect,
+    Milestone,
+    OpenThread,
+    PostStep,
+    Remind,
+    Report,
+    RunKeyCheck,
+    StepOutcome,
+    StepPosted,
+    TellReset,
+    ThreadOpened,
+    Verdict,
+)
+from conversations.guide import Guide
+from conversations.outbox import OutboxBatch
+from conversations.service import OnboardingService, Outcome
+
+logger = logging.getLogger(__name__)
+
+KeyCheckRunner = Callable[[Conversation], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """Where the effects came from: the clicked message (for Done/Back), a key check to run, or a recovery."""
+
+    clicked_ref: str | None = None
+    run_key_check: KeyCheckRunner | None = None
+    recovering: bool = False
+
+
+class EffectRunner:
+    """Turns effects into platform calls for one conversation at a time."""
+
+    def __init__(
+        self, service: OnboardingService, platforms: Platforms, reports: SupportReports, metrics: Metrics
+    ) -> None:
+        self._service = service
+        self._platforms = platforms
+        self._reports = reports
+        self._metrics = metrics
+
+    @property
+    def guide(self) -> Guide:
+        """The guide being shown."""
+        return self._service.guide
+
+    async def carry_out(self, outcome: Outcome, trigger: Trigger | None = None) -> None:
+        """Carry out ``outcome.effects`` in order, then settle its outbox batch.
+
+        The platform refusing a call tells the user how to carry on (and settles: retrying would be refused
+        again); the platform being unreachable leaves the batch in the outbox, which the due queue retries later.
+        """
+        trigger = trigger or Trigger()
+        state = outcome.state
+        if state is None:
+            return
+        platform = self._platforms.get(state.platform)
+        if platform is None:
+            logger.warning("no %s platform in this process; its work stays in the outbox", state.platform)
+            return
+        try:
+            for effect in outcome.effects:
+                state = await self._carry_out_one(platform, state, effect, trigger)
+        except Exception as exc:
+            failed = platform.failure(exc)
+            if failed is None:
+                raise
+            kind, detail = failed
+            if kind is Failure.UNREACHABLE:
+                logger.warning("%s unreachable (%s) for a guide; retrying later", platform.label, detail)
+                return
+            logger.warning("%s refused a call for a guide: %s", platform.label, detail)
+            await platform.tell(state.channel, state.user, NotAccepted(detail))
+        if outcome.batch is not None:
+            await self._service.settle(state.key, outcome.batch)
+
+    async def recover(self, state: Conversation, batch: OutboxBatch) -> None:
+        """Carry out a batch that the process which saved it never finished (it died, or the platform was down)."""
+        logger.info("recovering %d effect(s) for a guide", len(batch.effects))
+        await self.carry_out(Outcome(state, batch.unpack(), batch=batch.id), Trigger(recovering=True))
+
+    async def _carry_out_one(
+        self, platform: ChatPlatform, state: Conversation, effect: Effect, trigger: Trigger
+    ) -> Conversation:
+        match effect:
+            case OpenThread():
+                if state.thread_ref is not None:  # already opened (a recovery repeating the batch)
+                    return state
+                return await self._open_thread(platform, state, look_first=trigger.recovering)
+            case PostStep():
+                if effect.index != state.step_index or state.step_message_ref is not None:
+                    return state  # the user has moved on, or the step is already posted
+                if state.thread_ref is None:
+                    # The process that was opening the thread died before recording it: find it, or open it.
+                    state = await self._open_thread(platform, state, look_first=True)
+                return await self._post_step(platform, state, effect, look_first=trigger.recovering)
+            case CloseStep():
+                ref = effect.ref
+                if ref is None and effect.outcome is not StepOutcome.SUPERSEDED:
+                    ref = trigger.clicked_ref  # the click came from this very step message
+                if ref is not None:
+                    closed = ClosedStep(effect.index, effect.outcome)
+                    await platform.edit(state.channel, ref, closed, thread=state.thread_ref)
+            case ConfirmHelpComing():
+                await platform.post(state.channel, HelpComing(effect.index), thread=state.thread_ref)
+            case Report():
+                if effect.milestone is Milestone.STARTED:
+                    self._metrics.guides_started.inc()
+                await self._reports.milestone(state, effect.milestone, effect.index)
+            case RunKeyCheck():
+                if trigger.run_key_check is not None:
+                    await trigger.run_key_check(state)
+                elif trigger.recovering:
+                    await self._key_check_lost(platform, state)
+            case Remind():
+                reminder = Reminder(effect.index, state.user, state.nudges)
+                await platform.post(state.channel, reminder, thread=state.thread_ref)
+            case TellReset():
+                await platform.post(state.channel, ResetNotice(), thread=state.thread_ref)
+        return state
+
+    async def _look(
+        self, platform: ChatPlatform, state: Conversation, message: ThreadOpener | StepMessage
+    ) -> str | None:
+        try:
+            return await platform.find_posted(state, message)
+        except CannotLook:
+            # Pinned by a test: on such a platform a crash between its answer and our save can post twice.
+            logger.info("%s cannot look up earlier posts; posting again", platform.label)
+            return None
+
+    async def _open_thread(self, platform: ChatPlatform, state: Conversation, look_first: bool) -> Conversation:
+        opener = ThreadOpener(state.user)
+        found = await self._look(platform, state, opener) if look_first else None
+        ref = found or await platform.post(state.channel, opener)
+        return await self._record(state, ThreadOpened(ref))
+
+    async def _post_step(
+        self, platform: ChatPlatform, state: Conversation, effect: PostStep, look_first: bool
+    ) -> Conversation:
+        step = self.guide.steps[effect.index]
+        message = StepMessage(effect.index, state.user, again=effect.again)
+        found = await self._look(platform, state, message) if look_first else None
+        if found is not None:
+            return await self._record(state, StepPosted(step.id, found))
+        if not effect.again:
+            self._metrics.steps_reached.labels(step.id).inc()
+        ref = await platform.post(state.channel, message, thread=state.thread_ref)
+        return await self._record(state, StepPosted(step.id, ref))
+
+    async def _record(self, state: Conversation, event: ThreadOpened | StepPosted) -> Conversation:
+        outcome = await self._service.handle(state.key, event)
+        if outcome.effects:  # recording can close a message it supersedes
+            await self.carry_out(outcome)
+        return outcome.state or state
+
+    async def _key_check_lost(self, platform: ChatPlatform, state: Conversation) -> None:
+        """The process checking a key died with the key in memory only: close the check and ask again."""
+        outcome = await self._service.handle(state.key, CheckFinished(Verdict.COULD_NOT_CHECK, self._service.clock()))
+        if outcome.refused is not None:
+            return
+        await self.carry_out(outcome)
+        await platform.post(state.channel, KeyCheckLost(state.user), thread=state.thread_ref)

@@ -1,0 +1,28 @@
+"""What the core tells Aldense's support team (support itself lives in Slack: ``bot.slack.support``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from conversations.conversation import Conversation
+from conversations.events import Milestone
+
+
+class SupportReports(Protocol):
+    """Where milestones and notes about a clinic go."""
+
+    async def milestone(self, conversation: Conversation, milestone: Milestone, index: int | None) -> None:
+        """Report ``milestone`` of ``conversation`` (and refresh the clinic's status card)."""
+        ...
+
+    async def note(self, conversation: Conversation, text: str, broadcast: bool = False) -> None:
+        """Post ``text`` (Slack mrkdwn) in the clinic's support thread."""
+        ...
+
+    async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
+        """Like ``note`` for a clinic as a whole."""
+        ...
+
+    async def refresh_card(self, platform: str, channel: str) -> None:
+        """Re-render the clinic's status card."""
+        ...

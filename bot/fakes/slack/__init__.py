@@ -1,0 +1,42 @@
+"""A Slack stand-in on loopback: a workspace model, a Web API server that records what users see, and a driver."""
+
+from bot.fakes.slack.api import SlackApiSandbox
+from bot.fakes.slack.driver import (
+    AckRejected,
+    CommandUnavailable,
+    Delivery,
+    DriverError,
+    ElementNotFound,
+    SlackDriver,
+    SubmissionBlocked,
+)
+from bot.fakes.slack.errors import SlackApiError
+from bot.fakes.slack.records import ApiCall, Change, Ephemeral, Fault, Message, MessageVersion, ResponsePost, View
+from bot.fakes.slack.validation import validate_blocks, validate_view
+from bot.fakes.slack.workspace import Channel, Team, User, Workspace
+
+__all__ = [
+    "AckRejected",
+    "ApiCall",
+    "Change",
+    "Channel",
+    "CommandUnavailable",
+    "Delivery",
+    "DriverError",
+    "ElementNotFound",
+    "Ephemeral",
+    "Fault",
+    "Message",
+    "MessageVersion",
+    "ResponsePost",
+    "SlackApiError",
+    "SlackApiSandbox",
+    "SlackDriver",
+    "SubmissionBlocked",
+    "Team",
+    "User",
+    "View",
+    "Workspace",
+    "validate_blocks",
+    "validate_view",
+]

@@ -1,0 +1,1 @@
+"""Slack: the Bolt app, thin listeners, payload readers, Block Kit renderers, and support's desk in Slack."""

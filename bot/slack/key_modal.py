@@ -1,0 +1,140 @@
+"""Slack's private key entry: opening the modal, reading a submission and showing the check's result."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
+
+from bot.core.messages import NotYourGuide, Refused, TemporarilyUnavailable
+from bot.slack import blocks, calls, modals, results
+from bot.slack.app import BotContext
+from bot.slack.payloads import Click
+from bot.slack.platform import PLATFORM
+from conversations.keys import ConversationKey
+from dentally.regions import DETECT, RegionChoice, parse_region
+from dentally.scopes import CheckResult
+from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A key modal that passed the format check; the token prints as ``**********``."""
+
+    channel: str
+    user: str
+    region: RegionChoice
+    token: SecretStr
+    view_id: str | None
+
+
+def read_submission(body: dict[str, Any]) -> Submission | dict[str, str]:
+    """Read a ``view_submission`` of the key modal: a ``Submission``, or inline errors keyed by block id."""
+    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    assert isinstance(view, dict)
+    user = (body.get("user") or {}).get("id")
+    target = modals.read_key_metadata(str(view.get("private_metadata") or ""))
+    if target is None or not isinstance(user, str) or target[1] != user:
+        return {modals.BLOCK_KEY: "This form has expired. Close it and click *Enter the key privately* again."}
+    values = (view.get("state") or {}).get("values") or {}
+    raw_key = ((values.get(modals.BLOCK_KEY) or {}).get(modals.ACTION_KEY) or {}).get("value") or ""
+    selected = ((values.get(modals.BLOCK_REGION) or {}).get(modals.ACTION_REGION) or {}).get("selected_option") or {}
+    region_value = str(selected.get("value") or DETECT)
+    try:
+        region: RegionChoice = DETECT if region_value == DETECT else parse_region(region_value)
+    except ValueError:
+        return {modals.BLOCK_REGION: "Choose your practice's region, or 'Not sure — detect it'."}
+    try:
+        token = parse_token(str(raw_key))
+    except TokenFormatError as exc:
+        return {modals.BLOCK_KEY: str(exc)}
+    return Submission(target[0], user, region, token, view.get("id") if isinstance(view.get("id"), str) else None)
+
+
+class SlackKeyModal:
+    """Everything after "Enter the key privately" on Slack; the platform-neutral work is ``KeyIntake``'s."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    async def _key(self, channel: str, user: str) -> ConversationKey:
+        return ConversationKey(PLATFORM, await self.ctx.workspace.installing_team(), channel, user)
+
+    async def open_form(self, click: Click) -> None:
+        """Open the key modal for the owner of the guide (or say why not)."""
+        ctx = self.ctx
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is None:
+            return
+        owner, _ = parsed
+        if owner != click.user:
+            await ctx.platform.tell(click.channel, click.user, NotYourGuide(owner), click.thread_ts)
+            return
+        if ctx.vault is None:
+            view = modals.cannot_accept_keys_view()
+        else:
+            view = modals.key_modal(click.channel, click.user, MIN_LENGTH, MAX_LENGTH)
+        try:
+            await ctx.client.views_open(trigger_id=click.trigger_id, view=view)
+        except SlackApiError as exc:
+            error = calls.slack_error(exc)
+            logger.warning("views.open failed: %s", error)
+            await calls.ephemeral(
+                ctx.client, click.channel, click.user, "Sorry, the form didn't open — please click the button again."
+            )
+            return
+        if ctx.vault is None:
+            state = await ctx.service.conversation(await self._key(click.channel, click.user))
+            if state is not None:
+                await ctx.reporter.note(
+                    state, f":warning: <@{click.user}> wanted to enter a key, but KEY_ENCRYPTION_KEYS is not set."
+                )
+
+    async def submitted(self, submission: Submission) -> None:
+        """Take the key (the modal already says "Checking…"); the modal then shows the result in place."""
+        key = await self._key(submission.channel, submission.user)
+
+        async def shown(result: CheckResult) -> None:
+            await self._show(submission.view_id, results.result_view(result))
+
+        refused = await self.ctx.core.keys.take(key, submission.token, submission.region, shown)
+        if isinstance(refused, TemporarilyUnavailable):
+            await self._show(submission.view_id, modals.message_view("Dentally key", blocks.temporarily_unavailable()))
+        elif isinstance(refused, Refused):
+            text = blocks.refused(refused.reason) + " Close this form and try again in a moment."
+            await self._show(submission.view_id, modals.message_view("Dentally key", text))
+
+    async def check_again(self, click: Click) -> None:
+        """Re-run a check that could not finish, with the key kept encrypted since then."""
+        ctx = self.ctx
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is None:
+            return
+        if parsed[0] != click.user:
+            await ctx.platform.tell(click.channel, click.user, NotYourGuide(parsed[0]), click.thread_ts)
+            return
+        kept = await ctx.core.keys.kept_key(PLATFORM, click.channel, click.user)
+        if kept is None:
+            await calls.ephemeral(
+                ctx.client,
+                click.channel,
+                click.user,
+                "I no longer have that key to check — please click *Use another key* and paste it again.",
+                thread_ts=click.thread_ts,
+            )
+            return
+        await self.submitted(Submission(click.channel, click.user, kept.region, kept.token, None))
+
+    async def _show(self, view_id: str | None, view: dict[str, Any]) -> None:
+        if view_id is None:
+            return
+        try:
+            await self.ctx.client.views_update(view_id=view_id, view=view)
+        except SlackApiError as exc:
+            # The user may simply have closed the modal; the thread still gets the result.
+            logger.info("views.update skipped: %s", calls.slack_error(exc))

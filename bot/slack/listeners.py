@@ -1,0 +1,286 @@
+"""Thin Bolt listeners: ack first, translate the payload, hand the work to a background task."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot.core.messages import HelpText, Kickoff
+from bot.core.moves import StepButton
+from bot.slack import blocks, calls, modals, results
+from bot.slack.app import BotContext
+from bot.slack.key_modal import SlackKeyModal, read_submission
+from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
+from bot.slack.platform import PLATFORM
+from bot.slack.support import blocks as support_blocks
+from bot.slack.support.desk import StaffDesk
+from conversations.keys import ConversationKey
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    """Register every listener of the guide on ``app``."""
+    staff = StaffDesk(ctx)
+    handlers = _Handlers(ctx, staff)
+
+    # Guide moves are saved before the response goes out (Bolt answers when the listener returns), so an
+    # acknowledged click survives the process dying a moment later; the Slack calls run in the background.
+    @app.action(blocks.ACTION_START)
+    async def start_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await handlers.start_from_click(body)
+
+    @app.action(re.compile(f"^({blocks.ACTION_DONE}|{blocks.ACTION_BACK}|{blocks.ACTION_STUCK})$"))
+    async def step_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await handlers.step_click(body)
+
+    @app.action(blocks.ACTION_RESUME)
+    async def resume_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await handlers.resume_from_click(body)
+
+    keys = SlackKeyModal(ctx)
+
+    @app.action(blocks.ACTION_ENTER_KEY)
+    async def enter_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "key button click")
+        if click is None:
+            return
+        ctx.tasks.spawn(keys.open_form(click), name="open_key_form")
+
+    @app.action(results.ACTION_CHECK_AGAIN)
+    async def check_again_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "check-again click")
+        if click is None:
+            return
+        ctx.tasks.spawn(keys.check_again(click), name="check_again")
+
+    @app.view(modals.KEY_VIEW)
+    async def key_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        submission = read_submission(body)
+        if isinstance(submission, dict):
+            await ack(response_action="errors", errors=submission)
+            return
+        if ctx.vault is None or ctx.checker is None:
+            await ack(response_action="update", view=modals.cannot_accept_keys_view())
+            return
+        await ack(response_action="update", view=modals.checking_view())
+        ctx.tasks.spawn(keys.submitted(submission), name="key_check")
+
+    @app.command("/aldense")
+    async def aldense_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        ctx.tasks.spawn(handlers.command(body, respond), name="command")
+
+    @app.action(blocks.ACTION_NEW_KEY)
+    async def new_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "new-key click")
+        if click is None:
+            return
+        await handlers.start(click.channel, click.user, ctx.guide.new_key_step)
+
+    @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
+    async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "staff click")
+        if click is None:
+            return
+        if not await staff.is_staff(click.user_team):
+            ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
+        elif click.action_id == support_blocks.ACTION_RECHECK:
+            ctx.tasks.spawn(staff.recheck(click), name="recheck")
+        else:
+            ctx.tasks.spawn(staff.confirm_reset(click), name="confirm_reset")
+
+    @app.action(support_blocks.ACTION_OPEN_THREAD)
+    async def open_thread_clicked(ack: AsyncAck) -> None:
+        await ack()  # a link button: Slack opens the URL; the click needs only an answer
+
+    @app.view(support_blocks.RESET_VIEW)
+    async def reset_confirmed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        if not await staff.is_staff((body.get("user") or {}).get("team_id")):
+            await ack(response_action="errors", errors={})
+            return
+        await ack()
+        ctx.tasks.spawn(staff.reset(body), name="reset")
+
+    @app.event("app_home_opened")
+    async def home_opened(body: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        if event.get("tab", "home") == "home" and isinstance(event.get("user"), str):
+            ctx.tasks.spawn(staff.home(event["user"]), name="home")
+
+    @app.event("member_joined_channel")
+    async def member_joined(body: dict[str, Any]) -> None:
+        ctx.tasks.spawn(handlers.once(body, lambda: handlers.member_joined(body)), name="member_joined")
+
+    @app.event("app_mention")
+    async def mentioned(body: dict[str, Any]) -> None:
+        ctx.tasks.spawn(handlers.once(body, lambda: handlers.mention(body)), name="mention")
+
+    @app.action(re.compile(".*"))
+    async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        actions = body.get("actions") or [{}]
+        logger.warning("ignored unknown action %r", str(actions[0].get("action_id"))[:80])
+
+
+class _Handlers:
+    """The work behind each listener: guide moves go to the shared core, Slack-only work is done here."""
+
+    def __init__(self, ctx: BotContext, staff: StaffDesk) -> None:
+        self.ctx = ctx
+        self.staff = staff
+
+    async def _key(self, channel: str, user: str) -> ConversationKey:
+        return ConversationKey(PLATFORM, await self.ctx.workspace.installing_team(), channel, user)
+
+    async def start_from_click(self, body: dict[str, Any]) -> None:
+        click = _read_click(body, "start click")
+        if click is None:
+            return
+        await self.start(click.channel, click.user)
+
+    async def start(self, channel: str, user: str, at_step: str | None = None) -> None:
+        """Start (or show again) ``user``'s guide in ``channel``, at ``at_step`` for a fresh run there."""
+        await self.ctx.core.moves.start(await self._key(channel, user), at_step)
+
+    async def step_click(self, body: dict[str, Any]) -> None:
+        click = _read_click(body, "step click")
+        if click is None:
+            return
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is None:
+            logger.warning("step click with a malformed value ignored")
+            return
+        owner, step_id = parsed
+        button = _STEP_BUTTONS[click.action_id]
+        key = await self._key(click.channel, click.user)
+        await self.ctx.core.moves.step(key, owner, step_id, button, click.message_ts, click.thread_ts)
+
+    async def resume_from_click(self, body: dict[str, Any]) -> None:
+        click = _read_click(body, "resume click")
+        if click is None:
+            return
+        parsed = blocks.parse_step_value(click.value)
+        owner = parsed[0] if parsed is not None else None
+        await self.ctx.core.moves.resume(await self._key(click.channel, click.user), owner, click.thread_ts)
+
+    async def resume(self, channel: str, user: str) -> None:
+        """Show ``user``'s current step again."""
+        await self.ctx.core.moves.resume(await self._key(channel, user))
+
+    async def command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        ctx = self.ctx
+        if body.get("team_id") != await ctx.workspace.installing_team():
+            await respond("Sorry, `/aldense` is for the Aldense team only.")
+            return
+        words = str(body.get("text") or "").split()
+        sub = words[0].lower() if words else "help"
+        if sub == "onboard" and len(words) == 2:
+            await self._onboard(words[1], respond)
+        elif sub == "status":
+            await self.staff.status(words, respond)
+        elif sub == "help":
+            await respond(_COMMAND_HELP)
+        elif sub == "onboard":
+            await respond("Usage: `/aldense onboard #clinic-channel` — name one channel.\n\n" + _COMMAND_HELP)
+        else:
+            await respond(f"I don't know `/aldense {sub[:40]}`.\n\n" + _COMMAND_HELP)
+
+    async def _onboard(self, reference: str, respond: AsyncRespond) -> None:
+        ctx = self.ctx
+        channel = channel_reference(reference)
+        if channel is None:
+            await respond(f"`{reference[:80]}` isn't a channel. Usage: `/aldense onboard #clinic-channel`.")
+            return
+        try:
+            await ctx.platform.post(channel, Kickoff())
+        except SlackApiError as exc:
+            error = calls.slack_error(exc)
+            hint = {
+                "not_in_channel": "Invite me to that channel first (`/invite @Aldense Guide`).",
+                "channel_not_found": "I can't see that channel — invite me to it first.",
+                "is_archived": "That channel is archived.",
+            }.get(error, "Please try again in a minute.")
+            await respond(f"I couldn't post the kick-off in <#{channel}> ({error}). {hint}")
+            return
+        await respond(f"Kick-off posted in <#{channel}>. I'll report progress here in the onboarding channel.")
+
+    async def member_joined(self, body: dict[str, Any]) -> None:
+        ctx = self.ctx
+        event = body.get("event") or {}
+        user, channel = event.get("user"), event.get("channel")
+        if not (ctx.kickoff_on_join and isinstance(user, str) and isinstance(channel, str)):
+            return
+        await ctx.workspace.ensure()
+        if user == ctx.workspace.bot_user_id:
+            return
+        try:
+            info = await ctx.client.conversations_info(channel=channel)
+            member = await ctx.client.users_info(user=user)
+        except SlackApiError as exc:
+            logger.warning("member_joined_channel lookup failed: %s", calls.slack_error(exc))
+            return
+        shared = bool((info.get("channel") or {}).get("is_ext_shared"))
+        member_team = (member.get("user") or {}).get("team_id")
+        if not shared or member_team == ctx.workspace.team_id:
+            return
+        try:
+            await ctx.platform.post(channel, Kickoff(welcome_user=user))
+        except SlackApiError as exc:
+            logger.warning("kick-off on join failed: %s", calls.slack_error(exc))
+
+    async def mention(self, body: dict[str, Any]) -> None:
+        ctx = self.ctx
+        event = body.get("event") or {}
+        user, channel = event.get("user"), event.get("channel")
+        if not (isinstance(user, str) and isinstance(channel, str)):
+            return
+        words = mention_words(str(event.get("text") or ""))
+        if "start" in words:
+            await self.start(channel, user)
+        elif "resume" in words:
+            await self.resume(channel, user)
+        else:
+            await ctx.platform.tell(channel, user, HelpText())
+
+    async def once(self, body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` for an Events API delivery unless it was already handled (Slack retries by ``event_id``)."""
+        event_id = body.get("event_id")
+        await self.ctx.core.deliveries.once(PLATFORM, event_id if isinstance(event_id, str) else None, work)
+
+
+_STEP_BUTTONS = {
+    blocks.ACTION_DONE: StepButton.DONE,
+    blocks.ACTION_BACK: StepButton.BACK,
+    blocks.ACTION_STUCK: StepButton.STUCK,
+}
+
+
+def _read_click(body: dict[str, Any], what: str) -> Click | None:
+    """The click in a ``block_actions`` body, or None (logged) when the body lacks what a click needs."""
+    try:
+        return to_click(body)
+    except PayloadError as exc:
+        logger.warning("%s ignored: %s", what, exc)
+        return None
+
+
+_COMMAND_HELP = (
+    "*Aldense Guide commands* (only you see the replies)\n"
+    "• `/aldense onboard #clinic-channel` — post the Dentally set-up kick-off in a clinic's shared channel\n"
+    "• `/aldense status` — every clinic in progress, longest idle first\n"
+    "• `/aldense status #clinic-channel` — one clinic in detail: each guide, the last check, the stored key\n"
+    "• `/aldense help` — this list"
+)

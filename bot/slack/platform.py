@@ -1,0 +1,174 @@
+"""Slack as the core sees it (a ``ChatPlatform``): posts, edits, ephemerals, looking back, and facts for support."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.messages import Outgoing, StepMessage, ThreadOpener
+from bot.core.platform import Failure
+from bot.slack import calls
+from bot.slack.render import PictureUrl, has_picture, render, without_picture
+from conversations.conversation import Conversation
+from conversations.guide import Guide
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# What Slack answers when it could not fetch an image_url; the message is then posted without its picture.
+IMAGE_ERRORS = frozenset({"invalid_blocks", "downloading_image_failed"})
+
+
+class Workspace:
+    """Facts about Aldense's own install, learnt once from ``auth.test``."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.team_id: str | None = None
+        self.bot_user_id: str | None = None
+
+    async def ensure(self) -> None:
+        """Ask Slack who we are, once."""
+        if self.team_id is None:
+            response = await self.client.auth_test()
+            self.team_id = str(response["team_id"])
+            self.bot_user_id = str(response.get("user_id") or "") or None
+
+    async def installing_team(self) -> str:
+        """Aldense's team id."""
+        await self.ensure()
+        assert self.team_id is not None
+        return self.team_id
+
+
+class SlackPlatform:
+    """The core's view of Slack."""
+
+    name = PLATFORM
+    label = "Slack"
+
+    def __init__(self, client: AsyncWebClient, guide: Guide, picture_url: PictureUrl) -> None:
+        self.client = client
+        self.workspace = Workspace(client)
+        self._guide = guide
+        self._picture_url = picture_url
+        self._links: dict[tuple[str, str], str | None] = {}
+
+    async def post(self, channel: str, message: Outgoing, thread: str | None = None) -> str:
+        """Post ``message``; a picture Slack cannot fetch is replaced by its description and posted again."""
+        text, blocks = render(message, self._guide, self._picture_url)
+        try:
+            return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
+        except SlackApiError as exc:
+            if not has_picture(message) or calls.slack_error(exc) not in IMAGE_ERRORS:
+                raise
+            logger.warning("a message was posted without its picture: Slack could not use it")
+            text, blocks = render(without_picture(message), self._guide, self._picture_url)
+            return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
+
+    async def edit(self, channel: str, ref: str, message: Outgoing, thread: str | None = None) -> None:
+        """Replace a message the bot posted."""
+        text, blocks = render(message, self._guide, self._picture_url)
+        await calls.update(self.client, channel, ref, text, blocks)
+
+    async def tell(self, channel: str, user: str, message: Outgoing, thread: str | None = None) -> None:
+        """An ephemeral message only ``user`` sees; failures are logged, never raised."""
+        text, blocks = render(message, self._guide, self._picture_url)
+        await calls.ephemeral(self.client, channel, user, text, blocks, thread_ts=thread)
+
+    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage) -> str | None:
+        """Look in the channel (an opener) or the user's thread (a step with live buttons) for what we posted.
+
+        Needs the ``channels:history`` and ``groups:history`` scopes; a refused look-up counts as not found.
+        """
+        if isinstance(message, ThreadOpener):
+            return await self._find_opener(state)
+        return await self._find_open_step(state, message.index)
+
+    async def _find_opener(self, state: Conversation) -> str | None:
+        opener, _ = render(ThreadOpener(state.user), self._guide, self._picture_url)
+        try:
+            history = await self.client.conversations_history(
+                channel=state.channel, oldest=f"{state.started_at - 60:.6f}"
+            )
+        except SlackApiError as exc:
+            logger.warning("conversations.history failed during recovery: %s", calls.slack_error(exc))
+            return None
+        for message in history.get("messages") or []:
+            if message.get("bot_id") and message.get("text") == opener:
+                return str(message["ts"])
+        return None
+
+    async def _find_open_step(self, state: Conversation, index: int) -> str | None:
+        if state.thread_ref is None:
+            return None
+        try:
+            replies = await self.client.conversations_replies(channel=state.channel, ts=state.thread_ref, limit=200)
+        except SlackApiError as exc:
+            logger.warning("conversations.replies failed during recovery: %s", calls.slack_error(exc))
+            return None
+        prefix = f"step:{self._guide.steps[index].id}:"
+        for message in reversed(replies.get("messages") or []):
+            ids = [str(block.get("block_id", "")) for block in message.get("blocks") or []]
+            if (
+                message.get("bot_id")
+                and any(i.startswith(prefix) for i in ids)
+                and any(i.endswith(":actions") for i in ids)
+            ):
+                return str(message["ts"])
+        return None
+
+    def failure(self, exc: BaseException) -> tuple[Failure, str] | None:
+        """Unreachable (network, 5xx, 429 after the client's own retries) or refused (any other Slack error)."""
+        if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+            return Failure.UNREACHABLE, type(exc).__name__
+        if isinstance(exc, SlackApiError):
+            status = int(getattr(getattr(exc, "response", None), "status_code", 200) or 200)
+            if status >= 500 or status == 429:
+                return Failure.UNREACHABLE, f"HTTP {status}"
+            return Failure.REFUSED, calls.slack_error(exc)
+        return None
+
+    async def person(self, user: str) -> str:
+        """A Slack mention."""
+        return f"<@{user}>"
+
+    async def channel_name(self, channel: str) -> str | None:
+        """The channel's name from ``conversations.info``."""
+        try:
+            response = await self.client.conversations_info(channel=channel)
+        except SlackApiError as exc:
+            logger.warning("conversations.info failed: %s", calls.slack_error(exc))
+            return None
+        name = (response.get("channel") or {}).get("name")
+        return str(name) if name else None
+
+    async def thread_link(self, conversation: Conversation) -> str | None:
+        """A permalink to the user's thread opener (asked once per thread)."""
+        if not conversation.thread_ref:
+            return None
+        cache_key = (conversation.channel, conversation.thread_ref)
+        if cache_key not in self._links:
+            self._links[cache_key] = await calls.permalink(self.client, conversation.channel, conversation.thread_ref)
+        return self._links[cache_key]
+
+    async def time_zone(self, user: str) -> tzinfo | None:
+        """The user's time zone from ``users.info`` (its name, else its offset); None when Slack won't say."""
+        try:
+            profile = (await self.client.users_info(user=user)).get("user") or {}
+        except SlackApiError as exc:
+            logger.warning("users.info failed (%s); no time zone for reminders", calls.slack_error(exc))
+            return None
+        name = profile.get("tz")
+        if isinstance(name, str):
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+        offset = profile.get("tz_offset")
+        return timezone(timedelta(seconds=int(offset))) if isinstance(offset, int) else UTC

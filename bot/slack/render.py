@@ -1,0 +1,66 @@
+"""Renders the core's neutral messages as Slack messages: fallback text and Block Kit blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.core import messages as m
+from bot.slack import blocks, results
+from bot.slack.blocks import Blocks
+from conversations.guide import Guide, Step
+
+PictureUrl = Callable[[Step], str | None]
+
+
+def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[str, Blocks | None]:
+    """``message`` as Slack's ``text`` (the notification fallback) and ``blocks`` (None for plain text)."""
+    match message:
+        case m.Kickoff():
+            return blocks.kickoff(guide, welcome_user=message.welcome_user)
+        case m.ThreadOpener():
+            return blocks.thread_opener(message.user, guide), None
+        case m.StepMessage():
+            url = picture_url(guide.steps[message.index]) if message.picture else None
+            return blocks.step_message(guide, message.index, message.user, url, again=message.again)
+        case m.ClosedStep():
+            return blocks.closed_step(guide, message.index, message.how)
+        case m.HelpComing():
+            return blocks.help_coming(guide, message.index), None
+        case m.Reminder():
+            return blocks.reminder(guide, message.index, message.user, message.count)
+        case m.ResetNotice():
+            return blocks.reset_notice(guide)
+        case m.KeyCheckLost():
+            return blocks.key_check_lost(guide, message.user)
+        case m.KeyResult():
+            return results.result_message(message.result, message.user, guide.steps[-1].id)
+        case m.NewKeyNeeded():
+            return blocks.new_key_needed(guide, message.fingerprint)
+        case m.NotYourGuide():
+            return blocks.not_your_guide(message.owner, guide)
+        case m.StaleClick():
+            return blocks.stale_click(guide, message.current_index, message.reason), None
+        case m.Refused():
+            return blocks.refused(message.reason), None
+        case m.AlreadyGoing():
+            return blocks.ALREADY_GOING, None
+        case m.NothingToResume():
+            return blocks.NOTHING_TO_RESUME, None
+        case m.TemporarilyUnavailable():
+            return blocks.temporarily_unavailable(), None
+        case m.GaveUp():
+            return blocks.gave_up(), None
+        case m.NotAccepted():
+            return blocks.sorry_not_accepted(message.detail), None
+        case m.HelpText():
+            return blocks.help_text(guide), None
+
+
+def has_picture(message: m.Outgoing) -> bool:
+    """Whether ``message`` may carry a picture Slack has to fetch."""
+    return isinstance(message, m.StepMessage) and message.picture
+
+
+def without_picture(message: m.Outgoing) -> m.Outgoing:
+    """``message`` with a picture's description in place of the picture."""
+    return message.without_picture() if isinstance(message, m.StepMessage) else message

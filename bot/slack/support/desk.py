@@ -1,0 +1,152 @@
+"""Aldense staff tools: status replies, the App Home dashboard and the status card's buttons."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot.slack import calls
+from bot.slack.app import BotContext
+from bot.slack.payloads import Click, channel_reference
+from bot.slack.platform import PLATFORM
+from bot.slack.results import support_summary
+from bot.slack.support import blocks as support_blocks
+from bot.slack.support.blocks import parse_clinic_ref
+from conversations.conversation import Conversation
+from conversations.events import Abandon
+from conversations.vault import VaultError
+from dentally.regions import parse_region
+
+logger = logging.getLogger(__name__)
+
+NOT_STAFF = "Only the Aldense team can use these buttons."
+
+
+class StaffDesk:
+    """What staff can ask for and do; every entry point checks that the actor is Aldense staff."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    async def is_staff(self, team: str | None) -> bool:
+        """Whether ``team`` is Aldense's own workspace (the app's installing team)."""
+        return team is not None and team == await self.ctx.workspace.installing_team()
+
+    async def status(self, words: list[str], respond: AsyncRespond) -> None:
+        """``/aldense status`` (every clinic in progress) or ``/aldense status #channel`` (one in detail)."""
+        ctx = self.ctx
+        if len(words) > 1:
+            channel = channel_reference(words[1])
+            if channel is None:
+                found = await ctx.reporter.clinics.find(" ".join(words[1:]))
+                if found is None:
+                    await respond(
+                        f"`{' '.join(words[1:])[:80]}` is neither a channel nor the name of one clinic. Usage: "
+                        "`/aldense status #clinic-channel` or `/aldense status clinic name` (for Teams clinics)."
+                    )
+                    return
+                text, detail = support_blocks.clinic_detail(ctx.guide, found)
+                await respond(text=text, blocks=detail)
+                return
+            view = await ctx.reporter.clinic_view(PLATFORM, channel)
+            if view is None:
+                await respond(f"<#{channel}> has no Dentally onboarding yet. Start one with `/aldense onboard`.")
+                return
+            text, detail = support_blocks.clinic_detail(ctx.guide, view)
+            await respond(text=text, blocks=detail)
+            return
+        views = await ctx.reporter.clinics.all()
+        in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
+        verified = sum(1 for v in views if v.verified)
+        text, listing = support_blocks.status_list(ctx.guide, in_progress, ctx.clock(), verified)
+        await respond(text=text, blocks=listing)
+
+    async def home(self, user: str) -> None:
+        """Publish App Home: the dashboard for staff, a short explanation for anyone else."""
+        ctx = self.ctx
+        try:
+            profile = (await ctx.client.users_info(user=user)).get("user") or {}
+        except SlackApiError as exc:
+            logger.warning("users.info failed for App Home: %s", calls.slack_error(exc))
+            return
+        if await self.is_staff(profile.get("team_id")):
+            conversations: list[Conversation] = await ctx.service.conversations(
+                PLATFORM, await ctx.workspace.installing_team()
+            )
+            views = await ctx.reporter.clinics.all()
+            conversations += [c for v in views if v.platform != PLATFORM for c in v.conversations]
+            home = support_blocks.home_for_staff(ctx.guide, conversations, views, ctx.clock())
+        else:
+            home = support_blocks.home_for_others()
+        try:
+            await ctx.client.views_publish(user_id=user, view=home)
+        except SlackApiError as exc:
+            logger.warning("views.publish failed: %s", calls.slack_error(exc))
+
+    async def refuse(self, click: Click) -> None:
+        """Tell a non-staff clicker that the button is not for them."""
+        await calls.ephemeral(self.ctx.client, click.channel, click.user, NOT_STAFF)
+
+    async def recheck(self, click: Click) -> None:
+        """Re-run the scope check with the clinic's stored key and report the result."""
+        ctx = self.ctx
+        platform, channel = parse_clinic_ref(click.value)
+        clinic = await ctx.service.clinic(platform, channel)
+        credential = clinic.credential if clinic else None
+        if clinic is None or credential is None or ctx.vault is None or ctx.checker is None:
+            await calls.ephemeral(ctx.client, click.channel, click.user, "There is no stored key to re-check.")
+            return
+        try:
+            token = ctx.vault.decrypt(credential.ciphertext)
+        except VaultError:
+            await calls.ephemeral(
+                ctx.client, click.channel, click.user, "The stored key can't be decrypted: check KEY_ENCRYPTION_KEYS."
+            )
+            return
+        result = await ctx.checker.check(token, parse_region(credential.region))
+        ctx.metrics.checks.labels(result.verdict.value).inc()
+        summary = json.loads(result.model_dump_json())
+        await ctx.service.update_clinic(
+            platform, clinic.channel, lambda c: c.model_copy(update={"last_check": summary})
+        )
+        line = support_summary(result, credential.fingerprint)
+        await ctx.reporter.clinic_note(platform, clinic.channel, f":repeat: Re-check by <@{click.user}>: {line}")
+        await ctx.reporter.refresh_card(platform, clinic.channel)
+        await calls.ephemeral(ctx.client, click.channel, click.user, f"Re-checked {clinic.display_name}: {line}")
+
+    async def confirm_reset(self, click: Click) -> None:
+        """Open the confirmation modal of a guide reset."""
+        ctx = self.ctx
+        clinic = await ctx.service.clinic(*parse_clinic_ref(click.value))
+        name = clinic.display_name if clinic else click.value
+        try:
+            await ctx.client.views_open(
+                trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(click.value, name)
+            )
+        except SlackApiError as exc:
+            logger.warning("reset confirmation did not open: %s", calls.slack_error(exc))
+
+    async def reset(self, body: dict[str, Any]) -> None:
+        """Reset every guide in the clinic's channel (after the confirmation modal)."""
+        ctx = self.ctx
+        view = body.get("view") or {}
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+            channel = str(metadata["channel"])
+            platform = str(metadata.get("platform") or PLATFORM)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("reset confirmation without a channel ignored")
+            return
+        clinic = await ctx.service.clinic(platform, channel)
+        team = clinic.team if clinic and clinic.team else await ctx.workspace.installing_team()
+        staff = (body.get("user") or {}).get("id")
+        for conversation in await ctx.service.conversations(platform, team, channel):
+            outcome = await ctx.service.handle(conversation.key, Abandon(ctx.clock()))
+            if outcome.refused is None:
+                await ctx.core.runner.carry_out(outcome)
+        await ctx.reporter.clinic_note(platform, channel, f":leftwards_arrow_with_hook: Guide reset by <@{staff}>.")
+        await ctx.reporter.refresh_card(platform, channel)

@@ -1,0 +1,264 @@
+"""Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.clinics import Clinics, ClinicView
+from bot.core.platform import Platforms
+from bot.slack import calls
+from bot.slack.pacing import Pacer
+from bot.slack.platform import IMAGE_ERRORS
+from bot.slack.platform import PLATFORM as SLACK
+from bot.slack.results import support_summary
+from bot.slack.support.blocks import status_card
+from conversations.clinic import Clinic
+from conversations.conversation import Conversation
+from conversations.events import Milestone
+from conversations.guide import Guide, Step
+from conversations.service import OnboardingService
+from dentally.scopes import CheckResult, Verdict
+
+logger = logging.getLogger(__name__)
+
+
+class SupportReporter:
+    """Tells Aldense's support team what happens in each clinic's channel."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        service: OnboardingService,
+        guide: Guide,
+        channel: str | None,
+        picture_url: Callable[[Step], str | None] = lambda step: None,
+        pacer: Pacer | None = None,
+        spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
+        platforms: Platforms | None = None,
+    ) -> None:
+        self._spawn = spawn
+        self._queue: deque[Callable[[], Awaitable[None]]] = deque()
+        self._draining = False
+        self._client = client
+        self._service = service
+        self._guide = guide
+        self._channel = channel
+        self._picture_url = picture_url
+        self._pacer = pacer or Pacer()
+        self._card_locks: dict[str, asyncio.Lock] = {}
+        self._card_dirty: set[str] = set()
+        self._platforms = platforms or Platforms()
+        self.clinics = Clinics(service, self._platforms)
+
+    @property
+    def platforms(self) -> Platforms:
+        """The platforms whose clinics support sees."""
+        return self._platforms
+
+    @property
+    def channel(self) -> str | None:
+        """Aldense's onboarding channel, if configured."""
+        return self._channel
+
+    async def milestone(self, conversation: Conversation, milestone: Milestone, index: int | None) -> None:
+        """Queue ``milestone`` for the clinic's support thread (and a status card update)."""
+        if self._channel is None:
+            return
+
+        async def post() -> None:
+            text, extra, broadcast = await self._describe(conversation, milestone, index)
+            await self._post(conversation, text, extra, broadcast, milestone.value)
+
+        await self._enqueue(post)
+
+    async def note(self, conversation: Conversation, text: str, broadcast: bool = False) -> None:
+        """Queue a free-form line for the clinic's support thread (``broadcast`` also shows it in the channel)."""
+        if self._channel is None:
+            return
+
+        async def post() -> None:
+            await self._post(conversation, text, None, broadcast, "note")
+
+        await self._enqueue(post)
+
+    async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
+        """Like ``note`` for a clinic as a whole (keep-alive results, staff actions)."""
+        view = await self.clinic_view(platform, channel)
+        if view is not None and view.conversations:
+            await self.note(view.conversations[0], text, broadcast)
+
+    async def _enqueue(self, post: Callable[[], Awaitable[None]]) -> None:
+        """Posts go out in order, paced, by one background drain, so no user-facing work waits for them."""
+        if self._spawn is None:  # no background runner (a one-off tool): post now
+            await post()
+            return
+        self._queue.append(post)
+        if not self._draining:
+            self._draining = True
+            self._spawn(self._drain(), "support_reports")
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                post = self._queue.popleft()
+                try:
+                    await post()
+                except Exception:
+                    logger.exception("a support report failed")
+        finally:
+            self._draining = False
+
+    async def _post(
+        self, conversation: Conversation, text: str, extra: list[dict[str, Any]] | None, broadcast: bool, what: str
+    ) -> None:
+        assert self._channel is not None
+        try:
+            parent = await self._support_thread(conversation)
+            await self._pacer.wait(self._channel)
+            blocks = None
+            if extra:
+                blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *extra]
+            try:
+                await calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
+            except SlackApiError as exc:
+                if blocks is None or calls.slack_error(exc) not in IMAGE_ERRORS:
+                    raise
+                logger.warning("support report %s posted without its picture: Slack could not use it", what)
+                await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)
+        except SlackApiError as exc:
+            logger.warning("support report %s failed: %s", what, calls.slack_error(exc))
+            return
+        await self.refresh_card(conversation.platform, conversation.channel)
+
+    async def _describe(
+        self, conversation: Conversation, milestone: Milestone, index: int | None
+    ) -> tuple[str, list[dict[str, Any]] | None, bool]:
+        user = await self.person(conversation.platform, conversation.user)
+        step = ""
+        if index is not None:
+            step = f"step {index + 1}/{self._guide.step_count} — *{self._guide.steps[index].title}*"
+        if milestone is Milestone.STARTED:
+            return f":arrow_forward: {user} started the Dentally guide at {step}.", None, False
+        if milestone is Milestone.STEP_DONE:
+            return f":white_check_mark: {user} finished {step}.", None, False
+        if milestone is Milestone.STUCK:
+            return await self._stuck(conversation, user, step, index)
+        if milestone is Milestone.KEY_RECEIVED:
+            fingerprint = conversation.key_fingerprint
+            return f":key: {user} entered a key ending `{fingerprint}`; checking it with Dentally.", None, False
+        if milestone is Milestone.NUDGED:
+            return f":bell: Reminder {conversation.nudges} sent to {user} (quiet on {step}).", None, False
+        if milestone is Milestone.RESET:
+            return f":leftwards_arrow_with_hook: The guide of {user} was reset by Aldense.", None, False
+        clinic = await self._service.clinic(conversation.platform, conversation.channel)
+        if clinic is not None and clinic.last_check is not None:
+            result = CheckResult.model_validate(clinic.last_check)
+            summary = support_summary(result, conversation.key_fingerprint or "????")
+            return f":mag: Key check for {user}: {summary}", None, result.verdict is not Verdict.VERIFIED
+        return f":mag: Key check for {user}: {conversation.last_verdict}", None, False
+
+    async def _stuck(
+        self, conversation: Conversation, user: str, step: str, index: int | None
+    ) -> tuple[str, list[dict[str, Any]] | None, bool]:
+        link = await self._thread_link(conversation)
+        place = await self._place(conversation.platform, conversation.channel)
+        where = f" <{link}|Open their thread>" if link else f" in {place}"
+        extra = None
+        if index is not None and (url := self._picture_url(self._guide.steps[index])):
+            shown = self._guide.steps[index]
+            extra = [{"type": "image", "image_url": url, "alt_text": shown.alt, "title": _plain(shown.title)}]
+        return f":sos: {user} is stuck on {step}.{where}", extra, True
+
+    async def person(self, platform: str, user: str) -> str:
+        """How support sees a clinic user: a Slack mention, or the name another platform knows them by."""
+        return await self.clinics.person(platform, user)
+
+    async def _place(self, platform: str, channel: str) -> str:
+        """How support sees a clinic's channel: a Slack channel mention, or its name on another platform."""
+        if platform == SLACK:
+            return f"<#{channel}>"
+        clinic = await self._service.clinic(platform, channel)
+        name = clinic.channel_name if clinic else None
+        return f"*{name}*" if name else "their channel"
+
+    async def _thread_link(self, conversation: Conversation) -> str | None:
+        served = self._platforms.get(conversation.platform)
+        return await served.thread_link(conversation) if served else None
+
+    async def refresh_card(self, platform: str, channel: str) -> None:
+        """Re-render a clinic's status card; concurrent requests coalesce into one more update."""
+        if self._channel is None:
+            return
+        lock = self._card_locks.setdefault(channel, asyncio.Lock())
+        if lock.locked():
+            self._card_dirty.add(channel)
+            return
+        async with lock:
+            while True:
+                self._card_dirty.discard(channel)
+                await self._update_card(platform, channel)
+                if channel not in self._card_dirty:
+                    return
+
+    async def clinic_view(self, platform: str, channel: str) -> ClinicView | None:
+        """Everything support sees about a clinic, or None when it has no record."""
+        return await self.clinics.view(platform, channel)
+
+    async def _update_card(self, platform: str, channel: str) -> None:
+        assert self._channel is not None
+        view = await self.clinic_view(platform, channel)
+        if view is None or view.clinic.support_ref is None:
+            return
+        text, card = status_card(self._guide, view)
+        try:
+            await calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
+        except SlackApiError as exc:
+            logger.warning("status card update failed: %s", calls.slack_error(exc))
+
+    async def _support_thread(self, conversation: Conversation) -> str:
+        """The ts of the clinic's status card, posted once; a lost race deletes its duplicate."""
+        assert self._channel is not None
+        clinic = await self._service.clinic(conversation.platform, conversation.channel)
+        if clinic and clinic.support_ref:
+            return clinic.support_ref
+        channel_name = await self._channel_name(conversation.platform, conversation.channel)
+        draft = clinic or Clinic(
+            platform=conversation.platform,
+            channel=conversation.channel,
+            created_at=conversation.started_at,
+            updated_at=conversation.started_at,
+        )
+        draft = draft.model_copy(update={"channel_name": draft.channel_name or channel_name})
+        names = {conversation.user: await self.person(conversation.platform, conversation.user)}
+        view = ClinicView(draft, (conversation,), platform=conversation.platform, names=names)
+        text, card = status_card(self._guide, view)
+        await self._pacer.wait(self._channel)
+        ts = await calls.post(self._client, self._channel, text, card)
+
+        def claim(record: Clinic) -> Clinic:
+            team = record.team or conversation.team
+            if record.support_ref:
+                return record.model_copy(update={"team": team})
+            return record.model_copy(
+                update={"support_ref": ts, "channel_name": record.channel_name or channel_name, "team": team}
+            )
+
+        after, _ = await self._service.update_clinic(conversation.platform, conversation.channel, claim)
+        if after.support_ref != ts:
+            await self._client.chat_delete(channel=self._channel, ts=ts)
+        return str(after.support_ref)
+
+    async def _channel_name(self, platform: str, channel: str) -> str | None:
+        served = self._platforms.get(platform)
+        return await served.channel_name(channel) if served else None
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
