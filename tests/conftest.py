@@ -1,7 +1,11 @@
-"""Shared fixtures: a real Redis (from REDIS_URL, the local default, or a redis-server started on a free port)."""
+"""Shared fixtures: a real Redis (from REDIS_URL, the local default, or a redis-server started on a free port).
+
+Every test also runs behind a network guard: a connection to anything but loopback fails the test at once.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -15,6 +19,49 @@ import redis
 _LOCAL_REDIS = "redis://127.0.0.1:6379"
 # Tests use their own database number and flush it, so they never touch data in database 0.
 _TEST_DB = 11
+
+
+class NetworkGuardError(AssertionError):
+    """A test tried to reach an address that is not on this machine."""
+
+
+def is_loopback(address: object) -> bool:
+    """Whether a socket address is on this machine (a loopback IP, ``localhost``, or a Unix socket path)."""
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX paths and abstract sockets never leave the machine
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if not is_loopback(address):
+        raise NetworkGuardError(f"a test tried to reach {address!r}: tests talk to loopback only")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if not is_loopback(address):
+        raise NetworkGuardError(f"a test tried to reach {address!r}: tests talk to loopback only")
+    return _real_connect_ex(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def loopback_only() -> Iterator[None]:
+    """Fail any test that connects to a non-loopback address (asyncio, httpx, aiohttp and redis all connect here)."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
 
 
 def _answers(url: str) -> bool:
