@@ -63,27 +63,6 @@ def to_click(body: dict[str, Any]) -> Click:
     )
 
 
-def actor_team(body: dict[str, Any]) -> str | None:
-    """The team of the person who acted (their own org in Slack Connect, not necessarily the installing one)."""
-    return (
-        _str(body, "user", "team_id")
-        or _str(body, "event", "user_team")
-        or _str(body, "user_team_id")
-        or _str(body, "team_id")
-        or _str(body, "team", "id")
-    )
-
-
-def installing_team(body: dict[str, Any]) -> str | None:
-    """The team the app is installed in, as the body tells it (never the top-level team of a Connect actor)."""
-    authorizations = body.get("authorizations")
-    if isinstance(authorizations, list) and authorizations and isinstance(authorizations[0], dict):
-        team = _str(authorizations[0], "team_id")
-        if team:
-            return team
-    return _str(body, "view", "app_installed_team_id") or _str(body, "context_team_id")
-
-
 def channel_reference(text: str) -> str | None:
     """The channel id in ``<#C123|name>`` (escaped by Slack) or a bare ``C123``; None otherwise."""
     match = _CHANNEL_REF.match(text.strip())
@@ -93,11 +72,3 @@ def channel_reference(text: str) -> str | None:
 def mention_words(text: str) -> list[str]:
     """The words of an app mention, lower-cased, without the ``<@U…>`` mentions."""
     return _MENTION.sub(" ", text).lower().split()
-
-
-def is_retry(headers: dict[str, Any]) -> bool:
-    """Whether Slack marked this delivery as a retry."""
-    for name, value in headers.items():
-        if name.lower() == "x-slack-retry-num":
-            return bool(value)
-    return False

@@ -9,7 +9,6 @@ from typing import Any
 from microsoft_teams.api.activities.message import MessageActivity
 from microsoft_teams.api.models import ActivityBase
 
-_THREAD = re.compile(r";messageid=(\d+)$")
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 
 
@@ -61,12 +60,6 @@ class CardClick:
 def base_conversation(conversation_id: str) -> str:
     """A conversation id without its ``;messageid=`` thread suffix."""
     return conversation_id.split(";", 1)[0]
-
-
-def thread_root(conversation_id: str) -> str | None:
-    """The root message id of a channel thread named in a conversation id, if any."""
-    match = _THREAD.search(conversation_id)
-    return match.group(1) if match else None
 
 
 def threaded(channel: str, root: str) -> str:

@@ -34,7 +34,6 @@ ACTION_STUCK = "step_stuck"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
 ACTION_CHECK_AGAIN = "key_check_again"
-STEP_ACTIONS = frozenset({ACTION_DONE, ACTION_BACK, ACTION_STUCK})
 
 DIALOG_KEY = "enter_key"
 SUBMIT_KEY = "submit_key"
