@@ -10,7 +10,7 @@ from bot.fakes.slack.driver import (
     SlackDriver,
     SubmissionBlocked,
 )
-from bot.fakes.slack.errors import SlackApiError
+from bot.fakes.slack.errors import WebApiRefusal
 from bot.fakes.slack.records import ApiCall, Change, Ephemeral, Fault, Message, MessageVersion, ResponsePost, View
 from bot.fakes.slack.validation import validate_blocks, validate_view
 from bot.fakes.slack.workspace import Channel, Team, User, Workspace
@@ -29,7 +29,7 @@ __all__ = [
     "Message",
     "MessageVersion",
     "ResponsePost",
-    "SlackApiError",
+    "WebApiRefusal",
     "SlackApiSandbox",
     "SlackDriver",
     "SubmissionBlocked",

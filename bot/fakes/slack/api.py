@@ -21,7 +21,7 @@ This module is the facade and the HTTP app; the rest lives beside it::
 
     records      what is recorded: ApiCall, Message, Ephemeral, View, ResponsePost, Fault, Change, ...
     validation   blocks and views checked the way Slack checks them
-    errors       SlackApiError, a refusal worded the way Slack words it
+    errors       WebApiRefusal, a refusal worded the way Slack words it
     params       one call's parameters, however they were sent
     ids          the block_id/action_id values Slack fills in
     state        what users see, the ids handed out, and the change log
@@ -48,7 +48,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bot.fakes.slack.errors import SlackApiError
+from bot.fakes.slack.errors import WebApiRefusal
 from bot.fakes.slack.ids import stable_id
 from bot.fakes.slack.methods import MAX_TEXT, MAX_VIEW_STACK, WebApi
 from bot.fakes.slack.params import Params
@@ -71,7 +71,7 @@ from bot.fakes.slack.validation import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, vali
 from bot.fakes.slack.workspace import Workspace
 from bot.serving import serve
 
-# The records, limits, validators and SlackApiError live in their own modules; they are re-exported here because
+# The records, limits, validators and WebApiRefusal live in their own modules; they are re-exported here because
 # `from bot.fakes.slack.api import Message, View, ...` is how much of the code base reaches them.
 __all__ = [
     "MAX_MESSAGE_BLOCKS",
@@ -89,7 +89,7 @@ __all__ = [
     "MessageVersion",
     "ResponsePost",
     "ResponseTarget",
-    "SlackApiError",
+    "WebApiRefusal",
     "SlackApiSandbox",
     "View",
     "validate_blocks",
@@ -431,7 +431,7 @@ class SlackApiSandbox:
         else:
             try:
                 body = {"ok": True, **handler(Params(params, warnings))}
-            except SlackApiError as exc:
+            except WebApiRefusal as exc:
                 body = exc.body()
         call = ApiCall(self._state.seq + 1, method, params, token, self._clock(), status, body, warnings)
         self._calls.append(call)

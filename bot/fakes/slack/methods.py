@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.fakes.slack.errors import SlackApiError, invalid_blocks, invalid_view
+from bot.fakes.slack.errors import WebApiRefusal, invalid_blocks, invalid_view
 from bot.fakes.slack.ids import with_ids
 from bot.fakes.slack.params import Params
 from bot.fakes.slack.records import JSON, Message, Trigger, View
@@ -21,7 +21,7 @@ Handler = Callable[[Params], JSON]
 class WebApi:
     """Slack's Web API methods over the sandbox's state; :attr:`handlers` maps a method name to its handler.
 
-    A handler returns the answer's fields besides ``ok: true``, or raises :class:`SlackApiError`.
+    A handler returns the answer's fields besides ``ok: true``, or raises :class:`WebApiRefusal`.
 
     Args:
         state: What the sandbox remembers.
@@ -58,17 +58,17 @@ class WebApi:
     def _channel(self, p: Params, name: str = "channel") -> Channel:
         key = p.text(name)
         if key is None:
-            raise SlackApiError("channel_not_found")
+            raise WebApiRefusal("channel_not_found")
         if key.startswith(("U", "W")) and key in self.state.workspace.users:
             return self.state.workspace.im_channel(key)  # posting to a user id means their DM with the bot
         channel = self.state.workspace.find_channel(key)
         if channel is None or (channel.is_private and self.state.workspace.bot_user_id not in channel.members):
-            raise SlackApiError("channel_not_found")
+            raise WebApiRefusal("channel_not_found")
         return channel
 
     def _user(self, user_id: str | None) -> User:
         if user_id is None or user_id not in self.state.workspace.users:
-            raise SlackApiError("user_not_found")
+            raise WebApiRefusal("user_not_found")
         return self.state.workspace.users[user_id]
 
     def _content(self, p: Params, *, required: bool) -> tuple[str | None, list[JSON] | None]:
@@ -79,9 +79,9 @@ class WebApi:
             if errors:
                 raise invalid_blocks(errors)
         if required and not text and not blocks and not p.text("attachments"):
-            raise SlackApiError("no_text")
+            raise WebApiRefusal("no_text")
         if text is not None and len(text) > MAX_TEXT:
-            raise SlackApiError("msg_too_long")
+            raise WebApiRefusal("msg_too_long")
         return text, blocks
 
     def _thread(self, channel: Channel, thread_ts: str | None, warnings: list[str]) -> str | None:
@@ -90,7 +90,7 @@ class WebApi:
         parent = self.state.messages.get(channel.id, {}).get(thread_ts)
         if parent is None or parent.deleted:
             if self.strict_threads:
-                raise SlackApiError("thread_not_found")
+                raise WebApiRefusal("thread_not_found")
             warnings.append("thread_parent_not_found")
             return thread_ts
         if parent.is_reply:
@@ -119,18 +119,18 @@ class WebApi:
     def _live_message(self, channel: Channel, ts: str | None) -> Message:
         message = self.state.messages.get(channel.id, {}).get(ts or "")
         if message is None or message.deleted:
-            raise SlackApiError("message_not_found")
+            raise WebApiRefusal("message_not_found")
         return message
 
     def _claim_trigger(self, p: Params) -> Trigger:
         trigger_id = p.text("trigger_id") or p.text("interactivity_pointer")
         trigger = self.state.triggers.get(trigger_id or "")
         if trigger is None:
-            raise SlackApiError("invalid_trigger_id")
+            raise WebApiRefusal("invalid_trigger_id")
         if trigger.used:
-            raise SlackApiError("exchanged_trigger_id")
+            raise WebApiRefusal("exchanged_trigger_id")
         if self.state.clock() - trigger.issued > self.trigger_ttl:
-            raise SlackApiError("expired_trigger_id")
+            raise WebApiRefusal("expired_trigger_id")
         trigger.used = True
         return trigger
 
@@ -143,17 +143,17 @@ class WebApi:
             raise invalid_view(errors)
         external_id = view.get("external_id")
         if external_id and any(v.external_id == external_id for v in self.state.views.values() if not v.closed):
-            raise SlackApiError("duplicate_external_id")
+            raise WebApiRefusal("duplicate_external_id")
         return dict(view)
 
     def _find_view(self, p: Params) -> View:
         view_id, external_id = p.text("view_id"), p.text("external_id")
         if view_id is None and external_id is None:
-            raise SlackApiError("invalid_arguments")
+            raise WebApiRefusal("invalid_arguments")
         for view in self.state.views.values():
             if (view.id == view_id or (external_id and view.external_id == external_id)) and not view.closed:
                 return view
-        raise SlackApiError("not_found")
+        raise WebApiRefusal("not_found")
 
     # -- the methods --------------------------------------------------------------------------------------------
 
@@ -172,7 +172,7 @@ class WebApi:
     def _chat_post_message(self, p: Params) -> JSON:
         channel = self._channel(p)
         if self.state.workspace.bot_user_id not in channel.members:
-            raise SlackApiError("not_in_channel")
+            raise WebApiRefusal("not_in_channel")
         text, blocks = self._content(p, required=True)
         message = self._bot_message(p, channel, text, blocks)
         self.state.store(message)
@@ -182,20 +182,20 @@ class WebApi:
         channel = self._channel(p)
         message = self._live_message(channel, p.text("ts"))
         if message.user != self.state.workspace.bot_user_id:
-            raise SlackApiError("cant_update_message")
+            raise WebApiRefusal("cant_update_message")
         text, blocks = self._content(p, required=False)
         if text is None and blocks is None:
-            raise SlackApiError("no_text")
+            raise WebApiRefusal("no_text")
         self.state.edit(message, text, blocks)
         return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": message.to_slack()}
 
     def _chat_post_ephemeral(self, p: Params) -> JSON:
         channel = self._channel(p)
         if self.state.workspace.bot_user_id not in channel.members:
-            raise SlackApiError("not_in_channel")
+            raise WebApiRefusal("not_in_channel")
         user = self._user(p.text("user"))
         if user.id not in channel.members:
-            raise SlackApiError("user_not_in_channel")
+            raise WebApiRefusal("user_not_in_channel")
         text, blocks = self._content(p, required=True)
         thread_ts = self._thread(channel, p.text("thread_ts"), p.warnings)
         ephemeral = self.state.add_ephemeral(channel.id, user.id, text, blocks, thread_ts, "chat.postEphemeral")
@@ -205,7 +205,7 @@ class WebApi:
         channel = self._channel(p)
         message = self._live_message(channel, p.text("ts"))
         if message.user != self.state.workspace.bot_user_id:
-            raise SlackApiError("cant_delete_message")
+            raise WebApiRefusal("cant_delete_message")
         message.deleted = True
         self.state.change("message_deleted", channel=channel.id, ts=message.ts)
         return {"channel": channel.id, "ts": message.ts}
@@ -231,7 +231,7 @@ class WebApi:
         channel = self._channel(p)
         parent = self.state.messages.get(channel.id, {}).get(p.text("ts") or "")
         if parent is None or parent.deleted:
-            raise SlackApiError("thread_not_found")
+            raise WebApiRefusal("thread_not_found")
         found = [self.state.message_json(m) for m in self.state.thread(channel.id, parent.thread_ts or parent.ts)]
         return {"messages": found, "has_more": False, "response_metadata": {"next_cursor": ""}}
 
@@ -281,7 +281,7 @@ class WebApi:
     def _conversations_join(self, p: Params) -> JSON:
         channel = self._channel(p)
         if channel.is_im or channel.is_private:
-            raise SlackApiError("method_not_supported_for_channel_type")
+            raise WebApiRefusal("method_not_supported_for_channel_type")
         already = self.state.workspace.bot_user_id in channel.members
         self.state.workspace.join(channel.id, self.state.workspace.bot_user_id)
         self.state.change("member_joined", channel=channel.id, user=self.state.workspace.bot_user_id)
@@ -331,7 +331,7 @@ class WebApi:
     def _team_info(self, p: Params) -> JSON:
         team = self.state.workspace.teams.get(p.text("team") or self.state.workspace.installing_team_id)
         if team is None:
-            raise SlackApiError("team_not_found")
+            raise WebApiRefusal("team_not_found")
         data: JSON = {"id": team.id, "name": team.name, "domain": team.domain, "email_domain": "",
                       "icon": {"image_default": True}}  # fmt: skip
         if team.enterprise_id:
@@ -351,9 +351,9 @@ class WebApi:
         trigger = self._claim_trigger(p)
         stack = self.state.stacks.get(trigger.user, [])
         if not stack:
-            raise SlackApiError("not_found")
+            raise WebApiRefusal("not_found")
         if len(stack) >= MAX_VIEW_STACK:
-            raise SlackApiError("push_limit_reached")
+            raise WebApiRefusal("push_limit_reached")
         return {"view": self.state.push_view(trigger.user, payload).to_slack()}
 
     def _views_update(self, p: Params) -> JSON:
@@ -364,7 +364,7 @@ class WebApi:
             raise invalid_view(errors)
         expected = p.text("hash")
         if expected is not None and expected != view.hash:
-            raise SlackApiError("hash_conflict")
+            raise WebApiRefusal("hash_conflict")
         self.state.replace_view(view, payload)
         return {"view": view.to_slack()}
 
@@ -374,7 +374,7 @@ class WebApi:
         current = self.state.home(user.id)
         expected = p.text("hash")
         if current is not None and expected is not None and expected != current.hash:
-            raise SlackApiError("hash_conflict")
+            raise WebApiRefusal("hash_conflict")
         if current is None:
             current = self.state.new_view(user.id, payload, root=None, previous=None)
             self.state.homes[user.id] = current.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.fakes.slack.errors import SlackApiError
+from bot.fakes.slack.errors import WebApiRefusal
 from bot.fakes.slack.records import JSON
 
 
@@ -25,7 +25,7 @@ class Params:
     def required(self, name: str, error: str) -> str:
         value = self.text(name)
         if value is None:
-            raise SlackApiError(error)
+            raise WebApiRefusal(error)
         return value
 
     def decoded(self, name: str, error: str) -> Any:
@@ -35,7 +35,7 @@ class Params:
             try:
                 return json.loads(value)
             except ValueError:
-                raise SlackApiError(error) from None
+                raise WebApiRefusal(error) from None
         return value
 
     def flag(self, name: str) -> bool:
