@@ -89,9 +89,9 @@ __all__ = [
     "MessageVersion",
     "ResponsePost",
     "ResponseTarget",
-    "WebApiRefusal",
     "SlackApiSandbox",
     "View",
+    "WebApiRefusal",
     "validate_blocks",
     "validate_view",
 ]
