@@ -13,6 +13,7 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
+from bot.core.deliveries import Replays
 from bot.core.followup import FollowUp, Scheduler
 from bot.core.handoff import Handoff
 from bot.core.kit import Core, build_core, picture_urls
@@ -163,7 +164,11 @@ async def open_runtime(
         context = BotContext(core, slack, reporter, reporter.channel, kickoff_on_join=settings.server.kickoff_on_join)
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
         bolt = build_app(context, secret)
-        routes = [] if socket_mode or teams_only or secret is None else [SlackEndpoint(bolt, secret, clock).route]
+        routes = (
+            []
+            if socket_mode or teams_only or secret is None
+            else [SlackEndpoint(bolt, secret, clock, Replays(store)).route]
+        )
         teams = None
         if settings.teams.configured:
             from bot.teams.app import open_teams

@@ -1,7 +1,8 @@
-"""Retried deliveries are handled once: Slack's Events API retries and Teams' redelivered activities alike."""
+"""Retried deliveries are handled once (Slack's Events API retries, Teams' redelivered activities), replays never."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -47,3 +48,32 @@ class Deliveries:
             await self._store.unmark(claim)
             raise
         await self._store.mark_once(done, DONE_SECONDS)
+
+
+# Slack accepts a signed request for 5 minutes either side of its timestamp; remember it a little longer.
+REPLAY_WINDOW_SECONDS = 660.0
+
+
+class Replays:
+    """Remembers every accepted signed request for its validity window, in the store so every replica sees it.
+
+    Anyone who captured a signed request (a proxy log, a leaked capture) could send it again within the window;
+    the signature alone cannot tell. A replay is answered like the original and changes nothing.
+    """
+
+    def __init__(self, store: Store, window_seconds: float = REPLAY_WINDOW_SECONDS) -> None:
+        self._store = store
+        self._window = window_seconds
+
+    async def first_time(self, platform: str, proof: bytes) -> bool:
+        """Whether the request whose signature material is ``proof`` is seen for the first time.
+
+        With the store unreachable the request is let through (and logged): the move it carries cannot be
+        saved then anyway, and refusing every request would turn an outage into a denial.
+        """
+        digest = hashlib.sha256(proof).hexdigest()
+        try:
+            return await self._store.mark_once(store_key("seen", platform, digest), self._window)
+        except StoreUnavailable:
+            logger.warning("replay check skipped: the state store is unreachable")
+            return True

@@ -16,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.core.deliveries import Replays
 from bot.slack import envelope
 
 logger = logging.getLogger(__name__)
 
 PATH = "/slack/events"
+PLATFORM = "slack"
 # Slack's largest bodies (a modal's view with its state) are far below this.
 MAX_BODY_BYTES = 512 * 1024
 
@@ -38,8 +40,15 @@ class _Clock(Clock):
 class SlackEndpoint:
     """``POST /slack/events``: size limit, signature check and shape check, then Bolt. Bodies are never logged."""
 
-    def __init__(self, bolt: AsyncApp, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        bolt: AsyncApp,
+        signing_secret: str,
+        clock: Callable[[], float] = time.time,
+        replays: Replays | None = None,
+    ) -> None:
         self._bolt = bolt
+        self._replays = replays
         self._verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
 
     async def handle(self, request: Request) -> Response:
@@ -60,6 +69,9 @@ class SlackEndpoint:
         except envelope.EnvelopeError as exc:
             logger.warning("rejected a signed request: %s", exc)
             return _error(400, str(exc))
+        if await self._replayed(parsed, request.headers):
+            logger.warning("ignored a replayed Slack request (its signature was already used)")
+            return Response(status_code=200)
         # Bolt gets the checked fields as JSON whatever the form, so it dispatches exactly what was checked.
         headers: dict[str, str | Sequence[str]] = {**request.headers, "content-type": envelope.JSON_TYPE}
         try:
@@ -70,6 +82,16 @@ class SlackEndpoint:
             where = "".join(traceback.format_tb(exc.__traceback__))
             logger.error("Bolt failed on a signed request with %s (message withheld):\n%s", type(exc).__name__, where)
             return _error(500, "internal error")
+
+    async def _replayed(self, parsed: envelope.Envelope, headers: Headers) -> bool:
+        """Whether a click, form or command was already accepted with this very signature.
+
+        Events API deliveries are left to ``event_id`` de-duplication: whether Slack re-signs a retry is not
+        documented, and a retry whose first delivery was never processed must still be handled.
+        """
+        if self._replays is None or parsed.fields.get("type") == "event_callback":
+            return False
+        return not await self._replays.first_time(PLATFORM, _proof(headers))
 
     @property
     def route(self) -> Route:
@@ -86,6 +108,11 @@ class SlackEndpoint:
             return bool(self._verifier.is_valid(body, timestamp, signature))
         except ValueError:
             return False
+
+
+def _proof(headers: Headers) -> bytes:
+    """What makes a signed request unique: its timestamp and signature (which covers the body)."""
+    return f"{headers.get('x-slack-request-timestamp', '')}:{headers.get('x-slack-signature', '')}".encode()
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -70,6 +70,7 @@ class Delivery:
     trigger_id: str | None = None
     response_url: str | None = None
     deadline: float = ACK_DEADLINE
+    timestamp: int | None = None
 
     @property
     def status_code(self) -> int:
@@ -172,7 +173,8 @@ class SlackDriver:
         response_url: str | None = None,
     ) -> Delivery:
         body, content_type = encoded
-        response = await self.deliver(body, content_type, headers=headers)
+        stamp = int(self._clock())
+        response = await self.deliver(body, content_type, headers=headers, timestamp=stamp)
         return Delivery(
             response,
             _parse_ack(response),
@@ -183,6 +185,13 @@ class SlackDriver:
             trigger_id,
             response_url,
             self.ack_deadline,
+            stamp,
+        )
+
+    async def replay(self, delivery: Delivery) -> httpx.Response:
+        """Send a captured request again byte for byte, signature and timestamp included (what an attacker can)."""
+        return await self.deliver(
+            delivery.body, delivery.content_type, headers=delivery.headers, timestamp=delivery.timestamp
         )
 
     def _action_ts(self) -> str:
