@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from bot.core import lease
 from bot.core.kit import Core
 from bot.core.messages import NewKeyNeeded
 from conversations.clinic import Clinic
@@ -29,7 +30,6 @@ _T = TypeVar("_T")
 LEASE_SECONDS = 300.0
 # A claimed outbox item reappears after this long if its recovery did not settle it (Slack still down, say).
 OUTBOX_LEASE_SECONDS = 60.0
-KEY_CHECK_PATIENCE = 150.0
 RETRY_SECONDS = 3600.0
 WORKDAY_START_HOUR = 9
 WORKDAY_END_HOUR = 17
@@ -110,11 +110,13 @@ class Scheduler:
             await store.unschedule(OUTBOX_QUEUE, item)
             return
         for batch in state.outbox:
-            # A key check legitimately takes a while (Dentally timeouts, rate-limit waits): give it longer.
-            patience = KEY_CHECK_PATIENCE if any(e.get("type") == "RunKeyCheck" for e in batch.effects) else 0.0
-            ready_at = batch.at + max(ctx.service.outbox_grace, patience)
+            ready_at = batch.at + ctx.service.outbox_grace
             if now < ready_at:
                 await store.schedule(OUTBOX_QUEUE, item, ready_at)
+                return
+            if await lease.is_held(store, key, batch.id):
+                # Its process is alive and still at it (Slack backing off, a slow Dentally check): look again later.
+                await store.schedule(OUTBOX_QUEUE, item, now + lease.LEASE_SECONDS)
                 return
             latest = await ctx.service.conversation(key)
             if latest is None:

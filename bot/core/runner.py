@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.core import lease
 from bot.core.messages import (
     ClosedStep,
     HelpComing,
@@ -90,6 +91,18 @@ class EffectRunner:
         if platform is None:
             logger.warning("no %s platform in this process; its work stays in the outbox", state.platform)
             return
+        if outcome.batch is None:
+            await self._carry_out_all(platform, outcome, state, trigger)
+            return
+        async with lease.hold(self._service.store, state.key, outcome.batch) as held:
+            if not held:
+                logger.info("an outbox batch is being carried out by another process; leaving it to it")
+                return
+            await self._carry_out_all(platform, outcome, state, trigger)
+
+    async def _carry_out_all(
+        self, platform: ChatPlatform, outcome: Outcome, state: Conversation, trigger: Trigger
+    ) -> None:
         try:
             for effect in outcome.effects:
                 state = await self._carry_out_one(platform, state, effect, trigger)

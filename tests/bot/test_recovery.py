@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -93,19 +94,45 @@ async def test_slack_down_during_a_click_is_retried_and_posts_once(world: World)
     assert state.outbox == ()
 
 
+async def test_a_long_slack_stall_is_never_recovered_while_its_own_task_still_retries(
+    api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> None:
+    # Real time throughout, with a grace period far shorter than Slack's back-off, so the batch falls due for
+    # recovery while the click's own task is still waiting out Retry-After.
+    settings = bot_settings(api, state_url, dentally_url, follow_up__outbox_retry_seconds=0.2)
+    async with httpx.AsyncClient(timeout=10) as http, running_bot(settings) as bot:
+        driver = SlackDriver(bot.url, SIGNING_SECRET, api, http)
+        scenario = Scenario(api, driver, None)  # type: ignore[arg-type]
+        runtime = bot.runtime
+        await driver.click(ADMIN, await scenario.kickoff(), blocks.ACTION_START)
+        first = await scenario.latest_step(ADMIN)
+        await runtime.core.tasks.drain(5)
+        api.fail("chat.postMessage", status=429, retry_after=1, times=3)
+        await driver.click(ADMIN, first, blocks.ACTION_DONE)
+        recoveries = 0
+        for _ in range(100):  # recovery keeps looking while the original task backs off (about 3 s)
+            recoveries += await runtime.scheduler.run_once()
+            if not runtime.core.tasks:
+                break
+            await asyncio.sleep(0.05)
+        assert not runtime.core.tasks, "the click's own task should finish within the three Retry-After pauses"
+        assert recoveries > 0, "recovery must have looked at the batch while it was in flight"
+        second = [m for m in driver.user_thread(CLINIC, ADMIN) if GUIDE.steps[1].title in message_text(m)]
+        assert len(second) == 1
+        state = await runtime.core.service.conversation(KEY)
+        assert state is not None
+        assert state.outbox == ()
+
+
 async def test_a_key_check_cut_short_asks_for_the_key_again(world: World) -> None:
     await world.driver.click(ADMIN, await world.scenario.kickoff(), blocks.ACTION_START)
     await world.scenario.latest_step(ADMIN)
     await world.runtime.core.tasks.drain(5)
     service = world.runtime.core.service
-    # The replica checking the key died: the key was only in its memory.
+    # The replica checking the key died: the key was only in its memory, and no live process holds the batch's
+    # lease, so recovery does not wait for the check (once the grace period has passed).
     await service.handle(KEY, KeySubmitted("wxyz", world.clock()))
-    world.clock.advance(60)
-    await world.runtime.scheduler.run_once()
-    state = await service.conversation(KEY)
-    assert state is not None
-    assert state.status.value == "checking"  # a check may legitimately still be running
-    world.clock.advance(200)
+    world.clock.advance(service.outbox_grace + 1)
     await world.runtime.scheduler.run_once()
     await world.runtime.core.tasks.drain(5)
     told = world.driver.latest_in_user_thread(CLINIC, ADMIN)
@@ -116,6 +143,33 @@ async def test_a_key_check_cut_short_asks_for_the_key_again(world: World) -> Non
     assert state is not None
     assert state.status.value == "awaiting_key"
     assert state.outbox == ()
+
+
+async def test_a_check_still_running_elsewhere_holds_its_lease_and_is_left_alone(world: World) -> None:
+    from bot.core import lease
+
+    await world.driver.click(ADMIN, await world.scenario.kickoff(), blocks.ACTION_START)
+    await world.scenario.latest_step(ADMIN)
+    await world.runtime.core.tasks.drain(5)
+    service = world.runtime.core.service
+    saved = await service.handle(KEY, KeySubmitted("wxyz", world.clock()))
+    assert saved.batch is not None
+    # Another replica is checking the key (a slow Dentally, a rate-limit wait) long past the grace period, and has
+    # just renewed the batch's lease, as its holder does every few seconds.
+    world.clock.advance(service.outbox_grace + 600)
+    assert await service.store.mark_once(lease.lease_key(KEY, saved.batch), lease.LEASE_SECONDS)
+    await world.runtime.scheduler.run_once()
+    await world.runtime.core.tasks.drain(5)
+    state = await service.conversation(KEY)
+    assert state is not None
+    assert state.status.value == "checking"
+    # The holder died: its lease lapses, and recovery takes over.
+    world.clock.advance(lease.LEASE_SECONDS + 1)
+    await world.runtime.scheduler.run_once()  # the holder let go without settling: recovery takes over
+    await world.runtime.core.tasks.drain(5)
+    state = await service.conversation(KEY)
+    assert state is not None
+    assert state.status.value == "awaiting_key"
 
 
 async def test_a_replica_that_died_between_posting_and_recording_is_not_posted_twice(world: World) -> None:

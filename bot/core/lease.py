@@ -1,0 +1,77 @@
+"""A lease on an outbox batch while a process carries it out, so recovery never runs the same batch at once.
+
+The process that saved a batch holds its lease from the first effect until it settles, renewing it while slow
+work runs (Slack's 429 back-off, a Dentally check); recovery takes a batch only when no live lease is held. If the
+holder dies, its lease lapses within ``LEASE_SECONDS`` and recovery finishes the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from conversations.keys import ConversationKey, store_key
+from conversations.store import Store, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0
+RENEW_EVERY_SECONDS = 10.0
+
+
+def lease_key(key: ConversationKey, batch: str) -> str:
+    """Where the lease of ``batch`` of ``key``'s conversation is kept."""
+    return store_key("lease", str(key), batch)
+
+
+async def is_held(store: Store, key: ConversationKey, batch: str) -> bool:
+    """Whether a live process holds the batch's lease (an unreachable store counts as not held)."""
+    try:
+        return await store.marked(lease_key(key, batch))
+    except StoreUnavailable:
+        return False
+
+
+@contextlib.asynccontextmanager
+async def hold(
+    store: Store,
+    key: ConversationKey,
+    batch: str,
+    lease_seconds: float = LEASE_SECONDS,
+    renew_every: float = RENEW_EVERY_SECONDS,
+) -> AsyncIterator[bool]:
+    """Hold the batch's lease for the body; yields False when another process holds it (then do nothing).
+
+    With the store unreachable the body runs without a lease (yields True): the work is in the outbox either way.
+    """
+    name = lease_key(key, batch)
+    try:
+        taken = await store.mark_once(name, lease_seconds)
+    except StoreUnavailable:
+        logger.warning("outbox lease skipped: the state store is unreachable")
+        yield True
+        return
+    if not taken:
+        yield False
+        return
+    renewal = asyncio.create_task(_renew(store, name, lease_seconds, renew_every))
+    try:
+        yield True
+    finally:
+        renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewal
+        with contextlib.suppress(StoreUnavailable):
+            await store.unmark(name)
+
+
+async def _renew(store: Store, name: str, lease_seconds: float, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await store.unmark(name)
+            await store.mark_once(name, lease_seconds)
+        except StoreUnavailable:
+            logger.warning("outbox lease not renewed: the state store is unreachable")
