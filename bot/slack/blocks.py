@@ -254,6 +254,14 @@ def temporarily_unavailable() -> str:
     )
 
 
+def temporarily_unavailable_for_staff() -> str:
+    """Reply to a staff command or button while the state store is unreachable."""
+    return (
+        ":hourglass: Aldense Guide can't reach its state store right now, so I can't answer that — please try again "
+        "in a minute. Clinics' clicks are kept and applied once it is back."
+    )
+
+
 def gave_up() -> str:
     """Ephemeral when the state store stayed unreachable for minutes."""
     return ":warning: Aldense Guide is still unavailable, so that click didn't go through. Please try it again later."

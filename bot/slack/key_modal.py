@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.core.messages import NotYourGuide, Refused, TemporarilyUnavailable
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
-from bot.slack.payloads import Click
+from bot.slack.payloads import Click, selected_value, typed_value
 from bot.slack.platform import PLATFORM
 from conversations.keys import ConversationKey
 from dentally.regions import DETECT, RegionChoice, parse_region
@@ -37,14 +37,15 @@ def read_submission(body: dict[str, Any]) -> Submission | dict[str, str]:
     """Read a ``view_submission`` of the key modal: a ``Submission``, or inline errors keyed by block id."""
     view = body.get("view") if isinstance(body.get("view"), dict) else {}
     assert isinstance(view, dict)
-    user = (body.get("user") or {}).get("id")
-    target = modals.read_key_metadata(str(view.get("private_metadata") or ""))
+    actor = body.get("user")
+    user = actor.get("id") if isinstance(actor, dict) else None
+    target = modals.read_key_metadata(view.get("private_metadata"))
     if target is None or not isinstance(user, str) or target[1] != user:
         return {modals.BLOCK_KEY: "This form has expired. Close it and click *Enter the key privately* again."}
-    values = (view.get("state") or {}).get("values") or {}
-    raw_key = ((values.get(modals.BLOCK_KEY) or {}).get(modals.ACTION_KEY) or {}).get("value") or ""
-    selected = ((values.get(modals.BLOCK_REGION) or {}).get(modals.ACTION_REGION) or {}).get("selected_option") or {}
-    region_value = str(selected.get("value") or DETECT)
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    raw_key = typed_value(values, modals.BLOCK_KEY, modals.ACTION_KEY)
+    region_value = selected_value(values, modals.BLOCK_REGION, modals.ACTION_REGION) or DETECT
     try:
         region: RegionChoice = DETECT if region_value == DETECT else parse_region(region_value)
     except ValueError:

@@ -20,6 +20,7 @@ from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
 from bot.slack.support.desk import StaffDesk
 from conversations.keys import ConversationKey
+from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,9 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         if not await staff.is_staff(click.user_team):
             ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
         elif click.action_id == support_blocks.ACTION_RECHECK:
-            ctx.tasks.spawn(staff.recheck(click), name="recheck")
+            ctx.tasks.spawn(staff.unavailable(click, staff.recheck(click)), name="recheck")
         else:
-            ctx.tasks.spawn(staff.confirm_reset(click), name="confirm_reset")
+            ctx.tasks.spawn(staff.unavailable(click, staff.confirm_reset(click)), name="confirm_reset")
 
     @app.action(support_blocks.ACTION_OPEN_THREAD)
     async def open_thread_clicked(ack: AsyncAck) -> None:
@@ -181,6 +182,14 @@ class _Handlers:
         await self.ctx.core.moves.resume(await self._key(channel, user))
 
     async def command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """``/aldense``: answered even when the state store is down (staff are told to try again)."""
+        try:
+            await self._command(body, respond)
+        except StoreUnavailable:
+            logger.warning("/aldense answered 'unavailable': the state store is unreachable")
+            await respond(blocks.temporarily_unavailable_for_staff())
+
+    async def _command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         ctx = self.ctx
         if body.get("team_id") != await ctx.workspace.installing_team():
             await respond("Sorry, `/aldense` is for the Aldense team only.")

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.core.copy import REGION_CHOICES
 from bot.slack.blocks import Blocks
+from bot.slack.payloads import metadata_fields
 
 KEY_VIEW = "key_entry"
 BLOCK_REGION = "region"
@@ -36,16 +37,11 @@ def key_metadata(channel: str, owner: str) -> str:
     return json.dumps({"channel": channel, "owner": owner}, separators=(",", ":"))
 
 
-def read_key_metadata(metadata: str) -> tuple[str, str] | None:
+def read_key_metadata(metadata: object) -> tuple[str, str] | None:
     """The (channel, owner) pair from ``key_metadata``; None when the metadata is not ours."""
-    try:
-        data = json.loads(metadata)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    channel, owner = data.get("channel"), data.get("owner")
-    return (channel, owner) if isinstance(channel, str) and isinstance(owner, str) else None
+    data = metadata_fields(metadata)
+    channel, owner = (data.get("channel"), data.get("owner")) if data else (None, None)
+    return (channel, owner) if channel and owner else None
 
 
 def key_modal(channel: str, owner: str, min_length: int, max_length: int, region: str = "detect") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -72,3 +73,45 @@ def channel_reference(text: str) -> str | None:
 def mention_words(text: str) -> list[str]:
     """The words of an app mention, lower-cased, without the ``<@U…>`` mentions."""
     return _MENTION.sub(" ", text).lower().split()
+
+
+# Our own private_metadata is a small flat JSON object; anything longer or deeper is not ours.
+_MAX_METADATA = 3000
+
+
+def metadata_fields(text: object) -> dict[str, str] | None:
+    """The string fields of a view's ``private_metadata`` we wrote (a flat JSON object); None for anything else.
+
+    Never raises: a body signed by someone holding the secret may carry any text, nested thousands deep.
+    """
+    if not isinstance(text, str) or not text or len(text) > _MAX_METADATA:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {name: value for name, value in data.items() if isinstance(value, str)}
+
+
+def selected_value(values: object, block_id: str, action_id: str) -> str | None:
+    """The value of a select's ``selected_option`` in a view's state values; None when absent or misshapen."""
+    node: Any = values
+    for name in (block_id, action_id, "selected_option"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(name)
+    value = node.get("value") if isinstance(node, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def typed_value(values: object, block_id: str, action_id: str) -> str:
+    """The text typed into an input of a view's state values ("" when absent or misshapen)."""
+    node: Any = values
+    for name in (block_id, action_id):
+        if not isinstance(node, dict):
+            return ""
+        node = node.get(name)
+    value = node.get("value") if isinstance(node, dict) else None
+    return value if isinstance(value, str) else ""

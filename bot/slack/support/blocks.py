@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -41,10 +42,14 @@ def clinic_ref(platform: str, channel: str) -> str:
     return channel if platform == SLACK else f"{platform}|{channel}"
 
 
-def parse_clinic_ref(value: str) -> tuple[str, str]:
-    """The (platform, channel) named by ``clinic_ref``."""
+_ID = re.compile(r"^[A-Za-z0-9_.:@;=%-]{1,200}$")
+
+
+def parse_clinic_ref(value: str) -> tuple[str, str] | None:
+    """The (platform, channel) named by ``clinic_ref``; None when ``value`` names no clinic we could have written."""
     platform, separator, channel = value.partition("|")
-    return (platform, channel) if separator else (SLACK, value)
+    platform, channel = (platform, channel) if separator else (SLACK, value)
+    return (platform, channel) if _ID.match(platform) and _ID.match(channel) else None
 
 
 def when(timestamp: float, style: str = "{ago}") -> str:
@@ -214,9 +219,8 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     return f"{clinic.display_name}: {outcome(view)}", detail[:50]
 
 
-def reset_confirmation(ref: str, clinic_name: str) -> dict[str, Any]:
-    """The modal that confirms a guide reset; ``ref`` names the clinic (see ``clinic_ref``)."""
-    platform, channel = parse_clinic_ref(ref)
+def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[str, Any]:
+    """The modal that confirms a guide reset of the clinic at ``platform``/``channel``."""
     return {
         "type": "modal",
         "callback_id": RESET_VIEW,

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import calls
+from bot.slack import blocks, calls
 from bot.slack.app import BotContext
-from bot.slack.payloads import Click, channel_reference
+from bot.slack.payloads import Click, channel_reference, metadata_fields
 from bot.slack.platform import PLATFORM
 from bot.slack.results import support_summary
 from bot.slack.support import blocks as support_blocks
 from bot.slack.support.blocks import parse_clinic_ref
 from conversations.conversation import Conversation
 from conversations.events import Abandon
+from conversations.store import StoreUnavailable
 from conversations.vault import VaultError
 from dentally.regions import parse_region
 
@@ -87,6 +89,16 @@ class StaffDesk:
         except SlackApiError as exc:
             logger.warning("views.publish failed: %s", calls.slack_error(exc))
 
+    async def unavailable(self, click: Click, work: Coroutine[Any, Any, None]) -> None:
+        """Run a staff button's ``work``; with the state store down, tell the clicker instead of going silent."""
+        try:
+            await work
+        except StoreUnavailable:
+            logger.warning("a staff button was answered 'unavailable': the state store is unreachable")
+            await calls.ephemeral(
+                self.ctx.client, click.channel, click.user, blocks.temporarily_unavailable_for_staff()
+            )
+
     async def refuse(self, click: Click) -> None:
         """Tell a non-staff clicker that the button is not for them."""
         await calls.ephemeral(self.ctx.client, click.channel, click.user, NOT_STAFF)
@@ -94,7 +106,11 @@ class StaffDesk:
     async def recheck(self, click: Click) -> None:
         """Re-run the scope check with the clinic's stored key and report the result."""
         ctx = self.ctx
-        platform, channel = parse_clinic_ref(click.value)
+        ref = parse_clinic_ref(click.value)
+        if ref is None:
+            logger.warning("re-check click naming no clinic ignored")
+            return
+        platform, channel = ref
         clinic = await ctx.service.clinic(platform, channel)
         credential = clinic.credential if clinic else None
         if clinic is None or credential is None or ctx.vault is None or ctx.checker is None:
@@ -121,26 +137,27 @@ class StaffDesk:
     async def confirm_reset(self, click: Click) -> None:
         """Open the confirmation modal of a guide reset."""
         ctx = self.ctx
-        clinic = await ctx.service.clinic(*parse_clinic_ref(click.value))
-        name = clinic.display_name if clinic else click.value
+        ref = parse_clinic_ref(click.value)
+        if ref is None:
+            logger.warning("reset click naming no clinic ignored")
+            return
+        clinic = await ctx.service.clinic(*ref)
+        name = clinic.display_name if clinic else ref[1]
         try:
-            await ctx.client.views_open(
-                trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(click.value, name)
-            )
+            await ctx.client.views_open(trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(*ref, name))
         except SlackApiError as exc:
             logger.warning("reset confirmation did not open: %s", calls.slack_error(exc))
 
     async def reset(self, body: dict[str, Any]) -> None:
         """Reset every guide in the clinic's channel (after the confirmation modal)."""
         ctx = self.ctx
-        view = body.get("view") or {}
-        try:
-            metadata = json.loads(view.get("private_metadata") or "{}")
-            channel = str(metadata["channel"])
-            platform = str(metadata.get("platform") or PLATFORM)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            logger.warning("reset confirmation without a channel ignored")
+        view = body.get("view")
+        metadata = (metadata_fields(view.get("private_metadata")) if isinstance(view, dict) else None) or {}
+        ref = parse_clinic_ref(f"{metadata.get('platform') or PLATFORM}|{metadata.get('channel') or ''}")
+        if ref is None:
+            logger.warning("reset confirmation naming no clinic ignored")
             return
+        platform, channel = ref
         clinic = await ctx.service.clinic(platform, channel)
         team = clinic.team if clinic and clinic.team else await ctx.workspace.installing_team()
         staff = (body.get("user") or {}).get("id")
