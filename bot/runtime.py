@@ -121,10 +121,13 @@ async def open_runtime(
         clients = dentally_clients(settings.dentally, http)
         checker = ScopeChecker(clients)
         handoff = None
-        if settings.support.handoff_url is not None:
-            if settings.support.handoff_secret is None:
-                raise SettingsError("ALDENSE_HANDOFF_SECRET is required when ALDENSE_HANDOFF_URL is set")
-            handoff = Handoff(http, str(settings.support.handoff_url), settings.support.handoff_secret)
+        if settings.support.handoff_url is not None and settings.support.handoff_secret is not None:
+            handoff = Handoff(
+                http,
+                str(settings.support.handoff_url),
+                settings.support.handoff_secret,
+                allow_private=settings.support.handoff_allow_private,
+            )
         service = OnboardingService(
             store,
             guide,

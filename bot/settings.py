@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.core.handoff import MIN_HANDOFF_SECRET_BYTES, private_address
 
 Mode = Literal["http", "socket", "teams-only", "playground", "check-key"]
 
@@ -59,8 +61,33 @@ class SupportSettings(_Section):
     onboarding_channel: str | None = Field(
         None, pattern=r"^[CG][A-Z0-9]{2,}$", description="Channel id of Aldense's internal onboarding channel."
     )
-    handoff_url: AnyHttpUrl | None = Field(None, description="Optional URL that receives each verified key.")
-    handoff_secret: SecretStr | None = Field(None, description="HMAC-SHA256 secret that signs hand-off requests.")
+    handoff_url: AnyHttpUrl | None = Field(
+        None, description="Optional https URL that receives each verified key (never a private or loopback address)."
+    )
+    handoff_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 secret that signs hand-off requests; at least 32 bytes."
+    )
+    handoff_allow_private: bool = Field(
+        False,
+        description="UNSAFE outside tests and development: allow an http hand-off URL on a private address.",
+    )
+
+    @model_validator(mode="after")
+    def _handoff_is_safe(self) -> SupportSettings:
+        if self.handoff_url is None:
+            return self
+        if self.handoff_secret is None:
+            raise ValueError("ALDENSE_HANDOFF_SECRET is required when ALDENSE_HANDOFF_URL is set")
+        if len(self.handoff_secret.get_secret_value().encode()) < MIN_HANDOFF_SECRET_BYTES:
+            raise ValueError(f"ALDENSE_HANDOFF_SECRET must be at least {MIN_HANDOFF_SECRET_BYTES} bytes")
+        if not self.handoff_allow_private:
+            if self.handoff_url.scheme != "https":
+                raise ValueError("ALDENSE_HANDOFF_URL must be https (or set ALDENSE_HANDOFF_ALLOW_PRIVATE for tests)")
+            refused = private_address(self.handoff_url.host or "")
+            if refused:
+                raise ValueError(f"ALDENSE_HANDOFF_URL points at a {refused} address; keys never go there")
+        return self
+
     support_posts_per_second: float = Field(
         1.0, gt=0, le=1000, description="Pace of posts to the onboarding channel (Slack allows about 1 per second)."
     )

@@ -35,6 +35,7 @@ from tests.bot.harness import (
 )
 
 GUIDE = load_guide()
+HANDOFF_SECRET = "handoff-secret-of-at-least-32-bytes-long"
 KEYS = sample_keys()
 
 
@@ -260,7 +261,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[dict[str, object]], list[i
 
     async def take(request: Request) -> Response:
         body = await request.body()
-        expected = sign("handoff-secret", request.headers[TIMESTAMP_HEADER], body)
+        expected = sign(HANDOFF_SECRET, request.headers[TIMESTAMP_HEADER], body)
         if request.headers[SIGNATURE_HEADER] != expected:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         status = statuses.pop(0) if statuses else 200
@@ -280,7 +281,12 @@ async def test_a_verified_key_is_handed_off_signed_after_a_retry(
     url, received, statuses = receiver
     statuses.append(503)
     settings = bot_settings(
-        api, state_url, dentally_url, support__handoff_url=url, support__handoff_secret=SecretStr("handoff-secret")
+        api,
+        state_url,
+        dentally_url,
+        support__handoff_url=url,
+        support__handoff_secret=SecretStr(HANDOFF_SECRET),
+        support__handoff_allow_private=True,
     )
     async with httpx.AsyncClient(timeout=10) as client, running_bot(settings) as running:
         driver = SlackDriver(running.url, SIGNING_SECRET, api, client)
@@ -302,7 +308,12 @@ async def test_a_failing_hand_off_is_reported_and_the_key_stays_stored(
     url, received, statuses = receiver
     statuses.extend([400])
     settings = bot_settings(
-        api, state_url, dentally_url, support__handoff_url=url, support__handoff_secret=SecretStr("handoff-secret")
+        api,
+        state_url,
+        dentally_url,
+        support__handoff_url=url,
+        support__handoff_secret=SecretStr(HANDOFF_SECRET),
+        support__handoff_allow_private=True,
     )
     async with httpx.AsyncClient(timeout=10) as client, running_bot(settings) as running:
         driver = SlackDriver(running.url, SIGNING_SECRET, api, client)

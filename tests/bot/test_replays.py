@@ -18,7 +18,7 @@ from tests.bot.harness import (
     bot_settings,
     running_bot,
 )
-from tests.bot.test_key_check import GUIDE, KEYS, open_modal, reach_key_step, submit_key, support_texts
+from tests.bot.test_key_check import GUIDE, HANDOFF_SECRET, KEYS, open_modal, reach_key_step, submit_key, support_texts
 from tests.bot.test_key_check import receiver as receiver  # the loopback hand-off receiver fixture
 
 
@@ -58,7 +58,12 @@ async def test_a_replayed_key_submission_is_checked_and_handed_off_once(
 ) -> None:
     url, received, _ = receiver
     settings = bot_settings(
-        api, state_url, dentally_url, support__handoff_url=url, support__handoff_secret=SecretStr("handoff-secret")
+        api,
+        state_url,
+        dentally_url,
+        support__handoff_url=url,
+        support__handoff_secret=SecretStr(HANDOFF_SECRET),
+        support__handoff_allow_private=True,
     )
     async with httpx.AsyncClient(timeout=10) as client, running_bot(settings) as running:
         driver = SlackDriver(running.url, SIGNING_SECRET, api, client)
