@@ -29,7 +29,7 @@ SECRET = "a-hand-off-secret-of-at-least-32-bytes"
         ("169.254.169.254", "link-local"),
         ("10.1.2.3", "private"),
         ("192.168.0.10", "private"),
-        ("0.0.0.0", "unspecified"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - a value under test, nothing binds
         ("203.0.113.7", "private"),  # TEST-NET-3 is documentation space: never a real receiver
         ("keys.aldense.example", None),  # a name: checked after resolution, at each send
         ("8.8.8.8", None),
