@@ -167,20 +167,24 @@ class GuideMoves:
     ) -> None:
         state, refused = outcome.state, outcome.refused
         assert refused is not None
+        if state is not None and self._double_click(state, step_id, button, refused.stale):
+            return
         if refused.stale and state is not None:
-            if self._double_click(state, step_id, button):
-                return
             await self._tell(key, StaleClick(state.step_index, refused.reason), thread)
             return
         await self._tell(key, Refused(refused.reason), thread)
 
-    def _double_click(self, state: Conversation, step_id: str, button: StepButton) -> bool:
-        """Whether a refused click repeats one that moved the guide off ``step_id`` a moment ago.
+    def _double_click(self, state: Conversation, step_id: str, button: StepButton, stale: bool) -> bool:
+        """Whether a refused click repeats one that moved the guide (or asked for help) a moment ago.
 
         Done records when a step was finished; Back records nothing on the step it leaves, but it lands on the
-        step just before, and is the guide's latest move.
+        step just before, and is the guide's latest move; I'm stuck is refused (not stale) while help is on its way.
         """
         since = self._service.clock() - DOUBLE_CLICK_SECONDS
+        if button is StepButton.STUCK:
+            return not stale and state.stuck_at is not None and state.stuck_at > since
+        if not stale:
+            return False
         times = state.steps.get(step_id)
         if times is not None and times.done is not None and times.done > since:
             return True
