@@ -20,6 +20,7 @@ from bot.core.platform import CannotLook
 from bot.fakes.slack import SlackApiSandbox
 from conversations.conversation import Conversation
 from conversations.events import Done, Start, StepOutcome
+from tests.bot.harness import ONBOARDING
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
 from tests.bot.test_store_outage import RedisServer
 
@@ -222,3 +223,33 @@ async def test_a_platform_that_cannot_look_posts_again_after_a_crash(world: Plat
         assert state.step_message_ref == live[1].ref
     world.clock.advance(600)
     assert await world.runtime.scheduler.run_once() == 0  # posted twice, but not a third time
+
+
+async def test_a_move_is_saved_before_the_click_is_acknowledged(world: PlatformWorld) -> None:
+    first = await world.start()
+    await world.idle()
+    assert await world.click(StepButton.DONE, first) == 200
+    # Read at once, before the background work posts anything: a process dying now loses nothing.
+    assert (await current(world)).step_index == 1
+    await world.wait_for(lambda: live_step(world, 1))
+    await world.idle()
+    assert steps_in_thread(world) == [0, 1]
+    await assert_settled(world)
+
+
+async def test_a_double_click_on_im_stuck_asks_support_once(world: PlatformWorld, api: SlackApiSandbox) -> None:
+    def confirmations() -> list[Shown]:
+        return [m for m in world.thread() if "asked the Aldense team" in m.text]
+
+    first = await world.start()
+    await world.idle()
+    statuses = await asyncio.gather(world.click(StepButton.STUCK, first), world.click(StepButton.STUCK, first))
+    assert statuses == [200, 200]
+    await world.wait_for(confirmations)
+    await world.idle()
+    assert len(confirmations()) == 1
+    reports = [r.text for m in api.messages(ONBOARDING) for r in api.thread(ONBOARDING, m.ts)[1:] if "stuck" in r.text]
+    assert len(reports) == 1, reports
+    assert world.notes() == []
+    assert steps_in_thread(world) == [0]
+    await assert_settled(world)
