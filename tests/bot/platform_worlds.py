@@ -77,6 +77,10 @@ class PlatformWorld(Protocol):
         """Aldense staff post the kick-off card in the clinic channel (the bot learns the channel)."""
         ...
 
+    async def press_start(self) -> int:
+        """The admin presses Start on the kick-off; returns the HTTP status the bot answered with."""
+        ...
+
     async def start(self) -> Shown:
         """The admin presses Start on the kick-off; returns the live step 1 once it is shown."""
         ...
@@ -135,10 +139,14 @@ class SlackWorld:
         """``/aldense onboard #clinic`` by staff."""
         self._kickoff = await Scenario(self.api, self.driver, None).kickoff()  # type: ignore[arg-type]
 
+    async def press_start(self) -> int:
+        """Start on the kick-off."""
+        assert self._kickoff is not None, "kickoff() first"
+        return (await self.driver.click(ADMIN, self._kickoff, blocks.ACTION_START)).status_code
+
     async def start(self) -> Shown:
         """Start on the kick-off, then wait for a live step 1."""
-        assert self._kickoff is not None, "kickoff() first"
-        await self.driver.click(ADMIN, self._kickoff, blocks.ACTION_START)
+        assert await self.press_start() == 200
         return await self.wait_for(lambda: next((m for m in self.thread() if m.live and m.step == 0), None))
 
     async def click(self, button: StepButton, on: Shown) -> int:
@@ -226,10 +234,14 @@ class TeamsWorldView:
             )
         )
 
+    async def press_start(self) -> int:
+        """Start on the kick-off card."""
+        assert self._kickoff is not None, "kickoff() first"
+        return (await self.driver.click("admin", self.where, self._kickoff, "Start Dentally setup")).status_code
+
     async def start(self) -> Shown:
         """Start on the kick-off card, then wait for a live step 1."""
-        assert self._kickoff is not None, "kickoff() first"
-        await self.driver.click("admin", self.where, self._kickoff, "Start Dentally setup")
+        assert await self.press_start() == 200
         return await self.wait_for(lambda: next((m for m in self.thread() if m.live and m.step == 0), None))
 
     async def click(self, button: StepButton, on: Shown) -> int:

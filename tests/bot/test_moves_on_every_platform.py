@@ -121,23 +121,27 @@ async def test_a_retried_delivery_is_handled_once(world: PlatformWorld) -> None:
     await assert_settled(world)
 
 
-async def test_a_store_outage_mid_guide_is_told_and_the_click_applied_once_when_back(
-    world_on_private_redis: PlatformWorld, private_redis: RedisServer
+@pytest.mark.parametrize("move", ["start", "done"])
+async def test_a_store_outage_is_told_and_the_click_applied_once_when_the_store_is_back(
+    world_on_private_redis: PlatformWorld, private_redis: RedisServer, move: str
 ) -> None:
     world = world_on_private_redis
-    first = await world.start()
-    await world.idle()
+    if move == "done":
+        first = await world.start()
+        await world.idle()
+    expected = [0] if move == "start" else [0, 1]
 
     private_redis.stop()
-    assert await world.click(StepButton.DONE, first) == 200  # acknowledged all the same
+    pressed = world.press_start() if move == "start" else world.click(StepButton.DONE, first)
+    assert await pressed == 200  # acknowledged all the same
     await world.wait_for(lambda: [n for n in world.notes() if "temporarily unavailable" in n])
-    assert live_step(world, 1) is None
+    assert live_step(world, expected[-1]) is None
     private_redis.start()
 
-    await world.wait_for(lambda: live_step(world, 1), timeout=30)
+    await world.wait_for(lambda: live_step(world, expected[-1]), timeout=30)
     await world.idle()
-    assert (await current(world)).step_index == 1
-    assert steps_in_thread(world) == [0, 1]
+    assert (await current(world)).step_index == expected[-1]
+    assert steps_in_thread(world) == expected
     await assert_settled(world)
 
 
