@@ -97,6 +97,14 @@ class PlatformWorld(Protocol):
         """The admin says ``start``; the platform delivers that very message twice (a retry of the same id)."""
         ...
 
+    def platform_down(self) -> None:
+        """The platform stops taking the bot's posts (it answers 503) until ``platform_up``."""
+        ...
+
+    def platform_up(self) -> None:
+        """The platform takes the bot's posts again."""
+        ...
+
     def openers(self) -> list[Shown]:
         """The admin's thread openers in the channel, oldest first."""
         ...
@@ -169,6 +177,14 @@ class SlackWorld:
         retry = await self.driver.redeliver(first, retry_num=1)
         assert (first.status_code, retry.status_code) == (200, 200)
         assert retry.event_id == first.event_id
+
+    def platform_down(self) -> None:
+        """``chat.postMessage`` answers 503 (the bot's Slack client retries, then gives up)."""
+        self.api.fail("chat.postMessage", status=503, times=None)
+
+    def platform_up(self) -> None:
+        """Every planned fault is forgotten."""
+        self.api.clear_faults()
 
     def _shown(self, message: Message) -> Shown:
         text = message_text(message)
@@ -264,6 +280,14 @@ class TeamsWorldView:
         first = await self.driver.post(activity)
         retry = await self.driver.post(activity)
         assert (first.status_code, retry.status_code) == (200, 200)
+
+    def platform_down(self) -> None:
+        """The connector answers every call with 503."""
+        self.driver.connector.refuse_with = 503
+
+    def platform_up(self) -> None:
+        """The connector answers again."""
+        self.driver.connector.refuse_with = None
 
     def _shown(self, sent: Sent) -> Shown:
         return Shown(

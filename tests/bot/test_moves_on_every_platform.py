@@ -145,6 +145,25 @@ async def test_a_store_outage_is_told_and_the_click_applied_once_when_the_store_
     await assert_settled(world)
 
 
+async def test_a_platform_down_during_a_click_is_retried_later_and_posts_each_step_once(world: PlatformWorld) -> None:
+    first = await world.start()
+    await world.idle()
+    world.platform_down()
+    assert await world.click(StepButton.DONE, first) == 200
+    await world.idle()
+    state = await current(world)
+    assert (state.step_index, len(state.outbox)) == (1, 1)  # saved, and its posts left in the outbox
+    assert live_step(world, 1) is None
+
+    world.platform_up()
+    world.clock.advance(world.runtime.core.service.outbox_grace + 1)
+    await world.runtime.scheduler.run_once()
+    await world.wait_for(lambda: live_step(world, 1))
+    await world.idle()
+    assert steps_in_thread(world) == [0, 1]
+    await assert_settled(world)
+
+
 async def die_after_posting(world: PlatformWorld, crash: str) -> None:
     """Play a replica that saved a move with its outbox, had its posts accepted by the platform, and died.
 
