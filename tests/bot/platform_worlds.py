@@ -7,6 +7,7 @@ Teams connector and activity driver) and reads back what the platform would show
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,7 @@ from typing import Protocol, TypeVar
 import httpx
 
 from bot.core.moves import StepButton
-from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, payloads
 from bot.fakes.slack.api import Message
 from bot.fakes.teams.connector import Sent, TeamsConnector
 from bot.fakes.teams.driver import TeamsDriver, TeamsWorld
@@ -93,8 +94,11 @@ class PlatformWorld(Protocol):
         """The admin asks the bot for help (their first contact) and waits for the private answer."""
         ...
 
-    async def start_by_words_delivered_twice(self) -> None:
-        """The admin says ``start``; the platform delivers that very message twice (a retry of the same id)."""
+    async def start_by_words_delivered_twice(self, at_once: bool) -> None:
+        """The admin says ``start``; the platform delivers that very message twice (a retry of the same id).
+
+        ``at_once``: the retry arrives while the first delivery is still being answered; else after its answer.
+        """
         ...
 
     def platform_down(self) -> None:
@@ -171,10 +175,22 @@ class SlackWorld:
         await self.driver.mention(ADMIN, CLINIC, "help")
         await self.wait_for(self.notes)
 
-    async def start_by_words_delivered_twice(self) -> None:
-        """``@Aldense Guide start``, then Slack's retry of that event (same ``event_id``, ``X-Slack-Retry-Num``)."""
-        first = await self.driver.mention(ADMIN, CLINIC, "start")
-        retry = await self.driver.redeliver(first, retry_num=1)
+    async def start_by_words_delivered_twice(self, at_once: bool) -> None:
+        """``@Aldense Guide start``, and Slack's retry of that event (same ``event_id``, ``X-Slack-Retry-Num``)."""
+        if not at_once:
+            first = await self.driver.mention(ADMIN, CLINIC, "start")
+            retry = await self.driver.redeliver(first, retry_num=1)
+        else:
+            ws = self.api.workspace
+            text = f"<@{ws.bot_user_id}> start"
+            said = self.api.post_as_user(ADMIN, CLINIC, text)
+            event = payloads.message_event(
+                user=ws.user(ADMIN), channel=ws.channel(CLINIC), text=text, ts=said.ts, mention=True
+            )
+            first, retry = await asyncio.gather(
+                self.driver.send_event(event, event_id="Ev0STARTTWICE"),
+                self.driver.send_event(event, event_id="Ev0STARTTWICE", retry_num=1),
+            )
         assert (first.status_code, retry.status_code) == (200, 200)
         assert retry.event_id == first.event_id
 
@@ -272,13 +288,16 @@ class TeamsWorldView:
         assert response.status_code == 200
         await self.wait_for(self.notes)
 
-    async def start_by_words_delivered_twice(self) -> None:
+    async def start_by_words_delivered_twice(self, at_once: bool) -> None:
         """``@Aldense Guide start`` delivered twice with the same activity id (the Bot Framework redelivering)."""
         activity = self.driver.activity(
             "message", "admin", self.where, text="<at>Aldense Guide</at> start", textFormat="plain"
         )
-        first = await self.driver.post(activity)
-        retry = await self.driver.post(activity)
+        if at_once:
+            first, retry = await asyncio.gather(self.driver.post(activity), self.driver.post(activity))
+        else:
+            first = await self.driver.post(activity)
+            retry = await self.driver.post(activity)
         assert (first.status_code, retry.status_code) == (200, 200)
 
     def platform_down(self) -> None:

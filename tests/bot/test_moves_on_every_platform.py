@@ -111,8 +111,9 @@ async def test_a_double_click_on_back_goes_back_once(world: PlatformWorld) -> No
     await assert_settled(world)
 
 
-async def test_a_retried_delivery_is_handled_once(world: PlatformWorld) -> None:
-    await world.start_by_words_delivered_twice()
+@pytest.mark.parametrize("at_once", [False, True], ids=["after", "at_once"])
+async def test_a_retried_delivery_is_handled_once(world: PlatformWorld, at_once: bool) -> None:
+    await world.start_by_words_delivered_twice(at_once)
     await world.wait_for(lambda: live_step(world, 0))
     await world.idle()
     assert steps_in_thread(world) == [0]
