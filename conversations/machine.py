@@ -37,6 +37,9 @@ from conversations.keys import ConversationKey
 # Statuses in which the user is still walking the steps or entering a key.
 _IN_PROGRESS = frozenset({Status.ACTIVE, Status.AWAITING_KEY, Status.NEEDS_NEW_KEY})
 _FINISHED = frozenset({Status.VERIFIED, Status.ABANDONED})
+# A second I'm stuck on the same step this soon asks nobody again: help is already on its way (a double click, or
+# an impatient one). Later it asks again, in case nobody answered.
+ASK_AGAIN_SECONDS = 60.0
 
 
 class IllegalMove(Exception):
@@ -181,6 +184,8 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
 
 def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
     index = _current_step_only(guide, state, event.step_id)
+    if state.stuck_at is not None and event.at - state.stuck_at < ASK_AGAIN_SECONDS:
+        raise IllegalMove("help is already on its way for this step")
     stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at})
     return Transition(stuck, (ConfirmHelpComing(index), Report(Milestone.STUCK, index)))
 

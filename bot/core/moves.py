@@ -1,9 +1,9 @@
 """The guide's moves on any platform: start, Done, Back, I'm stuck and resume, under one set of rules.
 
-The rules: only the owner of a guide moves it; a second click on a step just finished is a double click and says
-nothing; a move is saved before the platform gets its answer (so an acknowledged click survives a crash a moment
-later) and carried out in the background; when the store is unreachable the person is told, and the move is
-applied as soon as the store is back.
+The rules: only the owner of a guide moves it; a second click on a step just finished (Done) or just left (Back)
+is a double click and says nothing; a move is saved before the platform gets its answer (so an acknowledged click
+survives a crash a moment later) and carried out in the background; when the store is unreachable the person is
+told, and the move is applied as soon as the store is back.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.core.messages import (
 from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.tasks import BackgroundTasks
+from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.keys import ConversationKey
 from conversations.service import OnboardingService, Outcome
@@ -105,7 +106,7 @@ class GuideMoves:
 
         async def present(outcome: Outcome) -> None:
             if outcome.refused is not None:
-                await self._explain_refusal(key, step_id, outcome, thread)
+                await self._explain_refusal(key, step_id, button, outcome, thread)
                 return
             await self._runner.carry_out(outcome, Trigger(clicked_ref=clicked_ref))
 
@@ -161,16 +162,35 @@ class GuideMoves:
         logger.error("gave up on a %s: the state store stayed unreachable", type(event).__name__)
         await self._tell(key, GaveUp(), thread)
 
-    async def _explain_refusal(self, key: ConversationKey, step_id: str, outcome: Outcome, thread: str | None) -> None:
+    async def _explain_refusal(
+        self, key: ConversationKey, step_id: str, button: StepButton, outcome: Outcome, thread: str | None
+    ) -> None:
         state, refused = outcome.state, outcome.refused
         assert refused is not None
+        if state is not None and self._double_click(state, step_id, button, refused.stale):
+            return
         if refused.stale and state is not None:
-            times = state.steps.get(step_id)
-            if times and times.done is not None and self._service.clock() - times.done < DOUBLE_CLICK_SECONDS:
-                return
             await self._tell(key, StaleClick(state.step_index, refused.reason), thread)
             return
         await self._tell(key, Refused(refused.reason), thread)
+
+    def _double_click(self, state: Conversation, step_id: str, button: StepButton, stale: bool) -> bool:
+        """Whether a refused click repeats one that moved the guide (or asked for help) a moment ago.
+
+        Done records when a step was finished; Back records nothing on the step it leaves, but it lands on the
+        step just before, and is the guide's latest move; I'm stuck is refused (not stale) while help is on its way.
+        """
+        since = self._service.clock() - DOUBLE_CLICK_SECONDS
+        if button is StepButton.STUCK:
+            return not stale and state.stuck_at is not None and state.stuck_at > since
+        if not stale:
+            return False
+        times = state.steps.get(step_id)
+        if times is not None and times.done is not None and times.done > since:
+            return True
+        steps = self._service.guide.steps
+        left = steps[state.step_index + 1].id if state.step_index + 1 < len(steps) else None
+        return button is StepButton.BACK and left == step_id and state.updated_at > since
 
     async def _tell(
         self,

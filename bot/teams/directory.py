@@ -68,28 +68,32 @@ class TeamsDirectory:
         self._store = store
         self._places: dict[str, PlaceRecord] = {}
         self._people: dict[str, PersonRecord] = {}
+        # Store keys of records learnt during a store outage: known in memory, saved on a later activity.
+        self._unsaved: set[str] = set()
 
     async def learn(self, place: Place, actor: Actor | None = None, time_zone: str | None = None) -> None:
-        """Remember ``place`` (and ``actor``); a store outage only means a later send may lack these facts."""
+        """Remember ``place`` (and ``actor``); in a store outage, in memory only until a later activity."""
         record = PlaceRecord(**_fields(place))
         try:
-            if self._places.get(place.channel) != record:
+            if self._places.get(place.channel) != record or place_key(place.channel) in self._unsaved:
                 await self._save(place_key(place.channel), record)
                 self._places[place.channel] = record
+                self._unsaved.discard(place_key(place.channel))
             if actor is not None:
                 known = await self.person(actor.id)
-                person = PersonRecord(
-                    id=actor.id,
-                    account_id=actor.account_id,
-                    name=actor.name,
-                    tenant=actor.tenant or (known.tenant if known else None),
-                    time_zone=time_zone or (known.time_zone if known else None),
-                )
-                if known != person:
+                person = _person(actor, time_zone, known)
+                if known != person or person_key(actor.id) in self._unsaved:
                     await self._save(person_key(actor.id), person)
                     self._people[actor.id] = person
+                    self._unsaved.discard(person_key(actor.id))
         except StoreUnavailable:
             logger.warning("could not record a Teams conversation's details: the state store is unreachable")
+            # The answer to this very activity (say, "temporarily unavailable") must still reach the person.
+            self._places[place.channel] = record
+            self._unsaved.add(place_key(place.channel))
+            if actor is not None:
+                self._people[actor.id] = _person(actor, time_zone, self._people.get(actor.id))
+                self._unsaved.add(person_key(actor.id))
 
     async def place(self, channel: str) -> Place | None:
         """The conversation's record, or None when Teams never told us about it."""
@@ -127,6 +131,17 @@ class TeamsDirectory:
                 return
             except VersionConflict:
                 continue  # another replica wrote the same facts; read its version and write ours once more
+
+
+def _person(actor: Actor, time_zone: str | None, known: PersonRecord | None) -> PersonRecord:
+    """What an activity says about its sender, completed by what was known before."""
+    return PersonRecord(
+        id=actor.id,
+        account_id=actor.account_id,
+        name=actor.name,
+        tenant=actor.tenant or (known.tenant if known else None),
+        time_zone=time_zone or (known.time_zone if known else None),
+    )
 
 
 def _fields(place: Place) -> dict[str, object]:

@@ -4,6 +4,7 @@ Errors::
 
     httpx.HTTPError            - the connector could not be reached or refused the call (``HTTPStatusError``)
     UnknownConversation        - Teams never told us where this conversation lives
+    StoreUnavailable           - the directory could not be read (never from ``notify``, a courtesy)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from microsoft_teams.cards import AdaptiveCard
 
 from bot.teams.activities import Place, threaded
 from bot.teams.directory import TeamsDirectory
+from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ class TeamsMessenger:
                 except httpx.HTTPStatusError as exc:
                     logger.info("targeted message refused (HTTP %d); posting it openly", exc.response.status_code)
             await api.conversations.create_activity(conversation, _activity(message))
-        except (httpx.HTTPError, UnknownConversation) as exc:
+        except (httpx.HTTPError, UnknownConversation, StoreUnavailable) as exc:
             logger.warning("could not tell a Teams user something: %s", type(exc).__name__)
 
     async def member_tenant(self, channel: str, account_id: str) -> str | None:

@@ -33,7 +33,7 @@ from conversations.events import (
 )
 from conversations.guide import Guide, Step, StepAction
 from conversations.keys import ConversationKey
-from conversations.machine import IllegalMove, Transition, apply
+from conversations.machine import ASK_AGAIN_SECONDS, IllegalMove, Transition, apply
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")
 
@@ -278,6 +278,16 @@ def test_stuck_asks_for_help_and_is_cleared_by_done() -> None:
     assert transition.effects == (ConfirmHelpComing(1), Report(Milestone.STUCK, 1))
     assert (transition.state.stuck_at, transition.state.step_index) == (150.0, 1)
     assert apply(GUIDE, KEY, transition.state, Done("second", at=160.0)).state.stuck_at is None
+
+
+def test_stuck_again_soon_asks_nobody_again_but_later_it_does() -> None:
+    stuck = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0)).state
+
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, stuck, Stuck("second", at=150.0 + ASK_AGAIN_SECONDS - 1))
+    assert not caught.value.stale
+    again = apply(GUIDE, KEY, stuck, Stuck("second", at=150.0 + ASK_AGAIN_SECONDS))
+    assert again.effects == (ConfirmHelpComing(1), Report(Milestone.STUCK, 1))
 
 
 def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bot.fakes.slack import SlackApiSandbox
@@ -36,12 +36,13 @@ def teams_settings(
 
 @contextlib.asynccontextmanager
 async def running_teams_bot(
-    settings: Settings, local_auth: UnsafeLocalAuth | None = LOCAL_AUTH
+    settings: Settings, local_auth: UnsafeLocalAuth | None = LOCAL_AUTH, clock: Callable[[], float] | None = None
 ) -> AsyncIterator[RunningBot]:
     """Serve the real bot with Teams on; unauthenticated activities are accepted only through ``local_auth``."""
     pacer = Pacer(interval=0.001, burst=1000)
+    kwargs: dict[str, Any] = {"clock": clock} if clock else {}
     async with (
-        open_runtime(settings, support_pacer=pacer, teams_local_auth=local_auth) as runtime,
+        open_runtime(settings, support_pacer=pacer, teams_local_auth=local_auth, **kwargs) as runtime,
         serve(runtime.http_app) as url,
     ):
         yield RunningBot(runtime, url)

@@ -1,0 +1,384 @@
+"""One view of a clinic's chat, written once per platform: start a guide, press a step's buttons, read the thread.
+
+The guide-move scenarios in ``test_moves_on_every_platform.py`` are written once against ``PlatformWorld``; each
+world drives a real bot over HTTP through that platform's stand-in (the Slack sandbox and signed driver, or the
+Teams connector and activity driver) and reads back what the platform would show the person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import httpx
+
+from bot.core.moves import StepButton
+from bot.fakes.slack import SlackApiSandbox, SlackDriver, payloads
+from bot.fakes.slack.api import Message
+from bot.fakes.teams.connector import Sent, TeamsConnector
+from bot.fakes.teams.driver import TeamsDriver, TeamsWorld
+from bot.runtime import Runtime
+from bot.slack import blocks
+from conversations.keys import ConversationKey
+from tests.bot.harness import (
+    ADMIN,
+    CLINIC,
+    SIGNING_SECRET,
+    MovableClock,
+    Scenario,
+    action_ids,
+    bot_settings,
+    message_text,
+    running_bot,
+)
+from tests.bot.teams.harness import LOCAL_AUTH, running_teams_bot, teams_settings
+
+T = TypeVar("T")
+
+PLATFORMS = ("slack", "teams")
+OPENER_WORDS = "is connecting Dentally"
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A message as the person sees it now: which step it shows (if any) and whether its buttons are live."""
+
+    ref: str
+    text: str
+    step: int | None
+    live: bool
+
+
+def step_shown(text: str, total: int) -> int | None:
+    """The step (0-based) a message shows, from what it reads: ``Step 2 of 9`` (live) or ``✅ 2/9 Title`` (closed)."""
+    live = re.search(rf"\bStep (\d+) of {total}\b", text)
+    if live:
+        return int(live.group(1)) - 1
+    closed = re.search(rf"^\S+ (\d+)/{total} ", text, re.MULTILINE)
+    return int(closed.group(1)) - 1 if closed else None
+
+
+class PlatformWorld(Protocol):
+    """A clinic channel on one platform with one clinic admin, and a bot serving it."""
+
+    name: str
+    runtime: Runtime
+    clock: MovableClock
+
+    @property
+    def key(self) -> ConversationKey:
+        """The admin's guide's key in the clinic channel."""
+        ...
+
+    async def kickoff(self) -> None:
+        """Aldense staff post the kick-off card in the clinic channel (the bot learns the channel)."""
+        ...
+
+    async def press_start(self) -> int:
+        """The admin presses Start on the kick-off; returns the HTTP status the bot answered with."""
+        ...
+
+    async def start(self) -> Shown:
+        """The admin presses Start on the kick-off; returns the live step 1 once it is shown."""
+        ...
+
+    async def click(self, button: StepButton, on: Shown) -> int:
+        """The admin presses ``button`` on the message ``on``; returns the HTTP status the bot answered with."""
+        ...
+
+    async def say_help(self) -> None:
+        """The admin asks the bot for help (their first contact) and waits for the private answer."""
+        ...
+
+    async def start_by_words_delivered_twice(self, at_once: bool) -> None:
+        """The admin says ``start``; the platform delivers that very message twice (a retry of the same id).
+
+        ``at_once``: the retry arrives while the first delivery is still being answered; else after its answer.
+        """
+        ...
+
+    def platform_down(self) -> None:
+        """The platform stops taking the bot's posts (it answers 503) until ``platform_up``."""
+        ...
+
+    def platform_up(self) -> None:
+        """The platform takes the bot's posts again."""
+        ...
+
+    def openers(self) -> list[Shown]:
+        """The admin's thread openers in the channel, oldest first."""
+        ...
+
+    def thread(self) -> list[Shown]:
+        """Every message the bot posted under any of the admin's openers, oldest first."""
+        ...
+
+    def notes(self) -> list[str]:
+        """What the bot told only the admin, oldest first."""
+        ...
+
+    async def wait_for(self, found: Callable[[], T | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+        """Wait until ``found()`` is truthy and return it."""
+        ...
+
+    async def idle(self) -> None:
+        """Wait until the bot has finished the work it acknowledged."""
+        ...
+
+
+class SlackWorld:
+    """The clinic on Slack: the Web API sandbox and a driver that signs what it sends."""
+
+    name = "slack"
+
+    def __init__(self, runtime: Runtime, clock: MovableClock, api: SlackApiSandbox, driver: SlackDriver) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.api = api
+        self.driver = driver
+        self._kickoff: Message | None = None
+
+    @property
+    def key(self) -> ConversationKey:
+        """The admin's guide in the clinic channel of Aldense's workspace."""
+        return ConversationKey("slack", self.api.workspace.installing_team_id, CLINIC, ADMIN)
+
+    async def kickoff(self) -> None:
+        """``/aldense onboard #clinic`` by staff."""
+        self._kickoff = await Scenario(self.api, self.driver, None).kickoff()  # type: ignore[arg-type]
+
+    async def press_start(self) -> int:
+        """Start on the kick-off."""
+        assert self._kickoff is not None, "kickoff() first"
+        return (await self.driver.click(ADMIN, self._kickoff, blocks.ACTION_START)).status_code
+
+    async def start(self) -> Shown:
+        """Start on the kick-off, then wait for a live step 1."""
+        assert await self.press_start() == 200
+        return await self.wait_for(lambda: next((m for m in self.thread() if m.live and m.step == 0), None))
+
+    async def click(self, button: StepButton, on: Shown) -> int:
+        """A signed ``block_actions`` for the button."""
+        action = {
+            StepButton.DONE: blocks.ACTION_DONE,
+            StepButton.BACK: blocks.ACTION_BACK,
+            StepButton.STUCK: blocks.ACTION_STUCK,
+        }[button]
+        return (await self.driver.click(ADMIN, on.ref, action)).status_code
+
+    async def say_help(self) -> None:
+        """``@Aldense Guide help``, answered with an ephemeral."""
+        await self.driver.mention(ADMIN, CLINIC, "help")
+        await self.wait_for(self.notes)
+
+    async def start_by_words_delivered_twice(self, at_once: bool) -> None:
+        """``@Aldense Guide start``, and Slack's retry of that event (same ``event_id``, ``X-Slack-Retry-Num``)."""
+        if not at_once:
+            first = await self.driver.mention(ADMIN, CLINIC, "start")
+            retry = await self.driver.redeliver(first, retry_num=1)
+        else:
+            ws = self.api.workspace
+            text = f"<@{ws.bot_user_id}> start"
+            said = self.api.post_as_user(ADMIN, CLINIC, text)
+            event = payloads.message_event(
+                user=ws.user(ADMIN), channel=ws.channel(CLINIC), text=text, ts=said.ts, mention=True
+            )
+            first, retry = await asyncio.gather(
+                self.driver.send_event(event, event_id="Ev0STARTTWICE"),
+                self.driver.send_event(event, event_id="Ev0STARTTWICE", retry_num=1),
+            )
+        assert (first.status_code, retry.status_code) == (200, 200)
+        assert retry.event_id == first.event_id
+
+    def platform_down(self) -> None:
+        """``chat.postMessage`` answers 503 (the bot's Slack client retries, then gives up)."""
+        self.api.fail("chat.postMessage", status=503, times=None)
+
+    def platform_up(self) -> None:
+        """Every planned fault is forgotten."""
+        self.api.clear_faults()
+
+    def _shown(self, message: Message) -> Shown:
+        text = message_text(message)
+        return Shown(
+            message.ts,
+            text,
+            step_shown(text, self.runtime.guide.step_count),
+            bool({blocks.ACTION_DONE, blocks.ACTION_STUCK} & set(action_ids(message))),
+        )
+
+    def openers(self) -> list[Shown]:
+        """Top-level bot messages that open a guide for the admin."""
+        bot = self.api.workspace.bot_user_id
+        return [
+            self._shown(m)
+            for m in self.api.messages(CLINIC)
+            if m.user == bot and OPENER_WORDS in m.text and f"<@{ADMIN}>" in m.text
+        ]
+
+    def thread(self) -> list[Shown]:
+        """The replies under every opener."""
+        return [self._shown(m) for opener in self.openers() for m in self.api.thread(CLINIC, opener.ref)[1:]]
+
+    def notes(self) -> list[str]:
+        """Ephemerals shown to the admin in the clinic channel."""
+        return [e.text for e in self.driver.ephemeral(ADMIN, CLINIC)]
+
+    async def wait_for(self, found: Callable[[], T | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+        """Re-checked whenever the sandbox changes."""
+        return await self.driver.wait_for(found, timeout)  # type: ignore[arg-type]
+
+    async def idle(self) -> None:
+        """Drain the bot's background work (twice: work can spawn work)."""
+        await self.runtime.core.tasks.drain(10)
+        await self.runtime.core.tasks.drain(10)
+
+
+class TeamsWorldView:
+    """The clinic on Teams: a channel shared with the clinic's tenant, the loopback connector and activity driver."""
+
+    name = "teams"
+
+    def __init__(self, runtime: Runtime, clock: MovableClock, driver: TeamsDriver) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.driver = driver
+        self.where = driver.world.shared
+        self.admin = driver.world.member("admin")
+        self._kickoff: Sent | None = None
+
+    @property
+    def key(self) -> ConversationKey:
+        """The admin's guide in the shared channel; Aldense's tenant is the installing team."""
+        return ConversationKey("teams", self.driver.world.aldense_tenant, self.where.id, self.admin.aad_object_id)
+
+    async def kickoff(self) -> None:
+        """Staff say ``onboard`` in the shared channel."""
+        response = await self.driver.say("staff", self.where, "onboard")
+        assert response.status_code == 200
+        self._kickoff = await self.wait_for(
+            lambda: next(
+                (m for m in self.driver.in_conversation(self.where) if "Start Dentally setup" in m.titles), None
+            )
+        )
+
+    async def press_start(self) -> int:
+        """Start on the kick-off card."""
+        assert self._kickoff is not None, "kickoff() first"
+        return (await self.driver.click("admin", self.where, self._kickoff, "Start Dentally setup")).status_code
+
+    async def start(self) -> Shown:
+        """Start on the kick-off card, then wait for a live step 1."""
+        assert await self.press_start() == 200
+        return await self.wait_for(lambda: next((m for m in self.thread() if m.live and m.step == 0), None))
+
+    async def click(self, button: StepButton, on: Shown) -> int:
+        """An ``Action.Submit`` from the card, as a message activity replying to it."""
+        title = {StepButton.DONE: "Done, next step", StepButton.BACK: "Back", StepButton.STUCK: "I'm stuck"}[button]
+        card = self.driver.connector.sent[on.ref]
+        return (await self.driver.click("admin", self.where, card, title)).status_code
+
+    async def say_help(self) -> None:
+        """``@Aldense Guide help``, answered with a targeted message."""
+        response = await self.driver.say("admin", self.where, "help")
+        assert response.status_code == 200
+        await self.wait_for(self.notes)
+
+    async def start_by_words_delivered_twice(self, at_once: bool) -> None:
+        """``@Aldense Guide start`` delivered twice with the same activity id (the Bot Framework redelivering)."""
+        activity = self.driver.activity(
+            "message", "admin", self.where, text="<at>Aldense Guide</at> start", textFormat="plain"
+        )
+        if at_once:
+            first, retry = await asyncio.gather(self.driver.post(activity), self.driver.post(activity))
+        else:
+            first = await self.driver.post(activity)
+            retry = await self.driver.post(activity)
+        assert (first.status_code, retry.status_code) == (200, 200)
+
+    def platform_down(self) -> None:
+        """The connector answers every call with 503."""
+        self.driver.connector.refuse_with = 503
+
+    def platform_up(self) -> None:
+        """The connector answers again."""
+        self.driver.connector.refuse_with = None
+
+    def _shown(self, sent: Sent) -> Shown:
+        return Shown(
+            sent.id,
+            sent.text,
+            step_shown(sent.text, self.runtime.guide.step_count),
+            sent.action("Done, next step") is not None or sent.action("I'm stuck") is not None,
+        )
+
+    def openers(self) -> list[Shown]:
+        """Top-level, untargeted messages that open a guide for the admin."""
+        return [
+            self._shown(m)
+            for m in self.driver.in_conversation(self.where)
+            if m.thread is None and m.targeted_to is None and OPENER_WORDS in m.text and self.admin.name in m.text
+        ]
+
+    def thread(self) -> list[Shown]:
+        """The untargeted replies under every opener."""
+        return [
+            self._shown(m)
+            for opener in self.openers()
+            for m in self.driver.connector.messages(self.where.id, opener.ref)
+            if m.targeted_to is None
+        ]
+
+    def notes(self) -> list[str]:
+        """Targeted messages to the admin."""
+        return [m.text for m in self.driver.in_conversation(self.where) if m.targeted_to == self.admin.account_id]
+
+    async def wait_for(self, found: Callable[[], T | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+        """Polled (the connector records synchronously)."""
+        return await self.driver.wait_for(found, timeout)
+
+    async def idle(self) -> None:
+        """Drain the bot's background work (twice: work can spawn work)."""
+        await self.runtime.core.tasks.drain(10)
+        await self.runtime.core.tasks.drain(10)
+
+
+@contextlib.asynccontextmanager
+async def slack_world(api: SlackApiSandbox, state_url: str, dentally_url: str) -> AsyncIterator[SlackWorld]:
+    """A Slack-only bot on ``state_url``, its clock movable (the driver signs with the same clock)."""
+    clock = MovableClock()
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        running_bot(bot_settings(api, state_url, dentally_url), clock) as bot,
+    ):
+        driver = SlackDriver(bot.url, SIGNING_SECRET, api, http, clock=clock)
+        yield SlackWorld(bot.runtime, clock, api, driver)
+
+
+@contextlib.asynccontextmanager
+async def teams_world(api: SlackApiSandbox, state_url: str, dentally_url: str) -> AsyncIterator[TeamsWorldView]:
+    """A bot with Teams on (support stays in the Slack sandbox) on ``state_url``, its clock movable."""
+    clock = MovableClock()
+    people = TeamsWorld()
+    connector = TeamsConnector(LOCAL_AUTH.token, people.roster())
+    async with (
+        connector.serve(),
+        httpx.AsyncClient(timeout=10) as http,
+        running_teams_bot(teams_settings(api, state_url, dentally_url, people), clock=clock) as bot,
+    ):
+        yield TeamsWorldView(bot.runtime, clock, TeamsDriver(bot.url, connector, people, http))
+
+
+@contextlib.asynccontextmanager
+async def platform_world(
+    name: str, api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> AsyncIterator[PlatformWorld]:
+    """The world of platform ``name`` (``slack`` or ``teams``), with the kick-off already posted."""
+    opening = slack_world if name == "slack" else teams_world
+    async with opening(api, state_url, dentally_url) as world:
+        await world.kickoff()
+        yield world
