@@ -34,6 +34,12 @@ _REQUIRED_TEXT = (
     ("icons", "outline"),
     ("accentColor",),
 )
+# Shared channels need the v1.25 channel-features declaration and this resource-specific permission to receive
+# member-added events there (Microsoft's "build apps for shared and private channels").
+MIN_MANIFEST_VERSION = (1, 25)
+CHANNEL_MEMBER_PERMISSION = "ChannelMember.Read.Group"
+# Typed by Aldense staff only: never offered in the command menu of channels and group chats, where clinics are.
+STAFF_COMMANDS = frozenset({"status", "onboard"})
 _LIMITS = {("name", "short"): 30, ("name", "full"): 100, ("description", "short"): 80, ("description", "full"): 4000}
 
 
@@ -74,11 +80,32 @@ def manifest_problems(manifest: dict[str, Any]) -> list[str]:
         if isinstance(value, str) and not value.startswith("https://"):
             problems.append(f"{'.'.join(path)} must be an https URL")
     problems += _bot_problems(manifest)
-    if "sharedChannels" not in (manifest.get("supportedChannelTypes") or []):
-        problems.append("supportedChannelTypes must include sharedChannels (clinics join from another tenant)")
+    problems += _shared_channel_problems(manifest)
     domains = manifest.get("validDomains") or []
     if not domains or any(not isinstance(d, str) or "/" in d or ":" in d for d in domains):
         problems.append("validDomains must list host names (no scheme, path or port)")
+    return problems
+
+
+def _shared_channel_problems(manifest: dict[str, Any]) -> list[str]:
+    problems = []
+    if "sharedChannels" not in (manifest.get("supportedChannelTypes") or []):
+        problems.append("supportedChannelTypes must include sharedChannels (clinics join from another tenant)")
+    version = str(manifest.get("manifestVersion") or "")
+    numbers = tuple(int(part) for part in version.split(".") if part.isdigit())
+    if len(numbers) != 2 or numbers < MIN_MANIFEST_VERSION:
+        problems.append("manifestVersion must be 1.25 or later (shared channels need supportsChannelFeatures)")
+    if manifest.get("supportsChannelFeatures") != "tier1":
+        problems.append('supportsChannelFeatures must be "tier1", or the app may not appear in shared channels')
+    permissions = ((manifest.get("authorization") or {}).get("permissions") or {}).get("resourceSpecific") or []
+    if not any(
+        isinstance(p, dict) and p.get("name") == CHANNEL_MEMBER_PERMISSION and p.get("type") == "Application"
+        for p in permissions
+    ):
+        problems.append(
+            f"authorization.permissions.resourceSpecific must grant {CHANNEL_MEMBER_PERMISSION} (Application), "
+            "or the bot hears of no one joining a shared channel"
+        )
     return problems
 
 
@@ -99,6 +126,10 @@ def _bot_problems(manifest: dict[str, Any]) -> list[str]:
         listed = commands.get("commands") or []
         if len(listed) > 10:
             problems.append("a command list holds at most 10 commands")
+        shown_to_clinics = set(commands.get("scopes") or []) & {"team", "groupChat"}
+        staff = sorted(STAFF_COMMANDS & {str(command.get("title")) for command in listed})
+        if shown_to_clinics and staff:
+            problems.append(f"staff commands {staff} must not be in the command menu of channels and group chats")
         for command in listed:
             if not command.get("title") or len(command["title"]) > 32 or len(command.get("description", "")) > 128:
                 problems.append(f"command {command.get('title')!r} needs a title ≤ 32 and a description ≤ 128")

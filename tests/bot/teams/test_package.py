@@ -6,12 +6,14 @@ import json
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from bot.cli import main
 from bot.teams.package import DEFAULT_SOURCE, PackageError, build, fill, manifest_problems, png_size, values_for
 from tests.bot.teams.harness import CLIENT_ID
 
+SCHEMA = Path(__file__).with_name("schemas") / "teams-manifest.schema.1.25.json"
 VALUES = values_for(CLIENT_ID, "2b7e9a40-5b1d-4f5e-9a31-7f6c1d2e3a4b", "https://guide.aldense.example/")
 
 
@@ -21,10 +23,46 @@ def test_the_template_fills_into_a_complete_manifest() -> None:
     bot = manifest["bots"][0]
     assert bot["botId"] == CLIENT_ID
     assert set(bot["scopes"]) == {"team", "groupChat", "personal"}
-    assert [c["title"] for c in bot["commandLists"][0]["commands"]] == ["start", "resume", "help", "status", "onboard"]
+    menus = {tuple(menu["scopes"]): [c["title"] for c in menu["commands"]] for menu in bot["commandLists"]}
+    assert menus == {("team", "groupChat"): ["start", "resume", "help"], ("personal",): ["help", "status"]}
     assert "sharedChannels" in manifest["supportedChannelTypes"]
     assert manifest["validDomains"] == ["guide.aldense.example", "*.botframework.com"]
     assert manifest["webApplicationInfo"]["resource"] == f"api://botid-{CLIENT_ID}"
+
+
+def manifest_schema_errors(manifest: dict[str, object]) -> list[str]:
+    """What Microsoft's official v1.25 manifest schema refuses (draft-04, no references to other files)."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(manifest)]
+
+
+def test_the_built_package_passes_the_official_v1_25_manifest_schema(tmp_path: Path) -> None:
+    manifest = build(DEFAULT_SOURCE, tmp_path / "package.zip", VALUES)
+    assert manifest_schema_errors(manifest) == []
+    with zipfile.ZipFile(tmp_path / "package.zip") as package:
+        assert manifest_schema_errors(json.loads(package.read("manifest.json"))) == []
+    assert manifest["manifestVersion"] == "1.25"
+    assert manifest["$schema"].endswith("/v1.25/MicrosoftTeams.schema.json")
+    assert manifest["supportsChannelFeatures"] == "tier1"
+    assert {"name": "ChannelMember.Read.Group", "type": "Application"} in (
+        manifest["authorization"]["permissions"]["resourceSpecific"]
+    )
+
+
+def test_the_schema_check_and_ours_refuse_a_manifest_without_shared_channel_support() -> None:
+    manifest = fill((DEFAULT_SOURCE / "manifest.json").read_text(encoding="utf-8"), VALUES)
+    manifest["supportsChannelFeatures"] = "tier2"
+    assert any("supportsChannelFeatures" in error for error in manifest_schema_errors(manifest))
+    del manifest["supportsChannelFeatures"]
+    del manifest["authorization"]
+    manifest["manifestVersion"] = "1.20"
+    manifest["bots"][0]["commandLists"][0]["commands"].append({"title": "status", "description": "staff only"})
+    problems = manifest_problems(manifest)
+    assert any("supportsChannelFeatures" in p for p in problems)
+    assert any("ChannelMember.Read.Group" in p for p in problems)
+    assert any("manifestVersion" in p for p in problems)
+    assert any("staff commands ['status']" in p for p in problems)
 
 
 def test_the_icons_have_teams_sizes() -> None:
