@@ -97,6 +97,30 @@ def place(activity: ActivityBase) -> Place:
     )
 
 
+def event_type(activity: ActivityBase) -> str | None:
+    """``channelData.eventType`` of a ``conversationUpdate`` (``channelMemberAdded``, ``teamMemberAdded``, …)."""
+    data = activity.channel_data
+    return data.event_type if data else None
+
+
+def membership_tenant(activity: ActivityBase) -> str | None:
+    """The tenant that ``channelData.membershipSource`` names: the member's own, in a shared channel's member event.
+
+    Teams adds ``membershipSource`` (``id``, ``sourceType`` channel or team, ``membershipType`` direct or
+    transitive, ``tenantId``, ``teamGroupId``) to member events of shared channels; the SDK keeps it as an extra.
+    """
+    data = activity.channel_data
+    source = (data.model_extra or {}).get("membershipSource") if data else None
+    tenant = source.get("tenantId") if isinstance(source, dict) else None
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+def member_tenant(member: Any) -> str | None:
+    """The tenant an entry of ``membersAdded`` names itself, when Teams includes it."""
+    tenant = getattr(member, "tenant_id", None) or (getattr(member, "model_extra", None) or {}).get("tenantId")
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
 def card_click(activity: MessageActivity) -> CardClick | None:
     """The button behind a message activity, or None when it is a typed message."""
     value = activity.value

@@ -108,8 +108,12 @@ def picture(url: str, alt: str) -> Image:
 
 
 def kickoff(guide: Guide, welcome: str | None = None) -> AdaptiveCard:
-    """The kick-off posted in a clinic's channel: what will happen, how long, and a Start button."""
-    greeting = f"Welcome {welcome}! " if welcome else ""
+    """The kick-off posted in a clinic's channel: what will happen, how long, and a Start button.
+
+    ``welcome`` greets someone who just joined: their name, or "" when Teams did not say it (member events often
+    carry only ids).
+    """
+    greeting = "" if welcome is None else (f"Welcome {welcome}! " if welcome else "Welcome! ")
     return card(
         text(f"{greeting}**{guide.title}** 🦷", size="Medium", weight="Bolder"),
         text(guide.summary),

@@ -2,6 +2,10 @@
 
 A reminder, a reset notice or a support report happens without an incoming activity, so the bot keeps each
 conversation's connector URL and kind, and each person's name, account id and time zone, as it sees them.
+
+Activities tell different amounts: Microsoft's recorded channel messages carry only the channel's id, while an
+install or member event may also name the channel, its team and its type. So each record is a merge of everything
+told so far, newest first, and a fact is never erased by an activity that simply does not mention it.
 """
 
 from __future__ import annotations
@@ -69,13 +73,14 @@ class TeamsDirectory:
         self._places: dict[str, PlaceRecord] = {}
         self._people: dict[str, PersonRecord] = {}
 
-    async def learn(self, place: Place, actor: Actor | None = None, time_zone: str | None = None) -> None:
-        """Remember ``place`` (and ``actor``); a store outage only means a later send may lack these facts."""
-        record = PlaceRecord(**_fields(place))
+    async def learn(self, place: Place, actor: Actor | None = None, time_zone: str | None = None) -> Place:
+        """Remember ``place`` (and ``actor``), merged with what earlier activities told; returns the merged place.
+
+        A store outage only means a later send may lack these facts; the activity's own place is returned then.
+        """
+        merged = place
         try:
-            if self._places.get(place.channel) != record:
-                await self._save(place_key(place.channel), record)
-                self._places[place.channel] = record
+            merged = await self._learn_place(place)
             if actor is not None:
                 known = await self.person(actor.id)
                 person = PersonRecord(
@@ -90,6 +95,26 @@ class TeamsDirectory:
                     self._people[actor.id] = person
         except StoreUnavailable:
             logger.warning("could not record a Teams conversation's details: the state store is unreachable")
+        return merged
+
+    async def _learn_place(self, told: Place) -> Place:
+        cached = self._places.get(told.channel)
+        if cached is not None and PlaceRecord(**_fields(merge(cached.to_place(), told))) == cached:
+            return cached.to_place()  # nothing new: no write
+        key = place_key(told.channel)
+        for _ in range(3):
+            # Merge with the stored record, not the cache: another replica may have learnt more since.
+            existing = await self._store.get(key)
+            known = PlaceRecord.model_validate_json(existing.data).to_place() if existing else None
+            record = PlaceRecord(**_fields(merge(known, told) if known else told))
+            try:
+                if existing is None or existing.data != record.model_dump_json():
+                    await self._store.put(key, record.model_dump_json(), existing.version if existing else 0)
+            except VersionConflict:
+                continue  # another replica wrote in between: merge with its record and try again
+            self._places[told.channel] = record
+            return record.to_place()
+        return told
 
     async def place(self, channel: str) -> Place | None:
         """The conversation's record, or None when Teams never told us about it."""
@@ -127,6 +152,19 @@ class TeamsDirectory:
                 return
             except VersionConflict:
                 continue  # another replica wrote the same facts; read its version and write ours once more
+
+
+def merge(known: Place, told: Place) -> Place:
+    """``told`` over ``known``: a field the new activity leaves out keeps its known value.
+
+    A channel once seen to be shared stays shared: a later activity without a channel type never makes it look
+    internal (staff replies depend on it).
+    """
+    fields = {name: value for name, value in _fields(told).items() if value not in (None, "")}
+    merged = {**_fields(known), **fields}
+    if known.channel_type == "shared":
+        merged["channel_type"] = "shared"
+    return Place(**merged)  # type: ignore[arg-type]
 
 
 def _fields(place: Place) -> dict[str, object]:

@@ -35,5 +35,11 @@ async def teams_bot(
 
 
 @pytest.fixture
-def teams(teams_bot: RunningBot, connector: TeamsConnector, world: TeamsWorld, http: httpx.AsyncClient) -> TeamsDriver:
-    return TeamsDriver(teams_bot.url, connector, world, http)
+async def teams(
+    teams_bot: RunningBot, connector: TeamsConnector, world: TeamsWorld, http: httpx.AsyncClient
+) -> TeamsDriver:
+    """A driver for a bot that Aldense has added to its internal channel and to the clinic's shared channel."""
+    driver = TeamsDriver(teams_bot.url, connector, world, http)
+    for where in (world.internal, world.shared):
+        assert (await driver.install(where)).status_code == 200
+    return driver
