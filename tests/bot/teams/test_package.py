@@ -10,6 +10,8 @@ import jsonschema
 import pytest
 
 from bot.cli import main
+from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.teams.driver import TeamsWorld
 from bot.teams.package import DEFAULT_SOURCE, PackageError, build, fill, manifest_problems, png_size, values_for
 from tests.bot.teams.harness import CLIENT_ID
 
@@ -122,3 +124,39 @@ def test_run_teams_only_needs_the_teams_credentials(
     monkeypatch.setenv("TEAMS_CLIENT_ID", CLIENT_ID)
     assert main(["run", "--teams-only", "--port", "1"]) == 2
     assert "TEAMS_CLIENT_SECRET is required" in capsys.readouterr().err
+
+
+def test_run_refuses_a_public_base_url_teams_cannot_fetch_pictures_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TEAMS_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TEAMS_CLIENT_SECRET", "teams-client-secret-not-real")
+    monkeypatch.setenv("TEAMS_TENANT_ID", "5d0b7c1e-0000-4000-8000-a1de05e00000")
+    monkeypatch.setenv("STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    # Support reports in Slack; the token is never used, as the check refuses before anything connects.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
+    for url in ("http://guide.aldense.example", "http://127.0.0.1:8080"):
+        monkeypatch.setenv("PUBLIC_BASE_URL", url)
+        assert main(["run", "--teams-only", "--port", "1"]) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if "configuration error" in line]
+        assert len(errors) == 1, errors
+        assert "PUBLIC_BASE_URL must be an https:// address when Teams is on" in errors[0]
+
+
+async def test_plain_http_on_loopback_is_only_for_local_auth(
+    api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> None:
+    from bot.settings import SettingsError
+    from tests.bot.teams.harness import running_teams_bot, teams_settings
+
+    world = TeamsWorld()
+    local = teams_settings(api, state_url, dentally_url, world, server__public_base_url="http://127.0.0.1:9")
+    async with running_teams_bot(local) as bot:
+        assert bot.runtime.teams is not None
+    remote = teams_settings(api, state_url, dentally_url, world, server__public_base_url="http://guide.example")
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
+        async with running_teams_bot(remote):
+            pass
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
+        async with running_teams_bot(local, local_auth=None):
+            pass
