@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
@@ -51,3 +59,111 @@ async def test_credentials_come_from_us_and_unsigned_requests_are_refused(monkey
     assert response.status_code in (400, 401)  # an incomplete activity, and in any case no JWT
     assert not_json.status_code == 400
     assert huge.status_code == 413
+
+
+# A channel message as Microsoft recorded it (microsoft/teams.net, test/Microsoft.Teams.Apps.UnitTests/
+# TeamsActivityTests.cs), with every id re-pointed to made-up ones: the channel and team by id only.
+RECORDED_CHANNEL_MESSAGE: dict[str, object] = {
+    "type": "message",
+    "channelId": "msteams",
+    "text": "<at>Aldense Guide</at> status",
+    "id": "1759944781430",
+    "serviceUrl": "https://smba.trafficmanager.net/amer/5d0b7c1e-0000-4000-8000-a1de05e00000/",
+    "channelData": {
+        "teamsChannelId": "19:aldense-onboarding@thread.tacv2",
+        "teamsTeamId": "19:team-aldense-clinics@thread.tacv2",
+        "channel": {"id": "19:aldense-onboarding@thread.tacv2"},
+        "team": {"id": "19:team-aldense-clinics@thread.tacv2"},
+        "tenant": {"id": "5d0b7c1e-0000-4000-8000-a1de05e00000"},
+    },
+    "from": {"id": "29:1staff", "name": "Sam Support", "aadObjectId": "7c0f2a6e-0000-4000-8000-00000057aff0"},
+    "recipient": {"id": "28:0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", "name": "Aldense Guide"},
+    "conversation": {
+        "id": "19:aldense-onboarding@thread.tacv2;messageid=1759881511856",
+        "isGroup": True,
+        "conversationType": "channel",
+        "tenantId": "5d0b7c1e-0000-4000-8000-a1de05e00000",
+    },
+    "entities": [
+        {"type": "clientInfo", "locale": "en-GB", "country": "GB", "platform": "Web", "timezone": "Europe/London"}
+    ],
+    "textFormat": "plain",
+    "timestamp": "2025-10-08T17:33:01.4953744Z",
+    "locale": "en-GB",
+}
+
+
+class _SigningKeys:
+    """Microsoft's token-signing key endpoint (``login.botframework.com/v1/.well-known/keys``) on loopback.
+
+    A thread of its own: the SDK fetches keys with a blocking client from inside the event loop.
+    """
+
+    def __init__(self, key: rsa.RSAPrivateKey, kid: str) -> None:
+        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+        body = json.dumps({"keys": [{**jwk, "kid": kid, "use": "sig", "alg": "RS256"}]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/v1/.well-known/keys" else 404)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _SigningKeys:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _token(key: rsa.RSAPrivateKey, kid: str, **claims: object) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": "https://api.botframework.com",
+        "aud": "0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
+        "serviceurl": RECORDED_CHANNEL_MESSAGE["serviceUrl"],
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        **claims,
+    }
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
+
+
+async def test_a_well_formed_activity_reaches_the_sdk_token_validation_and_only_a_genuine_token_passes() -> None:
+    microsoft = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with _SigningKeys(microsoft, "microsoft-key") as keys:
+        cloud = with_overrides(PUBLIC, openid_metadata_url=f"{keys.url}/v1/.well-known/openidconfiguration")
+        adapter = StarletteAdapter()
+        credentials = Credentials("0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", SecretStr("s"), "t")
+        app = build_app(credentials, "https://smba.trafficmanager.net/teams/", adapter, cloud=cloud)
+        await app.initialize()
+        server = Starlette()
+        server.router.add_route(MESSAGING_ENDPOINT, MessagingEndpoint(adapter).handle, methods=["POST"])
+        transport = httpx.ASGITransport(app=server)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+
+            async def send(token: str | None) -> int:
+                headers = {"authorization": f"Bearer {token}"} if token else {}
+                response = await client.post(MESSAGING_ENDPOINT, json=RECORDED_CHANNEL_MESSAGE, headers=headers)
+                return response.status_code
+
+            unsigned = await send(None)
+            forged = await send(_token(forger, "microsoft-key"))
+            wrong_audience = await send(_token(microsoft, "microsoft-key", aud="another-bot"))
+            wrong_service = await send(_token(microsoft, "microsoft-key", serviceurl="https://evil.example/"))
+            expired = await send(_token(microsoft, "microsoft-key", exp=int(time.time()) - 3600))
+            genuine = await send(_token(microsoft, "microsoft-key"))
+    assert (unsigned, forged, wrong_audience, wrong_service, expired) == (401, 401, 401, 401, 401)
+    assert genuine == 200  # so the refusals above came from the token check, not from the activity's shape
