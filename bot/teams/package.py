@@ -11,6 +11,7 @@ import json
 import re
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,6 +145,59 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+def png_opaque(data: bytes) -> bool:
+    """Whether every pixel of an 8-bit, non-interlaced PNG is fully opaque (Teams wants a full-square color icon).
+
+    RGB and greyscale without a ``tRNS`` chunk are opaque by definition; RGBA and grey+alpha are decoded (the
+    color icon is small). Any other kind of PNG counts as not proven opaque.
+    """
+    chunks: dict[bytes, bytes] = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        chunks[kind] = chunks.get(kind, b"") + body if kind == b"IDAT" else body
+        pos += 12 + length
+    header = chunks.get(b"IHDR", b"")
+    if len(header) != 13:
+        return False
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    if depth != 8 or interlace != 0:
+        return False
+    if color in (0, 2):
+        return b"tRNS" not in chunks
+    channels = {4: 2, 6: 4}.get(color)
+    if channels is None:
+        return False
+    raw = zlib.decompress(chunks.get(b"IDAT", b""))
+    stride = width * channels
+    previous = bytearray(stride)
+    for row in range(height):
+        start = row * (stride + 1)
+        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous, channels)
+        if any(alpha != 255 for alpha in line[channels - 1 :: channels]):
+            return False
+        previous = line
+    return True
+
+
+def _unfilter(kind: int, line: bytearray, previous: bytearray, step: int) -> bytearray:
+    for i in range(len(line)):
+        left = line[i - step] if i >= step else 0
+        up, corner = previous[i], (previous[i - step] if i >= step else 0)
+        if kind == 1:
+            line[i] = (line[i] + left) & 255
+        elif kind == 2:
+            line[i] = (line[i] + up) & 255
+        elif kind == 3:
+            line[i] = (line[i] + (left + up) // 2) & 255
+        elif kind == 4:
+            guess = left + up - corner
+            near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner))
+            line[i] = (line[i] + near[2]) & 255
+    return line
+
+
 def build(source: Path, out: Path, values: dict[str, str]) -> dict[str, Any]:
     """Fill, check and zip the package in ``source`` into ``out``; returns the manifest written.
 
@@ -166,6 +220,8 @@ def build(source: Path, out: Path, values: dict[str, str]) -> dict[str, Any]:
             continue
         if png_size(icons[name]) != size:
             problems.append(f"the {kind} icon must be a {size[0]}×{size[1]} PNG")
+        elif kind == "color" and not png_opaque(icons[name]):
+            problems.append("the color icon must be a full square: no transparent or see-through pixels")
     if problems:
         raise PackageError("\n".join(problems))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import struct
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -12,7 +15,16 @@ import pytest
 from bot.cli import main
 from bot.fakes.slack import SlackApiSandbox
 from bot.fakes.teams.driver import TeamsWorld
-from bot.teams.package import DEFAULT_SOURCE, PackageError, build, fill, manifest_problems, png_size, values_for
+from bot.teams.package import (
+    DEFAULT_SOURCE,
+    PackageError,
+    build,
+    fill,
+    manifest_problems,
+    png_opaque,
+    png_size,
+    values_for,
+)
 from tests.bot.teams.harness import CLIENT_ID
 
 SCHEMA = Path(__file__).with_name("schemas") / "teams-manifest.schema.1.25.json"
@@ -160,3 +172,26 @@ async def test_plain_http_on_loopback_is_only_for_local_auth(
     with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
         async with running_teams_bot(local, local_auth=None):
             pass
+
+
+def test_the_color_icon_is_a_full_square(tmp_path: Path) -> None:
+    assert png_opaque((DEFAULT_SOURCE / "color.png").read_bytes())
+    # The outline icon is a white shape on transparency: the check tells the two apart.
+    assert not png_opaque((DEFAULT_SOURCE / "outline.png").read_bytes())
+    for name in ("manifest.json", "outline.png"):
+        (tmp_path / name).write_bytes((DEFAULT_SOURCE / name).read_bytes())
+    see_through = _rgba_png(192, 192, alpha_at=lambda x, y: 0 if x + y < 20 else 255)  # a clipped corner
+    (tmp_path / "color.png").write_bytes(see_through)
+    with pytest.raises(PackageError, match="color icon must be a full square"):
+        build(tmp_path, tmp_path / "out.zip", VALUES)
+
+
+def _rgba_png(width: int, height: int, alpha_at: Callable[[int, int], int]) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(
+        b"\x00" + bytes(value for x in range(width) for value in (31, 111, 139, alpha_at(x, y))) for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
