@@ -18,6 +18,7 @@ async def test_staff_status_is_open_only_where_teams_said_the_channel_is_aldense
 ) -> None:
     world = teams.world
     await start(teams, "admin", await kickoff(teams))
+    await settle(teams_bot)  # the clinic's record is written after the first step is posted
     # The internal channel: its install event said it is a standard channel of Aldense's tenant.
     await teams.say("staff", world.internal, "status")
     listing = await teams.wait_for(lambda: next(iter(teams.in_conversation(world.internal)), None))
@@ -45,6 +46,7 @@ async def test_status_fails_closed_in_a_channel_teams_never_described(
     """Microsoft's recorded channel messages carry only the channel id: such a channel may be shared."""
     world = teams.world
     await start(teams, "admin", await kickoff(teams))
+    await settle(teams_bot)  # the clinic's record is written after the first step is posted
     unknown = Conversation("19:never-described@thread.tacv2", "channel", world.aldense_tenant, "")
     await teams.say("staff", unknown, "status")
     await settle(teams_bot)
@@ -103,6 +105,7 @@ async def test_channel_names_survive_activities_that_do_not_mention_them(
     platform = teams_bot.runtime.teams.platform
     assert await platform.channel_name(world.shared.id) == "maple-leaf-dental"
     await start(teams, "admin", await kickoff(teams))
+    await settle(teams_bot)  # the clinic's record is written after the first step is posted
     await teams.say("admin", world.shared, "resume")
     await teams.install(world.shared, describe=False)
     await settle(teams_bot)
@@ -119,6 +122,7 @@ async def test_slack_status_lists_teams_clinics_with_their_platform(
     from tests.bot.harness import SIGNING_SECRET
 
     await start(teams, "admin", await kickoff(teams))
+    await settle(teams_bot)  # the clinic's record is written after the first step is posted
     await settle(teams_bot)
     slack = SlackDriver(teams_bot.url, SIGNING_SECRET, api, http)
     await slack.run_command(STAFF, ONBOARDING, "/aldense", "status")
