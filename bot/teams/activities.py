@@ -40,11 +40,6 @@ class Place:
         """Whether replies go in a thread under a root message (channels) or straight into the chat."""
         return self.kind == "channel"
 
-    @property
-    def shared(self) -> bool:
-        """Whether this is a shared channel, where people of other tenants may be members."""
-        return self.channel_type == "shared"
-
 
 @dataclass(frozen=True, slots=True)
 class CardClick:

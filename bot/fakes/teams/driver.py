@@ -5,8 +5,10 @@ A ``TeamsWorld`` is Aldense's tenant with an internal channel and a channel shar
 Activities have the shapes Microsoft's recorded ones have (microsoft/teams.net's recorded channel message, the Teams
 docs' member events), not more: a channel message names only the channel and team ids, never the channel's name or
 type, and ``from`` carries no tenant. Where the real shape is uncertain the driver can send each plausible variant:
-an install event with or without the channel's name and type, a shared channel's join as ``channelMemberAdded``
-(direct or transitive, with ``membershipSource``; possibly twice) or as ``teamMemberAdded``.
+an install event as the docs show it (the channel's name, no type), with its type, or with ids only; a shared
+channel's join as ``channelMemberAdded`` (direct or transitive, with ``membershipSource``; possibly twice) or as
+``teamMemberAdded``.
+
 Buttons are pressed the way Teams does: an ``Action.Submit`` becomes a message whose ``value`` is the button's data
 (``replyToId`` names the card), one with ``msteams.type: task/fetch`` becomes a ``task/fetch`` invoke, and a dialog's
 submit button becomes ``task/submit`` with the inputs merged into its data.
@@ -146,25 +148,30 @@ class TeamsDriver:
         shown = f"<at>Aldense Guide</at> {text}" if mention else text
         return await self.post(self.activity("message", who, where, text=shown, textFormat="plain"))
 
-    async def install(self, where: Conversation, describe: bool = True) -> httpx.Response:
-        """The bot is added to ``where``: a ``conversationUpdate`` adding the bot itself.
+    async def install(self, where: Conversation, shape: str = "recorded") -> httpx.Response:
+        """The bot is added to ``where``: a ``conversationUpdate`` whose ``membersAdded`` is the bot itself.
 
-        ``describe``: whether the event names the channel, its team and its type (the docs' member events do;
-        whether every install event does is not known), so the bot's directory learns them.
+        ``shape``: ``recorded`` as in the Teams docs' "bot added to a team" payload (the channel's name as
+        ``conversation.name``, the team's id, name and group id, ``settings.selectedChannel``, no channel type);
+        ``typed`` adds ``channelData.channel`` with the channel's type (the SDK models it; whether Teams sends it on
+        install is not known); ``bare`` names nothing but ids.
         """
         activity = self.activity("conversationUpdate", "staff", where)
-        activity["membersAdded"] = [{"id": BOT_ACCOUNT, "name": "Aldense Guide"}]
+        activity["membersAdded"] = [{"id": BOT_ACCOUNT}]
         if where.kind == "channel":
-            activity["channelData"]["eventType"] = (
-                "channelMemberAdded" if where.channel_type == "shared" else ("teamMemberAdded")
-            )
-            if describe:
-                activity["channelData"]["channel"] = {"id": where.id, "name": where.name, "type": where.channel_type}
+            shared = where.channel_type == "shared"
+            activity["channelData"]["eventType"] = "channelMemberAdded" if shared else "teamMemberAdded"
+            if shape != "bare":
+                activity["conversation"]["name"] = where.name
+                activity["channelData"]["settings"] = {"selectedChannel": {"id": where.id}}
                 activity["channelData"]["team"] = {
                     "id": TEAM_ID,
                     "name": where.team_name,
                     "aadGroupId": where.team_group_id,
                 }
+                del activity["channelData"]["channel"]
+            if shape == "typed":
+                activity["channelData"]["channel"] = {"id": where.id, "name": where.name, "type": where.channel_type}
         return await self.post(activity)
 
     async def join(

@@ -53,8 +53,8 @@ async def test_status_fails_closed_in_a_channel_teams_never_described(
     sent = teams.in_conversation(unknown)
     assert [m.targeted_to for m in sent] == [world.member("staff").account_id]
     assert "maple-leaf-dental" in sent[0].text
-    # An install event that names the channel but not its type changes nothing.
-    await teams.install(unknown, describe=False)
+    # An install event as recorded, naming the channel but not its type, changes nothing.
+    await teams.install(unknown)
     # Where Teams refuses targeted messages, the listing is shown to no one: only a note without clinic data.
     connector.refuse_targeted = True
     await teams.say("staff", unknown, "status")
@@ -107,12 +107,20 @@ async def test_channel_names_survive_activities_that_do_not_mention_them(
     await start(teams, "admin", await kickoff(teams))
     await settle(teams_bot)  # the clinic's record is written after the first step is posted
     await teams.say("admin", world.shared, "resume")
-    await teams.install(world.shared, describe=False)
+    await teams.install(world.shared, shape="bare")
+    await teams.join("newcomer", world.shared)
     await settle(teams_bot)
     assert await platform.channel_name(world.shared.id) == "maple-leaf-dental"
     place = await teams_bot.runtime.teams.directory.place(world.shared.id)
     assert place is not None
-    assert (place.channel_type, place.team_name) == ("shared", "Aldense clinics")
+    assert place.team_name == "Aldense clinics"
+    # A type, once told, is kept too; and "shared" is never replaced by a later, different claim.
+    await teams.install(world.shared, shape="typed")
+    await teams.say("admin", world.shared, "resume")
+    await settle(teams_bot)
+    place = await teams_bot.runtime.teams.directory.place(world.shared.id)
+    assert place is not None
+    assert (place.channel_name, place.channel_type) == ("maple-leaf-dental", "shared")
 
 
 async def test_slack_status_lists_teams_clinics_with_their_platform(
