@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from bot.teams.sdk import MESSAGING_ENDPOINT, Credentials, MessagingEndpoint, StarletteAdapter, build_app
+from tests.bot.teams import recorded
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,36 +62,25 @@ async def test_credentials_come_from_us_and_unsigned_requests_are_refused(monkey
     assert huge.status_code == 413
 
 
-# A channel message as Microsoft recorded it (microsoft/teams.net, test/Microsoft.Teams.Apps.UnitTests/
-# TeamsActivityTests.cs), with every id re-pointed to made-up ones: the channel and team by id only.
-RECORDED_CHANNEL_MESSAGE: dict[str, object] = {
-    "type": "message",
-    "channelId": "msteams",
-    "text": "<at>Aldense Guide</at> status",
-    "id": "1759944781430",
-    "serviceUrl": "https://smba.trafficmanager.net/amer/5d0b7c1e-0000-4000-8000-a1de05e00000/",
-    "channelData": {
-        "teamsChannelId": "19:aldense-onboarding@thread.tacv2",
-        "teamsTeamId": "19:team-aldense-clinics@thread.tacv2",
-        "channel": {"id": "19:aldense-onboarding@thread.tacv2"},
-        "team": {"id": "19:team-aldense-clinics@thread.tacv2"},
-        "tenant": {"id": "5d0b7c1e-0000-4000-8000-a1de05e00000"},
-    },
-    "from": {"id": "29:1staff", "name": "Sam Support", "aadObjectId": "7c0f2a6e-0000-4000-8000-00000057aff0"},
-    "recipient": {"id": "28:0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", "name": "Aldense Guide"},
-    "conversation": {
-        "id": "19:aldense-onboarding@thread.tacv2;messageid=1759881511856",
-        "isGroup": True,
-        "conversationType": "channel",
-        "tenantId": "5d0b7c1e-0000-4000-8000-a1de05e00000",
-    },
-    "entities": [
-        {"type": "clientInfo", "locale": "en-GB", "country": "GB", "platform": "Web", "timezone": "Europe/London"}
-    ],
-    "textFormat": "plain",
-    "timestamp": "2025-10-08T17:33:01.4953744Z",
-    "locale": "en-GB",
-}
+SERVICE_URL = "https://smba.trafficmanager.net/amer/5d0b7c1e-0000-4000-8000-a1de05e00000/"
+CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+
+
+def recorded_channel_message() -> dict[str, object]:
+    """Microsoft's recorded channel-thread message (``recorded/``), every id re-pointed to made-up ones."""
+    real = recorded.load("channel_thread_message")
+    return recorded.repoint(
+        real,
+        {
+            real["serviceUrl"]: SERVICE_URL,
+            real["channelData"]["channel"]["id"]: "19:aldense-onboarding@thread.tacv2",
+            real["channelData"]["team"]["id"]: "19:team-aldense-clinics@thread.tacv2",
+            real["channelData"]["tenant"]["id"]: "5d0b7c1e-0000-4000-8000-a1de05e00000",
+            real["from"]["id"]: "29:1staff",
+            real["from"]["aadObjectId"]: "7c0f2a6e-0000-4000-8000-00000057aff0",
+            real["recipient"]["id"]: f"28:{CLIENT_ID}",
+        },
+    )
 
 
 class _SigningKeys:
@@ -131,7 +121,7 @@ def _token(key: rsa.RSAPrivateKey, kid: str, **claims: object) -> str:
     payload = {
         "iss": "https://api.botframework.com",
         "aud": "0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
-        "serviceurl": RECORDED_CHANNEL_MESSAGE["serviceUrl"],
+        "serviceurl": SERVICE_URL,
         "iat": now,
         "nbf": now,
         "exp": now + 600,
@@ -153,10 +143,11 @@ async def test_a_well_formed_activity_reaches_the_sdk_token_validation_and_only_
         server.router.add_route(MESSAGING_ENDPOINT, MessagingEndpoint(adapter).handle, methods=["POST"])
         transport = httpx.ASGITransport(app=server)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+            activity = recorded_channel_message()
 
             async def send(token: str | None) -> int:
                 headers = {"authorization": f"Bearer {token}"} if token else {}
-                response = await client.post(MESSAGING_ENDPOINT, json=RECORDED_CHANNEL_MESSAGE, headers=headers)
+                response = await client.post(MESSAGING_ENDPOINT, json=activity, headers=headers)
                 return response.status_code
 
             unsigned = await send(None)
