@@ -92,12 +92,6 @@ def place(activity: ActivityBase) -> Place:
     )
 
 
-def event_type(activity: ActivityBase) -> str | None:
-    """``channelData.eventType`` of a ``conversationUpdate`` (``channelMemberAdded``, ``teamMemberAdded``, …)."""
-    data = activity.channel_data
-    return data.event_type if data else None
-
-
 def membership_tenant(activity: ActivityBase) -> str | None:
     """The tenant that ``channelData.membershipSource`` names: the member's own, in a shared channel's member event.
 

@@ -149,8 +149,15 @@ def png_opaque(data: bytes) -> bool:
     """Whether every pixel of an 8-bit, non-interlaced PNG is fully opaque (Teams wants a full-square color icon).
 
     RGB and greyscale without a ``tRNS`` chunk are opaque by definition; RGBA and grey+alpha are decoded (the
-    color icon is small). Any other kind of PNG counts as not proven opaque.
+    color icon is small). Any other kind of PNG, or a damaged one, counts as not proven opaque.
     """
+    try:
+        return _opaque(data)
+    except (struct.error, zlib.error, IndexError):
+        return False
+
+
+def _opaque(data: bytes) -> bool:
     chunks: dict[bytes, bytes] = {}
     pos = 8
     while pos + 8 <= len(data):
