@@ -40,11 +40,6 @@ class Place:
         """Whether replies go in a thread under a root message (channels) or straight into the chat."""
         return self.kind == "channel"
 
-    @property
-    def shared(self) -> bool:
-        """Whether this is a shared channel, where people of other tenants may be members."""
-        return self.channel_type == "shared"
-
 
 @dataclass(frozen=True, slots=True)
 class CardClick:
@@ -95,6 +90,24 @@ def place(activity: ActivityBase) -> Place:
         team_name=team.name if team else None,
         team_group_id=team.aad_group_id if team else None,
     )
+
+
+def membership_tenant(activity: ActivityBase) -> str | None:
+    """The tenant that ``channelData.membershipSource`` names: the member's own, in a shared channel's member event.
+
+    Teams adds ``membershipSource`` (``id``, ``sourceType`` channel or team, ``membershipType`` direct or
+    transitive, ``tenantId``, ``teamGroupId``) to member events of shared channels; the SDK keeps it as an extra.
+    """
+    data = activity.channel_data
+    source = (data.model_extra or {}).get("membershipSource") if data else None
+    tenant = source.get("tenantId") if isinstance(source, dict) else None
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+def member_tenant(member: Any) -> str | None:
+    """The tenant an entry of ``membersAdded`` names itself, when Teams includes it."""
+    tenant = getattr(member, "tenant_id", None) or (getattr(member, "model_extra", None) or {}).get("tenantId")
+    return tenant if isinstance(tenant, str) and tenant else None
 
 
 def card_click(activity: MessageActivity) -> CardClick | None:

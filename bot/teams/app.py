@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from microsoft_teams.apps import App
 from starlette.routing import Route
@@ -42,6 +43,32 @@ class TeamsAdapter:
         return Route(MESSAGING_ENDPOINT, self.endpoint.handle, methods=["POST"])
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_picture_urls(core: Core, local_auth: UnsafeLocalAuth | None) -> None:
+    """Refuse a PUBLIC_BASE_URL that Teams could not use: Teams fetches step pictures itself, over https only.
+
+    Plain http is accepted on loopback only together with ``UnsafeLocalAuth`` (tests and the playground, which
+    never come from settings); a deployment's ``aldense-guide run`` always needs https.
+
+    Raises:
+        SettingsError: One line naming the setting and what is wrong.
+    """
+    url = next((u for step in core.guide.steps if (u := core.picture_url(step))), None)
+    if url is None:
+        return  # no PUBLIC_BASE_URL: steps go out without pictures
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return
+    if local_auth is not None and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    raise SettingsError(
+        f"PUBLIC_BASE_URL must be an https:// address when Teams is on (Teams fetches step pictures over https "
+        f"only), not {parts.scheme}://{parts.hostname or ''}"
+    )
+
+
 async def open_teams(
     settings: TeamsSettings,
     core: Core,
@@ -59,10 +86,11 @@ async def open_teams(
         local_auth: Tests and the playground only: accept unsigned activities (see ``UnsafeLocalAuth``).
 
     Raises:
-        SettingsError: The Teams credentials are incomplete.
+        SettingsError: The Teams credentials are incomplete, or PUBLIC_BASE_URL is not https.
     """
     if settings.client_id is None or settings.client_secret is None or settings.tenant_id is None:
         raise SettingsError("TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID are all needed for Teams")
+    check_picture_urls(core, local_auth)
     credentials = Credentials(settings.client_id, settings.client_secret, settings.tenant_id)
     server = StarletteAdapter()
     app = build_app(credentials, str(settings.service_url), server, local_auth)

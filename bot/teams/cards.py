@@ -35,6 +35,9 @@ ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
 ACTION_CHECK_AGAIN = "key_check_again"
 
+# Teams' host extension on an Image (stage view); the only field our cards add to the official schema.
+TEAMS_IMAGE_EXTENSION = "msTeams"
+
 DIALOG_KEY = "enter_key"
 SUBMIT_KEY = "submit_key"
 INPUT_KEY = "api_key"
@@ -94,9 +97,23 @@ def open_key_dialog(title: str, owner: str, step: str) -> SubmitAction:
     return SubmitAction(title=title, data=OpenDialogData(DIALOG_KEY, {"owner": owner, "step": step}), style="positive")
 
 
+def picture(url: str, alt: str) -> Image:
+    """A full-width picture that Teams can open in its stage view.
+
+    Teams' documented form is ``"msTeams": {"allowExpand": true}``; the SDK's own ``allow_expand`` is a top-level
+    ``allowExpand``, which the official Adaptive Card 1.5 schema does not have (an Image allows no extra fields),
+    and the SDK's ``msteams`` field is spelt differently from Teams' documentation, so the field is set by name.
+    """
+    return Image(url=url, alt_text=alt, size="Stretch", **{TEAMS_IMAGE_EXTENSION: {"allowExpand": True}})
+
+
 def kickoff(guide: Guide, welcome: str | None = None) -> AdaptiveCard:
-    """The kick-off posted in a clinic's channel: what will happen, how long, and a Start button."""
-    greeting = f"Welcome {welcome}! " if welcome else ""
+    """The kick-off posted in a clinic's channel: what will happen, how long, and a Start button.
+
+    ``welcome`` greets someone who just joined: their name, or "" when Teams did not say it (member events often
+    carry only ids).
+    """
+    greeting = "" if welcome is None else (f"Welcome {welcome}! " if welcome else "Welcome! ")
     return card(
         text(f"{greeting}**{guide.title}** 🦷", size="Medium", weight="Bolder"),
         text(guide.summary),
@@ -125,7 +142,7 @@ def step_card(guide: Guide, index: int, owner: str, image_url: str | None, again
         text(step.text),
     ]
     if image_url:
-        body.append(Image(url=image_url, alt_text=step.alt, size="Stretch", allow_expand=True))
+        body.append(picture(image_url, step.alt))
     else:
         body.append(text(f"🖼️ _What you'll see:_ {step.alt}", is_subtle=True))
     if step.action is StepAction.ENTER_KEY:

@@ -1,11 +1,17 @@
-"""Aldense staff on Teams: ``status`` in Aldense's own channels or a 1:1 chat, ``onboard`` to post the kick-off, and
-the welcome for a member of another tenant who joins a shared channel.
+"""Aldense staff on Teams: ``status`` (for their eyes only), ``onboard`` to post the kick-off, and the welcome for a
+member of another tenant who joins a shared channel.
 
 Staff are the users of Aldense's own tenant (the installing tenant); everyone else is treated as a clinic user.
+
+``status`` lists every clinic, so it fails closed: it is posted openly only in a 1:1 chat or in a channel known to be
+Aldense's own (Aldense's tenant, and a channel type of standard or private that Teams reported). Anywhere else,
+including every channel Teams never described (its recorded channel messages carry only the channel id), the answer
+is a targeted message only the asker sees, and nothing at all when Teams refuses that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,17 +23,22 @@ from bot.teams import cards
 from bot.teams.activities import Actor, Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
 from conversations.guide import Guide
+from conversations.keys import store_key
 from conversations.service import OnboardingService
+from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 NOT_STAFF = "Sorry, that is for the Aldense team only."
 NOT_HERE = (
-    "I only answer **status** in Aldense's own channels or in a 1:1 chat with me, so clinics never see each "
-    "other's progress."
+    "I couldn't show you **status** privately here, so I kept it to myself: clinics must never see each other's "
+    "progress. Ask me in a 1:1 chat."
 )
+INTERNAL_CHANNEL_TYPES = frozenset({"standard", "private"})
 # How long a member's tenant, once looked up, is trusted.
 TENANT_TTL_SECONDS = 600.0
+# One welcome per member and channel in this window, however many join events Teams sends.
+WELCOME_TTL_SECONDS = 7 * 86400.0
 MAX_LISTED = 25
 
 
@@ -75,9 +86,6 @@ class TeamsDesk:
         if not await self.is_staff(place, actor):
             await self._messenger.notify(place.channel, actor.id, NOT_STAFF)
             return
-        if place.tenant != self._aldense or place.shared or place.kind == "groupChat":
-            await self._messenger.notify(place.channel, actor.id, NOT_HERE)
-            return
         views = await self._clinics.all()
         if words:
             wanted = " ".join(words).casefold()
@@ -87,10 +95,23 @@ class TeamsDesk:
             in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
             verified = sum(1 for v in views if v.verified)
             reply = self._listing(in_progress, f"{len(in_progress)} clinic(s) in progress · {verified} verified")
+        if not self.internal(place):
+            if not await self._messenger.privately(place.channel, actor.id, reply):
+                await self._messenger.notify(place.channel, actor.id, NOT_HERE)
+            return
         try:
             await self._messenger.post(place.channel, reply)
         except (httpx.HTTPError, UnknownConversation) as exc:
             logger.warning("could not answer status on Teams: %s", type(exc).__name__)
+
+    def internal(self, place: Place) -> bool:
+        """Whether only Aldense can read ``place``: a channel of Aldense's tenant that Teams said is not shared.
+
+        Unknown means no: the 1:1 chat is private anyway and is answered through ``privately``.
+        """
+        return (
+            place.kind == "channel" and place.tenant == self._aldense and place.channel_type in INTERNAL_CHANNEL_TYPES
+        )
 
     def _listing(self, views: list[ClinicView], heading: str) -> str:
         now = self._service.clock()
@@ -119,12 +140,30 @@ class TeamsDesk:
         except (httpx.HTTPError, UnknownConversation) as exc:
             logger.warning("could not post the Teams kick-off: %s", type(exc).__name__)
 
-    async def welcome(self, place: Place, account_id: str, name: str | None) -> None:
-        """Post the kick-off for a member of another tenant who joined a shared channel."""
-        tenant = await self.tenant_of(place, account_id)
+    async def welcome(self, place: Place, account_id: str, name: str | None, said: str | None = None) -> None:
+        """Post the kick-off, once, for a member of another tenant who joined a channel.
+
+        ``said`` is the tenant the event itself names (``membershipSource``); without it the connector is asked,
+        which may not know a member of another tenant (404). Teams may announce one join several times, so a mark
+        per channel and member, kept in the store for ``WELCOME_TTL_SECONDS``, lets only the first one post.
+        """
+        tenant = await self.tenant_of(place, account_id, said)
         if tenant is None or tenant == self._aldense:
             return
+        mark = welcome_key(place.channel, account_id)
         try:
-            await self._messenger.post(place.channel, cards.kickoff(self.guide, welcome=name or None))
+            if not await self._service.store.mark_once(mark, WELCOME_TTL_SECONDS):
+                return
+        except StoreUnavailable:
+            logger.warning("could not check for an earlier welcome: the state store is unreachable; welcoming anyway")
+        try:
+            await self._messenger.post(place.channel, cards.kickoff(self.guide, welcome=name or ""))
         except (httpx.HTTPError, UnknownConversation) as exc:
             logger.warning("kick-off on join failed on Teams: %s", type(exc).__name__)
+            with contextlib.suppress(StoreUnavailable):
+                await self._service.store.unmark(mark)  # a later join event may try again
+
+
+def welcome_key(channel: str, account_id: str) -> str:
+    """Store key of the mark that a member of a channel was welcomed."""
+    return store_key("teams-welcome", channel, account_id)

@@ -2,6 +2,10 @@
 
 A reminder, a reset notice or a support report happens without an incoming activity, so the bot keeps each
 conversation's connector URL and kind, and each person's name, account id and time zone, as it sees them.
+
+Activities tell different amounts: Microsoft's recorded channel messages carry only the channel's id, while an
+install or member event may also name the channel, its team and its type. So each record is a merge of everything
+told so far, newest first, and a fact is never erased by an activity that simply does not mention it.
 """
 
 from __future__ import annotations
@@ -71,14 +75,15 @@ class TeamsDirectory:
         # Store keys of records learnt during a store outage: known in memory, saved on a later activity.
         self._unsaved: set[str] = set()
 
-    async def learn(self, place: Place, actor: Actor | None = None, time_zone: str | None = None) -> None:
-        """Remember ``place`` (and ``actor``); in a store outage, in memory only until a later activity."""
-        record = PlaceRecord(**_fields(place))
+    async def learn(self, place: Place, actor: Actor | None = None, time_zone: str | None = None) -> Place:
+        """Remember ``place`` (and ``actor``), merged with what earlier activities told; returns the merged place.
+
+        In a store outage the facts are kept in memory (so the answer to this very activity still reaches the
+        person) and saved on a later activity.
+        """
+        merged = place
         try:
-            if self._places.get(place.channel) != record or place_key(place.channel) in self._unsaved:
-                await self._save(place_key(place.channel), record)
-                self._places[place.channel] = record
-                self._unsaved.discard(place_key(place.channel))
+            merged = await self._learn_place(place)
             if actor is not None:
                 known = await self.person(actor.id)
                 person = _person(actor, time_zone, known)
@@ -89,11 +94,40 @@ class TeamsDirectory:
         except StoreUnavailable:
             logger.warning("could not record a Teams conversation's details: the state store is unreachable")
             # The answer to this very activity (say, "temporarily unavailable") must still reach the person.
-            self._places[place.channel] = record
+            cached = self._places.get(place.channel)
+            merged = merge(cached.to_place(), place) if cached else place
+            self._places[place.channel] = PlaceRecord(**_fields(merged))
             self._unsaved.add(place_key(place.channel))
             if actor is not None:
                 self._people[actor.id] = _person(actor, time_zone, self._people.get(actor.id))
                 self._unsaved.add(person_key(actor.id))
+        return merged
+
+    async def _learn_place(self, told: Place) -> Place:
+        key = place_key(told.channel)
+        cached = self._places.get(told.channel)
+        if (
+            cached is not None
+            and key not in self._unsaved
+            and PlaceRecord(**_fields(merge(cached.to_place(), told))) == cached
+        ):
+            return cached.to_place()  # nothing new: no write
+        for _ in range(3):
+            # Merge with the stored record, not the cache: another replica may have learnt more since.
+            existing = await self._store.get(key)
+            known = PlaceRecord.model_validate_json(existing.data).to_place() if existing else None
+            if known is None and cached is not None:
+                known = cached.to_place()  # learnt during an outage, never saved
+            record = PlaceRecord(**_fields(merge(known, told) if known else told))
+            try:
+                if existing is None or existing.data != record.model_dump_json():
+                    await self._store.put(key, record.model_dump_json(), existing.version if existing else 0)
+            except VersionConflict:
+                continue  # another replica wrote in between: merge with its record and try again
+            self._places[told.channel] = record
+            self._unsaved.discard(key)
+            return record.to_place()
+        return told
 
     async def place(self, channel: str) -> Place | None:
         """The conversation's record, or None when Teams never told us about it."""
@@ -142,6 +176,19 @@ def _person(actor: Actor, time_zone: str | None, known: PersonRecord | None) -> 
         tenant=actor.tenant or (known.tenant if known else None),
         time_zone=time_zone or (known.time_zone if known else None),
     )
+
+
+def merge(known: Place, told: Place) -> Place:
+    """``told`` over ``known``: a field the new activity leaves out keeps its known value.
+
+    A channel once seen to be shared stays shared: a later activity without a channel type never makes it look
+    internal (staff replies depend on it).
+    """
+    fields = {name: value for name, value in _fields(told).items() if value not in (None, "")}
+    merged = {**_fields(known), **fields}
+    if known.channel_type == "shared":
+        merged["channel_type"] = "shared"
+    return Place(**merged)  # type: ignore[arg-type]
 
 
 def _fields(place: Place) -> dict[str, object]:

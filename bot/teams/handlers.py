@@ -90,8 +90,8 @@ class TeamsHandlers:
         return ConversationKey(PLATFORM, self._team, place.channel, actor.id)
 
     async def _arrived(self, activity: Any) -> tuple[Place, Actor]:
-        place, actor = activities.place(activity), activities.actor(activity)
-        await self.directory.learn(place, actor, activities.time_zone(activity))
+        actor = activities.actor(activity)
+        place = await self.directory.learn(activities.place(activity), actor, activities.time_zone(activity))
         return place, actor
 
     async def message(self, activity: MessageActivity) -> None:
@@ -142,15 +142,24 @@ class TeamsHandlers:
             await self._platform.tell(place.channel, actor.id, HelpText())
 
     async def conversation_update(self, activity: ConversationUpdateActivity) -> None:
-        """Remember the conversation; welcome a member of another tenant who joins a shared channel."""
-        place = activities.place(activity)
-        await self.directory.learn(place)
-        if not self._kickoff_on_join or not place.shared:
+        """Remember the conversation; welcome a member of another tenant who joins one of its channels.
+
+        Which event Teams sends for a shared channel varies (``channelMemberAdded``, sometimes twice, for direct and
+        transitive members; ``teamMemberAdded`` elsewhere), so any member added to a channel is considered, and the
+        desk welcomes each member of a channel once. Only someone of another tenant is welcomed: in Aldense's own
+        channels that is no one, since guests of Aldense's tenant belong to it.
+        """
+        place = await self.directory.learn(activities.place(activity))
+        if not self._kickoff_on_join or place.kind != "channel":
             return
+        said = activities.membership_tenant(activity)
         for member in activity.members_added or []:
             if member.id == activity.recipient.id:
                 continue
-            self._core.tasks.spawn(self._desk.welcome(place, member.id, member.name), name="teams_member_joined")
+            tenant = activities.member_tenant(member) or said
+            self._core.tasks.spawn(
+                self._desk.welcome(place, member.id, member.name, tenant), name="teams_member_joined"
+            )
 
     async def dialog_open(self, activity: TaskFetchInvokeActivity) -> TaskModuleResponse:
         """``task/fetch``: the key form (or why not)."""

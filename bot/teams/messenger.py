@@ -78,27 +78,43 @@ class TeamsMessenger:
     async def notify(self, channel: str, user: str, message: Message, thread: str | None = None) -> None:
         """Tell only ``user`` (a targeted message); where Teams refuses that, say it in the conversation.
 
-        A courtesy: failures are logged, never raised.
+        For courtesies that anyone may read; a courtesy's failures are logged, never raised.
+        """
+        try:
+            if await self.privately(channel, user, message, thread):
+                return
+            api, conversation = await self._where(channel, thread)
+            await api.conversations.create_activity(conversation, _activity(message))
+        except (httpx.HTTPError, UnknownConversation, StoreUnavailable) as exc:
+            logger.warning("could not tell a Teams user something: %s", type(exc).__name__)
+
+    async def privately(self, channel: str, user: str, message: Message, thread: str | None = None) -> bool:
+        """Show ``message`` to ``user`` alone; False (and nothing shown to anyone) where that cannot be done.
+
+        In a 1:1 chat the conversation itself is private; elsewhere it is a targeted message, which Teams may
+        refuse (a preview feature). Never posts openly, so it is safe for what only Aldense staff may read.
         """
         try:
             person = await self._directory.person(user)
             api, conversation = await self._where(channel, thread)
             place = await self._directory.place(channel)
+            if place is not None and place.kind == "personal":
+                await api.conversations.create_activity(conversation, _activity(message))
+                return True
+            if person is None:
+                return False
             activity = _activity(message)
-            if person is None or place is None or place.kind == "personal":
-                await api.conversations.create_activity(conversation, activity)
-                return
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # targeted messages are a preview feature of the SDK
                 activity.with_recipient(Account(id=person.account_id, name=person.name), is_targeted=True)
-                try:
-                    await api.conversations.create_targeted_activity(conversation, activity)
-                    return
-                except httpx.HTTPStatusError as exc:
-                    logger.info("targeted message refused (HTTP %d); posting it openly", exc.response.status_code)
-            await api.conversations.create_activity(conversation, _activity(message))
+                await api.conversations.create_targeted_activity(conversation, activity)
+            return True
+        except httpx.HTTPStatusError as exc:
+            logger.info("targeted message refused (HTTP %d)", exc.response.status_code)
+            return False
         except (httpx.HTTPError, UnknownConversation, StoreUnavailable) as exc:
-            logger.warning("could not tell a Teams user something: %s", type(exc).__name__)
+            logger.warning("could not tell a Teams user something privately: %s", type(exc).__name__)
+            return False
 
     async def member_tenant(self, channel: str, account_id: str) -> str | None:
         """The Entra tenant of a conversation member (their own, in a shared channel), or None if unknown."""

@@ -11,6 +11,7 @@ import json
 import re
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,12 @@ _REQUIRED_TEXT = (
     ("icons", "outline"),
     ("accentColor",),
 )
+# Shared channels need the v1.25 channel-features declaration and this resource-specific permission to receive
+# member-added events there (Microsoft's "build apps for shared and private channels").
+MIN_MANIFEST_VERSION = (1, 25)
+CHANNEL_MEMBER_PERMISSION = "ChannelMember.Read.Group"
+# Typed by Aldense staff only: never offered in the command menu of channels and group chats, where clinics are.
+STAFF_COMMANDS = frozenset({"status", "onboard"})
 _LIMITS = {("name", "short"): 30, ("name", "full"): 100, ("description", "short"): 80, ("description", "full"): 4000}
 
 
@@ -74,11 +81,32 @@ def manifest_problems(manifest: dict[str, Any]) -> list[str]:
         if isinstance(value, str) and not value.startswith("https://"):
             problems.append(f"{'.'.join(path)} must be an https URL")
     problems += _bot_problems(manifest)
-    if "sharedChannels" not in (manifest.get("supportedChannelTypes") or []):
-        problems.append("supportedChannelTypes must include sharedChannels (clinics join from another tenant)")
+    problems += _shared_channel_problems(manifest)
     domains = manifest.get("validDomains") or []
     if not domains or any(not isinstance(d, str) or "/" in d or ":" in d for d in domains):
         problems.append("validDomains must list host names (no scheme, path or port)")
+    return problems
+
+
+def _shared_channel_problems(manifest: dict[str, Any]) -> list[str]:
+    problems = []
+    if "sharedChannels" not in (manifest.get("supportedChannelTypes") or []):
+        problems.append("supportedChannelTypes must include sharedChannels (clinics join from another tenant)")
+    version = str(manifest.get("manifestVersion") or "")
+    numbers = tuple(int(part) for part in version.split(".") if part.isdigit())
+    if len(numbers) != 2 or numbers < MIN_MANIFEST_VERSION:
+        problems.append("manifestVersion must be 1.25 or later (shared channels need supportsChannelFeatures)")
+    if manifest.get("supportsChannelFeatures") != "tier1":
+        problems.append('supportsChannelFeatures must be "tier1", or the app may not appear in shared channels')
+    permissions = ((manifest.get("authorization") or {}).get("permissions") or {}).get("resourceSpecific") or []
+    if not any(
+        isinstance(p, dict) and p.get("name") == CHANNEL_MEMBER_PERMISSION and p.get("type") == "Application"
+        for p in permissions
+    ):
+        problems.append(
+            f"authorization.permissions.resourceSpecific must grant {CHANNEL_MEMBER_PERMISSION} (Application), "
+            "or the bot hears of no one joining a shared channel"
+        )
     return problems
 
 
@@ -99,6 +127,10 @@ def _bot_problems(manifest: dict[str, Any]) -> list[str]:
         listed = commands.get("commands") or []
         if len(listed) > 10:
             problems.append("a command list holds at most 10 commands")
+        shown_to_clinics = set(commands.get("scopes") or []) & {"team", "groupChat"}
+        staff = sorted(STAFF_COMMANDS & {str(command.get("title")) for command in listed})
+        if shown_to_clinics and staff:
+            problems.append(f"staff commands {staff} must not be in the command menu of channels and group chats")
         for command in listed:
             if not command.get("title") or len(command["title"]) > 32 or len(command.get("description", "")) > 128:
                 problems.append(f"command {command.get('title')!r} needs a title ≤ 32 and a description ≤ 128")
@@ -111,6 +143,66 @@ def png_size(data: bytes) -> tuple[int, int] | None:
         return None
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+def png_opaque(data: bytes) -> bool:
+    """Whether every pixel of an 8-bit, non-interlaced PNG is fully opaque (Teams wants a full-square color icon).
+
+    RGB and greyscale without a ``tRNS`` chunk are opaque by definition; RGBA and grey+alpha are decoded (the
+    color icon is small). Any other kind of PNG, or a damaged one, counts as not proven opaque.
+    """
+    try:
+        return _opaque(data)
+    except (struct.error, zlib.error, IndexError):
+        return False
+
+
+def _opaque(data: bytes) -> bool:
+    chunks: dict[bytes, bytes] = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        chunks[kind] = chunks.get(kind, b"") + body if kind == b"IDAT" else body
+        pos += 12 + length
+    header = chunks.get(b"IHDR", b"")
+    if len(header) != 13:
+        return False
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    if depth != 8 or interlace != 0:
+        return False
+    if color in (0, 2):
+        return b"tRNS" not in chunks
+    channels = {4: 2, 6: 4}.get(color)
+    if channels is None:
+        return False
+    raw = zlib.decompress(chunks.get(b"IDAT", b""))
+    stride = width * channels
+    previous = bytearray(stride)
+    for row in range(height):
+        start = row * (stride + 1)
+        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous, channels)
+        if any(alpha != 255 for alpha in line[channels - 1 :: channels]):
+            return False
+        previous = line
+    return True
+
+
+def _unfilter(kind: int, line: bytearray, previous: bytearray, step: int) -> bytearray:
+    for i in range(len(line)):
+        left = line[i - step] if i >= step else 0
+        up, corner = previous[i], (previous[i - step] if i >= step else 0)
+        if kind == 1:
+            line[i] = (line[i] + left) & 255
+        elif kind == 2:
+            line[i] = (line[i] + up) & 255
+        elif kind == 3:
+            line[i] = (line[i] + (left + up) // 2) & 255
+        elif kind == 4:
+            guess = left + up - corner
+            near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner))
+            line[i] = (line[i] + near[2]) & 255
+    return line
 
 
 def build(source: Path, out: Path, values: dict[str, str]) -> dict[str, Any]:
@@ -135,6 +227,8 @@ def build(source: Path, out: Path, values: dict[str, str]) -> dict[str, Any]:
             continue
         if png_size(icons[name]) != size:
             problems.append(f"the {kind} icon must be a {size[0]}×{size[1]} PNG")
+        elif kind == "color" and not png_opaque(icons[name]):
+            problems.append("the color icon must be a full square: no transparent or see-through pixels")
     if problems:
         raise PackageError("\n".join(problems))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ _environment = dict(os.environ)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from microsoft_teams.api import ActivityTypeAdapter
-    from microsoft_teams.api.auth.cloud_environment import PUBLIC
+    from microsoft_teams.api.auth.cloud_environment import PUBLIC, CloudEnvironment
     from microsoft_teams.api.clients.api_client_settings import ApiClientSettings
     from microsoft_teams.apps import App
     from microsoft_teams.apps.http.adapter import HttpMethod, HttpRequest, HttpResponse, HttpRouteHandler
@@ -136,7 +136,11 @@ def gate_sdk_logging() -> None:
 
 
 def build_app(
-    credentials: Credentials, service_url: str, adapter: StarletteAdapter, local_auth: UnsafeLocalAuth | None = None
+    credentials: Credentials,
+    service_url: str,
+    adapter: StarletteAdapter,
+    local_auth: UnsafeLocalAuth | None = None,
+    cloud: CloudEnvironment = PUBLIC,
 ) -> App:
     """The SDK's ``App`` with every option explicit, so nothing is read from the environment.
 
@@ -145,14 +149,16 @@ def build_app(
         service_url: Connector URL for sends before a conversation's own is known.
         adapter: Collects the messaging route for our Starlette app.
         local_auth: Tests and the playground only; see ``UnsafeLocalAuth``.
+        cloud: Microsoft's public cloud; tests point its token-signing keys at a loopback server to prove that
+            forged tokens are refused by the SDK's own validation.
     """
     gate_sdk_logging()
     common: dict[str, Any] = {
         "client_id": credentials.client_id,
         "tenant_id": credentials.tenant_id,
-        "cloud": PUBLIC,
+        "cloud": cloud,
         "service_url": service_url.rstrip("/"),
-        "api_client_settings": ApiClientSettings(oauth_url=PUBLIC.token_service_url),
+        "api_client_settings": ApiClientSettings(oauth_url=cloud.token_service_url),
         "http_server_adapter": adapter,
         "messaging_endpoint": MESSAGING_ENDPOINT,
         "state": False,

@@ -138,6 +138,12 @@ class TeamsConnector:
         self.calls: list[Call] = []
         self.sent: dict[str, Sent] = {}
         self.refuse_with: int | None = None
+        # Tenants whose members the roster lookup does not find (404): whether Teams finds a member of another
+        # tenant in a shared channel is not certain (Microsoft's shared-channel sample avoids the lookup), so tests
+        # run both ways.
+        self.roster_hides: set[str] = set()
+        # Targeted messages are a preview feature; a tenant may refuse them.
+        self.refuse_targeted = False
         self._ids = itertools.count(1_700_000_000_001)
         self.app = Starlette(
             routes=[
@@ -187,6 +193,8 @@ class TeamsConnector:
             return JSONResponse({"error": {"code": "BadArgument", "message": "no activity"}}, status_code=400)
         if self.refuse_with is not None:
             return JSONResponse({"error": {"code": "Refused"}}, status_code=self.refuse_with)
+        if self.refuse_targeted and request.query_params.get("isTargetedActivity") == "true":
+            return JSONResponse({"error": {"code": "BadArgument", "message": "no targeted messages"}}, status_code=400)
         return None
 
     async def _create(self, request: Request) -> Response:
@@ -236,6 +244,8 @@ class TeamsConnector:
     async def _member(self, request: Request) -> Response:
         refusal = self._refusal(request, None)
         member = self.members.get(request.path_params["member"])
+        if member is not None and member.tenant_id in self.roster_hides:
+            member = None
         status = refusal.status_code if refusal else (200 if member else 404)
         await self._record(request, status, None)
         if refusal:

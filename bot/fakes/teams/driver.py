@@ -1,6 +1,14 @@
 """Plays Teams users against the bot: builds real activity JSON and posts it to ``/api/messages``.
 
 A ``TeamsWorld`` is Aldense's tenant with an internal channel and a channel shared with one clinic of another tenant.
+
+Activities have the shapes Microsoft's recorded ones have (microsoft/teams.net's recorded channel message, the Teams
+docs' member events), not more: a channel message names only the channel and team ids, never the channel's name or
+type, and ``from`` carries no tenant. Where the real shape is uncertain the driver can send each plausible variant:
+an install event as the docs show it (the channel's name, no type), with its type, or with ids only; a shared
+channel's join as ``channelMemberAdded`` (direct or transitive, with ``membershipSource``; possibly twice) or as
+``teamMemberAdded``.
+
 Buttons are pressed the way Teams does: an ``Action.Submit`` becomes a message whose ``value`` is the button's data
 (``replyToId`` names the card), one with ``msteams.type: task/fetch`` becomes a ``task/fetch`` invoke, and a dialog's
 submit button becomes ``task/submit`` with the inputs merged into its data.
@@ -23,6 +31,8 @@ from bot.fakes.teams.connector import Member, Sent, TeamsConnector
 T = TypeVar("T")
 
 BOT_ACCOUNT = "28:aldense-guide-bot"
+TEAM_ID = "19:team-aldense-clinics@thread.tacv2"
+CLINIC_TEAM_ID = "19:team-maple-leaf-staff@thread.tacv2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +127,15 @@ class TeamsDriver:
             "locale": "en-GB",
         }
         if where.kind == "channel":
-            activity["conversation"]["name"] = where.name
-            activity["channelData"]["channel"] = {"id": where.id, "name": where.name, "type": where.channel_type}
-            activity["channelData"]["team"] = {
-                "id": "19:team-aldense-clinics@thread.tacv2",
-                "name": where.team_name,
-                "aadGroupId": where.team_group_id,
-            }
+            # As recorded: the channel and team by id only (no name, no type), in both forms Teams sends them.
+            activity["channelData"].update(
+                {
+                    "teamsChannelId": where.id,
+                    "teamsTeamId": TEAM_ID,
+                    "channel": {"id": where.id},
+                    "team": {"id": TEAM_ID},
+                }
+            )
         activity.update(fields)
         return activity
 
@@ -136,12 +148,59 @@ class TeamsDriver:
         shown = f"<at>Aldense Guide</at> {text}" if mention else text
         return await self.post(self.activity("message", who, where, text=shown, textFormat="plain"))
 
-    async def join(self, who: str, where: Conversation) -> httpx.Response:
-        """``who`` is added to ``where`` (a ``conversationUpdate`` with ``membersAdded``)."""
+    async def install(self, where: Conversation, shape: str = "recorded") -> httpx.Response:
+        """The bot is added to ``where``: a ``conversationUpdate`` whose ``membersAdded`` is the bot itself.
+
+        ``shape``: ``recorded`` as in the Teams docs' "bot added to a team" payload (the channel's name as
+        ``conversation.name``, the team's id, name and group id, ``settings.selectedChannel``, no channel type);
+        ``typed`` adds ``channelData.channel`` with the channel's type (the SDK models it; whether Teams sends it on
+        install is not known); ``bare`` names nothing but ids.
+        """
+        activity = self.activity("conversationUpdate", "staff", where)
+        activity["membersAdded"] = [{"id": BOT_ACCOUNT}]
+        if where.kind == "channel":
+            shared = where.channel_type == "shared"
+            activity["channelData"]["eventType"] = "channelMemberAdded" if shared else "teamMemberAdded"
+            if shape != "bare":
+                activity["conversation"]["name"] = where.name
+                activity["channelData"]["settings"] = {"selectedChannel": {"id": where.id}}
+                activity["channelData"]["team"] = {
+                    "id": TEAM_ID,
+                    "name": where.team_name,
+                    "aadGroupId": where.team_group_id,
+                }
+                del activity["channelData"]["channel"]
+            if shape == "typed":
+                activity["channelData"]["channel"] = {"id": where.id, "name": where.name, "type": where.channel_type}
+        return await self.post(activity)
+
+    async def join(
+        self, who: str, where: Conversation, event: str = "channelMemberAdded", via: str = "direct"
+    ) -> httpx.Response:
+        """``who`` is added to ``where`` (a ``conversationUpdate`` with ``membersAdded``).
+
+        Args:
+            who: The person who joins.
+            where: The channel.
+            event: ``channelMemberAdded`` (a shared channel's member event, with ``membershipSource``) or
+                ``teamMemberAdded`` (no ``membershipSource``: the bot must ask the connector for the tenant).
+            via: ``direct`` (added to the channel) or ``transitive`` (through a team the channel is shared with).
+        """
         member = self.world.member(who)
         activity = self.activity("conversationUpdate", "staff", where)
-        activity["membersAdded"] = [{"id": member.account_id, "aadObjectId": member.aad_object_id, "name": member.name}]
-        activity["channelData"]["eventType"] = "teamMemberAdded"
+        activity["membersAdded"] = [{"id": member.account_id, "aadObjectId": member.aad_object_id}]
+        activity["channelData"]["eventType"] = event
+        if event == "channelMemberAdded":
+            team = via == "transitive"
+            activity["channelData"]["membershipSource"] = {
+                "id": (CLINIC_TEAM_ID if member.tenant_id != self.world.aldense_tenant else TEAM_ID)
+                if team
+                else where.id,
+                "sourceType": "team" if team else "channel",
+                "membershipType": via,
+                "tenantId": member.tenant_id,
+                "teamGroupId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"aldense-sandbox/team/{member.tenant_id}")),
+            }
         return await self.post(activity)
 
     # Buttons ------------------------------------------------------------------------------------------------------

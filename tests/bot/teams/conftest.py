@@ -35,5 +35,15 @@ async def teams_bot(
 
 
 @pytest.fixture
-def teams(teams_bot: RunningBot, connector: TeamsConnector, world: TeamsWorld, http: httpx.AsyncClient) -> TeamsDriver:
-    return TeamsDriver(teams_bot.url, connector, world, http)
+async def teams(
+    teams_bot: RunningBot, connector: TeamsConnector, world: TeamsWorld, http: httpx.AsyncClient
+) -> TeamsDriver:
+    """A driver for a bot that Aldense has added to its internal channel and to the clinic's shared channel.
+
+    The shared channel's install event has the docs' recorded shape (its name, no type); the internal one's also
+    says it is a standard channel, the only way the bot learns that a channel is Aldense's own.
+    """
+    driver = TeamsDriver(teams_bot.url, connector, world, http)
+    assert (await driver.install(world.internal, shape="typed")).status_code == 200
+    assert (await driver.install(world.shared)).status_code == 200
+    return driver

@@ -1,4 +1,4 @@
-"""Every Teams card validates against the SDK's Adaptive Card models (1.5): rendered directly, and as sent."""
+"""Every Teams card validates against Microsoft's official Adaptive Card 1.5 schema and the SDK's models."""
 
 from __future__ import annotations
 
@@ -65,6 +65,36 @@ def every_card() -> list[tuple[str, AdaptiveCard]]:
 @pytest.mark.parametrize(("name", "card"), every_card(), ids=lambda value: value if isinstance(value, str) else "")
 def test_every_rendered_card_is_valid_adaptive_card_1_5(name: str, card: AdaptiveCard) -> None:
     assert cardschema.problems(dump(card)) == [], name
+
+
+def test_every_card_is_checked_including_the_dialogs() -> None:
+    from bot.teams.dialog import dialog
+
+    names = {name.split(" ")[0] for name, _ in every_card()}
+    assert {"kickoff", "step", "closed", "result", "dialog", "form", "reminder", "reset", "new", "not"} <= names
+    # A dialog wraps a card in the task module response; the card inside is what Teams renders.
+    wrapped = dialog(cards.key_form("owner", 20, 200)).model_dump(by_alias=True, exclude_none=True)
+    assert cardschema.problems(wrapped["task"]["value"]["card"]["content"]) == []
+
+
+def test_a_step_picture_uses_teams_documented_stage_view_form() -> None:
+    card = dump(cards.step_card(GUIDE, 1, "owner", "https://x.example/p.png"))
+    image = next(element for element in card["body"] if element["type"] == "Image")
+    assert image["msTeams"] == {"allowExpand": True}
+    assert "allowExpand" not in image
+    assert cardschema.official_problems(card) == []
+
+
+def test_the_official_schema_refuses_what_teams_would() -> None:
+    card = dump(cards.step_card(GUIDE, 1, "owner", "https://x.example/p.png"))
+    image = next(element for element in card["body"] if element["type"] == "Image")
+    image["allowExpand"] = True  # the SDK's allow_expand: not an Image field in the official schema
+    image["msTeams"] = {"allowExpand": True, "width": "Full"}
+    card["actions"][0]["style"] = "primary"
+    found = cardschema.official_problems(card)
+    assert any("allowExpand" in problem for problem in found), found
+    assert any("Teams' Image extension" in problem for problem in found), found
+    assert any(problem.startswith("actions/0/style") for problem in found), found
 
 
 def test_the_check_catches_what_the_sdk_models_would_let_through() -> None:
