@@ -187,6 +187,7 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             assert settings.slack.app_token is not None
+            assert runtime.bolt is not None, "Socket Mode needs SLACK_BOT_TOKEN (checked by the settings)"
             socket = AsyncSocketModeHandler(
                 runtime.bolt, settings.slack.app_token.get_secret_value(), logger=library_logger("socket_mode")
             )

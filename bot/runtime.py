@@ -56,7 +56,7 @@ class Runtime:
     store: Store
     core: Core
     slack: BotContext
-    bolt: AsyncApp
+    bolt: AsyncApp | None
     http_app: Starlette
     scheduler: Scheduler
     teams: TeamsAdapter | None = None
@@ -163,15 +163,15 @@ async def open_runtime(
             keepalive_every=follow_up.keepalive_every,
         )
         slack = SlackPlatform(client, guide, pictures)
-        platforms.add(slack)
         context = BotContext(core, slack, reporter, reporter.channel, kickoff_on_join=settings.server.kickoff_on_join)
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
-        bolt = build_app(context, secret)
-        routes = (
-            []
-            if socket_mode or teams_only or secret is None
-            else [SlackEndpoint(bolt, secret, clock, Replays(store)).route]
-        )
+        bolt = None
+        routes = []
+        if settings.slack.bot_token is not None:  # without it (Teams alone) Slack is neither served nor reported to
+            platforms.add(slack)
+            bolt = build_app(context, secret)
+            if not (socket_mode or teams_only or secret is None):
+                routes.append(SlackEndpoint(bolt, secret, clock, Replays(store)).route)
         teams = None
         if settings.teams.configured:
             from bot.teams.app import open_teams

@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 
@@ -195,3 +196,30 @@ def _rgba_png(width: int, height: int, alpha_at: Callable[[int, int], int]) -> b
     )
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+async def test_teams_alone_runs_without_any_slack_setting(state_url: str, dentally_url: str) -> None:
+    """The README's Teams-only deployment: no SLACK_* at all, so no Slack endpoint and no support reporting."""
+    from bot.runtime import open_runtime
+    from bot.serving import serve
+    from bot.settings import load_settings
+    from tests.bot.teams.harness import LOCAL_AUTH
+
+    world = TeamsWorld()
+    settings = load_settings(
+        "teams-only",
+        teams__client_id=CLIENT_ID,
+        teams__client_secret="teams-client-secret-not-real",
+        teams__tenant_id=world.aldense_tenant,
+        server__state_url=state_url,
+        dentally__api_url=f"{dentally_url}/{{region}}",
+    )
+    async with (
+        open_runtime(settings, teams_only=True, teams_local_auth=LOCAL_AUTH) as runtime,
+        serve(runtime.http_app) as url,
+    ):
+        assert runtime.bolt is None
+        assert runtime.core.platforms.names == ("teams",)
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(f"{url}/slack/events", content=b"{}")).status_code == 404
+            assert (await http.get(f"{url}/healthz")).status_code == 200
