@@ -160,7 +160,12 @@ def prove(seen: Mapping[str, Seen]) -> Proof:
         proof.disagreements.append(
             f"X-OAuth-Scopes ({' '.join(header.scopes)}) and token info ({' '.join(info)}) list different scopes"
         )
+    # A refusal shape is only evidence once the key was accepted somewhere: a Dentally that refuses every request
+    # alike (a blocked client, say) says nothing about scopes.
+    accepted = any(s.kind is Kind.OK for s in seen.values())
     shapes = {s.shape for s in seen.values() if s.probe.role is Role.CONTROL and s.kind is Kind.REFUSED}
+    if not accepted:
+        shapes = set()
     listed = proof.introspection
     for scope in REQUIRED_SCOPES:
         by_probe = _probe_proof(scope, seen, shapes)

@@ -264,26 +264,36 @@ class ScopeChecker:
         )
 
     async def _finish(self, run: _Run, client: DentallyClient, region: RegionId) -> None:
-        """The second round (calibrated writes, unless introspection settled everything) and the retries."""
+        """The calibrated writes (unless introspection settled everything), the clinic-name fallback and retries.
+
+        Normally one more round trip; only retries after a rate limit or a failure add another.
+        """
         if _rejected(run):
             return
-        first = [n for n in READS if _retryable(run.seen[n])]
-        introspected = prove(run.seen).introspected
-        second = [] if introspected else list(WRITES)
+        retries = [n for n in READS if _retryable(run.seen[n])]
+        # Writes wait for an API that answered at all: if every read failed, they would only fail too.
+        answered = _api_answered(run)
+        fresh = list(WRITES) if answered and not prove(run.seen).introspected else []
         if run.seen["practice"].status != 200 and not _retryable(run.seen["practice"]):
-            second.append("sites")
-        if first:
-            await self._wait([run.seen[n] for n in first])
-            run.retried.update(first)
-        # Everything goes out at once; what does not fit the budget is marked as not sent, retries last.
-        await run.round(client, region, _by_priority(second, first, run))
+            fresh.append("sites")
+        await self._round(run, client, region, fresh, retries)
         if _rejected(run):
             return
-        again = [n for n in second if n in run.seen and _retryable(run.seen[n]) and n not in run.retried]
-        if not prove(run.seen).introspected and again:
-            await self._wait([run.seen[n] for n in again])
-            run.retried.update(again)
-            await run.round(client, region, _by_priority([], again, run))
+        retries = [n for n in fresh if _retryable(run.seen[n])]
+        late = [] if not _api_answered(run) or WRITES[0] in run.seen or prove(run.seen).introspected else list(WRITES)
+        if retries or late:
+            await self._round(run, client, region, late, retries)
+
+    async def _round(
+        self, run: _Run, client: DentallyClient, region: RegionId, fresh: Sequence[str], retries: Sequence[str]
+    ) -> None:
+        if not fresh and not retries:
+            return
+        if retries:
+            await self._wait([run.seen[n] for n in retries])
+            run.retried.update(retries)
+        # Everything goes out at once; what does not fit the budget is marked as not sent, retries last.
+        await run.round(client, region, _by_priority(fresh, retries, run))
 
     async def _wait(self, limited: Iterable[Seen]) -> None:
         waits: list[float] = []
@@ -354,6 +364,18 @@ class ScopeChecker:
                     "retry_at": retry_at,
                 }
             )
+        if all(s.kind is Kind.REFUSED for n, s in run.seen.items() if s.probe.role is not Role.INTROSPECTION):
+            reason = (
+                "Dentally refused every request of the check (403) without saying why, so nothing is proven; the "
+                "evidence shows what it answered."
+            )
+            return base.model_copy(
+                update={
+                    "verdict": Verdict.COULD_NOT_PROVE,
+                    "problem": Problem.FORBIDDEN_UNEXPLAINED,
+                    "reason": reason,
+                }
+            )
         unproven = [s for s, p in proof.scopes.items() if p.status is ScopeStatus.UNKNOWN]
         labels = ", ".join(SCOPE_LABELS[s] for s in unproven)
         reason = (
@@ -368,6 +390,11 @@ class ScopeChecker:
 
 def _accepts(seen: Seen) -> bool:
     return seen.kind not in (Kind.REJECTED, Kind.RATE_LIMITED, Kind.TROUBLE, Kind.NOT_SENT)
+
+
+def _api_answered(run: _Run) -> bool:
+    # Token info is the OAuth server's (it may be a plain 404), so only the API's own reads count here.
+    return any(n in run.seen and not _retryable(run.seen[n]) for n in ("user", "users", "read"))
 
 
 def _rejected(run: _Run) -> bool:
