@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import slack_calls
 from bot.pacing import Pacer
 from bot.platforms import SLACK, ClinicPlatform
-from bot.results import support_summary
+from bot.results import support_evidence, support_summary
 from bot.support_blocks import ClinicView, status_card
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
@@ -159,7 +159,8 @@ class SupportReporter:
         if clinic is not None and clinic.last_check is not None:
             result = CheckResult.model_validate(clinic.last_check)
             summary = support_summary(result, conversation.key_fingerprint or "????")
-            return f":mag: Key check for {user}: {summary}", None, result.verdict is not Verdict.VERIFIED
+            evidence = [{"type": "section", "text": {"type": "mrkdwn", "text": support_evidence(result)}}]
+            return f":mag: Key check for {user}: {summary}", evidence, result.verdict is not Verdict.VERIFIED
         return f":mag: Key check for {user}: {conversation.last_verdict}", None, False
 
     async def _stuck(

@@ -7,7 +7,8 @@ from typing import Any
 from bot.blocks import ACTION_ENTER_KEY, Blocks, button, step_value
 from bot.views import message_view
 from dentally.regions import region_label
-from dentally.scopes import SCOPE_LABELS, CheckResult, ScopeStatus, Verdict
+from dentally.report import format_evidence
+from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, ScopeStatus, Verdict
 
 ACTION_CHECK_AGAIN = "key_check_again"
 
@@ -34,7 +35,37 @@ def headline(result: CheckResult) -> str:
         return ":x: *The key works, but some permissions weren't ticked.*"
     if result.verdict is Verdict.INVALID_KEY:
         return ":x: *Dentally didn't accept that key.*"
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return ":grey_question: *Dentally answered, but I couldn't prove the key's permissions.*"
     return ":hourglass: *I couldn't check the key with Dentally just yet.*"
+
+
+def could_not_prove_text(result: CheckResult) -> str:
+    """What the clinic reads when Dentally's answers prove neither a grant nor a refusal (no markup, any platform).
+
+    Args:
+        result: A check whose verdict is ``could_not_prove``.
+
+    Returns:
+        Plain text, one numbered step per line where there are steps.
+    """
+    if result.problem in (Problem.DISAGREEMENT, Problem.INCIDENT):
+        return (
+            "Dentally's answers about this key don't add up, so I won't call it connected. Nothing you did is "
+            "wrong: the Aldense team has been alerted and will look into it with you here."
+        )
+    unproven = [SCOPE_LABELS[s] for s in result.unknown_scopes] or [SCOPE_LABELS[s] for s in REQUIRED_SCOPES]
+    needed = ", ".join(SCOPE_LABELS[s] for s in REQUIRED_SCOPES)
+    return (
+        f"Dentally answered, but not in a way that proves this key has {', '.join(unproven)}, so I won't call it "
+        "connected yet. Please:\n"
+        f"1. Make sure the key was made with exactly these ticked: {needed}. Extra ticks (for example any "
+        "Patient permission) stop me from proving the others.\n"
+        "2. Dentally fixes a key's ticks when it is made, so if you're not sure, generate a new token in "
+        "Settings → Developer with exactly those five ticked, then use Try another key (and revoke the old one).\n"
+        "3. If the ticks were exactly right, use Check again. The Aldense team has been told and can confirm "
+        "the connection with you."
+    )
 
 
 def advice(result: CheckResult) -> str:
@@ -56,6 +87,8 @@ def advice(result: CheckResult) -> str:
             "once: if you closed that dialog, generate a new token (Settings → *Developer*), copy it with the "
             "*Copy* button, and click *Try another key*."
         )
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return could_not_prove_text(result)
     reason = result.reason or "Dentally didn't answer in time."
     return f"{reason} Nothing is wrong with what you did — click *Check again* in a minute or two."
 
@@ -67,6 +100,7 @@ def result_message(result: CheckResult, owner: str, key_step_id: str) -> tuple[s
         Verdict.MISSING_SCOPES: "The key lacks some permissions Aldense needs.",
         Verdict.INVALID_KEY: "Dentally didn't accept that key.",
         Verdict.COULD_NOT_CHECK: "I couldn't check the key with Dentally yet.",
+        Verdict.COULD_NOT_PROVE: "Dentally answered, but I couldn't prove the key's permissions.",
     }[result.verdict]
     message: Blocks = [
         {"type": "section", "block_id": "result:headline", "text": {"type": "mrkdwn", "text": headline(result)}},
@@ -89,6 +123,11 @@ def _buttons(result: CheckResult, owner: str, key_step_id: str) -> list[dict[str
             button("Check again", ACTION_CHECK_AGAIN, value, "primary"),
             button("Use another key", ACTION_ENTER_KEY, value),
         ]
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return [
+            button("Try another key", ACTION_ENTER_KEY, value, "primary"),
+            button("Check again", ACTION_CHECK_AGAIN, value),
+        ]
     return []
 
 
@@ -107,6 +146,27 @@ def support_summary(result: CheckResult, fingerprint: str) -> str:
     where = f" ({_where(result)})" if _where(result) else ""
     reason = f" — {result.reason}" if result.reason and result.verdict is not Verdict.VERIFIED else ""
     return f"*{result.verdict.value.replace('_', ' ')}*{where} for key `…{fingerprint}`: {marks}{reason}"
+
+
+_EVIDENCE_LIMIT = 2900  # a section's text may hold 3,000 characters
+_FENCE = "`" * 3
+
+
+def support_evidence(result: CheckResult) -> str:
+    """How each permission was decided and what every request met, for support's thread (never the key).
+
+    Args:
+        result: A finished check.
+
+    Returns:
+        Slack mrkdwn: one line per permission, then the evidence in a code block, cut to fit one section.
+    """
+    proofs = "\n".join(f"• {SCOPE_LABELS[c.scope]}: {c.proof or '-'}" for c in result.scopes)
+    evidence = format_evidence(result).replace("`", "'")
+    room = _EVIDENCE_LIMIT - len(proofs) - 60
+    if len(evidence) > room:
+        evidence = evidence[: max(0, room)] + "\n… (cut)"
+    return f"*How each permission was decided*\n{proofs}\n{_FENCE}{evidence}{_FENCE}"
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

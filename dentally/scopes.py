@@ -62,6 +62,7 @@ __all__ = [
     "ScopeChecker",
     "ScopeStatus",
     "Verdict",
+    "exchange",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class _Run:
             seen = Seen(probe, Kind.NOT_SENT, problem=Problem.BUDGET_EXHAUSTED, detail="not sent: budget spent")
         else:
             self.used += 1
-            seen = await _exchange(client, probe)
+            seen = await exchange(client, probe)
         self.seen[name] = seen
         self.regions[name] = region
         return seen
@@ -115,7 +116,8 @@ class _Run:
         await asyncio.gather(*(self.send(client, region, PROBES[name]) for name in names))
 
 
-async def _exchange(client: DentallyClient, probe: Probe) -> Seen:
+async def exchange(client: DentallyClient, probe: Probe) -> Seen:
+    """Send one probe and sort its answer; a transport failure becomes a ``TROUBLE`` observation, never raised."""
     try:
         if probe.role is Role.INTROSPECTION:
             response = await client.token_info()
