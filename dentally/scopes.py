@@ -276,26 +276,32 @@ class ScopeChecker:
         # Writes wait for an API that answered at all: if every read failed, they would only fail too.
         answered = _api_answered(run)
         fresh = list(WRITES) if answered and not prove(run.seen).introspected else []
-        if run.seen["practice"].status != 200 and not _retryable(run.seen["practice"]):
-            fresh.append("sites")
-        await self._round(run, client, region, fresh, retries)
+        # The clinic name never decides anything, so its fallback only gets what the verdict leaves of the budget.
+        extra = ["sites"] if run.seen["practice"].status != 200 and not _retryable(run.seen["practice"]) else []
+        await self._round(run, client, region, fresh, retries, extra)
         if _rejected(run):
             return
-        retries = [n for n in fresh if _retryable(run.seen[n])]
+        retries = [n for n in (*fresh, *extra) if _retryable(run.seen[n])]
         late = [] if not _api_answered(run) or WRITES[0] in run.seen or prove(run.seen).introspected else list(WRITES)
         if retries or late:
             await self._round(run, client, region, late, retries)
 
     async def _round(
-        self, run: _Run, client: DentallyClient, region: RegionId, fresh: Sequence[str], retries: Sequence[str]
+        self,
+        run: _Run,
+        client: DentallyClient,
+        region: RegionId,
+        fresh: Sequence[str],
+        retries: Sequence[str],
+        extra: Sequence[str] = (),
     ) -> None:
-        if not fresh and not retries:
+        if not fresh and not retries and not extra:
             return
         if retries:
             await self._wait([run.seen[n] for n in retries])
             run.retried.update(retries)
-        # Everything goes out at once; what does not fit the budget is marked as not sent, retries last.
-        await run.round(client, region, _by_priority(fresh, retries, run))
+        # Everything goes out at once; what does not fit the budget is marked as not sent.
+        await run.round(client, region, _by_priority(fresh, retries, run, extra))
 
     async def _wait(self, limited: Iterable[Seen]) -> None:
         waits: list[float] = []
@@ -400,12 +406,17 @@ def _api_answered(run: _Run) -> bool:
 
 
 def _rejected(run: _Run) -> bool:
-    return any(s.kind is Kind.REJECTED for n, s in run.seen.items() if not n.startswith("detect:"))
+    # Token info belongs to the OAuth server, which may guard it differently: its 401 alone never condemns a key.
+    return any(
+        s.kind is Kind.REJECTED and s.probe.role is not Role.INTROSPECTION
+        for n, s in run.seen.items()
+        if not n.startswith("detect:")
+    )
 
 
-def _by_priority(fresh: Sequence[str], retries: Sequence[str], run: _Run) -> list[str]:
-    """Fresh requests first, then retries in order of importance; anything past the budget is left out."""
-    ordered = list(fresh) + sorted(retries, key=_RETRY_ORDER.index)
+def _by_priority(fresh: Sequence[str], retries: Sequence[str], run: _Run, extra: Sequence[str] = ()) -> list[str]:
+    """Fresh requests, then retries in order of importance, then extras; anything past the budget is left out."""
+    ordered = list(fresh) + sorted(retries, key=_RETRY_ORDER.index) + list(extra)
     room = run.room()
     for name in ordered[room:]:
         run.seen[name] = Seen(PROBES[name], Kind.NOT_SENT, problem=Problem.BUDGET_EXHAUSTED, detail="budget spent")

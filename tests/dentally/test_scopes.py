@@ -604,6 +604,14 @@ async def test_two_introspection_sources_that_differ_are_could_not_prove(clock: 
     assert "token info" in result.reason
 
 
+async def test_a_401_from_token_info_alone_never_makes_a_key_invalid(clock: FakeClock) -> None:
+    overrides = {"GET /oauth/token/info": httpx.Response(401, json={"error": "invalid_token"})}
+    checker, _ = mock_checker(cooperative(overrides), clock)
+    result = await checker.check(SecretStr("k" * 43), "uk")
+    assert result.verdict is Verdict.VERIFIED
+    assert result.token_info_scopes is None
+
+
 async def test_bare_403s_everywhere_prove_nothing(clock: FakeClock) -> None:
     checker, _ = mock_checker(lambda request: httpx.Response(403, text="Forbidden"), clock)
     result = await checker.check(SecretStr("k" * 43), "au")
