@@ -789,3 +789,14 @@ async def test_no_key_reaches_a_log_record_a_repr_or_a_result(
         outputs += [record.getMessage(), repr(record.__dict__)]
     for key in used:
         assert all(key not in text for text in outputs)
+
+
+async def test_an_error_body_that_echoes_the_key_is_kept_redacted(clock: FakeClock) -> None:
+    token = "k" * 43
+    echo = httpx.Response(403, json={"error": "insufficient_scope", "token": token})
+    checker, _ = mock_checker(cooperative({"DELETE /v1/appointments/0": echo}), clock)
+    result = await checker.check(SecretStr(token), "uk")
+    assert result.verdict is Verdict.MISSING_SCOPES
+    row = next(r for r in result.evidence if r.name == "delete")
+    assert "[redacted]" in row.excerpt
+    assert token not in result.model_dump_json()
