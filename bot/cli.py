@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 from slack_sdk.errors import SlackApiError
 
-from bot.dentally_wiring import scope_checker
+from bot.dentally_wiring import dentally_clients, scope_checker
 from bot.logs import configure_logging, library_logger
 from bot.playground import command as playground_command
 from bot.runtime import open_runtime
@@ -25,8 +25,10 @@ from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.slack.calls import slack_error
 from conversations.guide import DEFAULT_GUIDE, GuideError, load_guide
 from conversations.vault import new_secret
+from dentally.calibrate import calibrate, format_profile
+from dentally.regions import parse_region
 from dentally.report import exit_code, format_check
-from dentally.sandbox import Sandbox, format_sample_keys
+from dentally.sandbox import MODES, Sandbox, format_sample_keys, switches_for
 from dentally.token import TokenFormatError, parse_token
 
 logger = logging.getLogger("aldense_guide")
@@ -49,11 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     validate = guide_commands.add_parser("validate", help="check a guide file and its pictures")
     validate.add_argument("path", nargs="?", default=str(DEFAULT_GUIDE), help="guide YAML (default: built-in)")
 
-    check = commands.add_parser("check-key", help="check a Dentally key's permissions (key read from stdin)")
+    check = commands.add_parser(
+        "check-key",
+        help="check a Dentally key's permissions (key read from stdin); exit 0 verified, 1 missing or invalid, "
+        "2 could not check or could not prove",
+    )
     check.add_argument("--region", choices=["uk", "au", "ca", "sandbox", "detect"], default="detect")
+    check.add_argument("--verbose", action="store_true", help="show how each permission was proven, and the evidence")
+
+    calibrate = commands.add_parser(
+        "dentally-calibrate",
+        help="profile a real Dentally with two keys read from stdin (User Read only, then the five scopes)",
+    )
+    calibrate.add_argument("--region", choices=["uk", "au", "ca", "sandbox"], default="uk")
 
     sandbox = commands.add_parser("dentally-sandbox", help="serve a local Dentally look-alike with sample keys")
     sandbox.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    add_mode_argument(sandbox)
 
     playground = commands.add_parser("playground", help="the whole product in your browser, no accounts needed")
     playground_command.add_arguments(playground)
@@ -79,9 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)
         if args.command == "check-key":
-            return asyncio.run(_check_key(args.region))
+            return asyncio.run(_check_key(args.region, args.verbose))
+        if args.command == "dentally-calibrate":
+            return asyncio.run(_calibrate(args.region))
         if args.command == "dentally-sandbox":
-            asyncio.run(_dentally_sandbox(args.port))
+            asyncio.run(_dentally_sandbox(args.port, args.mode))
             return 0
         if args.command == "playground":
             return playground_command.run(args)
@@ -107,26 +123,64 @@ def _validate_guide(path: str) -> int:
     return 0
 
 
-async def _check_key(region: str) -> int:
+def _read_key(prompt: str) -> str:
+    return getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline()
+
+
+async def _check_key(region: str, verbose: bool = False) -> int:
     settings = load_settings("check-key")
     configure_logging("WARNING")
-    pasted = getpass.getpass("Dentally key (not shown): ") if sys.stdin.isatty() else sys.stdin.readline()
     try:
-        token = parse_token(pasted)
+        token = parse_token(_read_key("Dentally key (not shown): "))
     except TokenFormatError as exc:
         print(f"aldense-guide: {exc}", file=sys.stderr)
         return 1
     async with httpx.AsyncClient() as http:
         result = await scope_checker(settings.dentally, http).check(token, region)  # type: ignore[arg-type]
-    print(format_check(result))
+    print(format_check(result, verbose=verbose))
     return exit_code(result)
 
 
-async def _dentally_sandbox(port: int) -> None:
+async def _calibrate(region: str) -> int:
+    settings = load_settings("check-key")
+    configure_logging("WARNING")
+    tokens = []
+    for which in ("User Read only", "the five scopes"):
+        try:
+            tokens.append(parse_token(_read_key(f"Dentally key with {which} (not shown): ")))
+        except TokenFormatError as exc:
+            print(f"aldense-guide: the key with {which}: {exc}", file=sys.stderr)
+            return 1
+    narrow, full = tokens
+    async with httpx.AsyncClient() as http:
+        clients = dentally_clients(settings.dentally, http)
+        profile = await calibrate(clients, parse_region(region), narrow, full)
+    print(format_profile(profile))
+    return 0 if profile.as_expected else 2
+
+
+def add_mode_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--mode`` (repeatable) for the Dentally sandbox's behaviours.
+
+    Args:
+        parser: The subcommand's parser.
+    """
+    parser.add_argument(
+        "--mode",
+        action="append",
+        default=[],
+        choices=sorted(MODES),
+        help="switch on a Dentally behaviour the sources leave open (repeat for several)",
+    )
+
+
+async def _dentally_sandbox(port: int, modes: Sequence[str] = ()) -> None:
     configure_logging("INFO")
-    sandbox = Sandbox()
+    sandbox = Sandbox(switches=switches_for(modes))
     async with serve(sandbox, port=port) as url:
         print(format_sample_keys())
+        if modes:
+            print(f"\nModes on: {', '.join(modes)}")
         print(f"\nDentally sandbox on {url} — point the bot at it with DENTALLY_API_URL={url}/{{region}}")
         print("Press Ctrl+C to stop.")
         await asyncio.Event().wait()

@@ -76,6 +76,7 @@ class Verdict(StrEnum):
     MISSING_SCOPES = "missing_scopes"
     INVALID_KEY = "invalid_key"
     COULD_NOT_CHECK = "could_not_check"
+    COULD_NOT_PROVE = "could_not_prove"
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,6 +238,8 @@ _STATUS_AFTER_CHECK = {
     Verdict.MISSING_SCOPES: Status.NEEDS_NEW_KEY,
     Verdict.INVALID_KEY: Status.NEEDS_NEW_KEY,
     Verdict.COULD_NOT_CHECK: Status.AWAITING_KEY,
+    # Dentally answered but proved nothing either way: the clinic may check again or enter another key.
+    Verdict.COULD_NOT_PROVE: Status.AWAITING_KEY,
 }
 
 

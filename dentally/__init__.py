@@ -3,9 +3,9 @@
 from dentally.client import ClientFactory, DentallyClient, DentallyUser, PingResult, PingStatus, RateLimit
 from dentally.errors import DentallyError
 from dentally.regions import DETECT, REGIONS, Endpoints, Region, RegionChoice, RegionId, parse_region
-from dentally.scopes import REQUIRED_SCOPES, CheckResult, Problem, ScopeChecker, ScopeStatus, Verdict
+from dentally.scopes import REQUIRED_SCOPES, CheckResult, Evidence, Problem, ScopeChecker, ScopeStatus, Verdict
 
-# The sandbox (Starlette) and the CLI report are imported from their modules when wanted.
+# The sandbox (Starlette), the CLI report and calibration are imported from their modules when wanted.
 __all__ = [
     "DETECT",
     "REGIONS",
@@ -16,6 +16,7 @@ __all__ = [
     "DentallyError",
     "DentallyUser",
     "Endpoints",
+    "Evidence",
     "PingResult",
     "PingStatus",
     "Problem",

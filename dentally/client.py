@@ -21,6 +21,7 @@ from dentally.regions import Endpoints, RegionId
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "TOKEN_INFO_PATH",
     "ApiResponse",
     "Appointment",
     "ClientFactory",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+TOKEN_INFO_PATH: Final = "/oauth/token/info"  # noqa: S105 - a URL path, not a secret
+"""Doorkeeper's introspection route, on the same host as the API."""
 
 DEFAULT_TIMEOUT: Final = 15.0
 """Seconds allowed for each request (connect, write, read and pool wait) unless the caller says otherwise."""
@@ -117,9 +121,15 @@ class RateLimit:
                 reset_at = x_reset
             else:
                 reset_after = x_reset
-        for name in ("ratelimit-reset-after", "ratelimit-reset"):
-            if reset_after is None:
-                reset_after = _number(headers.get(name))
+        if reset_after is None:
+            reset_after = _number(headers.get("ratelimit-reset-after"))
+        # The IETF draft means seconds, but some servers send a Unix time here: read large values as one.
+        ietf_reset = _number(headers.get("ratelimit-reset"))
+        if reset_after is None and reset_at is None and ietf_reset is not None:
+            if ietf_reset >= _EPOCH_THRESHOLD:
+                reset_at = ietf_reset
+            else:
+                reset_after = ietf_reset
         if reset_after is None and reset_at is None:
             reset_after, reset_at = _retry_after(headers.get("retry-after"))
         return cls(limit=limit, remaining=remaining, reset_at=reset_at, reset_after=reset_after)
@@ -204,11 +214,23 @@ class ApiResponse:
         return 200 <= self.status_code < 300
 
     @property
+    def content_type(self) -> str:
+        """The media type of the answer without parameters, e.g. ``application/json``; empty when absent."""
+        value: str = self.headers.get("content-type", "")
+        return value.split(";", 1)[0].strip().lower()
+
+    @property
     def is_rate_limited(self) -> bool:
-        """Dentally's rate-limit answer: a 403 whose body says "Rate limit exceeded" (or, defensively, a 429)."""
+        """Dentally's rate-limit answer, in any of the shapes it may take.
+
+        A 429 (defensive), a 403 whose body says "Rate limit exceeded" in any case (Dentally's throttle answers
+        ``text/plain`` with no rate headers), or a 403 that says no budget is left (``X-RateLimit-Remaining: 0``).
+        """
         if self.status_code == 429:
             return True
-        return self.status_code == 403 and "rate limit exceeded" in self.text.lower()
+        if self.status_code != 403:
+            return False
+        return "rate limit exceeded" in self.text.lower() or self.rate_limit.remaining == 0
 
     @property
     def is_insufficient_scope(self) -> bool:
@@ -439,6 +461,9 @@ class DentallyClient:
         if not path.startswith("/v1/"):
             # Unversioned paths get Dentally's *latest* version, which could change under us.
             raise ValueError(f"Dentally paths must start with /v1/, got {path!r}")
+        return await self._send(method, path, params, json)
+
+    async def _send(self, method: str, path: str, params: Mapping[str, str | int] | None, json: Any) -> ApiResponse:
         secret = self._token.get_secret_value()
         headers = {
             "Authorization": f"Bearer {secret}",
@@ -470,6 +495,18 @@ class DentallyClient:
             "%s %s -> %s (rate limit remaining %s)", method, path, answer.status_code, answer.rate_limit.remaining
         )
         return answer
+
+    async def token_info(self) -> ApiResponse:
+        """Doorkeeper's token introspection, ``GET /oauth/token/info`` on the region's host, whatever it answers.
+
+        It lives outside ``/v1/`` (it is the OAuth server's, not the API's); Dentally may have switched it off,
+        so callers must expect a 404 or a body that is not the documented ``{"scope": [...]}``.
+
+        Raises:
+            Timeout: No answer within the timeout.
+            TransportError: No usable answer for another reason.
+        """
+        return await self._send("GET", TOKEN_INFO_PATH, None, None)
 
     async def get_user(self) -> DentallyUser:
         """The user the key belongs to (``GET /v1/user``; needs ``user:read``)."""

@@ -1,8 +1,11 @@
 """A local stand-in for Dentally's v1 API (an ASGI app) that serves every region at once, with sample keys.
 
-It encodes what ``reference/dentally-api.md`` says Dentally does, including the parts that are only inferred
-(Doorkeeper-style 401/403, the scope check running before lookup and validation, ``X-OAuth-Scopes``). Where a
-first live run proves Dentally different, change the sandbox and the tests will show what else must change.
+It encodes what ``reference/dentally-api.md`` says Dentally does, and every behaviour the sources leave open as a
+switchable *mode* (:data:`MODES`): a bare 403 or a 404 for a missing scope, record lookup or body validation before
+the scope check, lax create validation, realistic appointment ids with one in progress now, an ungated
+``/v1/user``, ``X-OAuth-Scopes`` (off by default), ``/oauth/token/info`` (off by default), ``text/plain`` rate-limit
+refusals, an index that answers 200 without a window, and ``PATCH`` left unrouted. With no mode on it is the
+cooperative Dentally the first design assumed: scope first, JSON 403 naming ``insufficient_scope``.
 
 **Regions.** One process plays every region. A request to ``/uk/v1/user`` is UK Dentally, ``/au/v1/user`` is
 AU/NZ, and so on; a key answers 401 on any region but its own, as a real key would on another host. Point the
@@ -11,9 +14,11 @@ region prefix (``/v1/user``) accept keys of every region, which suits a plain ov
 
 **Switches** (:class:`Switches`) change its behaviour at run time, from Python (``sandbox.switches.latency_ms =
 100``) or over HTTP for a browser playground: ``GET``/``POST /_sandbox/switches`` (a partial JSON object),
-``POST /_sandbox/reset``, ``GET /_sandbox/requests`` and ``GET /_sandbox/keys``.
+``POST /_sandbox/reset``, ``GET /_sandbox/requests``, ``GET /_sandbox/counts`` and ``GET /_sandbox/keys``.
 
-**Requests** are recorded (method, path, query, region, status and the *name* of the key used, never the key).
+**Requests** are recorded (method, path, query, region, status and the *name* of the key used, never the key), and
+:attr:`Sandbox.counts` tallies records created, changed and deleted and answers that carried a real appointment or
+patient, so tests can prove a check touched nothing.
 """
 
 from __future__ import annotations
@@ -33,14 +38,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from dentally.regions import REGIONS, RegionId
 
 __all__ = [
+    "MODES",
     "SAMPLE_PRACTICES",
+    "Counts",
     "RecordedRequest",
     "SamplePractice",
     "Sandbox",
@@ -52,6 +59,7 @@ __all__ = [
 
 _REQUIRED: Final = ("user:read", "appointment:read", "appointment:create", "appointment:update", "appointment:delete")
 _CLINIC: Final = ("practice:read", "site:read")
+_PATIENT: Final = ("patient:read", "patient:create", "patient:update", "patient:delete")
 _REALM: Final = "Dentally Sandbox"
 
 
@@ -89,6 +97,13 @@ _SAMPLES: Final[tuple[tuple[str, RegionId, tuple[str, ...], str], ...]] = (
     ("read_only", "uk", ("user:read", "appointment:read", "practice:read"), "read scopes only"),
     ("no_clinic_scopes", "uk", _REQUIRED, "the five required scopes, no practice or site read"),
     ("sites_only", "uk", (*_REQUIRED, "site:read"), "the five required scopes and site read, no practice read"),
+    (
+        "over_granted",
+        "uk",
+        _REQUIRED + _CLINIC + _PATIENT,
+        "the five scopes plus Patient permissions: without introspection Dentally can't prove it (couldn't prove)",
+    ),
+    ("user_read_only", "uk", ("user:read",), "User Read only (the first key dentally-calibrate asks for)"),
     ("au_all_scopes", "au", _REQUIRED + _CLINIC, "every scope, on Australia & New Zealand"),
     ("ca_all_scopes", "ca", _REQUIRED + _CLINIC, "every scope, on Canada"),
 )
@@ -223,12 +238,87 @@ class Switches(BaseModel):
     )
     rate_limit: int = Field(3600, ge=0, description="Requests each key may make per window (Dentally: 3,600/hour).")
     rate_limit_window_s: int = Field(3600, ge=1, description="Window length; windows start on multiples of it.")
-    create_succeeds: bool = Field(
-        False, description="Create appointments even from invalid bodies (the scope checker's incident case)."
+    lax_create: bool = Field(
+        False, description="Save any appointment object a create carries, however invalid (looser validation)."
     )
     scopes_header: Literal["space", "comma", "off"] = Field(
-        "space", description="How X-OAuth-Scopes lists scopes, or off (its existence is unconfirmed)."
+        "off", description="How X-OAuth-Scopes lists scopes, or off (its existence is unconfirmed)."
     )
+    token_info: bool = Field(False, description="Answer GET /oauth/token/info with the token's scopes (else 404).")
+    bare_403: bool = Field(False, description="Refuse a missing scope with a bare 403: no body, no WWW-Authenticate.")
+    not_found_when_forbidden: bool = Field(
+        False, description="Refuse a missing scope with a 404 exactly like a missing record's (Doorkeeper's option)."
+    )
+    lookup_before_scope: bool = Field(
+        False, description="Member routes look the record up before checking the scope (404 for id 0 regardless)."
+    )
+    validate_before_scope: bool = Field(
+        False, description="Create and update check the body's wrapper before the scope (400 for {} regardless)."
+    )
+    real_ids: bool = Field(
+        False, description="Appointment ids start at 1 and one appointment is in progress now (applied on reseed)."
+    )
+    ungated_user: bool = Field(False, description="GET /v1/user answers without checking user:read.")
+    text_rate_limits: bool = Field(
+        False, description='Rate-limit refusals are 403 text/plain "Rate Limit Exceeded" with no rate headers.'
+    )
+    unwindowed_index: bool = Field(
+        False, description="The appointments index without after/before answers 200 with rows instead of 400."
+    )
+    patch_unrouted: bool = Field(False, description="PATCH is not routed (a Rails routing 404); only PUT updates.")
+
+
+MODES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        "bare-403": {"bare_403": True},
+        "lookup-first": {"lookup_before_scope": True},
+        "validate-first": {"validate_before_scope": True},
+        "404-for-forbidden": {"not_found_when_forbidden": True},
+        "lax-create": {"lax_create": True},
+        "real-ids": {"real_ids": True},
+        "ungated-user": {"ungated_user": True},
+        "scopes-header": {"scopes_header": "space"},
+        "token-info": {"token_info": True},
+        "text-rate-limits": {"text_rate_limits": True},
+        "unwindowed-index": {"unwindowed_index": True},
+        "patch-unrouted": {"patch_unrouted": True},
+    }
+)
+"""Named Dentally behaviours the sources leave open, as switch settings; combine any of them."""
+
+
+def switches_for(modes: Iterable[str], base: Switches | None = None) -> Switches:
+    """Switches with the named modes on.
+
+    Args:
+        modes: Names from :data:`MODES`.
+        base: Switches to start from; defaults when omitted.
+
+    Raises:
+        ValueError: A name that is not a mode.
+    """
+    settings = (base or Switches()).model_dump()
+    for name in modes:
+        if name not in MODES:
+            raise ValueError(f"unknown Dentally sandbox mode {name!r}; choose from {', '.join(MODES)}")
+        settings.update(MODES[name])
+    return Switches.model_validate(settings)
+
+
+@dataclass(slots=True)
+class Counts:
+    """What the sandbox's API did to its records, and how often an answer carried one."""
+
+    created: int = 0
+    changed: int = 0
+    deleted: int = 0
+    records_served: int = 0
+    """Answers that carried at least one real appointment or patient."""
+
+    @property
+    def writes(self) -> int:
+        """Records created, changed or deleted."""
+        return self.created + self.changed + self.deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +354,18 @@ def _iso(moment: datetime) -> str:
 _Handler = Callable[[Request, SandboxKey], Awaitable[Response]]
 
 
+@dataclass(frozen=True, slots=True)
+class _ApiRoute:
+    method: str
+    path: str
+    scope: str
+    handler: _Handler
+
+    @property
+    def resource(self) -> str:
+        return "patient" if self.path.startswith("/v1/patients") else "appointment"
+
+
 class Sandbox:
     """Dentally's v1 API, simulated in memory; the instance itself is the ASGI app.
 
@@ -292,6 +394,8 @@ class Sandbox:
         self._requests: list[RecordedRequest] = []
         self._usage: dict[tuple[str, int], int] = {}
         self.appointments: dict[int, dict[str, Any]] = {}
+        self.patients: dict[int, dict[str, Any]] = {}
+        self.counts = Counts()
         self._ids = itertools.count(1001)
         self._seed()
         self._app = Starlette(
@@ -315,14 +419,17 @@ class Sandbox:
         self._keys[name] = revoked
         self._by_value[revoked.key] = revoked
 
-    def reset(self) -> None:
-        """Forget requests, rate-limit usage and changes to appointments, and restore default switches."""
-        self.switches = Switches()
+    def reset(self, switches: Switches | None = None) -> None:
+        """Forget requests, rate-limit usage, counts and changes to records; restore default (or given) switches."""
+        self.switches = switches or Switches()
         self._requests.clear()
         self._usage.clear()
-        self.appointments.clear()
-        self._ids = itertools.count(1001)
+        self.counts = Counts()
         self._seed()
+
+    def use_modes(self, modes: Iterable[str]) -> None:
+        """Reset with the named :data:`MODES` on (records are seeded again, so ``real-ids`` takes effect)."""
+        self.reset(switches_for(modes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point: record API requests around the Starlette app."""
@@ -357,11 +464,20 @@ class Sandbox:
         )
 
     def _seed(self) -> None:
-        today = self._clock().astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+        self.appointments.clear()
+        self.patients.clear()
+        # A real diary's ids are small integers and something is usually in progress; the default keeps ids high
+        # and nothing happening now, so only the real-ids mode exposes a checker that reads "now" or guesses ids.
+        real = self.switches.real_ids
+        self._ids = itertools.count(1 if real else 1001)
+        now = self._clock().astimezone(UTC).replace(second=0, microsecond=0)
+        today = now.replace(hour=9, minute=0)
         for region, practice in SAMPLE_PRACTICES.items():
             user = _USERS[_REGION_USER[region]]
-            for offset, reason in ((timedelta(days=1), "Check-up"), (timedelta(days=1, hours=1), "Scale and polish")):
-                start = today + offset
+            slots = [(today + timedelta(days=1), "Check-up"), (today + timedelta(days=1, hours=1), "Scale and polish")]
+            if real:
+                slots.insert(0, (now - timedelta(minutes=10), "Filling"))
+            for start, reason in slots:
                 self._store(
                     {
                         "practice_id": practice.id,
@@ -373,6 +489,15 @@ class Sandbox:
                         "state": "Booked",
                     }
                 )
+            for patient_id, first_name in ((501, "Alex"), (502, "Morgan")):
+                key = patient_id + 1000 * list(SAMPLE_PRACTICES).index(region)
+                self.patients[key] = {
+                    "id": key,
+                    "practice_id": practice.id,
+                    "first_name": first_name,
+                    "last_name": "Example",
+                    "date_of_birth": "1980-01-01",
+                }
 
     def _store(self, fields: dict[str, Any]) -> dict[str, Any]:
         appointment = {"id": next(self._ids), **fields}
@@ -384,73 +509,117 @@ class Sandbox:
     def _routes(self) -> list[Route]:
         api: list[tuple[str, str, str, _Handler]] = [
             ("GET", "/v1/user", "user:read", self._get_user),
+            ("GET", "/v1/users", "user:read", self._list_users),
             ("GET", "/v1/practice", "practice:read", self._get_practice),
             ("GET", "/v1/sites", "site:read", self._list_sites),
             ("GET", "/v1/appointments", "appointment:read", self._list_appointments),
             ("POST", "/v1/appointments", "appointment:create", self._create_appointment),
-            ("GET", "/v1/appointments/{appointment_id}", "appointment:read", self._get_appointment),
-            ("PATCH", "/v1/appointments/{appointment_id}", "appointment:update", self._update_appointment),
-            ("PUT", "/v1/appointments/{appointment_id}", "appointment:update", self._update_appointment),
-            ("DELETE", "/v1/appointments/{appointment_id}", "appointment:delete", self._delete_appointment),
+            ("GET", "/v1/appointments/{record_id}", "appointment:read", self._get_record),
+            ("PATCH", "/v1/appointments/{record_id}", "appointment:update", self._update_record),
+            ("PUT", "/v1/appointments/{record_id}", "appointment:update", self._update_record),
+            ("DELETE", "/v1/appointments/{record_id}", "appointment:delete", self._delete_record),
+            ("GET", "/v1/patients", "patient:read", self._list_patients),
+            ("POST", "/v1/patients", "patient:create", self._create_patient),
+            ("GET", "/v1/patients/{record_id}", "patient:read", self._get_record),
+            ("PATCH", "/v1/patients/{record_id}", "patient:update", self._update_record),
+            ("PUT", "/v1/patients/{record_id}", "patient:update", self._update_record),
+            ("DELETE", "/v1/patients/{record_id}", "patient:delete", self._delete_record),
         ]
         routes = [
             Route("/_sandbox/switches", self._get_switches, methods=["GET"]),
             Route("/_sandbox/switches", self._set_switches, methods=["POST"]),
             Route("/_sandbox/reset", self._reset, methods=["POST"]),
             Route("/_sandbox/requests", self._list_requests, methods=["GET"]),
+            Route("/_sandbox/counts", self._get_counts, methods=["GET"]),
             Route("/_sandbox/keys", self._list_keys, methods=["GET"]),
         ]
         for prefix in ("/{region}", ""):
+            routes.append(Route(prefix + "/oauth/token/info", self._token_info, methods=["GET"]))
             for method, path, scope, handler in api:
-                routes.append(Route(prefix + path, self._guarded(path, scope, handler), methods=[method]))
+                route = _ApiRoute(method, path, scope, handler)
+                routes.append(Route(prefix + path, self._guarded(route), methods=[method]))
         return routes
 
-    def _guarded(self, path: str, needed: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+    def _guarded(self, route: _ApiRoute) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            return await self._answer(request, path, needed, handler)
+            return await self._answer(request, route)
 
         return endpoint
 
-    async def _answer(self, request: Request, path: str, needed: str, handler: _Handler) -> Response:
+    async def _admit(self, request: Request, target: str) -> tuple[SandboxKey | None, Response | None, dict[str, str]]:
+        """Everything before the controller: latency, faults, User-Agent, region, the key and the rate limit."""
         switches = self.switches
         if switches.latency_ms:
             await asyncio.sleep(switches.latency_ms / 1000)
-        targeted = f"{request.method} {path}".startswith(switches.fault_target)
+        targeted = target.startswith(switches.fault_target)
         if targeted:
             if switches.hang_ms:
                 await asyncio.sleep(switches.hang_ms / 1000)
             if switches.server_error is not None:
-                return JSONResponse({"error": "Internal server error"}, status_code=switches.server_error)
+                error = JSONResponse({"error": "Internal server error"}, status_code=switches.server_error)
+                return None, error, {}
         if not request.headers.get("user-agent", "").strip():
-            return JSONResponse({"error": "Requests must include a User-Agent header"}, status_code=403)
+            return None, JSONResponse({"error": "Requests must include a User-Agent header"}, status_code=403), {}
         region = request.path_params.get("region")
         if region is not None and region not in REGIONS:
-            return JSONResponse({"error": "Not found"}, status_code=404)
+            return None, _not_found(), {}
         key = self._by_value.get(_bearer(request.headers.get("authorization", "")))
         # A key from another region is simply unknown on this host, exactly like an invalid one.
         if key is None or (region is not None and key.region != region):
-            return _unauthorized("The access token is invalid")
+            return None, _unauthorized("The access token is invalid"), {}
         if key.expired:
-            return _unauthorized("The access token expired")
+            return None, _unauthorized("The access token expired"), {}
         blip = targeted and switches.rate_limit_blips > 0
         if blip:
             switches.rate_limit_blips -= 1
         allowed, headers = self._spend(key, count=not blip)
-        headers.update(self._scopes_header(key))
         if blip or not allowed:
-            return JSONResponse({"error": "Rate limit exceeded"}, status_code=403, headers=headers)
-        # Doorkeeper's before_action: the scope is checked before any lookup or validation.
-        if not _grants(key.scopes, needed):
-            challenge = (
-                f'Bearer realm="{_REALM}", error="insufficient_scope", '
-                f'error_description="The action requires the {needed} scope"'
-            )
-            headers["WWW-Authenticate"] = challenge
-            body = {"error": "insufficient_scope", "error_description": f"The action requires the {needed} scope"}
-            return JSONResponse(body, status_code=403, headers=headers)
-        response = await handler(request, key)
+            return None, self._rate_limited(headers), {}
+        headers.update(self._scopes_header(key))
+        return key, None, headers
+
+    async def _answer(self, request: Request, route: _ApiRoute) -> Response:
+        # Rails routes before any controller code runs, so an unrouted PATCH is a 404 for every key.
+        if route.method == "PATCH" and self.switches.patch_unrouted:
+            return _not_found()
+        key, refused, headers = await self._admit(request, f"{route.method} {route.path}")
+        if key is None:
+            assert refused is not None
+            return refused
+        response = await self._controller(request, route, key)
         response.headers.update(headers)
         return response
+
+    async def _controller(self, request: Request, route: _ApiRoute, key: SandboxKey) -> Response:
+        """The before_action chain in the order the switches choose, then the action."""
+        switches = self.switches
+        member = "record_id" in request.path_params
+        if member and switches.lookup_before_scope and self._lookup(request, key) is None:
+            return _not_found()
+        has_body = route.method in ("POST", "PATCH", "PUT")
+        if has_body and switches.validate_before_scope and await _wrapped_body(request, route.resource) is None:
+            return _param_missing(route.resource)
+        ungated = route.path == "/v1/user" and switches.ungated_user
+        if not ungated and not _grants(key.scopes, route.scope):
+            return self._refusal(route.scope)
+        return await route.handler(request, key)
+
+    def _refusal(self, needed: str) -> Response:
+        if self.switches.not_found_when_forbidden:
+            return _not_found()
+        if self.switches.bare_403:
+            # Doorkeeper before 5.9.1: head :forbidden, and WWW-Authenticate deleted.
+            return Response(status_code=403)
+        description = f"The action requires the {needed} scope"
+        challenge = f'Bearer realm="{_REALM}", error="insufficient_scope", error_description="{description}"'
+        body = {"error": "insufficient_scope", "error_description": description}
+        return JSONResponse(body, status_code=403, headers={"WWW-Authenticate": challenge})
+
+    def _rate_limited(self, headers: dict[str, str]) -> Response:
+        if self.switches.text_rate_limits:
+            # Dentally's redis-throttle fork: text/plain, and rate headers only on allowed answers.
+            return PlainTextResponse("Rate Limit Exceeded", status_code=403)
+        return JSONResponse({"error": "Rate limit exceeded"}, status_code=403, headers=headers)
 
     def _spend(self, key: SandboxKey, *, count: bool = True) -> tuple[bool, dict[str, str]]:
         """Count one request against the key's window; False when the budget was already spent."""
@@ -480,14 +649,29 @@ class Sandbox:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return JSONResponse({"error": "Not found" if status == 404 else str(exc)}, status_code=status)
 
+    async def _token_info(self, request: Request) -> Response:
+        if not self.switches.token_info:
+            return _not_found()
+        key, refused, headers = await self._admit(request, "GET /oauth/token/info")
+        if key is None:
+            assert refused is not None
+            return refused
+        body = {
+            "resource_owner_id": key.user_id,
+            "scope": list(key.scopes),
+            "expires_in": None,
+            "application": {"uid": None},
+            "created_at": 1_700_000_000,
+        }
+        return JSONResponse(body, headers=headers)
+
     # API handlers ----------------------------------------------------------------------------------------------
 
     def _practice(self, key: SandboxKey) -> SamplePractice:
         return SAMPLE_PRACTICES[key.region]
 
-    async def _get_user(self, request: Request, key: SandboxKey) -> Response:
-        user = _USERS[key.user_id]
-        body = {
+    def _user_body(self, user: _User) -> dict[str, Any]:
+        return {
             "id": user.id,
             "uuid": f"00000000-0000-4000-8000-{user.id:012d}",
             "title": None,
@@ -501,7 +685,15 @@ class Sandbox:
             "site_id": user.site_id,
             "allowed_sites": [user.site_id],
         }
-        return JSONResponse({"user": body})
+
+    async def _get_user(self, request: Request, key: SandboxKey) -> Response:
+        return JSONResponse({"user": self._user_body(_USERS[key.user_id])})
+
+    async def _list_users(self, request: Request, key: SandboxKey) -> Response:
+        users = [self._user_body(u) for u in _USERS.values() if u.practice_id == self._practice(key).id]
+        per_page = _int(request.query_params.get("per_page"), 25)
+        per_page = per_page if 1 <= per_page <= 100 else 25
+        return JSONResponse({"users": users[:per_page], "meta": {"current_page": 1, "total_pages": 1}})
 
     async def _get_practice(self, request: Request, key: SandboxKey) -> Response:
         practice = self._practice(key)
@@ -512,15 +704,21 @@ class Sandbox:
         sites = [{"id": site_id, "name": name} for site_id, name in self._practice(key).sites]
         return JSONResponse({"sites": sites, "meta": {"current_page": 1, "total_pages": 1, "total": len(sites)}})
 
+    def _served(self, rows: Iterable[Any]) -> None:
+        if any(True for _ in rows):
+            self.counts.records_served += 1
+
     async def _list_appointments(self, request: Request, key: SandboxKey) -> Response:
         params = request.query_params
-        for name in ("after", "before"):
-            if not params.get(name):
-                return JSONResponse({"error": f"param is missing or the value is empty: {name}"}, status_code=400)
-        after, before = _parse_time(params["after"]), _parse_time(params["before"])
-        if after is None or before is None:
+        windowed = bool(params.get("after")) and bool(params.get("before"))
+        if not windowed and not self.switches.unwindowed_index:
+            name = "after" if not params.get("after") else "before"
+            return JSONResponse({"error": f"param is missing or the value is empty: {name}"}, status_code=400)
+        after = _parse_time(params["after"]) if windowed else None
+        before = _parse_time(params["before"]) if windowed else None
+        if windowed and (after is None or before is None):
             return JSONResponse({"errors": {"after": ["must be an ISO-8601 time with a zone"]}}, status_code=422)
-        if before <= after:
+        if after is not None and before is not None and before <= after:
             return JSONResponse({"errors": {"before": ["must be after 'after'"]}}, status_code=422)
         per_page = _int(params.get("per_page"), 25)
         per_page = per_page if 1 <= per_page <= 100 else 25
@@ -531,55 +729,89 @@ class Sandbox:
             for a in sorted(self.appointments.values(), key=lambda a: (str(a["start_time"]), a["id"]))
             if a["practice_id"] == practice_id
             and (start := _parse_time(str(a["start_time"]))) is not None
-            and after <= start < before
+            and (after is None or before is None or after <= start < before)
         ]
         chunk = rows[(page - 1) * per_page : page * per_page]
+        self._served(chunk)
         meta = {"current_page": page, "total_pages": max(1, -(-len(rows) // per_page)), "total": len(rows)}
         return JSONResponse({"appointments": [_public(a) for a in chunk], "meta": meta})
 
+    async def _list_patients(self, request: Request, key: SandboxKey) -> Response:
+        rows = [p for p in self.patients.values() if p["practice_id"] == self._practice(key).id]
+        self._served(rows)
+        return JSONResponse({"patients": [_public(p) for p in rows], "meta": {"current_page": 1, "total_pages": 1}})
+
     async def _create_appointment(self, request: Request, key: SandboxKey) -> Response:
-        fields = await _wrapped_body(request)
-        if fields is None:
-            return JSONResponse({"error": "param is missing or the value is empty: appointment"}, status_code=400)
-        if not self.switches.create_succeeds:
+        fields = await _wrapped_body(request, "appointment")
+        # Strong parameters: no appointment object (or an empty one) fails inside the action, saving nothing.
+        if not fields:
+            return _param_missing("appointment")
+        if not self.switches.lax_create:
             errors = _validate(fields)
             if errors:
                 return JSONResponse({"errors": errors}, status_code=422)
         appointment = self._store({"state": "Booked", **fields, "practice_id": self._practice(key).id})
+        self.counts.created += 1
+        self._served([appointment])
         return JSONResponse({"appointment": _public(appointment)}, status_code=201)
 
+    async def _create_patient(self, request: Request, key: SandboxKey) -> Response:
+        fields = await _wrapped_body(request, "patient")
+        if not fields:
+            return _param_missing("patient")
+        if not fields.get("last_name"):
+            return JSONResponse({"errors": {"last_name": ["can't be blank"]}}, status_code=422)
+        patient_id = max(self.patients, default=0) + 1
+        self.patients[patient_id] = {**fields, "id": patient_id, "practice_id": self._practice(key).id}
+        self.counts.created += 1
+        self._served([patient_id])
+        return JSONResponse({"patient": _public(self.patients[patient_id])}, status_code=201)
+
+    def _table(self, request: Request) -> tuple[str, dict[int, dict[str, Any]]]:
+        resource = "patient" if "/patients/" in request.url.path else "appointment"
+        return resource, self.patients if resource == "patient" else self.appointments
+
     def _lookup(self, request: Request, key: SandboxKey) -> dict[str, Any] | None:
-        raw = request.path_params["appointment_id"]
-        appointment = self.appointments.get(int(raw)) if raw.isdigit() else None
-        if appointment is None or appointment["practice_id"] != self._practice(key).id:
+        _, table = self._table(request)
+        raw = request.path_params["record_id"]
+        record = table.get(int(raw)) if raw.isdigit() else None
+        if record is None or record["practice_id"] != self._practice(key).id:
             return None
-        return appointment
+        return record
 
-    async def _get_appointment(self, request: Request, key: SandboxKey) -> Response:
-        appointment = self._lookup(request, key)
-        if appointment is None:
-            return JSONResponse({"error": "Not found"}, status_code=404)
-        return JSONResponse({"appointment": _public(appointment)})
+    async def _get_record(self, request: Request, key: SandboxKey) -> Response:
+        resource, _ = self._table(request)
+        record = self._lookup(request, key)
+        if record is None:
+            return _not_found()
+        self._served([record])
+        return JSONResponse({resource: _public(record)})
 
-    async def _update_appointment(self, request: Request, key: SandboxKey) -> Response:
-        appointment = self._lookup(request, key)
-        if appointment is None:
-            return JSONResponse({"error": "Not found"}, status_code=404)
-        fields = await _wrapped_body(request)
-        if fields is None:
-            return JSONResponse({"error": "param is missing or the value is empty: appointment"}, status_code=400)
-        merged = {**appointment, **fields, "id": appointment["id"], "practice_id": appointment["practice_id"]}
-        errors = _validate(merged)
-        if errors:
-            return JSONResponse({"errors": errors}, status_code=422)
-        self.appointments[appointment["id"]] = merged
-        return JSONResponse({"appointment": _public(merged)})
+    async def _update_record(self, request: Request, key: SandboxKey) -> Response:
+        resource, table = self._table(request)
+        record = self._lookup(request, key)
+        if record is None:
+            return _not_found()
+        fields = await _wrapped_body(request, resource)
+        if not fields:
+            return _param_missing(resource)
+        merged = {**record, **fields, "id": record["id"], "practice_id": record["practice_id"]}
+        if resource == "appointment":
+            errors = _validate(merged)
+            if errors:
+                return JSONResponse({"errors": errors}, status_code=422)
+        table[record["id"]] = merged
+        self.counts.changed += 1
+        self._served([merged])
+        return JSONResponse({resource: _public(merged)})
 
-    async def _delete_appointment(self, request: Request, key: SandboxKey) -> Response:
-        appointment = self._lookup(request, key)
-        if appointment is None:
-            return JSONResponse({"error": "Not found"}, status_code=404)
-        del self.appointments[appointment["id"]]
+    async def _delete_record(self, request: Request, key: SandboxKey) -> Response:
+        _, table = self._table(request)
+        record = self._lookup(request, key)
+        if record is None:
+            return _not_found()
+        del table[record["id"]]
+        self.counts.deleted += 1
         return Response(status_code=204)
 
     # Control endpoints -----------------------------------------------------------------------------------------
@@ -594,16 +826,31 @@ class Sandbox:
             return JSONResponse({"error": "send a JSON object"}, status_code=400)
         if not isinstance(patch, dict):
             return JSONResponse({"error": "send a JSON object"}, status_code=400)
+        modes = patch.pop("modes", None)
         try:
-            self.switches = Switches.model_validate({**self.switches.model_dump(), **patch})
+            if modes is not None:
+                if not isinstance(modes, list) or not all(isinstance(m, str) for m in modes):
+                    return JSONResponse({"error": "modes must be a list of mode names"}, status_code=400)
+                switches = switches_for(modes, Switches.model_validate(patch))
+            else:
+                switches = Switches.model_validate({**self.switches.model_dump(), **patch})
         except ValidationError as exc:
             errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
             return JSONResponse({"errors": errors}, status_code=422)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        reseed = switches.real_ids != self.switches.real_ids
+        self.switches = switches
+        if reseed:
+            self._seed()
         return JSONResponse(self.switches.model_dump())
 
     async def _reset(self, request: Request) -> Response:
         self.reset()
         return JSONResponse(self.switches.model_dump())
+
+    async def _get_counts(self, request: Request) -> Response:
+        return JSONResponse(asdict(self.counts))
 
     async def _list_requests(self, request: Request) -> Response:
         return JSONResponse({"requests": [asdict(r) for r in self._requests]})
@@ -638,14 +885,24 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-async def _wrapped_body(request: Request) -> dict[str, Any] | None:
+async def _wrapped_body(request: Request, resource: str) -> dict[str, Any] | None:
+    """The resource's object in the body, or None when it is missing or empty (what strong parameters refuse)."""
     try:
         body = await request.json()
     except ValueError:
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("appointment"), dict):
+    if not isinstance(body, dict) or not isinstance(body.get(resource), dict) or not body[resource]:
         return None
-    return dict(body["appointment"])
+    return dict(body[resource])
+
+
+def _not_found() -> Response:
+    # The same answer for a missing record, an unrouted path and (in that mode) a missing scope, as Rails gives.
+    return JSONResponse({"error": "Not found"}, status_code=404)
+
+
+def _param_missing(resource: str) -> Response:
+    return JSONResponse({"error": f"param is missing or the value is empty: {resource}"}, status_code=400)
 
 
 def _validate(fields: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -1,24 +1,23 @@
-"""The scope checker: proves which of the scopes Aldense needs a Dentally key holds, without changing clinic data.
+"""The scope checker: proves which scopes Aldense needs a Dentally key holds, without changing or reading clinic data.
 
-How it decides (see DESIGN.md section 4 and reference/dentally-api.md):
+How a check runs (DESIGN.md section 4; the requests are in :mod:`dentally.probes`, the rules in
+:mod:`dentally.proof`):
 
-* ``GET /v1/user`` proves the key and ``user:read``. Four probes prove the appointment scopes: a one-minute
-  ``GET /v1/appointments`` window (read), a ``POST`` whose body cannot validate (create), and ``PATCH``/``DELETE``
-  of appointment 0, which cannot exist (update, delete). Dentally is believed to check scopes before looking
-  records up or validating bodies, so a granted scope shows as 400/404/422 and a missing one as 403.
-* 2xx/400/422 (and 404 on a write probe) mean granted; a 403 naming ``insufficient_scope`` means missing; a 403
-  saying "Rate limit exceeded" means wait (never longer than ``max_rate_limit_wait``) and retry once, never
-  missing; 401 means the key is invalid, expired or revoked; 5xx, timeouts and anything else mean "could not
-  check". A 403 that names neither cause counts as missing only when another probe of the same check was
-  granted (so the key itself is accepted); otherwise it is "could not check".
-* A 2xx on a write probe is an *incident*: something was written. A created appointment is deleted at once,
-  the result carries the incident, the verdict is "could not check", and this checker stops sending the
-  create probe (``create_probe_enabled``) until it is rebuilt.
-* With the region known, the five probes and ``GET /v1/practice`` (for the clinic name) run concurrently, so a
-  check takes about one round trip. "Detect" first asks ``GET /v1/user`` of each allowed region in turn.
-* No check sends more than ``max_requests`` (8) requests; one is always held back while a create probe is in
-  flight so that an accidental appointment can be deleted. Retries and the clinic name use what is left.
-* ``X-OAuth-Scopes``, when Dentally sends it, is recorded as corroboration and never changes the verdict.
+1. **Reads first.** ``GET /v1/user`` (identity, and ``X-OAuth-Scopes`` if Dentally sends it), ``GET
+   /oauth/token/info``, ``GET /v1/users?per_page=1``, an empty-window ``GET /v1/appointments`` and ``GET
+   /v1/practice``, all at once. When introspection settles the five scopes, no write is ever sent.
+2. **Otherwise calibrated write probes**, all at once: ``POST``/``PATCH``/``PUT``/``DELETE`` on appointments with
+   ``{}`` and id 0, and the same shapes on patients as controls. So a check with the region known costs two round
+   trips at most (one when Dentally introspects).
+3. Rate-limited (any of Dentally's shapes), 5xx, timed-out and failed requests are retried once after one shared
+   wait (never longer than ``max_rate_limit_wait``); a rate limit is never taken for a missing scope.
+4. 401 on ``/v1/user`` with the region given: the other regions are asked before the key is called invalid.
+   "Detect" asks every allowed region at once.
+
+Budgets: 16 requests with the region known, 20 with "detect" or when the other regions are tried, retries
+included. The verdict is "verified" only when all five scopes are proven granted, "missing scopes" only when one is
+proven missing, "could not check" when Dentally or the network got in the way, and "could not prove" when every
+answer arrived but proves nothing either way, or when introspection and probes disagree (support is alerted).
 """
 
 from __future__ import annotations
@@ -26,23 +25,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import Enum, StrEnum
-from types import MappingProxyType
-from typing import Any, Final, Literal, TypeAlias
+from datetime import UTC, datetime
+from typing import Final, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import SecretStr
 
-from dentally.client import ApiResponse, ClientFactory, DentallyClient, DentallyUser, format_timestamp
+from dentally.client import ClientFactory, DentallyClient, DentallyUser
 from dentally.errors import MalformedKey, Timeout, TransportError
+from dentally.outcome import (
+    REQUIRED_SCOPES,
+    SCOPE_LABELS,
+    CheckResult,
+    Evidence,
+    Incident,
+    Problem,
+    Scope,
+    ScopeCheck,
+    ScopeStatus,
+    Verdict,
+)
+from dentally.probes import PROBES, READS, WRITES, Probe, Role
+from dentally.proof import Kind, Proof, Seen, classify, prove
 from dentally.regions import DETECT, RegionChoice, RegionId, region_label
 
 __all__ = [
     "MAX_REQUESTS",
+    "MAX_REQUESTS_WIDE",
     "REQUIRED_SCOPES",
     "SCOPE_LABELS",
     "CheckResult",
+    "Evidence",
     "Incident",
     "Problem",
     "Scope",
@@ -50,294 +62,76 @@ __all__ = [
     "ScopeChecker",
     "ScopeStatus",
     "Verdict",
+    "exchange",
 ]
 
 logger = logging.getLogger(__name__)
 
-Scope: TypeAlias = Literal[
-    "user:read", "appointment:read", "appointment:create", "appointment:update", "appointment:delete"
-]
-
-REQUIRED_SCOPES: Final[tuple[Scope, ...]] = (
-    "user:read",
-    "appointment:read",
-    "appointment:create",
-    "appointment:update",
-    "appointment:delete",
-)
-
-SCOPE_LABELS: Final[Mapping[Scope, str]] = MappingProxyType(
-    {
-        "user:read": "User Read",
-        "appointment:read": "Appointment Read",
-        "appointment:create": "Appointment Create",
-        "appointment:update": "Appointment Update",
-        "appointment:delete": "Appointment Delete",
-    }
-)
-"""The tick-box labels Dentally shows when a key is made."""
-
-MAX_REQUESTS: Final = 8
+MAX_REQUESTS: Final = 16
+"""Most requests of a check with the region known."""
+MAX_REQUESTS_WIDE: Final = 20
+"""Most requests of a check that asks several regions ("detect", or a refused key tried elsewhere)."""
 DEFAULT_MAX_RATE_LIMIT_WAIT: Final = 2.0
 FAILURE_PAUSE: Final = 0.5
-"""Seconds to wait before retrying probes that met a server error, a timeout or a network failure."""
+"""Seconds to wait before retrying requests that met a server error, a timeout or a network failure."""
+EXCERPT: Final = 300
 
-# A body that fails validation three ways (finish before start, long past, no practitioner); the reason names us
-# so that, should Dentally ever save it, the clinic can see what it is.
-_UNSAVABLE_APPOINTMENT: Final = {
-    "appointment": {
-        "start_time": "2000-01-01T10:00:00Z",
-        "finish_time": "2000-01-01T09:00:00Z",
-        "reason": "Aldense Guide permission check - safe to delete",
-    }
-}
-# Rails ids start at 1, so 0 names no record.
-_NO_SUCH_APPOINTMENT: Final = "/v1/appointments/0"
-
-
-class Verdict(StrEnum):
-    """The overall answer of a check."""
-
-    VERIFIED = "verified"
-    MISSING_SCOPES = "missing_scopes"
-    INVALID_KEY = "invalid_key"
-    COULD_NOT_CHECK = "could_not_check"
-
-
-class ScopeStatus(StrEnum):
-    """What a check learned about one scope."""
-
-    GRANTED = "granted"
-    MISSING = "missing"
-    UNKNOWN = "unknown"
-
-
-class Problem(StrEnum):
-    """Why a check did not verify the key, when the cause was not a missing scope."""
-
-    KEY_REJECTED = "key_rejected"
-    MALFORMED_KEY = "malformed_key"
-    INCIDENT = "incident"
-    PROBE_DISABLED = "probe_disabled"
-    RATE_LIMITED = "rate_limited"
-    TIMEOUT = "timeout"
-    SERVER_ERROR = "server_error"
-    NETWORK = "network"
-    FORBIDDEN_UNEXPLAINED = "forbidden_unexplained"
-    UNEXPECTED_STATUS = "unexpected_status"
-    BUDGET_EXHAUSTED = "budget_exhausted"
-
-
-# When several probes failed differently, the first of these found becomes the result's problem.
+# When several requests failed differently, the first of these found explains "could not check".
 _PROBLEM_ORDER: Final = (
-    Problem.INCIDENT,
-    Problem.PROBE_DISABLED,
     Problem.RATE_LIMITED,
     Problem.TIMEOUT,
     Problem.SERVER_ERROR,
     Problem.NETWORK,
-    Problem.FORBIDDEN_UNEXPLAINED,
-    Problem.UNEXPECTED_STATUS,
     Problem.BUDGET_EXHAUSTED,
 )
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ScopeCheck(_Frozen):
-    """The outcome for one required scope."""
-
-    scope: Scope
-    status: ScopeStatus
-    http_status: int | None = Field(None, description="Status of the probe's last answer; None if none arrived.")
-
-    @property
-    def label(self) -> str:
-        """Dentally's tick-box label, e.g. ``"Appointment Read"``."""
-        return SCOPE_LABELS[self.scope]
-
-
-class Incident(_Frozen):
-    """A write probe that Dentally carried out instead of refusing; support must hear about it."""
-
-    method: str
-    path: str
-    http_status: int
-    appointment_id: int | str | None = Field(None, description="Id of the appointment created, when one was.")
-    cleanup_status: int | None = Field(None, description="Status of the DELETE that undid it; None if not sent.")
-    cleaned_up: bool = Field(False, description="Whether the created appointment is known to be deleted again.")
-
-
-class CheckResult(_Frozen):
-    """Everything one check learned; immutable, JSON round-trippable, and free of the key.
-
-    Store it with ``result.model_dump_json()`` and load it with ``CheckResult.model_validate_json(text)``.
-    """
-
-    schema_version: Literal[1] = 1
-    verdict: Verdict
-    scopes: tuple[ScopeCheck, ...] = Field(description="One entry per required scope, in REQUIRED_SCOPES order.")
-    region: RegionId | None = Field(description="The region the key works in; None when none was found.")
-    region_detected: bool = Field(description="Whether the region was found by trying each allowed one.")
-    user: DentallyUser | None = Field(description="The key's Dentally user, when user:read let us read it.")
-    clinic_name: str | None = Field(description="Practice name, else site names; never part of the verdict.")
-    requests_made: int = Field(ge=0, description="HTTP requests this check sent (at most max_requests).")
-    problem: Problem | None = Field(None, description="Cause, for invalid_key and could_not_check.")
-    reason: str | None = Field(None, description="One sentence for people, for invalid_key and could_not_check.")
-    retry_at: datetime | None = Field(None, description="When Dentally's rate limit resets, if that stopped us.")
-    incident: Incident | None = None
-    oauth_scopes: tuple[str, ...] | None = Field(None, description="X-OAuth-Scopes as Dentally sent it, if at all.")
-    checked_at: datetime
-
-    @field_validator("scopes")
-    @classmethod
-    def _every_required_scope_in_order(cls, value: tuple[ScopeCheck, ...]) -> tuple[ScopeCheck, ...]:
-        if tuple(check.scope for check in value) != REQUIRED_SCOPES:
-            raise ValueError(f"scopes must list {', '.join(REQUIRED_SCOPES)} in that order")
-        return value
-
-    @property
-    def has_incident(self) -> bool:
-        """Whether a write probe changed data (support must be alerted)."""
-        return self.incident is not None
-
-    @property
-    def missing_scopes(self) -> tuple[Scope, ...]:
-        """Scopes the key definitely lacks."""
-        return tuple(c.scope for c in self.scopes if c.status is ScopeStatus.MISSING)
-
-    @property
-    def unknown_scopes(self) -> tuple[Scope, ...]:
-        """Scopes the check could not settle."""
-        return tuple(c.scope for c in self.scopes if c.status is ScopeStatus.UNKNOWN)
-
-    def status_of(self, scope: Scope) -> ScopeStatus:
-        """The status of one required scope."""
-        return next(c.status for c in self.scopes if c.scope == scope)
-
-    @property
-    def scopes_header_agrees(self) -> bool | None:
-        """Whether ``X-OAuth-Scopes`` tells the same story as the probes about every settled scope.
-
-        None when Dentally sent no such header. A bare resource in the header (``appointment``) counts as
-        granting every action on it.
-        """
-        if self.oauth_scopes is None:
-            return None
-        listed = set(self.oauth_scopes)
-        for check in self.scopes:
-            if check.status is ScopeStatus.UNKNOWN:
-                continue
-            in_header = check.scope in listed or check.scope.split(":", 1)[0] in listed
-            if in_header != (check.status is ScopeStatus.GRANTED):
-                return False
-        return True
-
-
-class _Kind(Enum):
-    GRANTED = "granted"
-    MISSING = "missing"
-    UNMARKED_403 = "unmarked_403"
-    RATE_LIMITED = "rate_limited"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    WROTE = "wrote"
-    NOT_SENT = "not_sent"
-
-
-@dataclass(frozen=True, slots=True)
-class _Probe:
-    name: str
-    method: str
-    path: str
-    params: Mapping[str, str | int] | None = None
-    body: Any = None
-
-    @property
-    def writes(self) -> bool:
-        return self.method != "GET"
-
-
-@dataclass(frozen=True, slots=True)
-class _Observation:
-    kind: _Kind
-    status: int | None = None
-    problem: Problem | None = None
-    detail: str = ""
-    response: ApiResponse | None = None
-
-
-_RETRIED_FAILURES: Final = frozenset({Problem.SERVER_ERROR, Problem.TIMEOUT, Problem.NETWORK})
-
-
-def _worth_retrying(seen: _Observation) -> bool:
-    return seen.kind is _Kind.RATE_LIMITED or (seen.kind is _Kind.FAILED and seen.problem in _RETRIED_FAILURES)
-
-
-def _classify(probe: _Probe, response: ApiResponse) -> _Observation:
-    status = response.status_code
-
-    def seen(kind: _Kind, problem: Problem | None = None, detail: str = "") -> _Observation:
-        return _Observation(kind, status, problem, detail, response)
-
-    if status == 401:
-        return seen(_Kind.REJECTED, Problem.KEY_REJECTED)
-    if response.is_rate_limited:
-        return seen(_Kind.RATE_LIMITED, Problem.RATE_LIMITED)
-    if status == 403:
-        if response.is_insufficient_scope:
-            return seen(_Kind.MISSING)
-        return seen(
-            _Kind.UNMARKED_403,
-            Problem.FORBIDDEN_UNEXPLAINED,
-            "Dentally refused the check's requests (403) without saying that a permission was missing.",
-        )
-    if response.is_success:
-        return seen(_Kind.WROTE, Problem.INCIDENT) if probe.writes else seen(_Kind.GRANTED)
-    # The scope check comes first, so a refused body or parameter still proves the scope. A 404 proves it only
-    # on a write probe, where we asked for a record that cannot exist; on a read it means the route is gone.
-    if status in (400, 422) or (status == 404 and probe.writes):
-        return seen(_Kind.GRANTED)
-    if status >= 500:
-        return seen(_Kind.FAILED, Problem.SERVER_ERROR, f"Dentally answered with a server error ({status}).")
-    return seen(
-        _Kind.FAILED,
-        Problem.UNEXPECTED_STATUS,
-        f"Dentally answered {probe.method} {probe.path} with an unexpected {status}.",
-    )
-
-
-_STATUS_OF_KIND: Final = {_Kind.GRANTED: ScopeStatus.GRANTED, _Kind.MISSING: ScopeStatus.MISSING}
+# Retries go to what decides the verdict first; the clinic name only gets what is left.
+_RETRY_ORDER: Final = ("user", "token_info", "users", "read", *WRITES, "practice", "sites")
 
 
 class _Run:
-    """One check's request budget and what its requests have shown so far."""
+    """One check's request budget and the last answer of each request."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self.oauth_scopes: tuple[str, ...] | None = None
+        self.seen: dict[str, Seen] = {}
+        self.regions: dict[str, RegionId] = {}
+        self.retried: set[str] = set()
 
-    def room(self, reserve: int = 0) -> int:
-        return max(0, self.limit - self.used - reserve)
+    def room(self) -> int:
+        return max(0, self.limit - self.used)
 
-    async def send(self, client: DentallyClient, probe: _Probe) -> _Observation:
+    async def send(self, client: DentallyClient, region: RegionId, probe: Probe, key: str | None = None) -> Seen:
+        name = key or probe.name
         if self.used >= self.limit:
-            return _Observation(_Kind.NOT_SENT, problem=Problem.BUDGET_EXHAUSTED)
-        self.used += 1
-        try:
+            seen = Seen(probe, Kind.NOT_SENT, problem=Problem.BUDGET_EXHAUSTED, detail="not sent: budget spent")
+        else:
+            self.used += 1
+            seen = await exchange(client, probe)
+        self.seen[name] = seen
+        self.regions[name] = region
+        return seen
+
+    async def round(self, client: DentallyClient, region: RegionId, names: Sequence[str]) -> None:
+        await asyncio.gather(*(self.send(client, region, PROBES[name]) for name in names))
+
+
+async def exchange(client: DentallyClient, probe: Probe) -> Seen:
+    """Send one probe and sort its answer; a transport failure becomes a ``TROUBLE`` observation, never raised."""
+    try:
+        if probe.role is Role.INTROSPECTION:
+            response = await client.token_info()
+        else:
             response = await client.request(probe.method, probe.path, params=probe.params, json=probe.body)
-        except Timeout as exc:
-            return _Observation(
-                _Kind.FAILED, problem=Problem.TIMEOUT, detail=f"Dentally did not answer in time ({exc})."
-            )
-        except TransportError as exc:
-            return _Observation(_Kind.FAILED, problem=Problem.NETWORK, detail=f"Could not reach Dentally ({exc}).")
-        if self.oauth_scopes is None:
-            self.oauth_scopes = response.oauth_scopes
-        return _classify(probe, response)
+    except Timeout as exc:
+        return Seen(probe, Kind.TROUBLE, problem=Problem.TIMEOUT, detail=f"Dentally did not answer in time ({exc}).")
+    except TransportError as exc:
+        return Seen(probe, Kind.TROUBLE, problem=Problem.NETWORK, detail=f"Could not reach Dentally ({exc}).")
+    return classify(probe, response)
+
+
+def _retryable(seen: Seen) -> bool:
+    return seen.kind in (Kind.RATE_LIMITED, Kind.TROUBLE)
 
 
 Clock: TypeAlias = Callable[[], datetime]
@@ -356,8 +150,8 @@ class ScopeChecker:
         clients: ClientFactory,
         *,
         max_requests: int = MAX_REQUESTS,
+        max_requests_wide: int = MAX_REQUESTS_WIDE,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
-        create_probe_enabled: bool = True,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
@@ -365,360 +159,370 @@ class ScopeChecker:
 
         Args:
             clients: Builds region clients; its endpoints decide hosts and the detect order.
-            max_requests: Most HTTP requests one check may send (at least 6: five probes and a cleanup).
-            max_rate_limit_wait: Longest pause, in seconds, before retrying a rate-limited probe.
-            create_probe_enabled: False skips the create probe (appointment:create then stays unknown), e.g.
-                after an incident recorded elsewhere.
+            max_requests: Most HTTP requests a check with the region known may send (at least 14: both rounds).
+            max_requests_wide: Most a check that asks several regions may send (at least ``max_requests``).
+            max_rate_limit_wait: Longest pause, in seconds, before retrying a rate-limited request.
             clock: Returns the current aware time; the system clock by default.
             sleep: Waits a number of seconds; ``asyncio.sleep`` by default (tests pass a fake).
         """
-        if max_requests < 6:
-            raise ValueError("a check needs at least 6 requests: five probes and one to undo an accident")
+        needed = len(READS) + len(WRITES)
+        if max_requests < needed:
+            raise ValueError(f"a check needs at least {needed} requests: the reads and the calibrated probes")
+        if max_requests_wide < max_requests:
+            raise ValueError("max_requests_wide cannot be below max_requests")
         if max_rate_limit_wait < 0:
             raise ValueError("max_rate_limit_wait cannot be negative")
         self._clients = clients
         self._max_requests = max_requests
+        self._max_wide = max_requests_wide
         self._max_wait = max_rate_limit_wait
-        self._create_probe_enabled = create_probe_enabled
         self._clock = clock or _system_clock
         self._sleep = sleep or asyncio.sleep
-
-    @property
-    def create_probe_enabled(self) -> bool:
-        """False once a create probe has created something (or when built so)."""
-        return self._create_probe_enabled
 
     def __repr__(self) -> str:
         return f"ScopeChecker(clients={self._clients!r}, max_requests={self._max_requests})"
 
     async def check(self, token: SecretStr, region: RegionChoice) -> CheckResult:
-        """Check which required scopes ``token`` holds.
+        """Prove which required scopes ``token`` holds.
 
         Args:
             token: The pasted Dentally key.
-            region: A region id, or ``"detect"`` to try the deployment's allowed regions in turn.
+            region: A region id, or ``"detect"`` to ask the deployment's allowed regions at once.
 
         Returns:
             The result; Dentally or network trouble gives ``could_not_check`` rather than an exception.
         """
         started = self._clock()
-        run = _Run(self._max_requests)
-        detect = region == DETECT
-        candidates: Sequence[RegionId] = self._clients.endpoints.detect_order if region == DETECT else (region,)
+        order = self._clients.endpoints.detect_order
+        given: RegionId | None = None if region == DETECT else region
+        detect = given is None
+        run = _Run(self._max_wide if detect else self._max_requests)
         try:
-            clients = {r: self._clients.for_region(r, token) for r in candidates}
+            wanted: list[RegionId] = [*order, given] if given is not None else list(order)
+            clients = {r: self._clients.for_region(r, token) for r in dict.fromkeys(wanted)}
         except MalformedKey as exc:
-            return _result(started, run, Verdict.INVALID_KEY, {}, problem=Problem.MALFORMED_KEY, reason=str(exc))
-        probes = _probes(started)
-        observed: dict[str, _Observation] = {}
-        if detect:
-            found = await self._detect(run, clients, probes["user:read"], observed)
-            if found is None:
-                return self._unfound(started, run, candidates, observed)
+            return _bare(started, run, Verdict.INVALID_KEY, Problem.MALFORMED_KEY, str(exc))
+        found: RegionId | None
+        if given is None:
+            found = await self._find_region(run, clients, order)
         else:
-            found = candidates[0]
+            found = given
+            await run.round(clients[given], given, READS)
+            if run.seen["user"].kind is Kind.REJECTED:
+                # Another region's key is unknown here: ask the others before telling the clinic it is invalid.
+                others = [r for r in order if r != given]
+                run.limit = self._max_wide
+                found = await self._find_region(run, clients, others) if others else None
+                if found is None:
+                    return self._unfound(started, run, [given, *others], detect=False)
+                detect = True
+        if found is None:
+            return self._unfound(started, run, order, detect=True)
         client = clients[found]
-        result = await self._probe_region(started, run, client, probes, observed)
-        name = (
-            await self._clinic_name(run, client, probes, observed)
-            if result.verdict is not Verdict.INVALID_KEY
-            else None
-        )
-        result = result.model_copy(
-            update={
-                "region": found,
-                "region_detected": detect,
-                "clinic_name": name,
-                "requests_made": run.used,
-                "oauth_scopes": run.oauth_scopes,
-            }
-        )
-        logger.info(
-            "Dentally key check: %s in %s after %d requests%s",
-            result.verdict,
-            found,
-            run.used,
-            " (INCIDENT)" if result.incident else "",
-        )
+        await run.round(client, found, [n for n in READS if n not in run.seen or run.regions[n] != found])
+        await self._finish(run, client, found)
+        result = self._decide(started, run, found, detect)
+        logger.info("Dentally key check: %s in %s after %d requests", result.verdict, found, run.used)
         return result
 
-    async def _detect(
-        self,
-        run: _Run,
-        clients: Mapping[RegionId, DentallyClient],
-        user_probe: _Probe,
-        observed: dict[str, _Observation],
+    async def _find_region(
+        self, run: _Run, clients: Mapping[RegionId, DentallyClient], regions: Sequence[RegionId]
     ) -> RegionId | None:
-        # Keep room for the four appointment probes and the cleanup request that follow.
-        allowance = self._max_requests - 4 - (1 if self._create_probe_enabled else 0)
-        for region_id, client in clients.items():
-            if run.used >= allowance:
-                observed["detect:budget"] = _Observation(_Kind.NOT_SENT, problem=Problem.BUDGET_EXHAUSTED)
-                return None
-            seen = await run.send(client, user_probe)
-            if seen.kind is _Kind.RATE_LIMITED and run.used < allowance:
-                await self._wait_for_reset([seen])
-                seen = await run.send(client, user_probe)
-            if seen.kind in (_Kind.GRANTED, _Kind.MISSING, _Kind.UNMARKED_403):
-                observed["user:read"] = seen
-                return region_id
-            observed[f"detect:{region_id}"] = seen
+        """Ask each region's ``/v1/user`` at once; the first region (in order) that does not refuse the key wins."""
+        answers = dict(
+            zip(
+                regions,
+                await asyncio.gather(*(run.send(clients[r], r, PROBES["user"], f"detect:{r}") for r in regions)),
+                strict=True,
+            )
+        )
+        troubled = [r for r in regions if _retryable(answers[r])]
+        if troubled and not any(_accepts(answers[r]) for r in regions):
+            await self._wait([answers[r] for r in troubled])
+            again = await asyncio.gather(*(run.send(clients[r], r, PROBES["user"], f"detect:{r}") for r in troubled))
+            answers.update(zip(troubled, again, strict=True))
+        for r in regions:
+            if _accepts(answers[r]):
+                run.seen["user"] = run.seen.pop(f"detect:{r}")
+                run.regions["user"] = r
+                return r
         return None
 
-    def _unfound(
-        self,
-        started: datetime,
-        run: _Run,
-        tried: Sequence[RegionId],
-        observed: Mapping[str, _Observation],
-    ) -> CheckResult:
-        failures = [o for o in observed.values() if o.kind is not _Kind.REJECTED]
+    def _unfound(self, started: datetime, run: _Run, tried: Sequence[RegionId], *, detect: bool) -> CheckResult:
+        failures = [s for s in run.seen.values() if _retryable(s) or s.kind is Kind.NOT_SENT]
+        labels = ", ".join(region_label(r) for r in dict.fromkeys(tried))
         if not failures:
-            labels = ", ".join(region_label(r) for r in tried)
             reason = f"No Dentally region accepted this key (tried {labels}); it may be mistyped, expired or revoked."
-            return _result(
-                started, run, Verdict.INVALID_KEY, {}, problem=Problem.KEY_REJECTED, reason=reason, detected=True
-            )
+            return _bare(started, run, Verdict.INVALID_KEY, Problem.KEY_REJECTED, reason, detected=detect)
         problem, reason, retry_at = _explain(failures, self._clock())
-        return _result(
+        return _bare(
             started,
             run,
             Verdict.COULD_NOT_CHECK,
-            {},
-            problem=problem,
-            reason=f"Could not find this key's region: {reason}",
+            problem,
+            f"Could not find this key's region: {reason}",
             retry_at=retry_at,
-            detected=True,
+            detected=detect,
         )
 
-    async def _probe_region(
-        self,
-        started: datetime,
-        run: _Run,
-        client: DentallyClient,
-        probes: Mapping[str, _Probe],
-        observed: dict[str, _Observation],
-    ) -> CheckResult:
-        pending = [s for s in REQUIRED_SCOPES if s not in observed]
-        if not self._create_probe_enabled:
-            pending.remove("appointment:create")
-            observed["appointment:create"] = _Observation(
-                _Kind.NOT_SENT,
-                problem=Problem.PROBE_DISABLED,
-                detail="The create-permission probe is switched off after an earlier incident, "
-                "so Appointment Create cannot be checked until support switches it back on.",
-            )
-        # The practice name rides along with the probes when the budget allows, so it costs no extra round trip.
-        with_practice = run.room(_reserve(pending)) > len(pending)
-        names = [*pending, "practice"] if with_practice else pending
-        await self._send_round(run, client, probes, names, observed)
-        incident = await self._undo_writes(run, client, observed)
+    async def _finish(self, run: _Run, client: DentallyClient, region: RegionId) -> None:
+        """The calibrated writes (unless introspection settled everything), the clinic-name fallback and retries.
 
-        # Every rate-limited or failed (5xx, timeout, network) request gets one retry after one shared wait:
-        # scopes first, in order, and the practice name only with whatever budget is left.
-        retryable = [n for n in (*REQUIRED_SCOPES, "practice") if n in observed and _worth_retrying(observed[n])]
-        if retryable and not _rejected(observed):
-            limited = [observed[n] for n in retryable if observed[n].kind is _Kind.RATE_LIMITED]
-            if limited:
-                await self._wait_for_reset(limited)
-            else:
-                await self._sleep(FAILURE_PAUSE)
-            retry: list[str] = []
-            for name in retryable:
-                if run.room(_reserve([*retry, name])) >= len(retry) + 1:
-                    retry.append(name)
-            await self._send_round(run, client, probes, retry, observed)
-            # Always undo, even when the first round already produced an incident.
-            later = await self._undo_writes(run, client, observed)
-            incident = incident or later
-        return self._decide(started, run, observed, incident)
+        Normally one more round trip; only retries after a rate limit or a failure add another.
+        """
+        if _rejected(run):
+            return
+        retries = [n for n in READS if _retryable(run.seen[n])]
+        # Writes wait for an API that answered at all: if every read failed, they would only fail too.
+        answered = _api_answered(run)
+        fresh = list(WRITES) if answered and not prove(run.seen).introspected else []
+        # The clinic name never decides anything, so its fallback only gets what the verdict leaves of the budget.
+        extra = ["sites"] if run.seen["practice"].status != 200 and not _retryable(run.seen["practice"]) else []
+        await self._round(run, client, region, fresh, retries, extra)
+        if _rejected(run):
+            return
+        retries = [n for n in (*fresh, *extra) if _retryable(run.seen[n])]
+        late = [] if not _api_answered(run) or WRITES[0] in run.seen or prove(run.seen).introspected else list(WRITES)
+        if retries or late:
+            await self._round(run, client, region, late, retries)
 
-    async def _send_round(
+    async def _round(
         self,
         run: _Run,
         client: DentallyClient,
-        probes: Mapping[str, _Probe],
-        names: Sequence[str],
-        observed: dict[str, _Observation],
+        region: RegionId,
+        fresh: Sequence[str],
+        retries: Sequence[str],
+        extra: Sequence[str] = (),
     ) -> None:
-        seen = await asyncio.gather(*(run.send(client, probes[name]) for name in names))
-        observed.update(zip(names, seen, strict=True))
+        if not fresh and not retries and not extra:
+            return
+        if retries:
+            await self._wait([run.seen[n] for n in retries])
+            run.retried.update(retries)
+        # Everything goes out at once; what does not fit the budget is marked as not sent.
+        await run.round(client, region, _by_priority(fresh, retries, run, extra))
 
-    async def _undo_writes(
-        self, run: _Run, client: DentallyClient, observed: dict[str, _Observation]
-    ) -> Incident | None:
-        incident: Incident | None = None
-        for scope in ("appointment:create", "appointment:update", "appointment:delete"):
-            seen = observed.get(scope)
-            if seen is None or seen.kind is not _Kind.WROTE or seen.response is None:
-                continue
-            response = seen.response
-            found = Incident(method=response.method, path=response.path, http_status=response.status_code)
-            if scope == "appointment:create":
-                self._create_probe_enabled = False
-                found = await self._delete_created(run, client, found, response)
-            logger.warning(
-                "Dentally carried out the %s probe (%s %s -> %s); cleaned up: %s",
-                scope,
-                response.method,
-                response.path,
-                response.status_code,
-                found.cleaned_up,
-            )
-            # Mark it handled so a later round does not undo it twice; the scope itself was evidently granted.
-            observed[scope] = _Observation(_Kind.GRANTED, seen.status, None, "", None)
-            incident = incident or found
-        return incident
-
-    async def _delete_created(
-        self, run: _Run, client: DentallyClient, incident: Incident, response: ApiResponse
-    ) -> Incident:
-        created = response.body.get("appointment") if isinstance(response.body, Mapping) else None
-        appointment_id = created.get("id") if isinstance(created, Mapping) else None
-        if not isinstance(appointment_id, int | str) or not str(appointment_id).isalnum():
-            return incident
-        incident = incident.model_copy(update={"appointment_id": appointment_id})
-        if run.used >= run.limit:
-            return incident
-        run.used += 1
-        try:
-            answer = await client.request("DELETE", f"/v1/appointments/{appointment_id}")
-        except TransportError:
-            return incident
-        return incident.model_copy(update={"cleanup_status": answer.status_code, "cleaned_up": answer.is_success})
-
-    async def _wait_for_reset(self, limited: Iterable[_Observation]) -> None:
+    async def _wait(self, limited: Iterable[Seen]) -> None:
+        waits: list[float] = []
+        rate_limited = False
         now = self._clock()
-        waits = [o.response.rate_limit.seconds_until_reset(now) if o.response is not None else None for o in limited]
-        known = [w for w in waits if w is not None]
+        for seen in limited:
+            if seen.kind is Kind.RATE_LIMITED:
+                rate_limited = True
+                wait = seen.response.rate_limit.seconds_until_reset(now) if seen.response is not None else None
+                if wait is not None:
+                    waits.append(wait)
+        if not rate_limited:
+            await self._sleep(FAILURE_PAUSE)
+            return
         # Without a reset time, wait the cap: Dentally has been seen to refuse briefly with budget left.
-        wait = min(self._max_wait, max(known) if known else self._max_wait)
+        wait = min(self._max_wait, max(waits) if waits else self._max_wait)
         if wait > 0:
             await self._sleep(wait)
 
-    def _decide(
-        self, started: datetime, run: _Run, observed: dict[str, _Observation], incident: Incident | None
-    ) -> CheckResult:
-        if any(observed[s].kind is _Kind.GRANTED for s in REQUIRED_SCOPES):
-            # The key is accepted, so a bare 403 on one endpoint can only be about that endpoint's scope.
-            for scope in REQUIRED_SCOPES:
-                if observed[scope].kind is _Kind.UNMARKED_403:
-                    observed[scope] = _Observation(_Kind.MISSING, observed[scope].status)
-        user = _user_from(observed["user:read"])
-        scopes: dict[str, _Observation] = {s: observed[s] for s in REQUIRED_SCOPES}
-        if _rejected(observed):
-            reason = "Dentally rejected this key part-way through the check; it may have been revoked or expired."
-            if all(o.kind is _Kind.REJECTED for o in scopes.values()):
-                reason = (
-                    "Dentally does not accept this key here; it may be mistyped, expired, revoked "
-                    "or made in another region."
-                )
-            return _result(started, run, Verdict.INVALID_KEY, scopes, problem=Problem.KEY_REJECTED, reason=reason)
-        if incident is not None:
-            undone = (
-                f"appointment {incident.appointment_id} was deleted again"
-                if incident.cleaned_up
-                else "it could NOT be undone automatically"
-            )
+    def _decide(self, started: datetime, run: _Run, region: RegionId, detected: bool) -> CheckResult:
+        proof = prove(run.seen)
+        user = _user_from(run.seen.get("user"))
+        clinic = _practice_name(run.seen.get("practice")) or _site_names(run.seen.get("sites"))
+        base = _result(started, run, proof, region, detected, user, clinic)
+        if _rejected(run):
+            rejected_all = all(s.kind is Kind.REJECTED for n, s in run.seen.items() if not n.startswith("detect:"))
             reason = (
-                f"Dentally carried out a permission probe ({incident.method} {incident.path}) instead of refusing "
-                f"it; {undone}. The create probe is now off; support must look into it."
+                "Dentally does not accept this key here; it may be mistyped, expired, revoked or made in another "
+                "region."
+                if rejected_all
+                else "Dentally rejected this key part-way through the check; it may have been revoked or expired."
             )
-            return _result(
-                started,
-                run,
-                Verdict.COULD_NOT_CHECK,
-                scopes,
-                problem=Problem.INCIDENT,
-                reason=reason,
-                incident=incident,
-                user=user,
+            return base.model_copy(
+                update={"verdict": Verdict.INVALID_KEY, "problem": Problem.KEY_REJECTED, "reason": reason}
             )
-        if any(o.kind is _Kind.MISSING for o in scopes.values()):
-            return _result(started, run, Verdict.MISSING_SCOPES, scopes, user=user)
-        unsettled = [o for o in scopes.values() if o.kind is not _Kind.GRANTED]
-        if unsettled:
-            problem, reason, retry_at = _explain(unsettled, self._clock())
-            return _result(
-                started,
-                run,
-                Verdict.COULD_NOT_CHECK,
-                scopes,
-                problem=problem,
-                reason=reason,
-                retry_at=retry_at,
-                user=user,
+        if proof.incidents:
+            first = proof.incidents[0]
+            reason = (
+                f"Dentally answered a write probe with success ({first.shown}) instead of refusing it. Probes carry "
+                "no appointment fields and target id 0, so nothing should have changed, but support must look."
             )
-        return _result(started, run, Verdict.VERIFIED, scopes, user=user)
+            incident = Incident(method=first.probe.method, path=first.probe.path, http_status=first.status or 0)
+            return base.model_copy(
+                update={
+                    "verdict": Verdict.COULD_NOT_PROVE,
+                    "problem": Problem.INCIDENT,
+                    "reason": reason,
+                    "incident": incident,
+                }
+            )
+        if proof.disagreements:
+            reason = "Dentally's own scope list and its answers disagree: " + "; ".join(proof.disagreements) + "."
+            return base.model_copy(
+                update={"verdict": Verdict.COULD_NOT_PROVE, "problem": Problem.DISAGREEMENT, "reason": reason}
+            )
+        statuses = [p.status for p in proof.scopes.values()]
+        if ScopeStatus.MISSING in statuses:
+            return base.model_copy(update={"verdict": Verdict.MISSING_SCOPES})
+        if all(status is ScopeStatus.GRANTED for status in statuses):
+            return base.model_copy(update={"verdict": Verdict.VERIFIED})
+        if proof.troubled:
+            problem, reason, retry_at = _explain(proof.troubled, self._clock())
+            return base.model_copy(
+                update={
+                    "verdict": Verdict.COULD_NOT_CHECK,
+                    "problem": problem,
+                    "reason": reason,
+                    "retry_at": retry_at,
+                }
+            )
+        if all(s.kind is Kind.REFUSED for n, s in run.seen.items() if s.probe.role is not Role.INTROSPECTION):
+            reason = (
+                "Dentally refused every request of the check (403) without saying why, so nothing is proven; the "
+                "evidence shows what it answered."
+            )
+            return base.model_copy(
+                update={
+                    "verdict": Verdict.COULD_NOT_PROVE,
+                    "problem": Problem.FORBIDDEN_UNEXPLAINED,
+                    "reason": reason,
+                }
+            )
+        unproven = [s for s, p in proof.scopes.items() if p.status is ScopeStatus.UNKNOWN]
+        labels = ", ".join(SCOPE_LABELS[s] for s in unproven)
+        reason = (
+            f"Dentally's answers neither prove nor refute {labels}: its controls were not refused the way a "
+            "missing permission is, so this Dentally may look records up or check bodies before permissions, "
+            "or the key also holds Patient permissions."
+        )
+        return base.model_copy(
+            update={"verdict": Verdict.COULD_NOT_PROVE, "problem": Problem.UNPROVEN, "reason": reason}
+        )
 
-    async def _clinic_name(
-        self, run: _Run, client: DentallyClient, probes: Mapping[str, _Probe], observed: dict[str, _Observation]
-    ) -> str | None:
-        practice = observed.get("practice")
-        if practice is None or practice.kind is _Kind.NOT_SENT:
-            if run.room() == 0:
-                return None
-            practice = await run.send(client, probes["practice"])
-        name = _practice_name(practice)
-        if name is not None or run.room() == 0:
-            return name
-        if practice.kind is _Kind.RATE_LIMITED or practice.problem in _DENTALLY_TROUBLE:
-            # Sites would fare no better while Dentally itself is struggling or refusing to serve this key.
-            return None
-        return _site_names(await run.send(client, probes["sites"]))
+
+def _accepts(seen: Seen) -> bool:
+    return seen.kind not in (Kind.REJECTED, Kind.RATE_LIMITED, Kind.TROUBLE, Kind.NOT_SENT)
 
 
-_DENTALLY_TROUBLE: Final = frozenset({Problem.TIMEOUT, Problem.SERVER_ERROR, Problem.NETWORK})
+def _api_answered(run: _Run) -> bool:
+    # Token info is the OAuth server's (it may be a plain 404), so only the API's own reads count here.
+    return any(n in run.seen and not _retryable(run.seen[n]) for n in ("user", "users", "read"))
 
 
-def _reserve(names: Iterable[str]) -> int:
-    return 1 if "appointment:create" in names else 0
+def _rejected(run: _Run) -> bool:
+    # Token info belongs to the OAuth server, which may guard it differently: its 401 alone never condemns a key.
+    return any(
+        s.kind is Kind.REJECTED and s.probe.role is not Role.INTROSPECTION
+        for n, s in run.seen.items()
+        if not n.startswith("detect:")
+    )
 
 
-def _rejected(observed: Mapping[str, _Observation]) -> bool:
-    return any(observed[s].kind is _Kind.REJECTED for s in REQUIRED_SCOPES if s in observed)
+def _by_priority(fresh: Sequence[str], retries: Sequence[str], run: _Run, extra: Sequence[str] = ()) -> list[str]:
+    """Fresh requests, then retries in order of importance, then extras; anything past the budget is left out."""
+    ordered = list(fresh) + sorted(retries, key=_RETRY_ORDER.index) + list(extra)
+    room = run.room()
+    for name in ordered[room:]:
+        run.seen[name] = Seen(PROBES[name], Kind.NOT_SENT, problem=Problem.BUDGET_EXHAUSTED, detail="budget spent")
+    return ordered[:room]
 
 
-def _probes(now: datetime) -> dict[str, _Probe]:
-    window_start = now.replace(microsecond=0)
-    window: dict[str, str | int] = {
-        "after": format_timestamp(window_start),
-        "before": format_timestamp(window_start + timedelta(minutes=1)),
-        "per_page": 1,
-    }
-    return {
-        "user:read": _Probe("user:read", "GET", "/v1/user"),
-        "appointment:read": _Probe("appointment:read", "GET", "/v1/appointments", params=window),
-        "appointment:create": _Probe("appointment:create", "POST", "/v1/appointments", body=_UNSAVABLE_APPOINTMENT),
-        # An empty change: even if appointment 0 somehow existed, nothing about it would change.
-        "appointment:update": _Probe("appointment:update", "PATCH", _NO_SUCH_APPOINTMENT, body={"appointment": {}}),
-        "appointment:delete": _Probe("appointment:delete", "DELETE", _NO_SUCH_APPOINTMENT),
-        "practice": _Probe("practice", "GET", "/v1/practice"),
-        "sites": _Probe("sites", "GET", "/v1/sites", params={"per_page": 100}),
-    }
-
-
-def _explain(failures: Sequence[_Observation], now: datetime) -> tuple[Problem, str, datetime | None]:
-    problems = {o.problem for o in failures}
+def _explain(failures: Sequence[Seen], now: datetime) -> tuple[Problem, str, datetime | None]:
+    problems = {s.problem for s in failures}
     problem = next((p for p in _PROBLEM_ORDER if p in problems), Problem.UNEXPECTED_STATUS)
-    first = next((o for o in failures if o.problem is problem), failures[0])
-    retry_at: datetime | None = None
+    first = next((s for s in failures if s.problem is problem), failures[0])
     if problem is Problem.RATE_LIMITED:
         resets = [
-            t for o in failures if o.response is not None and (t := o.response.rate_limit.reset_time(now)) is not None
+            t for s in failures if s.response is not None and (t := s.response.rate_limit.reset_time(now)) is not None
         ]
         retry_at = max(resets) if resets else None
-        when = f" after {retry_at:%H:%M} UTC" if retry_at else " later"
+        when = f" after {retry_at:%H:%M} UTC" if retry_at else " in a few minutes"
         return problem, f"Dentally is rate-limiting this key just now; try again{when}.", retry_at
     if problem is Problem.BUDGET_EXHAUSTED:
         return problem, "The check used up its request budget before it could finish.", None
     return problem, first.detail or "Dentally gave an answer the check could not use.", None
 
 
-def _user_from(seen: _Observation) -> DentallyUser | None:
-    if seen.kind is not _Kind.GRANTED or seen.response is None or not isinstance(seen.response.body, Mapping):
+def _evidence(run: _Run) -> tuple[Evidence, ...]:
+    rows = []
+    for name, seen in run.seen.items():
+        r = seen.response
+        error = r is not None and not r.is_success
+        rows.append(
+            Evidence(
+                name=name,
+                role=seen.probe.role.value,
+                method=seen.probe.method,
+                path=seen.probe.path,
+                region=run.regions.get(name),
+                status=seen.status,
+                www_authenticate=r.www_authenticate[:EXCERPT] if r is not None else "",
+                content_type=r.content_type if r is not None else "",
+                # Only error answers are kept: a success body could hold clinic data.
+                excerpt=" ".join(r.excerpt.split())[:EXCERPT] if error and r is not None else "",
+                note=seen.detail if r is None else "",
+            )
+        )
+    return tuple(rows)
+
+
+def _result(
+    started: datetime,
+    run: _Run,
+    proof: Proof,
+    region: RegionId,
+    detected: bool,
+    user: DentallyUser | None,
+    clinic: str | None,
+) -> CheckResult:
+    checks = tuple(
+        ScopeCheck(
+            scope=s, status=proof.scopes[s].status, http_status=proof.scopes[s].http_status, proof=proof.scopes[s].proof
+        )
+        for s in REQUIRED_SCOPES
+    )
+    return CheckResult(
+        verdict=Verdict.COULD_NOT_PROVE,
+        scopes=checks,
+        region=region,
+        region_detected=detected,
+        user=user,
+        clinic_name=clinic,
+        requests_made=run.used,
+        oauth_scopes=proof.oauth_scopes,
+        token_info_scopes=proof.token_info_scopes,
+        evidence=_evidence(run),
+        checked_at=started,
+    )
+
+
+def _bare(
+    started: datetime,
+    run: _Run,
+    verdict: Verdict,
+    problem: Problem,
+    reason: str,
+    *,
+    retry_at: datetime | None = None,
+    detected: bool = False,
+) -> CheckResult:
+    return CheckResult(
+        verdict=verdict,
+        scopes=tuple(ScopeCheck(scope=s, status=ScopeStatus.UNKNOWN) for s in REQUIRED_SCOPES),
+        region=None,
+        region_detected=detected,
+        user=None,
+        clinic_name=None,
+        requests_made=run.used,
+        problem=problem,
+        reason=reason,
+        retry_at=retry_at,
+        evidence=_evidence(run),
+        checked_at=started,
+    )
+
+
+def _user_from(seen: Seen | None) -> DentallyUser | None:
+    if seen is None or seen.kind is not Kind.OK or seen.response is None:
         return None
-    data = seen.response.body.get("user")
+    body = seen.response.body
+    data = body.get("user") if isinstance(body, Mapping) else None
     if not isinstance(data, Mapping):
         return None
     try:
@@ -727,15 +531,15 @@ def _user_from(seen: _Observation) -> DentallyUser | None:
         return None
 
 
-def _practice_name(seen: _Observation) -> str | None:
-    body = seen.response.body if seen.response is not None and seen.status == 200 else None
+def _practice_name(seen: Seen | None) -> str | None:
+    body = seen.response.body if seen is not None and seen.response is not None and seen.status == 200 else None
     practice = body.get("practice") if isinstance(body, Mapping) else None
     name = practice.get("name") if isinstance(practice, Mapping) else None
     return name.strip() or None if isinstance(name, str) else None
 
 
-def _site_names(seen: _Observation) -> str | None:
-    body = seen.response.body if seen.response is not None and seen.status == 200 else None
+def _site_names(seen: Seen | None) -> str | None:
+    body = seen.response.body if seen is not None and seen.response is not None and seen.status == 200 else None
     sites = body.get("sites") if isinstance(body, Mapping) else None
     if not isinstance(sites, list):
         return None
@@ -747,38 +551,3 @@ def _site_names(seen: _Observation) -> str | None:
         return None
     shown = ", ".join(names[:3])
     return f"{shown} and {len(names) - 3} more" if len(names) > 3 else shown
-
-
-def _result(
-    checked_at: datetime,
-    run: _Run,
-    verdict: Verdict,
-    scopes: Mapping[str, _Observation],
-    *,
-    problem: Problem | None = None,
-    reason: str | None = None,
-    retry_at: datetime | None = None,
-    incident: Incident | None = None,
-    user: DentallyUser | None = None,
-    detected: bool = False,
-) -> CheckResult:
-    checks = []
-    for scope in REQUIRED_SCOPES:
-        seen = scopes.get(scope)
-        status = _STATUS_OF_KIND.get(seen.kind, ScopeStatus.UNKNOWN) if seen else ScopeStatus.UNKNOWN
-        checks.append(ScopeCheck(scope=scope, status=status, http_status=seen.status if seen else None))
-    return CheckResult(
-        verdict=verdict,
-        scopes=tuple(checks),
-        region=None,
-        region_detected=detected,
-        user=user,
-        clinic_name=None,
-        requests_made=run.used,
-        problem=problem,
-        reason=reason,
-        retry_at=retry_at,
-        incident=incident,
-        oauth_scopes=run.oauth_scopes,
-        checked_at=checked_at,
-    )

@@ -89,6 +89,9 @@ def outcome(view: ClinicView) -> str:
         return ":x: Key not accepted by Dentally"
     if check is not None and check.verdict is Verdict.COULD_NOT_CHECK:
         return ":hourglass: Could not check yet"
+    if check is not None and check.verdict is Verdict.COULD_NOT_PROVE:
+        unproven = ", ".join(SCOPE_LABELS[scope] for scope in check.unknown_scopes) or "the permissions"
+        return f":grey_question: Dentally's answers could not prove {unproven} — confirm with the clinic"
     if view.stuck:
         return ":sos: Stuck"
     return ":arrows_counterclockwise: In progress" if view.conversations else "Not started"

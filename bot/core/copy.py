@@ -6,7 +6,7 @@ Slack shows it as it is; Teams renders it to Markdown (``bot.teams.cards.markdow
 
 from __future__ import annotations
 
-from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
+from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, Verdict
 
 REGION_CHOICES = (
     ("detect", "Not sure — detect it"),
@@ -19,6 +19,34 @@ REGION_CHOICES = (
 def progress(index: int, total: int) -> str:
     """``Step 3 of 9`` with a small bar."""
     return f"Step {index + 1} of {total}  " + "▰" * (index + 1) + "▱" * (total - index - 1)
+
+
+def could_not_prove_text(result: CheckResult) -> str:
+    """What the clinic reads when Dentally's answers prove neither a grant nor a refusal (no markup, any platform).
+
+    Args:
+        result: A check whose verdict is ``could_not_prove``.
+
+    Returns:
+        Plain text, one numbered step per line where there are steps.
+    """
+    if result.problem in (Problem.DISAGREEMENT, Problem.INCIDENT):
+        return (
+            "Dentally's answers about this key don't add up, so I won't call it connected. Nothing you did is "
+            "wrong: the Aldense team has been alerted and will look into it with you here."
+        )
+    unproven = [SCOPE_LABELS[s] for s in result.unknown_scopes] or [SCOPE_LABELS[s] for s in REQUIRED_SCOPES]
+    needed = ", ".join(SCOPE_LABELS[s] for s in REQUIRED_SCOPES)
+    return (
+        f"Dentally answered, but not in a way that proves this key has {', '.join(unproven)}, so I won't call it "
+        "connected yet. Please:\n"
+        f"1. Make sure the key was made with exactly these ticked: {needed}. Extra ticks (for example any "
+        "Patient permission) stop me from proving the others.\n"
+        "2. Dentally fixes a key's ticks when it is made, so if you're not sure, generate a new token in "
+        "Settings → Developer with exactly those five ticked, then use Try another key (and revoke the old one).\n"
+        "3. If the ticks were exactly right, use Check again. The Aldense team has been told and can confirm "
+        "the connection with you."
+    )
 
 
 def advice(result: CheckResult) -> str:
@@ -40,5 +68,7 @@ def advice(result: CheckResult) -> str:
             "once: if you closed that dialog, generate a new token (Settings → *Developer*), copy it with the "
             "*Copy* button, and click *Try another key*."
         )
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return could_not_prove_text(result)
     reason = result.reason or "Dentally didn't answer in time."
     return f"{reason} Nothing is wrong with what you did — click *Check again* in a minute or two."

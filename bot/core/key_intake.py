@@ -159,13 +159,20 @@ class KeyIntake:
         return Checked(result, outcome)
 
     async def follow_up(self, state: Conversation, token: SecretStr, result: CheckResult) -> None:
-        """After the clinic has seen the result: raise an incident with support, hand a verified key to Aldense."""
+        """After the clinic has seen the result: alert support when Dentally misbehaved, hand a verified key on."""
         if result.incident is not None:
             await self._notes.note(
                 state,
-                f":rotating_light: Incident: Dentally carried out a test {result.incident.method} "
-                f"{result.incident.path} (HTTP {result.incident.http_status}); cleaned up: "
-                f"{'yes' if result.incident.cleaned_up else 'NO — check the practice diary'}.",
+                f":rotating_light: Incident: Dentally answered a test {result.incident.method} "
+                f"{result.incident.path} with HTTP {result.incident.http_status} instead of refusing it. The probe "
+                "carried no appointment fields and targeted id 0, but check the practice diary and the evidence.",
+                broadcast=True,
+            )
+        elif result.alerts_support:
+            await self._notes.note(
+                state,
+                f":rotating_light: Dentally's scope sources disagree for key `…{fingerprint(token)}`: "
+                f"{result.reason} The clinic was told the key could not be proven; see the evidence above.",
                 broadcast=True,
             )
         if result.verdict is CheckVerdict.VERIFIED and self._handoff is not None:
@@ -190,7 +197,7 @@ class KeyIntake:
         return KeptKey(token, choice)
 
     async def _remember(self, state: Conversation, token: SecretStr, result: CheckResult) -> None:
-        """Store the verified key encrypted, or keep an uncheckable one encrypted for "Check again"."""
+        """Store the verified key encrypted, or keep an unchecked or unproven one encrypted for "Check again"."""
         assert self._vault is not None, "check() needs a vault; see accepts_keys"
         sealed = self._vault.encrypt(token)
         now = self._service.clock()
@@ -198,7 +205,7 @@ class KeyIntake:
 
         def change(clinic: Clinic) -> Clinic:
             pending = {user: kept for user, kept in clinic.unverified_keys.items() if user != state.user}
-            if result.verdict is CheckVerdict.COULD_NOT_CHECK:
+            if result.verdict in (CheckVerdict.COULD_NOT_CHECK, CheckVerdict.COULD_NOT_PROVE):
                 pending[state.user] = sealed
             update: dict[str, Any] = {"last_check": summary, "unverified_keys": pending}
             if result.clinic_name:

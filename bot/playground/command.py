@@ -8,11 +8,12 @@ import contextlib
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.logs import configure_logging
 from bot.playground.server import DEFAULT_PORT, LOOPBACK, open_playground
-from dentally.sandbox import format_sample_keys
+from dentally.sandbox import MODES, format_sample_keys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--guide", type=Path, help="preview this guide file instead of the built-in Dentally guide")
     parser.add_argument("--state", type=Path, help="keep state in this SQLite file (default: a temporary file)")
+    parser.add_argument(
+        "--dentally-mode",
+        action="append",
+        default=[],
+        choices=sorted(MODES),
+        help="switch on a Dentally sandbox behaviour, e.g. lookup-first (repeat for several)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"aldense-guide: port {args.port} on {LOOPBACK} is in use; choose another with --port", file=sys.stderr)
         return 2
     configure_logging("INFO")
-    asyncio.run(_serve(args.port, args.guide, args.state))
+    asyncio.run(_serve(args.port, args.guide, args.state, args.dentally_mode))
     return 0
 
 
@@ -51,13 +59,14 @@ def _port_free(port: int) -> bool:
     return True
 
 
-async def _serve(port: int, guide: Path | None, state: Path | None) -> None:
-    async with open_playground(port=port, guide=guide, state=state) as playground:
+async def _serve(port: int, guide: Path | None, state: Path | None, modes: Sequence[str] = ()) -> None:
+    async with open_playground(port=port, guide=guide, state=state, dentally_modes=modes) as playground:
         print(playground.describe(), flush=True)
         print(f"\n{format_sample_keys(playground.sample_keys)}", flush=True)
         print(
             f"\nOpen {playground.url} — you act as the clinic admin; switch person at the top of the page.\n"
-            "Copy a sample key from the page's 'Sample Dentally keys' menu into the key form. Ctrl+C stops.",
+            "Copy a sample key from the page's 'Sample Dentally keys' menu into the key form ('over_granted' shows\n"
+            '"couldn\'t prove"; --dentally-mode lookup-first makes every full key show it). Ctrl+C stops.',
             flush=True,
         )
         stopped = asyncio.Event()

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from bot.serving import serve
 from bot.settings import Settings, load_settings
 from bot.slack.pacing import Pacer
 from conversations.vault import new_secret
-from dentally.sandbox import Sandbox, SandboxKey, sample_keys
+from dentally.sandbox import Sandbox, SandboxKey, sample_keys, switches_for
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ async def open_playground(
     state: Path | None = None,
     kickoff: bool = True,
     support_pacer: Pacer | None = None,
+    dentally_modes: Sequence[str] = (),
 ) -> AsyncIterator[Playground]:
     """Start everything on loopback; on exit stop the page first, then the bot (draining its work), then the rest.
 
@@ -146,6 +147,8 @@ async def open_playground(
         kickoff: Have Aldense staff run ``/aldense onboard`` for the sample clinic once everything is up.
         support_pacer: Paces the bot's posts to the onboarding channel (Slack's ~1 per second when omitted, as
             in production; tests that click faster than a person pass a quicker one).
+        dentally_modes: Dentally sandbox modes to switch on (``dentally.sandbox.MODES``); the cooperative
+            Dentally when empty. Sample key ``over_granted`` shows "couldn't prove" even then.
 
     Raises:
         SettingsError: A setting the playground derives is refused (for example a bad guide path).
@@ -158,7 +161,7 @@ async def open_playground(
         state_url = f"sqlite:///{state.resolve()}"
         api = SlackApiSandbox(Workspace())
         slack_url = await stack.enter_async_context(api.serve(LOOPBACK))
-        dentally = Sandbox()
+        dentally = Sandbox(switches=switches_for(dentally_modes))
         dentally_url = await stack.enter_async_context(serve(dentally, LOOPBACK))
         late = _Late()
         bot_url = await stack.enter_async_context(serve(late, LOOPBACK))

@@ -8,6 +8,7 @@ from bot.core.copy import advice
 from bot.slack.blocks import ACTION_ENTER_KEY, Blocks, button, step_value
 from bot.slack.modals import message_view
 from dentally.regions import region_label
+from dentally.report import format_evidence
 from dentally.scopes import SCOPE_LABELS, CheckResult, ScopeStatus, Verdict
 
 ACTION_CHECK_AGAIN = "key_check_again"
@@ -35,6 +36,8 @@ def headline(result: CheckResult) -> str:
         return ":x: *The key works, but some permissions weren't ticked.*"
     if result.verdict is Verdict.INVALID_KEY:
         return ":x: *Dentally didn't accept that key.*"
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return ":grey_question: *Dentally answered, but I couldn't prove the key's permissions.*"
     return ":hourglass: *I couldn't check the key with Dentally just yet.*"
 
 
@@ -45,6 +48,7 @@ def result_message(result: CheckResult, owner: str, key_step_id: str) -> tuple[s
         Verdict.MISSING_SCOPES: "The key lacks some permissions Aldense needs.",
         Verdict.INVALID_KEY: "Dentally didn't accept that key.",
         Verdict.COULD_NOT_CHECK: "I couldn't check the key with Dentally yet.",
+        Verdict.COULD_NOT_PROVE: "Dentally answered, but I couldn't prove the key's permissions.",
     }[result.verdict]
     message: Blocks = [
         {"type": "section", "block_id": "result:headline", "text": {"type": "mrkdwn", "text": headline(result)}},
@@ -67,6 +71,11 @@ def _buttons(result: CheckResult, owner: str, key_step_id: str) -> list[dict[str
             button("Check again", ACTION_CHECK_AGAIN, value, "primary"),
             button("Use another key", ACTION_ENTER_KEY, value),
         ]
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return [
+            button("Try another key", ACTION_ENTER_KEY, value, "primary"),
+            button("Check again", ACTION_CHECK_AGAIN, value),
+        ]
     return []
 
 
@@ -85,6 +94,27 @@ def support_summary(result: CheckResult, fingerprint: str) -> str:
     where = f" ({_where(result)})" if _where(result) else ""
     reason = f" — {result.reason}" if result.reason and result.verdict is not Verdict.VERIFIED else ""
     return f"*{result.verdict.value.replace('_', ' ')}*{where} for key `…{fingerprint}`: {marks}{reason}"
+
+
+_EVIDENCE_LIMIT = 2900  # a section's text may hold 3,000 characters
+_FENCE = "`" * 3
+
+
+def support_evidence(result: CheckResult) -> str:
+    """How each permission was decided and what every request met, for support's thread (never the key).
+
+    Args:
+        result: A finished check.
+
+    Returns:
+        Slack mrkdwn: one line per permission, then the evidence in a code block, cut to fit one section.
+    """
+    proofs = "\n".join(f"• {SCOPE_LABELS[c.scope]}: {c.proof or '-'}" for c in result.scopes)
+    evidence = format_evidence(result).replace("`", "'")
+    room = _EVIDENCE_LIMIT - len(proofs) - 60
+    if len(evidence) > room:
+        evidence = evidence[: max(0, room)] + "\n… (cut)"
+    return f"*How each permission was decided*\n{proofs}\n{_FENCE}{evidence}{_FENCE}"
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

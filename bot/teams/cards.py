@@ -251,6 +251,8 @@ def _headline(result: CheckResult) -> str:
         return "❌ **The key works, but some permissions weren't ticked.**"
     if result.verdict is Verdict.INVALID_KEY:
         return "❌ **Dentally didn't accept that key.**"
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return "❔ **Dentally answered, but I couldn't prove the key's permissions.**"
     return "⏳ **I couldn't check the key with Dentally just yet.**"
 
 
@@ -271,6 +273,9 @@ def result_card(result: CheckResult, owner: str, key_step_id: str) -> AdaptiveCa
     elif result.verdict is Verdict.COULD_NOT_CHECK:
         actions.append(submit("Check again", ACTION_CHECK_AGAIN, owner, key_step_id, style="positive"))
         actions.append(open_key_dialog("Use another key", owner, key_step_id))
+    elif result.verdict is Verdict.COULD_NOT_PROVE:
+        actions.append(open_key_dialog("Try another key", owner, key_step_id))
+        actions.append(submit("Check again", ACTION_CHECK_AGAIN, owner, key_step_id))
     return card(*body, actions=actions)
 
 

@@ -111,3 +111,21 @@ def test_keys_new_secret_prints_a_fernet_key() -> None:
     result = run_cli("keys", "new-secret")
     assert result.returncode == 0
     Fernet(result.stdout.strip().encode())
+
+
+async def test_dentally_calibrate_reads_two_keys_from_stdin_and_exits_0_when_both_come_out_as_expected() -> None:
+    import asyncio
+
+    keys = sample_keys()
+    async with serve(Sandbox()) as url:
+        env = {"DENTALLY_API_URL": f"{url}/{{region}}"}
+        stdin = f"{keys['user_read_only'].key}\n{keys['all_scopes'].key}\n"
+        run = await asyncio.to_thread(run_cli, "dentally-calibrate", "--region", "uk", env=env, stdin=stdin)
+        short = await asyncio.to_thread(run_cli, "dentally-calibrate", env=env, stdin=f"{keys['all_scopes'].key}\n")
+    assert run.returncode == 0, run.stderr
+    assert "Dentally behaviour profile — UK & Ireland" in run.stdout
+    assert "the scope is checked first" in run.stdout
+    assert keys["all_scopes"].key not in run.stdout + run.stderr
+    assert keys["user_read_only"].key not in run.stdout + run.stderr
+    assert short.returncode == 1
+    assert "the key with the five scopes" in short.stderr

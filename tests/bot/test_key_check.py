@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.core import copy
 from bot.core.handoff import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.fakes.slack.api import Message, View
@@ -20,6 +21,7 @@ from bot.slack import blocks, modals, results
 from conversations.guide import load_guide
 from conversations.vault import KeyVault
 from dentally.sandbox import Sandbox, sample_keys
+from dentally.scopes import CheckResult
 from tests.bot.harness import (
     ADMIN,
     CLINIC,
@@ -79,6 +81,12 @@ async def result_in_thread(scenario: Scenario, headline: str) -> Message:
 def support_texts(api: SlackApiSandbox) -> list[str]:
     parents = api.messages(ONBOARDING)
     return [m.text for parent in parents for m in api.thread(ONBOARDING, parent.ts)]
+
+
+def support_reads(api: SlackApiSandbox) -> list[str]:
+    """Everything a person reads in the support threads, blocks included."""
+    parents = api.messages(ONBOARDING)
+    return [message_text(m) for parent in parents for m in api.thread(ONBOARDING, parent.ts)]
 
 
 async def test_the_modal_says_the_field_is_visible_but_never_shown_in_the_channel(scenario: Scenario) -> None:
@@ -162,6 +170,9 @@ async def test_a_verified_key_is_stored_encrypted_and_reported_by_fingerprint(
     texts = support_texts(api)
     assert any(f"key ending `{key[-4:]}`" in t for t in texts)
     assert any("verified" in t and "appointment:delete :white_check_mark:" in t for t in texts)
+    reads = await driver.wait_for(lambda: [t for t in support_reads(api) if "How each permission was decided" in t])
+    assert "DELETE /v1/appointments/0 → 404 after control DELETE /v1/patients/0 → 403" in reads[0]
+    assert all(key not in t for t in support_reads(api))
 
 
 async def test_a_key_missing_delete_gets_fix_instructions_then_a_corrected_key_verifies(
@@ -180,6 +191,7 @@ async def test_a_key_missing_delete_gets_fix_instructions_then_a_corrected_key_v
     await scenario.driver.wait_for(
         lambda: any("missing scopes" in t and "appointment:delete :x:" in t for t in support_texts(api))
     )
+    assert any("Appointment Delete: DELETE /v1/appointments/0 → 403 refused it" in t for t in support_reads(api))
     await scenario.idle(bot)
     # The Try another key button opens a fresh form; the corrected key verifies.
     await driver.close_view(ADMIN)
@@ -190,6 +202,64 @@ async def test_a_key_missing_delete_gets_fix_instructions_then_a_corrected_key_v
     state = await bot.runtime.core.service.conversation(await _key(bot))
     assert state is not None
     assert state.status.value == "verified"
+
+
+async def test_a_key_dentally_cannot_prove_is_never_connected_and_support_gets_the_evidence(
+    scenario: Scenario, bot: RunningBot, api: SlackApiSandbox, dentally: Sandbox
+) -> None:
+    driver = scenario.driver
+    key = KEYS["over_granted"].key
+    await open_modal(driver, await reach_key_step(scenario))
+    await submit_key(driver, key)
+    unproven = await result_in_thread(scenario, "couldn't prove the key's permissions")
+    text = message_text(unproven)
+    assert "Dentally is connected" not in text
+    assert ":grey_question: Appointment Update" in text
+    assert ":white_check_mark: User Read" in text
+    check = await _last_check(bot)
+    assert check.verdict.value == "could_not_prove"
+    # The clinic reads the one platform-neutral wording, with the boxes to double-check.
+    assert copy.could_not_prove_text(check) in text
+    assert "exactly these ticked" in text
+    assert "Patient permission" in text
+    assert action_ids(unproven) == [blocks.ACTION_ENTER_KEY, results.ACTION_CHECK_AGAIN]
+    await scenario.idle(bot)
+    state = await bot.runtime.context.service.conversation(await _key(bot))
+    assert state is not None
+    assert (state.status.value, state.last_verdict) == ("awaiting_key", "could_not_prove")
+    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.credential is None
+    assert ADMIN in clinic.unverified_keys  # kept encrypted, so "Check again" needs no re-typing
+    assert key not in clinic.model_dump_json()
+    reads = await driver.wait_for(
+        lambda: [t for t in support_reads(api) if "could not prove" in t and "How each permission" in t]
+    )
+    assert "control" in reads[0]
+    assert "POST /v1/patients {} → 400" in reads[0]
+    assert all(key not in t for t in support_reads(api))
+    assert dentally.counts.writes == 0
+    assert dentally.counts.records_served == 0
+
+
+async def test_couldnt_prove_then_check_again_once_dentally_introspects(
+    scenario: Scenario, bot: RunningBot, dentally: Sandbox
+) -> None:
+    driver = scenario.driver
+    dentally.use_modes(["lookup-first"])
+    await open_modal(driver, await reach_key_step(scenario))
+    await submit_key(driver, KEYS["all_scopes"].key)
+    unproven = await result_in_thread(scenario, "couldn't prove the key's permissions")
+    assert "Appointment Update, Appointment Delete" in message_text(unproven)
+    await scenario.idle(bot)
+    dentally.use_modes(["lookup-first", "token-info"])
+    await driver.click(ADMIN, unproven, results.ACTION_CHECK_AGAIN)
+    await result_in_thread(scenario, "Dentally is connected")
+    await scenario.idle(bot)
+    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.credential is not None
+    assert clinic.unverified_keys == {}
 
 
 async def test_an_invalid_key_says_how_to_copy_it_again(scenario: Scenario) -> None:
@@ -325,6 +395,13 @@ async def test_a_failing_hand_off_is_reported_and_the_key_stays_stored(
         clinic = await running.runtime.core.service.clinic("slack", CLINIC)
         assert clinic is not None
         assert clinic.credential is not None
+
+
+async def _last_check(bot: RunningBot) -> CheckResult:
+    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.last_check is not None
+    return CheckResult.model_validate(clinic.last_check)
 
 
 async def _key(bot: RunningBot):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import pytest
 from bot import cli
 from bot.fakes.slack.api import Message
 from bot.playground import Playground, open_playground
-from bot.slack import blocks
+from bot.slack import blocks, modals
 from bot.slack.pacing import Pacer
 from conversations.guide import DEFAULT_GUIDE, load_guide
 from dentally.sandbox import sample_keys
@@ -88,7 +88,10 @@ async def test_world_names_people_and_sample_keys_but_not_their_values(page: htt
     assert world["users"][ADMIN]["external"] is True
     assert world["channels"][CLINIC]["is_ext_shared"] is True
     names = {key["name"] for key in world["sample_keys"]}
-    assert {"all_scopes", "missing_appointment_delete"} <= names
+    assert {"all_scopes", "missing_appointment_delete", "over_granted"} <= names
+    # The menu lets a demo show every verdict, "couldn't prove" included.
+    over = next(key for key in world["sample_keys"] if key["name"] == "over_granted")
+    assert "couldn't prove" in over["description"]
     listing = json.dumps(world)
     assert all(key.key not in listing for key in sample_keys().values())
 
@@ -241,6 +244,34 @@ async def test_the_key_modal_errors_show_inline_and_typed_text_never_comes_back(
     await playground.runtime.core.tasks.drain(10)
     for person in (ADMIN, NURSE, STAFF):
         assert key not in json.dumps(await snapshot(page, person))
+
+
+@pytest.mark.parametrize(("modes", "name"), [((), "over_granted"), (("lookup-first",), "all_scopes")])
+async def test_the_playground_can_show_couldnt_prove(tmp_path: Path, modes: tuple[str, ...], name: str) -> None:
+    fast = Pacer(interval=0.001, burst=1000)
+    async with open_playground(
+        port=0, state=tmp_path / "state.sqlite3", support_pacer=fast, dentally_modes=modes
+    ) as running:
+        assert running.dentally.switches.lookup_before_scope is ("lookup-first" in modes)
+        last = await key_step(running)
+        await running.driver.click(ADMIN, last, blocks.ACTION_ENTER_KEY)
+        await running.driver.wait_for(lambda: running.api.open_view(ADMIN))
+        key = sample_keys()[name].key
+        values = {modals.BLOCK_KEY: {modals.ACTION_KEY: key}, modals.BLOCK_REGION: {modals.ACTION_REGION: "uk"}}
+        await running.driver.submit_view(ADMIN, None, values)
+        result = await running.driver.wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in running.driver.user_thread(CLINIC, ADMIN)
+                    if "couldn't prove the key's permissions" in json.dumps(m.blocks)
+                ),
+                None,
+            ),
+            timeout=15,
+        )
+        assert "Dentally is connected" not in json.dumps(result.blocks)
+        assert running.dentally.counts.writes == 0
 
 
 async def test_closing_a_modal_removes_it(page: httpx.AsyncClient, playground: Playground) -> None:

@@ -385,6 +385,7 @@ def test_a_new_key_may_replace_a_verified_one() -> None:
         (Verdict.MISSING_SCOPES, Status.NEEDS_NEW_KEY),
         (Verdict.INVALID_KEY, Status.NEEDS_NEW_KEY),
         (Verdict.COULD_NOT_CHECK, Status.AWAITING_KEY),
+        (Verdict.COULD_NOT_PROVE, Status.AWAITING_KEY),
     ],
 )
 def test_check_finished_sets_the_status_of_its_verdict(verdict: Verdict, status: Status) -> None:

@@ -112,6 +112,8 @@ def test_an_empty_user_agent_is_refused() -> None:
             RateLimit(3600, 12, None, 30.0),
         ),
         ({"RateLimit-Reset": "45"}, RateLimit(None, None, None, 45.0)),
+        # The IETF header sent as an epoch (some servers do) is a time, not a 56-year wait.
+        ({"RateLimit-Reset": "1772449200"}, RateLimit(None, None, 1772449200.0, None)),
         ({"Retry-After": "7"}, RateLimit(None, None, None, 7.0)),
         ({"Retry-After": "Mon, 02 Mar 2026 11:00:00 GMT"}, RateLimit(None, None, 1772449200.0, None)),
         # A small X-RateLimit-Reset is a wait, not a date in 1970.
@@ -212,6 +214,43 @@ async def test_error_messages_are_read_defensively_from_whatever_came_back() -> 
     for handler, summary in cases.items():
         response = await client_with(handler).request("GET", "/v1/user")
         assert response.error_summary == summary
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "limited"),
+    [
+        (403, "Rate Limit Exceeded", {"Content-Type": "text/plain"}, True),
+        (403, "rate limit exceeded, slow down", {}, True),
+        (403, "", {"X-RateLimit-Remaining": "0"}, True),
+        (403, "", {"RateLimit-Remaining": "0"}, True),
+        (429, "", {}, True),
+        (403, "", {"X-RateLimit-Remaining": "12"}, False),
+        (403, "", {}, False),
+        (404, "Rate Limit Exceeded", {}, False),
+    ],
+)
+async def test_every_shape_of_a_rate_limit_is_recognised(
+    status: int, body: str, headers: dict[str, str], limited: bool
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text=body, headers=headers)
+
+    response = await client_with(handler).request("GET", "/v1/user")
+    assert response.is_rate_limited is limited
+    assert not response.is_insufficient_scope
+
+
+async def test_token_info_is_asked_on_the_oauth_path_of_the_region_host() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"scope": ["user:read"]})
+
+    response = await client_with(handler).token_info()
+    assert response.body == {"scope": ["user:read"]}
+    assert str(seen[0].url) == f"{BASE}/oauth/token/info"
+    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
 async def test_the_rate_limit_travels_with_errors() -> None:

@@ -13,6 +13,7 @@ from dentally.scopes import (
     REQUIRED_SCOPES,
     SCOPE_LABELS,
     CheckResult,
+    Evidence,
     Incident,
     Problem,
     ScopeCheck,
@@ -40,7 +41,13 @@ def result(verdict: Verdict, statuses: list[ScopeStatus], **fields: Any) -> Chec
 
 @pytest.mark.parametrize(
     ("verdict", "code"),
-    [(Verdict.VERIFIED, 0), (Verdict.MISSING_SCOPES, 1), (Verdict.INVALID_KEY, 1), (Verdict.COULD_NOT_CHECK, 2)],
+    [
+        (Verdict.VERIFIED, 0),
+        (Verdict.MISSING_SCOPES, 1),
+        (Verdict.INVALID_KEY, 1),
+        (Verdict.COULD_NOT_CHECK, 2),
+        (Verdict.COULD_NOT_PROVE, 2),
+    ],
 )
 def test_exit_codes_follow_the_verdict(verdict: Verdict, code: int) -> None:
     assert exit_code(result(verdict, [G] * 5)) == code
@@ -85,14 +92,52 @@ def test_a_could_not_check_report_gives_the_reason_and_when_to_retry() -> None:
     assert "Why:           Dentally is rate-limiting this key just now." in text
     assert "Try again at:  2026-03-02 11:00 UTC" in text
     assert "unknown (ask the admin)" in text
-    assert "X-OAuth-Scopes: user:read appointment (agrees with the probes)" in text
+    assert "X-OAuth-Scopes: user:read appointment" in text
     assert "Dentally user" not in text
 
 
 def test_an_incident_is_impossible_to_miss() -> None:
-    incident = Incident(method="POST", path="/v1/appointments", http_status=201, appointment_id=77, cleanup_status=403)
-    text = format_check(result(Verdict.COULD_NOT_CHECK, [G] * 5, problem=Problem.INCIDENT, incident=incident))
-    assert "INCIDENT:      POST /v1/appointments answered 201; appointment 77 NOT deleted - tell support now" in text
+    incident = Incident(method="DELETE", path="/v1/appointments/0", http_status=204)
+    text = format_check(result(Verdict.COULD_NOT_PROVE, [G] * 5, problem=Problem.INCIDENT, incident=incident))
+    assert "INCIDENT:      DELETE /v1/appointments/0 answered 204 instead of a refusal - tell support now" in text
+
+
+def test_could_not_prove_is_not_a_pass_and_verbose_shows_proofs_and_evidence() -> None:
+    evidence = (
+        Evidence(
+            name="delete",
+            role="probe",
+            method="DELETE",
+            path="/v1/appointments/0",
+            region="uk",
+            status=404,
+            content_type="application/json",
+            excerpt='{"error":"Not found"}',
+        ),
+        Evidence(
+            name="control_delete",
+            role="control",
+            method="DELETE",
+            path="/v1/patients/0",
+            region="uk",
+            status=403,
+            www_authenticate='Bearer error="insufficient_scope"',
+        ),
+    )
+    checked = result(Verdict.COULD_NOT_PROVE, [G, G, G, G, U], problem=Problem.UNPROVEN, evidence=evidence)
+    checked = checked.model_copy(
+        update={"scopes": (*checked.scopes[:4], checked.scopes[4].model_copy(update={"proof": "because"}))}
+    )
+    short = format_check(checked)
+    assert "COULD NOT PROVE" in short
+    assert "not a pass" in short
+    assert "not proven" in short
+    assert "Evidence" not in short
+    text = format_check(checked, verbose=True)
+    assert "Appointment Delete: because" in text
+    assert "[uk] probe         DELETE /v1/appointments/0 -> 404 (application/json)" in text
+    assert '      body: {"error":"Not found"}' in text
+    assert '      WWW-Authenticate: Bearer error="insufficient_scope"' in text
 
 
 def test_an_invalid_key_report_has_no_region_when_none_was_found() -> None:

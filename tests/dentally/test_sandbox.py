@@ -156,14 +156,122 @@ async def test_a_write_without_the_wrapping_key_is_a_400(raw: httpx.AsyncClient,
     assert response.status_code == 400
 
 
-async def test_the_create_succeeds_switch_saves_even_an_invalid_body(
+async def test_lax_create_saves_an_invalid_appointment_but_never_an_empty_object(
     sandbox: Sandbox, raw: httpx.AsyncClient, keys: dict[str, SandboxKey]
 ) -> None:
-    sandbox.switches.create_succeeds = True
+    sandbox.switches.lax_create = True
     body = {"appointment": {"start_time": "2000-01-01T10:00:00Z", "finish_time": "2000-01-01T09:00:00Z"}}
     response = await raw.post("/uk/v1/appointments", json=body, headers=auth(keys["all_scopes"]))
     assert response.status_code == 201
     assert response.json()["appointment"]["id"] in sandbox.appointments
+    assert (sandbox.counts.created, sandbox.counts.records_served) == (1, 1)
+    for empty in ({}, {"appointment": {}}):
+        refused = await raw.post("/uk/v1/appointments", json=empty, headers=auth(keys["all_scopes"]))
+        assert refused.status_code == 400
+    assert sandbox.counts.created == 1
+
+
+async def call(raw: httpx.AsyncClient, key: SandboxKey, method: str, path: str, body: object = None) -> httpx.Response:
+    return await raw.request(method, path, json=body, headers=auth(key))
+
+
+@pytest.mark.parametrize(
+    ("modes", "method", "path", "body", "status", "www_authenticate"),
+    [
+        # A key without Appointment Update / Create / Delete, by mode: what its refusal looks like.
+        ((), "PATCH", "/uk/v1/appointments/0", {}, 403, True),
+        (("bare-403",), "PATCH", "/uk/v1/appointments/0", {}, 403, False),
+        (("404-for-forbidden",), "PATCH", "/uk/v1/appointments/0", {}, 404, False),
+        (("lookup-first",), "PATCH", "/uk/v1/appointments/0", {}, 404, False),
+        (("lookup-first",), "DELETE", "/uk/v1/appointments/0", None, 404, False),
+        (("validate-first",), "PATCH", "/uk/v1/appointments/0", {}, 400, False),
+        (("validate-first",), "POST", "/uk/v1/appointments", {}, 400, False),
+        (("validate-first",), "DELETE", "/uk/v1/appointments/0", None, 403, True),
+        (("patch-unrouted",), "PATCH", "/uk/v1/appointments/0", {}, 404, False),
+        (("patch-unrouted",), "PUT", "/uk/v1/appointments/0", {}, 403, True),
+    ],
+)
+async def test_each_mode_changes_how_a_missing_scope_is_answered(
+    sandbox: Sandbox,
+    raw: httpx.AsyncClient,
+    keys: dict[str, SandboxKey],
+    modes: tuple[str, ...],
+    method: str,
+    path: str,
+    body: object,
+    status: int,
+    www_authenticate: bool,
+) -> None:
+    sandbox.use_modes(modes)
+    response = await call(raw, keys["read_only"], method, path, body)
+    assert response.status_code == status
+    assert ("www-authenticate" in response.headers) is www_authenticate
+    if modes == ("bare-403",):
+        assert response.content == b""
+        assert "content-type" not in response.headers
+
+
+async def test_an_ungated_user_endpoint_answers_without_user_read_but_the_users_list_does_not(
+    sandbox: Sandbox, raw: httpx.AsyncClient, keys: dict[str, SandboxKey]
+) -> None:
+    key = keys["missing_user_read"]
+    assert (await call(raw, key, "GET", "/uk/v1/user")).status_code == 403
+    sandbox.use_modes(["ungated-user"])
+    assert (await call(raw, key, "GET", "/uk/v1/user")).status_code == 200
+    assert (await call(raw, key, "GET", "/uk/v1/users", None)).status_code == 403
+
+
+async def test_token_info_is_off_by_default_and_lists_the_scopes_when_on(
+    sandbox: Sandbox, raw: httpx.AsyncClient, keys: dict[str, SandboxKey]
+) -> None:
+    key = keys["read_only"]
+    assert (await call(raw, key, "GET", "/uk/oauth/token/info")).status_code == 404
+    assert "x-oauth-scopes" not in (await call(raw, key, "GET", "/uk/v1/user")).headers
+    sandbox.use_modes(["token-info"])
+    info = await call(raw, key, "GET", "/uk/oauth/token/info")
+    assert (info.status_code, info.json()["scope"]) == (200, list(key.scopes))
+    assert (await call(raw, keys["expired"], "GET", "/uk/oauth/token/info")).status_code == 401
+
+
+async def test_text_plain_rate_limits_carry_no_rate_headers(
+    sandbox: Sandbox, raw: httpx.AsyncClient, keys: dict[str, SandboxKey]
+) -> None:
+    sandbox.use_modes(["text-rate-limits"])
+    sandbox.switches.rate_limit = 0
+    response = await call(raw, keys["all_scopes"], "GET", "/uk/v1/user")
+    assert (response.status_code, response.text) == (403, "Rate Limit Exceeded")
+    assert response.headers["content-type"].startswith("text/plain")
+    assert not [h for h in response.headers if "ratelimit" in h]
+
+
+async def test_real_ids_put_an_appointment_in_progress_now_and_unwindowed_index_answers_200(
+    sandbox: Sandbox, raw: httpx.AsyncClient, keys: dict[str, SandboxKey], clock: FakeClock
+) -> None:
+    key = keys["all_scopes"]
+    assert (await call(raw, key, "GET", "/uk/v1/appointments")).status_code == 400
+    sandbox.use_modes(["real-ids", "unwindowed-index"])
+    assert 1 in sandbox.appointments
+    now = clock.now()
+    window = {"after": (now - timedelta(minutes=15)).isoformat(), "before": now.isoformat()}
+    around_now = await raw.get("/uk/v1/appointments", params=window, headers=auth(key))
+    assert [a["reason"] for a in around_now.json()["appointments"]] == ["Filling"]
+    everything = await call(raw, key, "GET", "/uk/v1/appointments")
+    assert everything.status_code == 200
+    assert len(everything.json()["appointments"]) == 3
+    assert sandbox.counts.records_served == 2
+
+
+async def test_modes_can_be_chosen_over_http_and_unknown_ones_are_refused(
+    sandbox: Sandbox, raw: httpx.AsyncClient
+) -> None:
+    chosen = await raw.post("/_sandbox/switches", json={"modes": ["bare-403", "lookup-first"]})
+    assert chosen.status_code == 200
+    assert (sandbox.switches.bare_403, sandbox.switches.lookup_before_scope) == (True, True)
+    refused = await raw.post("/_sandbox/switches", json={"modes": ["kind-dentally"]})
+    assert refused.status_code == 400
+    assert "unknown Dentally sandbox mode" in refused.json()["error"]
+    counts = await raw.get("/_sandbox/counts")
+    assert counts.json() == {"created": 0, "changed": 0, "deleted": 0, "records_served": 0}
 
 
 @pytest.mark.parametrize(("style", "expected"), [("space", " "), ("comma", ", "), ("off", None)])

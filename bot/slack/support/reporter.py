@@ -17,7 +17,7 @@ from bot.slack import calls
 from bot.slack.pacing import Pacer
 from bot.slack.platform import IMAGE_ERRORS
 from bot.slack.platform import PLATFORM as SLACK
-from bot.slack.results import support_summary
+from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import status_card
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
@@ -161,7 +161,8 @@ class SupportReporter:
         if clinic is not None and clinic.last_check is not None:
             result = CheckResult.model_validate(clinic.last_check)
             summary = support_summary(result, conversation.key_fingerprint or "????")
-            return f":mag: Key check for {user}: {summary}", None, result.verdict is not Verdict.VERIFIED
+            evidence = [{"type": "section", "text": {"type": "mrkdwn", "text": support_evidence(result)}}]
+            return f":mag: Key check for {user}: {summary}", evidence, result.verdict is not Verdict.VERIFIED
         return f":mag: Key check for {user}: {conversation.last_verdict}", None, False
 
     async def _stuck(

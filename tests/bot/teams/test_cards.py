@@ -132,3 +132,18 @@ def test_step_cards_carry_ids_only_and_a_real_picture_description() -> None:
 
 def test_slack_style_text_becomes_teams_markdown() -> None:
     assert cards.markdown("Click *Copy* then `Aldense` :white_check_mark:") == "Click **Copy** then “Aldense” ✅"
+
+
+def test_couldnt_prove_reads_the_shared_wording_and_offers_another_key_or_a_recheck() -> None:
+    import json
+
+    from bot.core.copy import could_not_prove_text
+
+    unproven = result(Verdict.COULD_NOT_PROVE)
+    shown = json.dumps(dump(cards.result_card(unproven, "owner", "enter-key")))
+    assert "couldn't prove the key's permissions" in shown
+    for line in could_not_prove_text(unproven).split("\n"):
+        assert json.dumps(line)[1:-1] in shown
+    assert "Try another key" in shown
+    assert cards.ACTION_CHECK_AGAIN in shown
+    assert "Dentally is connected" not in shown
