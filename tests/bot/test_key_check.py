@@ -224,10 +224,10 @@ async def test_a_key_dentally_cannot_prove_is_never_connected_and_support_gets_t
     assert "Patient permission" in text
     assert action_ids(unproven) == [blocks.ACTION_ENTER_KEY, results.ACTION_CHECK_AGAIN]
     await scenario.idle(bot)
-    state = await bot.runtime.context.service.conversation(await _key(bot))
+    state = await bot.runtime.core.service.conversation(await _key(bot))
     assert state is not None
     assert (state.status.value, state.last_verdict) == ("awaiting_key", "could_not_prove")
-    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    clinic = await bot.runtime.core.service.clinic("slack", CLINIC)
     assert clinic is not None
     assert clinic.credential is None
     assert ADMIN in clinic.unverified_keys  # kept encrypted, so "Check again" needs no re-typing
@@ -256,7 +256,7 @@ async def test_couldnt_prove_then_check_again_once_dentally_introspects(
     await driver.click(ADMIN, unproven, results.ACTION_CHECK_AGAIN)
     await result_in_thread(scenario, "Dentally is connected")
     await scenario.idle(bot)
-    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    clinic = await bot.runtime.core.service.clinic("slack", CLINIC)
     assert clinic is not None
     assert clinic.credential is not None
     assert clinic.unverified_keys == {}
@@ -398,7 +398,7 @@ async def test_a_failing_hand_off_is_reported_and_the_key_stays_stored(
 
 
 async def _last_check(bot: RunningBot) -> CheckResult:
-    clinic = await bot.runtime.context.service.clinic("slack", CLINIC)
+    clinic = await bot.runtime.core.service.clinic("slack", CLINIC)
     assert clinic is not None
     assert clinic.last_check is not None
     return CheckResult.model_validate(clinic.last_check)
