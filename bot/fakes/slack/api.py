@@ -185,6 +185,15 @@ class SlackApiSandbox:
         self._api.trigger_ttl = seconds
 
     @property
+    def images_fail(self) -> bool:
+        """Whether messages with an ``image_url`` are refused: ``invalid_blocks``, "downloading image failed"."""
+        return self._api.images_fail
+
+    @images_fail.setter
+    def images_fail(self, failing: bool) -> None:
+        self._api.images_fail = failing
+
+    @property
     def strict_threads(self) -> bool:
         """Whether ``thread_ts`` of a missing message is refused with ``thread_not_found`` rather than warned about."""
         return self._api.strict_threads
