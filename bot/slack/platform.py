@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta, timezone, tzinfo
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
@@ -13,10 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import Failure
 from bot.slack import calls
+from bot.slack.blocks import Blocks
 from bot.slack.render import PictureUrl, has_picture, render, without_picture
 from conversations.conversation import Conversation
 from conversations.guide import Guide
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 PLATFORM = "slack"
@@ -61,20 +65,32 @@ class SlackPlatform:
 
     async def post(self, channel: str, message: Outgoing, thread: str | None = None) -> str:
         """Post ``message``; a picture Slack cannot fetch is replaced by its description and posted again."""
+
+        async def send(text: str, blocks: Blocks | None) -> str:
+            return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
+
+        return await self._without_picture_if_refused(message, send)
+
+    async def edit(self, channel: str, ref: str, message: Outgoing, thread: str | None = None) -> None:
+        """Replace a message the bot posted (a picture Slack cannot fetch falls back to text, as in ``post``)."""
+
+        async def send(text: str, blocks: Blocks | None) -> None:
+            await calls.update(self.client, channel, ref, text, blocks)
+
+        await self._without_picture_if_refused(message, send)
+
+    async def _without_picture_if_refused(
+        self, message: Outgoing, send: Callable[[str, Blocks | None], Awaitable[T]]
+    ) -> T:
         text, blocks = render(message, self._guide, self._picture_url)
         try:
-            return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
+            return await send(text, blocks)
         except SlackApiError as exc:
             if not has_picture(message) or calls.slack_error(exc) not in IMAGE_ERRORS:
                 raise
-            logger.warning("a message was posted without its picture: Slack could not use it")
+            logger.warning("a message was sent without its picture: Slack could not use it")
             text, blocks = render(without_picture(message), self._guide, self._picture_url)
-            return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
-
-    async def edit(self, channel: str, ref: str, message: Outgoing, thread: str | None = None) -> None:
-        """Replace a message the bot posted."""
-        text, blocks = render(message, self._guide, self._picture_url)
-        await calls.update(self.client, channel, ref, text, blocks)
+            return await send(text, blocks)
 
     async def tell(self, channel: str, user: str, message: Outgoing, thread: str | None = None) -> None:
         """An ephemeral message only ``user`` sees; failures are logged, never raised."""
