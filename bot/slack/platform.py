@@ -9,6 +9,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,25 +30,50 @@ IMAGE_ERRORS = frozenset({"invalid_blocks", "downloading_image_failed"})
 
 
 class Workspace:
-    """Facts about Aldense's own install, learnt once from ``auth.test``."""
+    """Facts about Aldense's own install, learnt once from ``auth.test`` (at start-up, by ``aldense-guide run``)."""
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self.team_id: str | None = None
         self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
+        self.enterprise_id: str | None = None
 
     async def ensure(self) -> None:
         """Ask Slack who we are, once."""
         if self.team_id is None:
             response = await self.client.auth_test()
+            self.bot_user_id = _text(response.get("user_id"))
+            self.bot_id = _text(response.get("bot_id"))
+            self.enterprise_id = _text(response.get("enterprise_id"))
             self.team_id = str(response["team_id"])
-            self.bot_user_id = str(response.get("user_id") or "") or None
 
     async def installing_team(self) -> str:
         """Aldense's team id."""
         await self.ensure()
         assert self.team_id is not None
         return self.team_id
+
+    async def authorize(self, user_id: str | None = None) -> AuthorizeResult:
+        """Bolt's per-request authorization, from what start-up learnt: no ``auth.test`` per request.
+
+        Bolt's own single-team authorization asks ``auth.test`` on the first request it sees, inline, so a slow
+        Slack (seconds) makes that request miss Slack's 3 s and a 5xx drops it. Every request is for Aldense's one
+        install, whichever workspace the actor is from.
+        """
+        await self.ensure()  # learnt at start-up; asks Slack only in a process that skipped it (a one-off tool)
+        return AuthorizeResult(
+            enterprise_id=self.enterprise_id,
+            team_id=self.team_id,
+            bot_user_id=self.bot_user_id,
+            bot_id=self.bot_id,
+            bot_token=self.client.token,
+            user_id=user_id,
+        )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 class SlackPlatform:

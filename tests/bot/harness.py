@@ -59,6 +59,7 @@ async def running_bot(settings: Settings, clock: Callable[[], float] | None = No
     # Slack's pace for the onboarding channel (~1 post per second) would make every test slow; it has its own test.
     kwargs["support_pacer"] = Pacer(interval=0.001, burst=1000)
     async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app) as url:
+        await runtime.slack.workspace.ensure()  # as `aldense-guide run` does before it takes requests
         yield RunningBot(runtime, url)
 
 
