@@ -19,11 +19,11 @@ from slack_sdk.errors import SlackApiError
 from bot.dentally_wiring import scope_checker
 from bot.logs import configure_logging, library_logger
 from bot.playground import command as playground_command
-from bot.runtime import open_runtime
+from bot.runtime import load_checked_guide, open_runtime
 from bot.serving import serve
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.slack.calls import slack_error
-from conversations.guide import DEFAULT_GUIDE, GuideError, load_guide
+from conversations.guide import DEFAULT_GUIDE, GuideError
 from conversations.vault import new_secret
 from dentally.report import exit_code, format_check
 from dentally.sandbox import Sandbox, format_sample_keys
@@ -102,8 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate_guide(path: str) -> int:
-    guide = load_guide(path)
-    print(f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present — OK")
+    guide = load_checked_guide(path)
+    print(
+        f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present, "
+        "every rendered Slack message within Slack's limits — OK"
+    )
     return 0
 
 
