@@ -17,7 +17,7 @@ import uvicorn
 from slack_sdk.errors import SlackApiError
 
 from bot.dentally_wiring import scope_checker
-from bot.logs import configure_logging, library_logger
+from bot.logs import configure_logging
 from bot.playground import command as playground_command
 from bot.runtime import load_checked_guide, open_runtime
 from bot.serving import serve
@@ -187,18 +187,12 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
         interval = settings.follow_up.due_work_interval_seconds
         due_work = asyncio.create_task(runtime.scheduler.run_forever(interval), name="due work")
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+            from bot.slack.socket import socket_mode as connected
 
             assert settings.slack.app_token is not None
-            socket = AsyncSocketModeHandler(
-                runtime.bolt, settings.slack.app_token.get_secret_value(), logger=library_logger("socket_mode")
-            )
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            logger.info("Socket Mode connected; health and pictures on http://%s:%d", host, port)
-            try:
+            async with connected(runtime.bolt, settings.slack.app_token.get_secret_value()):
+                logger.info("Socket Mode connected; health and pictures on http://%s:%d", host, port)
                 await server.serve()
-            finally:
-                await socket.close_async()  # type: ignore[no-untyped-call]
         else:
             if not teams_only:
                 logger.info("listening on http://%s:%d/slack/events", host, port)
