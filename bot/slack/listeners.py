@@ -241,7 +241,8 @@ class _Handlers:
         team = event.get("team")
         if not isinstance(team, str) or not team:
             team = await self._team_of(user)
-        if team == ctx.workspace.team_id:
+        # On Enterprise Grid an event may name the organisation (E…) rather than the workspace.
+        if team is not None and team in (ctx.workspace.team_id, ctx.workspace.enterprise_id):
             return
         try:
             await ctx.platform.post(channel, Kickoff(welcome_user=user))

@@ -169,3 +169,20 @@ async def test_requests_are_authorized_from_what_start_up_learnt_never_by_an_inl
     await scenario.latest_step(ADMIN)
     await bot.runtime.core.tasks.drain(10)
     assert len(api.calls("auth.test")) == 1
+
+
+def test_nothing_shown_to_clinics_sends_them_to_app_home() -> None:
+    # Slack most likely shows people of another workspace its placeholder instead of our Home tab (README).
+    from bot.core import messages as m
+    from bot.slack.render import render
+    from conversations.guide import load_guide
+
+    guide = load_guide()
+    shown = [m.Kickoff(welcome_user=ADMIN), m.HelpText(), m.NothingToResume(), m.ResetNotice(), m.GaveUp()]
+    shown += [m.StepMessage(index, ADMIN) for index in range(guide.step_count)]
+    shown += [m.Reminder(index, ADMIN, 1) for index in range(guide.step_count)]
+    for message in shown:
+        text, rendered = render(message, guide, lambda step: None)
+        words = (text + json.dumps(rendered or [])).lower()
+        assert "app home" not in words
+        assert "home tab" not in words
