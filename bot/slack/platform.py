@@ -25,8 +25,6 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-# What Slack answers when it could not fetch an image_url; the message is then posted without its picture.
-IMAGE_ERRORS = frozenset({"invalid_blocks", "downloading_image_failed"})
 
 
 class Workspace:
@@ -112,7 +110,7 @@ class SlackPlatform:
         try:
             return await send(text, blocks)
         except SlackApiError as exc:
-            if not has_picture(message) or calls.slack_error(exc) not in IMAGE_ERRORS:
+            if not (has_picture(message) and calls.picture_refused(exc)):
                 raise
             logger.warning("a message was sent without its picture: Slack could not use it")
             text, blocks = render(without_picture(message), self._guide, self._picture_url)
