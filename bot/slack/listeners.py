@@ -183,7 +183,11 @@ class _Handlers:
 
     async def command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         user = body.get("user_id")
-        if not (isinstance(user, str) and await self.staff.is_staff_user(user)):
+        staff = await self.staff.is_staff_user(user) if isinstance(user, str) else False
+        if staff is None:
+            await respond("I couldn't check with Slack that you're on the Aldense team — please try again in a minute.")
+            return
+        if not staff:
             await respond("Sorry, `/aldense` is for the Aldense team only.")
             return
         words = str(body.get("text") or "").split()

@@ -186,3 +186,13 @@ def test_nothing_shown_to_clinics_sends_them_to_app_home() -> None:
         words = (text + json.dumps(rendered or [])).lower()
         assert "app home" not in words
         assert "home tab" not in words
+
+
+async def test_staff_whom_slack_will_not_describe_are_asked_to_try_again_not_refused(
+    api: SlackApiSandbox, driver: SlackDriver
+) -> None:
+    api.fail("users.info", error="ratelimited")
+    await driver.run_command("U0STAFF", ONBOARDING, "/aldense", "status")
+    replies = await driver.wait_for(lambda: api.responses())
+    assert "try again in a minute" in json.dumps(replies[-1].body)
+    assert "for the Aldense team only" not in json.dumps(replies[-1].body)

@@ -37,8 +37,8 @@ class StaffDesk:
         """Whether ``team`` is Aldense's own workspace (the app's installing team)."""
         return team is not None and team == await self.ctx.workspace.installing_team()
 
-    async def is_staff_user(self, user: str) -> bool:
-        """Whether ``user`` belongs to Aldense's workspace, asked of Slack (``users.info``); False when Slack won't say.
+    async def is_staff_user(self, user: str) -> bool | None:
+        """Whether ``user`` belongs to Aldense's workspace, asked of Slack (``users.info``); None when Slack won't say.
 
         For requests that do not carry the actor's own team: a slash command's top-level ``team_id`` is the
         workspace the command ran in, not necessarily the person's.
@@ -47,7 +47,7 @@ class StaffDesk:
             profile = (await self.ctx.client.users_info(user=user)).get("user") or {}
         except SlackApiError as exc:
             logger.warning("users.info failed for a staff check: %s", calls.slack_error(exc))
-            return False
+            return None
         team = profile.get("team_id")
         return await self.is_staff(team if isinstance(team, str) else None)
 
