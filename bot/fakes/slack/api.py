@@ -464,7 +464,6 @@ class SlackApiSandbox:
         if self.socket is None:
             # The stand-in's own wording: Slack's answer for an app with Socket Mode off is not recorded here.
             raise WebApiRefusal("socket_mode_not_enabled")
-        self.socket.connections_requested += 1
         return {"url": self.socket.open_connection()}
 
     def _take_fault(self, method: str) -> Fault | None:

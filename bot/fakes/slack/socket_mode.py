@@ -78,7 +78,6 @@ class SocketModeServer:
         self.url: str | None = None
         self.sent: list[SentEnvelope] = []
         self.connections_opened = 0
-        self.connections_requested = 0
         self._tickets: set[str] = set()
         self._links: list[_Link] = []
         self._pending: dict[str, _Pending] = {}
