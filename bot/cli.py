@@ -17,13 +17,13 @@ import uvicorn
 from slack_sdk.errors import SlackApiError
 
 from bot.dentally_wiring import dentally_clients, scope_checker
-from bot.logs import configure_logging, library_logger
+from bot.logs import configure_logging
 from bot.playground import command as playground_command
-from bot.runtime import open_runtime
+from bot.runtime import load_checked_guide, open_runtime
 from bot.serving import serve
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.slack.calls import slack_error
-from conversations.guide import DEFAULT_GUIDE, GuideError, load_guide
+from conversations.guide import DEFAULT_GUIDE, GuideError
 from conversations.vault import new_secret
 from dentally.calibrate import calibrate, format_profile
 from dentally.regions import parse_region
@@ -118,8 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate_guide(path: str) -> int:
-    guide = load_guide(path)
-    print(f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present — OK")
+    guide = load_checked_guide(path)
+    print(
+        f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present, "
+        "every rendered Slack message within Slack's limits — OK"
+    )
     return 0
 
 
@@ -238,19 +241,13 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
         interval = settings.follow_up.due_work_interval_seconds
         due_work = asyncio.create_task(runtime.scheduler.run_forever(interval), name="due work")
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+            from bot.slack.socket import socket_mode as connected
 
             assert settings.slack.app_token is not None
             assert runtime.bolt is not None, "Socket Mode needs SLACK_BOT_TOKEN (checked by the settings)"
-            socket = AsyncSocketModeHandler(
-                runtime.bolt, settings.slack.app_token.get_secret_value(), logger=library_logger("socket_mode")
-            )
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            logger.info("Socket Mode connected; health and pictures on http://%s:%d", host, port)
-            try:
+            async with connected(runtime.bolt, settings.slack.app_token.get_secret_value()):
+                logger.info("Socket Mode connected; health and pictures on http://%s:%d", host, port)
                 await server.serve()
-            finally:
-                await socket.close_async()  # type: ignore[no-untyped-call]
         else:
             if not teams_only:
                 logger.info("listening on http://%s:%d/slack/events", host, port)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -27,6 +28,7 @@ from bot.settings import Settings, SettingsError
 from bot.slack.app import BotContext, build_app
 from bot.slack.client import slack_client
 from bot.slack.endpoint import SlackEndpoint
+from bot.slack.guide_check import check_guide
 from bot.slack.pacing import Pacer
 from bot.slack.platform import SlackPlatform
 from bot.slack.support.reporter import SupportReporter
@@ -79,9 +81,20 @@ def key_vault(settings: Settings) -> KeyVault | None:
         raise SettingsError(f"KEY_ENCRYPTION_KEYS: {exc}") from None
 
 
+def load_checked_guide(path: Path | str = DEFAULT_GUIDE) -> Guide:
+    """A guide file, validated, whose every rendered Slack message is within Slack's limits.
+
+    Raises:
+        GuideError: With every problem found.
+    """
+    guide = load_guide(path)
+    check_guide(guide)
+    return guide
+
+
 def load_configured_guide(settings: Settings) -> Guide:
     """The guide the settings name (the built-in Dentally guide by default), validated."""
-    return load_guide(settings.server.guide_path or DEFAULT_GUIDE)
+    return load_checked_guide(settings.server.guide_path or DEFAULT_GUIDE)
 
 
 @contextlib.asynccontextmanager

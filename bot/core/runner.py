@@ -144,8 +144,7 @@ class EffectRunner:
                 if ref is None and effect.outcome is not StepOutcome.SUPERSEDED:
                     ref = trigger.clicked_ref  # the click came from this very step message
                 if ref is not None:
-                    closed = ClosedStep(effect.index, effect.outcome)
-                    await platform.edit(state.channel, ref, closed, thread=state.thread_ref)
+                    await self._close_step(platform, state, ref, ClosedStep(effect.index, effect.outcome))
             case ConfirmHelpComing():
                 await platform.post(state.channel, HelpComing(effect.index), thread=state.thread_ref)
             case Report():
@@ -163,6 +162,20 @@ class EffectRunner:
             case TellReset():
                 await platform.post(state.channel, ResetNotice(), thread=state.thread_ref)
         return state
+
+    async def _close_step(self, platform: ChatPlatform, state: Conversation, ref: str, closed: ClosedStep) -> None:
+        """Edit a step message to its closed form; a refused edit (a deleted message, say) never blocks what follows.
+
+        Closing only tidies the thread, while the next step is what the user waits for. Unreachable still raises,
+        so the batch stays in the outbox and is retried whole.
+        """
+        try:
+            await platform.edit(state.channel, ref, closed, thread=state.thread_ref)
+        except Exception as exc:
+            failed = platform.failure(exc)
+            if failed is None or failed[0] is not Failure.REFUSED:
+                raise
+            logger.warning("%s refused to close a step message (%s); carrying on", platform.label, failed[1])
 
     async def _look(
         self, platform: ChatPlatform, state: Conversation, message: ThreadOpener | StepMessage

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.kit import Core
@@ -87,12 +88,26 @@ def build_app(context: BotContext, signing_secret: str | None) -> AsyncApp:
 
     Requests are verified before they reach Bolt (see ``bot.slack.endpoint``), so Bolt's own verification — which
     logs a failing body — is off; every listener saves what must survive a crash, then hands the rest to
-    ``context.tasks``.
+    ``context.tasks``. Bolt authorizes each request from the facts start-up learnt (``Workspace.authorize``)
+    instead of calling ``auth.test`` inline on the first one.
     """
     from bot.slack.listeners import register
 
+    async def authorize(user_id: str | None = None) -> AuthorizeResult:
+        return await context.workspace.authorize(user_id)
+
+    ours = context.client
     app = AsyncApp(
-        client=context.client,
+        # Bolt takes the token from ``authorize``; handed a client with a token as well, it would warn that the
+        # token goes unused. Its per-request clients copy this one's address, session and retries.
+        client=AsyncWebClient(
+            base_url=ours.base_url,
+            timeout=ours.timeout,
+            session=ours.session,
+            logger=ours.logger,
+            retry_handlers=ours.retry_handlers,
+        ),
+        authorize=authorize,
         logger=library_logger("slack_bolt"),
         signing_secret=signing_secret or "unused-in-socket-mode",
         process_before_response=True,

@@ -10,6 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 logger = logging.getLogger(__name__)
 
+# What Slack answers when it could not fetch an image_url (python-slack-sdk#1782: sometimes even a reachable one).
+PICTURE_ERRORS = frozenset({"invalid_blocks", "downloading_image_failed"})
+
 
 def slack_error(exc: SlackApiError) -> str:
     """The ``error`` code of a failed call (``ratelimited``, ``channel_not_found``, …)."""
@@ -18,6 +21,11 @@ def slack_error(exc: SlackApiError) -> str:
     if isinstance(data, dict):
         return str(data.get("error") or "unknown_error")
     return "unknown_error"
+
+
+def picture_refused(exc: SlackApiError) -> bool:
+    """Whether Slack refused a message as it does when it cannot fetch a picture (then send it without)."""
+    return slack_error(exc) in PICTURE_ERRORS
 
 
 async def post(

@@ -1,4 +1,8 @@
-"""``POST /slack/events``: a size limit, Slack's signature and a shape check before Bolt sees a request."""
+"""``POST /slack/events``: a size limit, Slack's signature and a shape check before Bolt sees a request.
+
+Slack's certificate check (a form with ``ssl_check=1``) is answered 200 before the signature check, as Bolt does:
+it carries nothing and the bot does nothing for it.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +65,9 @@ class SlackEndpoint:
             if len(received) > MAX_BODY_BYTES:
                 return _error(413, "request body too large")
         body = bytes(received)
+        if envelope.is_ssl_check(request.headers.get("content-type", ""), body):
+            # Slack checks the certificate when a request URL is saved; it wants a 200 and nothing is done.
+            return Response(status_code=200)
         if not self._signed(body, request.headers):
             logger.warning("rejected a request with a missing, forged or stale Slack signature")
             return _error(401, "invalid request")

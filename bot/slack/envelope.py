@@ -72,7 +72,7 @@ def parse(content_type: str, body: bytes) -> Envelope:
         if "payload" in form:
             json_text = form["payload"][0]
             fields = _json_object(json_text, "malformed payload JSON", "payload is not an object")
-        elif "command" in form or "ssl_check" in form:
+        elif "command" in form:
             fields = {name: values[0] for name, values in form.items()}
             # Bolt's own form parsing takes any body containing the word "payload" for an interaction.
             json_text = json.dumps(fields)
@@ -84,6 +84,17 @@ def parse(content_type: str, body: bytes) -> Envelope:
     if problem:
         raise EnvelopeError(problem)
     return Envelope(fields, json_text)
+
+
+def is_ssl_check(content_type: str, body: bytes) -> bool:
+    """Whether ``body`` is Slack's certificate check: a form with ``ssl_check=1`` and no payload or command."""
+    if content_type.split(";", 1)[0].strip().lower() != FORM_TYPE:
+        return False
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return False
+    return form.get("ssl_check") == ["1"] and "payload" not in form and "command" not in form
 
 
 def _json_object(text: str, malformed: str, not_object: str) -> dict[str, Any]:

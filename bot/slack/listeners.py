@@ -18,7 +18,7 @@ from bot.slack.key_modal import SlackKeyModal, read_submission
 from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
-from bot.slack.support.desk import StaffDesk
+from bot.slack.support.desk import NOT_STAFF_RESET, StaffDesk
 from conversations.keys import ConversationKey
 from conversations.store import StoreUnavailable
 
@@ -110,7 +110,8 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     @app.view(support_blocks.RESET_VIEW)
     async def reset_confirmed(ack: AsyncAck, body: dict[str, Any]) -> None:
         if not await staff.is_staff((body.get("user") or {}).get("team_id")):
-            await ack(response_action="errors", errors={})
+            # The confirmation has no input to pin an error on (Slack refuses an empty ``errors``): say it instead.
+            await ack(response_action="update", view=modals.message_view("Aldense staff only", NOT_STAFF_RESET))
             return
         await ack()
         ctx.tasks.spawn(staff.reset(body), name="reset")
@@ -190,8 +191,12 @@ class _Handlers:
             await respond(blocks.temporarily_unavailable_for_staff())
 
     async def _command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
-        ctx = self.ctx
-        if body.get("team_id") != await ctx.workspace.installing_team():
+        user = body.get("user_id")
+        staff = await self.staff.is_staff_user(user) if isinstance(user, str) else False
+        if staff is None:
+            await respond("I couldn't check with Slack that you're on the Aldense team — please try again in a minute.")
+            return
+        if not staff:
             await respond("Sorry, `/aldense` is for the Aldense team only.")
             return
         words = str(body.get("text") or "").split()
@@ -227,6 +232,12 @@ class _Handlers:
         await respond(f"Kick-off posted in <#{channel}>. I'll report progress here in the onboarding channel.")
 
     async def member_joined(self, body: dict[str, Any]) -> None:
+        """Greet someone of another workspace who joins a Slack Connect channel the bot is in.
+
+        The event says who joined, their team (``event.team``) and whether the channel is shared
+        (``is_ext_shared_channel``); Slack is asked only for what an event lacks. ``users.info`` may answer
+        ``user_not_visible`` for people of other workspaces, so a failed look-up greets rather than stays silent.
+        """
         ctx = self.ctx
         event = body.get("event") or {}
         user, channel = event.get("user"), event.get("channel")
@@ -235,20 +246,40 @@ class _Handlers:
         await ctx.workspace.ensure()
         if user == ctx.workspace.bot_user_id:
             return
-        try:
-            info = await ctx.client.conversations_info(channel=channel)
-            member = await ctx.client.users_info(user=user)
-        except SlackApiError as exc:
-            logger.warning("member_joined_channel lookup failed: %s", calls.slack_error(exc))
+        shared = body.get("is_ext_shared_channel")
+        if not isinstance(shared, bool):
+            shared = await self._is_shared(channel)
+        if not shared:
             return
-        shared = bool((info.get("channel") or {}).get("is_ext_shared"))
-        member_team = (member.get("user") or {}).get("team_id")
-        if not shared or member_team == ctx.workspace.team_id:
+        team = event.get("team")
+        if not isinstance(team, str) or not team:
+            team = await self._team_of(user)
+        # On Enterprise Grid an event may name the organisation (E…) rather than the workspace.
+        if team is not None and team in (ctx.workspace.team_id, ctx.workspace.enterprise_id):
             return
         try:
             await ctx.platform.post(channel, Kickoff(welcome_user=user))
         except SlackApiError as exc:
             logger.warning("kick-off on join failed: %s", calls.slack_error(exc))
+
+    async def _is_shared(self, channel: str) -> bool:
+        """Whether ``channel`` is shared with another workspace; a failed look-up counts as shared (greet)."""
+        try:
+            info = await self.ctx.client.conversations_info(channel=channel)
+        except SlackApiError as exc:
+            logger.warning("conversations.info failed for a join (%s); greeting anyway", calls.slack_error(exc))
+            return True
+        return bool((info.get("channel") or {}).get("is_ext_shared"))
+
+    async def _team_of(self, user: str) -> str | None:
+        """The team ``user`` belongs to, or None when Slack won't say."""
+        try:
+            member = await self.ctx.client.users_info(user=user)
+        except SlackApiError as exc:
+            logger.warning("users.info failed for a join (%s); greeting anyway", calls.slack_error(exc))
+            return None
+        team = (member.get("user") or {}).get("team_id")
+        return team if isinstance(team, str) else None
 
     async def mention(self, body: dict[str, Any]) -> None:
         ctx = self.ctx

@@ -54,7 +54,9 @@ def to_click(body: dict[str, Any]) -> Click:
         raise PayloadError("block_actions without user, channel, message or action")
     return Click(
         user=user,
-        user_team=_str(body, "user", "team_id") or _str(body, "team", "id"),
+        # Only the clicker's own team: in Slack Connect the top-level ``team`` is the workspace that posted the
+        # message (Aldense's, for every message of ours), so falling back to it would make any clinic user staff.
+        user_team=_str(body, "user", "team_id"),
         channel=channel,
         message_ts=message_ts,
         thread_ts=_str(body, "container", "thread_ts") or _str(body, "message", "thread_ts"),

@@ -3,47 +3,75 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta, timezone, tzinfo
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import Failure
 from bot.slack import calls
+from bot.slack.blocks import Blocks
 from bot.slack.render import PictureUrl, has_picture, render, without_picture
 from conversations.conversation import Conversation
 from conversations.guide import Guide
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-# What Slack answers when it could not fetch an image_url; the message is then posted without its picture.
-IMAGE_ERRORS = frozenset({"invalid_blocks", "downloading_image_failed"})
 
 
 class Workspace:
-    """Facts about Aldense's own install, learnt once from ``auth.test``."""
+    """Facts about Aldense's own install, learnt once from ``auth.test`` (at start-up, by ``aldense-guide run``)."""
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self.team_id: str | None = None
         self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
+        self.enterprise_id: str | None = None
 
     async def ensure(self) -> None:
         """Ask Slack who we are, once."""
         if self.team_id is None:
             response = await self.client.auth_test()
+            self.bot_user_id = _text(response.get("user_id"))
+            self.bot_id = _text(response.get("bot_id"))
+            self.enterprise_id = _text(response.get("enterprise_id"))
             self.team_id = str(response["team_id"])
-            self.bot_user_id = str(response.get("user_id") or "") or None
 
     async def installing_team(self) -> str:
         """Aldense's team id."""
         await self.ensure()
         assert self.team_id is not None
         return self.team_id
+
+    async def authorize(self, user_id: str | None = None) -> AuthorizeResult:
+        """Bolt's per-request authorization, from what start-up learnt: no ``auth.test`` per request.
+
+        Bolt's own single-team authorization asks ``auth.test`` on the first request it sees, inline, so a slow
+        Slack (seconds) makes that request miss Slack's 3 s and a 5xx drops it. Every request is for Aldense's one
+        install, whichever workspace the actor is from.
+        """
+        await self.ensure()  # learnt at start-up; asks Slack only in a process that skipped it (a one-off tool)
+        return AuthorizeResult(
+            enterprise_id=self.enterprise_id,
+            team_id=self.team_id,
+            bot_user_id=self.bot_user_id,
+            bot_id=self.bot_id,
+            bot_token=self.client.token,
+            user_id=user_id,
+        )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 class SlackPlatform:
@@ -61,20 +89,32 @@ class SlackPlatform:
 
     async def post(self, channel: str, message: Outgoing, thread: str | None = None) -> str:
         """Post ``message``; a picture Slack cannot fetch is replaced by its description and posted again."""
-        text, blocks = render(message, self._guide, self._picture_url)
-        try:
-            return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
-        except SlackApiError as exc:
-            if not has_picture(message) or calls.slack_error(exc) not in IMAGE_ERRORS:
-                raise
-            logger.warning("a message was posted without its picture: Slack could not use it")
-            text, blocks = render(without_picture(message), self._guide, self._picture_url)
+
+        async def send(text: str, blocks: Blocks | None) -> str:
             return await calls.post(self.client, channel, text, blocks, thread_ts=thread)
 
+        return await self._without_picture_if_refused(message, send)
+
     async def edit(self, channel: str, ref: str, message: Outgoing, thread: str | None = None) -> None:
-        """Replace a message the bot posted."""
+        """Replace a message the bot posted (a picture Slack cannot fetch falls back to text, as in ``post``)."""
+
+        async def send(text: str, blocks: Blocks | None) -> None:
+            await calls.update(self.client, channel, ref, text, blocks)
+
+        await self._without_picture_if_refused(message, send)
+
+    async def _without_picture_if_refused(
+        self, message: Outgoing, send: Callable[[str, Blocks | None], Awaitable[T]]
+    ) -> T:
         text, blocks = render(message, self._guide, self._picture_url)
-        await calls.update(self.client, channel, ref, text, blocks)
+        try:
+            return await send(text, blocks)
+        except SlackApiError as exc:
+            if not (has_picture(message) and calls.picture_refused(exc)):
+                raise
+            logger.warning("a message was sent without its picture: Slack could not use it")
+            text, blocks = render(without_picture(message), self._guide, self._picture_url)
+            return await send(text, blocks)
 
     async def tell(self, channel: str, user: str, message: Outgoing, thread: str | None = None) -> None:
         """An ephemeral message only ``user`` sees; failures are logged, never raised."""

@@ -14,7 +14,7 @@ from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.fakes.slack.api import Message
 from bot.runtime import Runtime, open_runtime
 from bot.serving import serve
-from bot.settings import Settings, load_settings
+from bot.settings import Mode, Settings, load_settings
 from bot.slack.pacing import Pacer
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
@@ -28,7 +28,9 @@ PUBLIC_BASE_URL = "https://guide.aldense.example"
 ENCRYPTION_KEY = "qDzrhP0OVVTQlNfQWY3pkBK2ab8WnmAHV6RLwcuY6QM="
 
 
-def bot_settings(api: SlackApiSandbox, state_url: str, dentally_url: str | None = None, **overrides: Any) -> Settings:
+def bot_settings(
+    api: SlackApiSandbox, state_url: str, dentally_url: str | None = None, mode: Mode = "http", **overrides: Any
+) -> Settings:
     """Settings of a bot talking to ``api`` and the Dentally sandbox at ``dentally_url``, state at ``state_url``."""
     values: dict[str, Any] = {
         "server__key_encryption_keys": ENCRYPTION_KEY,
@@ -41,7 +43,7 @@ def bot_settings(api: SlackApiSandbox, state_url: str, dentally_url: str | None 
         "server__public_base_url": PUBLIC_BASE_URL,
     }
     values.update(overrides)
-    return load_settings("http", **values)
+    return load_settings(mode, **values)
 
 
 @dataclass
@@ -59,6 +61,7 @@ async def running_bot(settings: Settings, clock: Callable[[], float] | None = No
     # Slack's pace for the onboarding channel (~1 post per second) would make every test slow; it has its own test.
     kwargs["support_pacer"] = Pacer(interval=0.001, burst=1000)
     async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app) as url:
+        await runtime.slack.workspace.ensure()  # as `aldense-guide run` does before it takes requests
         yield RunningBot(runtime, url)
 
 

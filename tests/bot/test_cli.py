@@ -129,3 +129,39 @@ async def test_dentally_calibrate_reads_two_keys_from_stdin_and_exits_0_when_bot
     assert keys["user_read_only"].key not in run.stdout + run.stderr
     assert short.returncode == 1
     assert "the key with the five scopes" in short.stderr
+
+
+def _guide_copy(tmp_path: Path, **changes: object) -> Path:
+    """The built-in guide copied beside its pictures, with top-level or first-step fields changed."""
+    import shutil
+
+    import yaml
+
+    from conversations.guide import DEFAULT_GUIDE
+
+    shutil.copytree(DEFAULT_GUIDE.parent / "images", tmp_path / "images")
+    raw = yaml.safe_load(DEFAULT_GUIDE.read_text(encoding="utf-8"))
+    for name, value in changes.items():
+        if name.startswith("step_"):
+            raw["steps"][0][name.removeprefix("step_")] = value
+        else:
+            raw[name] = value
+    path = tmp_path / "guide.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_guide_validate_refuses_texts_each_within_limits_that_slack_refuses_once_rendered(tmp_path: Path) -> None:
+    # Title (≤150) and text (≤3000) are each allowed, but one section holds both, and Slack allows 3000 there.
+    step = _guide_copy(tmp_path / "step", step_title="T" * 150, step_text="x" * 2900)
+    bad = run_cli("guide", "validate", str(step))
+    assert bad.returncode == 2
+    assert "step sign-in: block 1 (step:sign-in:text): text attribute cannot exceed 3000 characters" in bad.stderr
+    # The kick-off joins a greeting, the guide's title and its summary in one section too.
+    kickoff = _guide_copy(tmp_path / "kickoff", summary="y" * 2950)
+    bad = run_cli("guide", "validate", str(kickoff))
+    assert bad.returncode == 2
+    assert "kick-off greeting a newcomer: block 0" in bad.stderr
+    # Exactly at the limit once rendered is fine ("*title*\ntext" is 3 characters more than the two texts).
+    fits = _guide_copy(tmp_path / "fits", step_title="T" * 150, step_text="x" * (3000 - 150 - 3))
+    assert run_cli("guide", "validate", str(fits)).returncode == 0

@@ -1,4 +1,4 @@
-"""A Slack stand-in on loopback: a workspace model, a Web API server that records what users see, and a driver."""
+"""A Slack stand-in on loopback: a workspace, a Web API server recording what users see, Socket Mode, drivers."""
 
 from bot.fakes.slack.api import SlackApiSandbox
 from bot.fakes.slack.driver import (
@@ -12,6 +12,8 @@ from bot.fakes.slack.driver import (
 )
 from bot.fakes.slack.errors import WebApiRefusal
 from bot.fakes.slack.records import ApiCall, Change, Ephemeral, Fault, Message, MessageVersion, ResponsePost, View
+from bot.fakes.slack.socket_driver import SocketModeDriver
+from bot.fakes.slack.socket_mode import SocketModeServer
 from bot.fakes.slack.validation import validate_blocks, validate_view
 from bot.fakes.slack.workspace import Channel, Team, User, Workspace
 
@@ -31,6 +33,8 @@ __all__ = [
     "ResponsePost",
     "SlackApiSandbox",
     "SlackDriver",
+    "SocketModeDriver",
+    "SocketModeServer",
     "SubmissionBlocked",
     "Team",
     "User",

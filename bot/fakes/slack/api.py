@@ -14,6 +14,7 @@ Serve :class:`SlackApiSandbox` (an ASGI app) and point the bot's ``AsyncWebClien
     GET      /_sandbox/responses              bodies posted to response_urls (and command acks)
     POST|DELETE /_sandbox/faults              add a fault ({method, status, error, retry_after, times}) / clear all
     POST     /_sandbox/latency                {"seconds": 0.2, "method": "*"}
+    ws://…/link/?ticket=                       Socket Mode links (``socket_mode=True``; see ``socket_mode``)
 
 All state lives in memory and is changed only between awaits, so it is consistent within one event loop.
 
@@ -27,6 +28,7 @@ This module is the facade and the HTTP app; the rest lives beside it::
     state        what users see, the ids handed out, and the change log
     methods      the Web API methods (WebApi)
     responses    what a body posted to a response_url does
+    socket_mode  Socket Mode: links, envelopes and acks over a WebSocket
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from bot.fakes.slack.records import (
     View,
 )
 from bot.fakes.slack.responses import respond
+from bot.fakes.slack.socket_mode import SocketModeServer
 from bot.fakes.slack.state import State
 from bot.fakes.slack.validation import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, validate_blocks, validate_view
 from bot.fakes.slack.workspace import Workspace
@@ -98,6 +101,8 @@ __all__ = [
 
 T = TypeVar("T", int, float)
 
+# Methods that take the app-level token (xapp-) rather than the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 MAX_POLL_WAIT = 10.0  # long-polls end by then, so a shutting-down server never waits long for them
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60
@@ -121,6 +126,7 @@ class SlackApiSandbox:
         strict_threads: Refuse ``thread_ts`` of a missing message with ``thread_not_found``. Slack itself posts
             such a reply anyway, so by default the call succeeds and carries the warning ``thread_parent_not_found``.
         max_changes: How many change-log entries to keep for pollers.
+        socket_mode: Also serve Socket Mode (:attr:`socket`): ``apps.connections.open`` hands out its links.
     """
 
     def __init__(
@@ -131,6 +137,7 @@ class SlackApiSandbox:
         trigger_ttl: float = 3.0,
         strict_threads: bool = False,
         max_changes: int = 10_000,
+        socket_mode: bool = False,
     ) -> None:
         self.workspace = workspace if workspace is not None else Workspace()
         self.url: str | None = None
@@ -142,6 +149,8 @@ class SlackApiSandbox:
         self._responses: list[ResponsePost] = []
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
+        self.socket = SocketModeServer(self.workspace.app_id) if socket_mode else None
+        self._api.handlers["apps.connections.open"] = self._apps_connections_open
         self.app = Starlette(routes=self._routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,7 +163,10 @@ class SlackApiSandbox:
 
         To serve the app some other way (mounted in a playground, say), set :attr:`url` to where it is reachable.
         """
-        async with serve(self, host, port) as url:
+        async with contextlib.AsyncExitStack() as stack:
+            url = await stack.enter_async_context(serve(self, host, port))
+            if self.socket is not None:
+                await stack.enter_async_context(self.socket.serve(host))
             self.url = url
             try:
                 yield url
@@ -183,6 +195,15 @@ class SlackApiSandbox:
     @trigger_ttl.setter
     def trigger_ttl(self, seconds: float) -> None:
         self._api.trigger_ttl = seconds
+
+    @property
+    def images_fail(self) -> bool:
+        """Whether messages with an ``image_url`` are refused: ``invalid_blocks``, "downloading image failed"."""
+        return self._api.images_fail
+
+    @images_fail.setter
+    def images_fail(self, failing: bool) -> None:
+        self._api.images_fail = failing
 
     @property
     def strict_threads(self) -> bool:
@@ -424,8 +445,9 @@ class SlackApiSandbox:
             body: JSON = {"ok": False, "error": "unknown_method", "req_method": method}
         elif token is None:
             body = {"ok": False, "error": "not_authed"}
-        elif token != self.workspace.bot_token:
-            body = {"ok": False, "error": "invalid_auth"}
+        elif token != (self.workspace.app_token if method in APP_TOKEN_METHODS else self.workspace.bot_token):
+            known = token in (self.workspace.app_token, self.workspace.bot_token)
+            body = {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
         elif (fault := self._take_fault(method)) is not None:
             status, body, headers = fault.answer()
         else:
@@ -437,6 +459,12 @@ class SlackApiSandbox:
         self._calls.append(call)
         self._state.change("call", method=method, ok=call.ok, error=call.error, fault=fault is not None)
         return status, body, headers
+
+    def _apps_connections_open(self, p: Params) -> JSON:
+        if self.socket is None:
+            # The stand-in's own wording: Slack's answer for an app with Socket Mode off is not recorded here.
+            raise WebApiRefusal("socket_mode_not_enabled")
+        return {"url": self.socket.open_connection()}
 
     def _take_fault(self, method: str) -> Fault | None:
         for fault in self._faults:

@@ -289,6 +289,7 @@ class SlackDriver:
             response_url=response_url,
             message=None if isinstance(target, Ephemeral) else self.api.message_json(target),
             thread_ts=thread_ts,
+            posted_by=None if isinstance(target, Ephemeral) else target.team,
         )
         return await self._send(
             payload, payloads.interactivity_body(payload), trigger_id=trigger_id, response_url=response_url

@@ -9,7 +9,7 @@ from bot.fakes.slack.ids import with_ids
 from bot.fakes.slack.params import Params
 from bot.fakes.slack.records import JSON, Message, Trigger, View
 from bot.fakes.slack.state import State
-from bot.fakes.slack.validation import validate_blocks, validate_view
+from bot.fakes.slack.validation import image_urls, validate_blocks, validate_view
 from bot.fakes.slack.workspace import Channel, User
 
 MAX_TEXT = 40_000
@@ -27,10 +27,14 @@ class WebApi:
         state: What the sandbox remembers.
         trigger_ttl: Seconds a trigger_id stays usable (Slack: 3).
         strict_threads: Refuse ``thread_ts`` of a missing message with ``thread_not_found`` (Slack posts anyway).
+
+    ``images_fail`` makes every message carrying an ``image_url`` fail as Slack's does when it cannot fetch the
+    picture (python-slack-sdk#1782: sometimes even for reachable images).
     """
 
     def __init__(self, state: State, *, trigger_ttl: float, strict_threads: bool) -> None:
         self.state = state
+        self.images_fail = False
         self.trigger_ttl = trigger_ttl
         self.strict_threads = strict_threads
         self.handlers: dict[str, Handler] = {
@@ -76,6 +80,8 @@ class WebApi:
         blocks = p.decoded("blocks", "invalid_blocks_format")
         if blocks is not None:
             errors = validate_blocks(blocks)
+            if not errors and self.images_fail:
+                errors = [f"downloading image failed [json-pointer:{where}]" for where, _ in image_urls(blocks)]
             if errors:
                 raise invalid_blocks(errors)
         if required and not text and not blocks and not p.text("attachments"):

@@ -1,7 +1,9 @@
 """Pure builders of the request bodies Slack sends an app: interactions, commands, events, and their signatures.
 
-Shapes follow what Slack sends in a Slack Connect channel: an external clicker's ``team.id`` and ``user.team_id`` are
-their own team, while ``view.app_installed_team_id`` and each event's ``authorizations`` name the installing team.
+Shapes follow what Slack sends in a Slack Connect channel (checked against Slack's recorded samples): in a click on a
+message, ``team`` is the workspace that posted the message and only ``user.team_id`` is the clicker's own team; in a
+view submission ``team`` is the submitter's team, while ``view.app_installed_team_id`` and each event's
+``authorizations`` name the installing team.
 """
 
 from __future__ import annotations
@@ -175,21 +177,15 @@ def user_ref(user: User) -> JSON:
     return {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id}
 
 
-def team_ref(workspace: Workspace, user: User) -> JSON:
-    """The ``team`` object of an interaction payload: the actor's team, not necessarily the installing one."""
-    team = workspace.teams[user.team_id]
-    return {"id": team.id, "domain": team.domain}
-
-
-def _interaction(workspace: Workspace, kind: str, user: User) -> JSON:
-    team = workspace.teams[user.team_id]
+def _interaction(workspace: Workspace, kind: str, user: User, team_id: str | None = None) -> JSON:
+    team = workspace.teams[team_id or user.team_id]
     enterprise = {"id": team.enterprise_id, "name": team.enterprise_id} if team.enterprise_id else None
     return {
         "type": kind,
         "user": user_ref(user),
         "api_app_id": workspace.app_id,
         "token": workspace.verification_token,
-        "team": team_ref(workspace, user),
+        "team": {"id": team.id, "domain": team.domain},
         "enterprise": enterprise,
         "is_enterprise_install": False,
     }
@@ -207,8 +203,12 @@ def block_actions(
     message: JSON | None = None,
     thread_ts: str | None = None,
     state: JSON | None = None,
+    posted_by: str | None = None,
 ) -> JSON:
     """A ``block_actions`` payload for an element in a message.
+
+    ``team`` is the workspace that posted the message (``posted_by``, the installing team by default), not the
+    clicker's: an external clicker's team is only in ``user.team_id`` (java-slack-sdk#1041, bolt-js#1614).
 
     Args:
         workspace: The world.
@@ -221,12 +221,13 @@ def block_actions(
         message: The message as Slack holds it; ``None`` for an ephemeral message (Slack sends no copy then).
         thread_ts: The thread the message is in, if it is a reply.
         state: ``state.values`` of inputs in the message.
+        posted_by: The team of whoever posted the message.
     """
     container: JSON = {"type": "message", "message_ts": message_ts, "channel_id": channel.id}
     container["is_ephemeral"] = message is None
     if thread_ts:
         container["thread_ts"] = thread_ts
-    payload = _interaction(workspace, "block_actions", user)
+    payload = _interaction(workspace, "block_actions", user, posted_by or workspace.installing_team_id)
     payload |= {
         "container": container,
         "trigger_id": trigger_id,

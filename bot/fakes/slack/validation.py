@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
+import urllib.parse
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -75,7 +77,82 @@ def validate_blocks(blocks: Any, *, limit: int = MAX_MESSAGE_BLOCKS, pointer: st
             errors.append(f"invalid block: {exc} [json-pointer:{where}]")
             continue
         _compare(raw, kept, where, errors)
+        errors += _action_id_problems(raw, where)
+    errors += _block_id_problems(blocks, pointer)
+    errors += [f"{problem} [json-pointer:{where}]" for where, url in image_urls(blocks, pointer)
+               if (problem := _image_url_problem(url))]  # fmt: skip
     return errors
+
+
+def image_urls(blocks: list[Any], pointer: str = "/blocks") -> list[tuple[str, str]]:
+    """``(json-pointer, url)`` of every ``image_url`` Slack would have to fetch: image blocks and image elements."""
+    found: list[tuple[str, str]] = []
+    for index, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            continue
+        where = f"{pointer}/{index}"
+        if block.get("type") == "image" and isinstance(block.get("image_url"), str):
+            found.append((f"{where}/image_url", block["image_url"]))
+        accessory = block.get("accessory")
+        if (
+            isinstance(accessory, dict)
+            and accessory.get("type") == "image"
+            and isinstance(accessory.get("image_url"), str)
+        ):
+            found.append((f"{where}/accessory/image_url", accessory["image_url"]))
+        for number, element in enumerate(block.get("elements") or []):
+            if (
+                isinstance(element, dict)
+                and element.get("type") == "image"
+                and isinstance(element.get("image_url"), str)
+            ):
+                found.append((f"{where}/elements/{number}/image_url", element["image_url"]))
+    return found
+
+
+def _image_url_problem(url: str) -> str | None:
+    """Slack fetches pictures over https; plain http is accepted here only on loopback (the playground serves so)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return None
+    if parsed.scheme == "http" and _loopback(parsed.hostname or ""):
+        return None
+    return "downloading image failed: the image_url must be https"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _block_id_problems(blocks: list[Any], pointer: str) -> list[str]:
+    """Slack refuses two blocks with one ``block_id`` in a message or view."""
+    seen: set[str] = set()
+    problems = []
+    for index, block in enumerate(blocks):
+        block_id = block.get("block_id") if isinstance(block, dict) else None
+        if isinstance(block_id, str):
+            if block_id in seen:
+                problems.append(f"duplicate block_id: {block_id} [json-pointer:{pointer}/{index}/block_id]")
+            seen.add(block_id)
+    return problems
+
+
+def _action_id_problems(block: dict[str, Any], where: str) -> list[str]:
+    """Slack refuses two elements with one ``action_id`` in a block."""
+    seen: set[str] = set()
+    problems = []
+    for number, element in enumerate(block.get("elements") or []):
+        action_id = element.get("action_id") if isinstance(element, dict) else None
+        if isinstance(action_id, str):
+            if action_id in seen:
+                problems.append(f"duplicate action_id: {action_id} [json-pointer:{where}/elements/{number}/action_id]")
+            seen.add(action_id)
+    return problems
 
 
 def validate_view(view: Any, *, pointer: str = "/view") -> list[str]:
@@ -104,5 +181,9 @@ def validate_view(view: Any, *, pointer: str = "/view") -> list[str]:
         errors.append(f"{exc} [json-pointer:{pointer}]")
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         errors.append(f"invalid view: {exc} [json-pointer:{pointer}]")
-    errors += validate_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS, pointer=f"{pointer}/blocks")
+    blocks = view.get("blocks", [])
+    errors += validate_blocks(blocks, limit=MAX_VIEW_BLOCKS, pointer=f"{pointer}/blocks")
+    has_input = isinstance(blocks, list) and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
+    if kind == "modal" and has_input and not view.get("submit"):
+        errors.append(f"a modal with input blocks must have a submit button [json-pointer:{pointer}/submit]")
     return errors

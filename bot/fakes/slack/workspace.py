@@ -17,6 +17,7 @@ NURSE = "U0NURSE"
 CLINIC_CHANNEL = "C0CLINIC"
 ONBOARD_CHANNEL = "C0ONBOARD"
 DEFAULT_BOT_TOKEN = "xoxb-sandbox-aldense-guide"  # noqa: S105 - a fake token only the sandbox accepts
+DEFAULT_APP_TOKEN = "xapp-1-sandbox-aldense-guide"  # noqa: S105 - a fake app-level token (Socket Mode)
 DEFAULT_VERIFICATION_TOKEN = "sandbox-verification-token"  # noqa: S105 - the deprecated payload `token` field
 
 
@@ -124,6 +125,7 @@ class Workspace:
     bot_user_id: str = BOT_USER
     app_id: str = APP_ID
     bot_token: str = DEFAULT_BOT_TOKEN
+    app_token: str = DEFAULT_APP_TOKEN
     verification_token: str = DEFAULT_VERIFICATION_TOKEN
     teams: dict[str, Team] = field(default_factory=_default_teams)
     users: dict[str, User] = field(default_factory=_default_users)

@@ -26,6 +26,7 @@ from dentally.regions import parse_region
 logger = logging.getLogger(__name__)
 
 NOT_STAFF = "Only the Aldense team can use these buttons."
+NOT_STAFF_RESET = "Only the Aldense team can reset a clinic's guide. Nothing was changed."
 
 
 class StaffDesk:
@@ -37,6 +38,20 @@ class StaffDesk:
     async def is_staff(self, team: str | None) -> bool:
         """Whether ``team`` is Aldense's own workspace (the app's installing team)."""
         return team is not None and team == await self.ctx.workspace.installing_team()
+
+    async def is_staff_user(self, user: str) -> bool | None:
+        """Whether ``user`` belongs to Aldense's workspace, asked of Slack (``users.info``); None when Slack won't say.
+
+        For requests that do not carry the actor's own team: a slash command's top-level ``team_id`` is the
+        workspace the command ran in, not necessarily the person's.
+        """
+        try:
+            profile = (await self.ctx.client.users_info(user=user)).get("user") or {}
+        except SlackApiError as exc:
+            logger.warning("users.info failed for a staff check: %s", calls.slack_error(exc))
+            return None
+        team = profile.get("team_id")
+        return await self.is_staff(team if isinstance(team, str) else None)
 
     async def status(self, words: list[str], respond: AsyncRespond) -> None:
         """``/aldense status`` (every clinic in progress) or ``/aldense status #channel`` (one in detail)."""

@@ -15,7 +15,6 @@ from bot.core.clinics import Clinics, ClinicView
 from bot.core.platform import Platforms
 from bot.slack import calls
 from bot.slack.pacing import Pacer
-from bot.slack.platform import IMAGE_ERRORS
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import status_card
@@ -128,7 +127,7 @@ class SupportReporter:
             try:
                 await calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
             except SlackApiError as exc:
-                if blocks is None or calls.slack_error(exc) not in IMAGE_ERRORS:
+                if blocks is None or not calls.picture_refused(exc):
                     raise
                 logger.warning("support report %s posted without its picture: Slack could not use it", what)
                 await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)

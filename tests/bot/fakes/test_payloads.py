@@ -35,7 +35,7 @@ def modal_view(workspace: Workspace, state: dict[str, Any] | None = None) -> dic
     }
 
 
-def test_block_actions_for_an_external_clicker_names_their_team(workspace: Workspace) -> None:
+def test_block_actions_for_an_external_clicker_names_their_team_only_in_user(workspace: Workspace) -> None:
     jane = workspace.user("U0ADMIN")
     action = payloads.action_item(BUTTON, "kickoff", "1700000000.000200")
 
@@ -52,7 +52,8 @@ def test_block_actions_for_an_external_clicker_names_their_team(workspace: Works
 
     assert payload["type"] == "block_actions"
     assert payload["api_app_id"] == "A0ALDENSE"
-    assert payload["team"] == {"id": "T0CLINIC", "domain": "mapleleafdental"}
+    # Slack Connect: ``team`` is the workspace that posted the message, the clicker's own team only in the user.
+    assert payload["team"] == {"id": "T0ALDENSE", "domain": "aldense"}
     assert payload["user"] == {"id": "U0ADMIN", "username": "jane.doe", "name": "jane.doe", "team_id": "T0CLINIC"}
     assert payload["container"] == {
         "type": "message",
@@ -74,7 +75,7 @@ def test_block_actions_for_an_external_clicker_names_their_team(workspace: Works
     assert payload["enterprise"] is None
     assert payload["is_enterprise_install"] is False
     assert (extract_team_id(payload), extract_user_id(payload), extract_channel_id(payload)) == (
-        "T0CLINIC",
+        "T0ALDENSE",
         "U0ADMIN",
         "C0CLINIC",
     )
