@@ -10,12 +10,14 @@ from collections.abc import Callable, Sequence
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_channel_id, extract_user_id
 from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.logs import bind_ids
 from bot.slack import envelope
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class SlackEndpoint:
         except envelope.EnvelopeError as exc:
             logger.warning("rejected a signed request: %s", exc)
             return _error(400, str(exc))
+        _bind_ids(parsed.fields)
         # Bolt gets the checked fields as JSON whatever the form, so it dispatches exactly what was checked.
         headers: dict[str, str | Sequence[str]] = {**request.headers, "content-type": envelope.JSON_TYPE}
         try:
@@ -86,6 +89,19 @@ class SlackEndpoint:
             return bool(self._verifier.is_valid(body, timestamp, signature))
         except ValueError:
             return False
+
+
+def _bind_ids(fields: dict[str, object]) -> None:
+    """This request's log lines (and the work it starts) carry its platform, channel and user ids."""
+    try:  # Bolt's own readers, over a body whose id fields the envelope check has shape-checked
+        channel, user = extract_channel_id(fields), extract_user_id(fields)
+    except (AttributeError, KeyError, TypeError, IndexError):
+        channel = user = None
+    bind_ids(
+        platform="slack",
+        channel=channel if isinstance(channel, str) else None,
+        user=user if isinstance(user, str) else None,
+    )
 
 
 def _error(status: int, message: str) -> JSONResponse:
