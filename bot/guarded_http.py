@@ -14,10 +14,13 @@ The limits (``HttpLimits``, from settings):
 - **Header deadline**: from the first byte of a request (or the connection opening) to its complete header.
 - **Body deadline**: from a complete header to the complete body. A signature can only be checked over the whole
   body, so until then a body is unauthenticated; none may take longer than this.
-- **Open bodies**: at most this many bodies arrive at once in one server. When another starts, the *oldest*
-  unfinished body is cut — a slow client is always older than a legitimate one, whose body arrives in
-  milliseconds — so a flood of slow bodies cannot lock legitimate requests out, and memory stays bounded
-  (open bodies × the endpoints' body size limits).
+- **Open bodies**: at most this many bodies arrive at once in one server (a body that comes in the same read as
+  its header is never counted). Another one waits, unread, for a place; when the oldest open body has been
+  arriving for ``shed_after_seconds`` (a legitimate body takes milliseconds), it is cut to make room. So slow
+  bodies cannot lock legitimate requests out for long, memory stays bounded (open bodies × the endpoints' body
+  limits), and a client that is cut gets no quick answer to reconnect on: sheds are at most ``open_bodies`` per
+  ``shed_after_seconds``, the rest wait out their body deadline (else a flood of reconnecting slow clients would
+  become a flood of requests).
 - **Keep-alive**: an idle connection closes after ``keepalive_seconds`` (uvicorn's timer), and a connection closes
   (``Connection: close``) after ``requests_per_connection`` requests.
 
@@ -53,36 +56,67 @@ class HttpLimits:
     header_seconds: float = 10.0
     body_seconds: float = 10.0
     open_bodies: int = 32
+    shed_after_seconds: float = 1.0
     keepalive_seconds: int = 5
     requests_per_connection: int = 1000
 
 
 class OpenBodies:
-    """The requests of one server whose body is still arriving, oldest first."""
+    """The requests of one server whose body is still arriving (oldest first), and those waiting for a place."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, shed_after: float) -> None:
         self._cap = cap
-        self._open: dict[GuardedH11Protocol, None] = {}  # insertion-ordered: the first is the oldest
+        self._shed_after = shed_after
+        self._open: dict[GuardedH11Protocol, float] = {}  # insertion-ordered: the first is the oldest
+        self._waiting: dict[GuardedH11Protocol, None] = {}
+        self._check: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._open)
 
     def admit(self, protocol: GuardedH11Protocol) -> None:
-        """Count ``protocol``'s body in, first cutting the oldest bodies while the cap is reached."""
-        while len(self._open) >= self._cap:
-            next(iter(self._open)).cut("body shed: too many bodies arriving at once")
-        self._open[protocol] = None
+        """Let ``protocol``'s body arrive now, or make it wait (not read) until a place is free."""
+        self._waiting[protocol] = None
+        protocol.transport.pause_reading()
+        self._fill()
 
     def finished(self, protocol: GuardedH11Protocol) -> None:
-        """``protocol``'s body arrived, was cut, or its connection went away."""
-        self._open.pop(protocol, None)
+        """``protocol``'s body arrived, was cut, or its connection went away: its place (if any) is free."""
+        self._waiting.pop(protocol, None)
+        if self._open.pop(protocol, None) is not None:
+            self._fill()
+
+    def _fill(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            if len(self._open) >= self._cap:
+                oldest, since = next(iter(self._open.items()))
+                if loop.time() - since < self._shed_after:
+                    self._recheck(loop, since + self._shed_after)
+                    return
+                self._open.pop(oldest)
+                oldest.cut("body shed: too many bodies arriving at once")
+            protocol = next(iter(self._waiting))
+            del self._waiting[protocol]
+            self._open[protocol] = loop.time()
+            protocol.transport.resume_reading()
+
+    def _recheck(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._check is None or self._check.when() > when:
+            if self._check is not None:
+                self._check.cancel()
+            self._check = loop.call_at(when, self._rechecked)
+
+    def _rechecked(self) -> None:
+        self._check = None
+        self._fill()
 
 
 class GuardedH11Protocol(H11Protocol):
     """``H11Protocol`` plus the deadlines and caps of ``HttpLimits``; built per server by ``guarded_protocol``."""
 
     limits: ClassVar[HttpLimits] = HttpLimits()
-    bodies: ClassVar[OpenBodies] = OpenBodies(HttpLimits().open_bodies)
+    bodies: ClassVar[OpenBodies] = OpenBodies(HttpLimits().open_bodies, HttpLimits().shed_after_seconds)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -165,5 +199,5 @@ class GuardedH11Protocol(H11Protocol):
 
 def guarded_protocol(limits: HttpLimits) -> type[GuardedH11Protocol]:
     """A protocol class for one server (``uvicorn.Config(http=…)``): its own limits and its own open-body count."""
-    own = {"limits": limits, "bodies": OpenBodies(limits.open_bodies)}
+    own = {"limits": limits, "bodies": OpenBodies(limits.open_bodies, limits.shed_after_seconds)}
     return type("GuardedH11Protocol", (GuardedH11Protocol,), own)

@@ -83,6 +83,8 @@ async def test_the_key_appears_nowhere_after_a_whole_teams_flow(
         text = record.getMessage() + (record.exc_text or "") + repr(record.args)
         assert leaks(text) == [], f"{record.name}: {text[:3000]}"
     assert_shipped_clean(shipped_logs)
+    if shipped_logs.format == "json":  # Teams activities' lines name their platform, conversation and sender
+        assert any(line.get("platform") == "teams" and "user" in line for line in shipped_logs.records())
     for answer in answers:
         assert leaks(answer) == []
     for body in connector.bodies():
