@@ -148,7 +148,23 @@ def build_handler(log_format: LogFormat, stream: TextIO | None = None) -> loggin
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(_StampIds())
+    handler.addFilter(_GateLibraryRecords())
     return handler
+
+
+class _GateLibraryRecords(logging.Filter):
+    """On our handler: Slack's libraries' own loggers (not only those we hand them) pass through ``LibraryGate``."""
+
+    _NAMES = ("slack_bolt", "slack_sdk")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate = LibraryGate()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".", 1)[0] in self._NAMES:
+            return self._gate.filter(record)
+        return True
 
 
 class LibraryGate(logging.Filter):

@@ -117,3 +117,13 @@ def test_library_loggers_drop_debug_and_info_whatever_their_level(level: int, sh
     assert "Bolt found no listener for a signed request" in written
     assert "ValueError in aldense_guide.tests_library (message withheld" in written
     assert sum(isinstance(f, LibraryGate) for f in library_logger("tests_library").filters) == 1
+
+
+def test_slack_libraries_own_loggers_are_gated_on_our_handler_too(shipped_logs: ShippedLogs) -> None:
+    own = logging.getLogger("slack_bolt.tests.SomeInternalPart")  # a logger Bolt creates itself, not ours
+    own.setLevel(logging.DEBUG)
+    own.debug("body: typed-by-someone")
+    own.warning("Unhandled request ({'value': 'typed-by-someone'})")
+    written = shipped_logs.text()
+    assert "typed-by-someone" not in written
+    assert "Bolt found no listener" in written
