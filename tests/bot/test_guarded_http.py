@@ -134,6 +134,7 @@ async def test_a_body_dripped_or_stalled_is_cut_at_its_deadline_with_one_line_an
     cuts = [r.getMessage() for r in info.records if SLOW_CUT in r.getMessage()]
     assert sorted(cuts) == ["closed a slow connection: body not complete in time (408)"] * 2
     assert [r.getMessage() for r in info.records if r.levelno >= logging.WARNING] == []
+    assert not [r for r in info.records if "went away" in r.getMessage()]  # one line per cut, not two
     assert "Traceback" not in shipped_logs.text()
 
 
