@@ -165,6 +165,22 @@ async def test_over_the_cap_the_oldest_body_is_cut_and_a_quick_request_still_get
     assert len(shed) in (1, 2)
 
 
+async def test_a_body_over_the_cap_waits_unread_rather_than_shed_a_young_one(
+    api: SlackApiSandbox, tmp_path: Path, info: pytest.LogCaptureFixture
+) -> None:
+    limits = HttpLimits(header_seconds=BOUND, body_seconds=1, open_bodies=1, shed_after_seconds=BOUND * 2)
+    async with guarded_bot(api, tmp_path, limits) as url:
+        first, second = await connect(url), await connect(url)
+        for _, writer in (first, second):
+            writer.write(post_head(1000) + b"{")
+        answers = await asyncio.gather(until_closed(first), until_closed(second))
+    # Neither was shed (the open one was younger than shed_after): each ran out its own body deadline.
+    assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [b"HTTP/1.1 408 Request Timeout"] * 2
+    assert [r.getMessage() for r in info.records if SLOW_CUT in r.getMessage()] == [
+        "closed a slow connection: body not complete in time (408)"
+    ] * 2
+
+
 async def test_a_keep_alive_connection_closes_after_its_request_limit_and_when_idle(
     api: SlackApiSandbox, tmp_path: Path
 ) -> None:
