@@ -163,12 +163,18 @@ class GuardedH11Protocol(H11Protocol):
     def cut(self, reason: str) -> None:
         """Close the connection (with 408 when no response has started) and log ``reason`` once."""
         self._disarm()
-        if self._in_body:
+        in_body = self._in_body
+        if in_body:
             self._body_done(cancel_timer=False)
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        answering = cycle is None or cycle.response_complete or not cycle.response_started
+        if cycle is None:  # the first request's header
+            answering = True
+        elif in_body:  # the app may have answered already (a 413 before the body's end, say)
+            answering = not cycle.response_started
+        else:  # a later request's header, after the previous response
+            answering = cycle.response_complete
         if cycle is not None and not cycle.response_complete:
             extensions: dict[str, Any] = cycle.scope.setdefault("extensions", {})
             extensions[CUT_EXTENSION] = reason

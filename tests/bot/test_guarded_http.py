@@ -22,6 +22,7 @@ from bot.fakes.slack import SlackApiSandbox, Workspace, payloads
 from bot.guarded_http import HttpLimits
 from bot.runtime import open_runtime
 from bot.serving import serve
+from bot.slack.endpoint import MAX_BODY_BYTES
 from tests.bot.harness import SIGNING_SECRET, RunningBot, bot_settings
 from tests.bot.shipped import ShippedLogs
 
@@ -136,6 +137,21 @@ async def test_a_body_dripped_or_stalled_is_cut_at_its_deadline_with_one_line_an
     assert [r.getMessage() for r in info.records if r.levelno >= logging.WARNING] == []
     assert not [r for r in info.records if "went away" in r.getMessage()]  # one line per cut, not two
     assert "Traceback" not in shipped_logs.text()
+
+
+async def test_a_body_still_dripping_after_an_early_answer_is_cut_without_a_second_answer(
+    api: SlackApiSandbox, tmp_path: Path, info: pytest.LogCaptureFixture
+) -> None:
+    async with guarded_bot(api, tmp_path, FAST) as url:
+        dripping = await connect(url)
+        dripping[1].write(post_head(MAX_BODY_BYTES + 1) + b"{")  # answered 413 from its Content-Length alone
+        answer = await until_closed(dripping, drip=True)
+    if answer != b"(reset)":
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        assert b"408" not in answer
+    assert [r.getMessage() for r in info.records if SLOW_CUT in r.getMessage()] == [
+        "closed a slow connection: body not complete in time"
+    ]
 
 
 async def test_over_the_cap_the_oldest_body_is_cut_and_a_quick_request_still_gets_through(
