@@ -102,16 +102,13 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The record as one text line (plus a traceback, if any)."""
         record.message = record.getMessage()
-        line = self.formatMessage(record) if not self.usesTime() else self._with_time(record)
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
         ids: Mapping[str, str] = getattr(record, "aldense_ids", {})
         if ids:
             line += " [" + " ".join(f"{name}={ids[name]}" for name in LOG_IDS if name in ids) + "]"
         extra = _exception_text(self, record)
         return redact(line + ("\n" + extra if extra else ""))
-
-    def _with_time(self, record: logging.LogRecord) -> str:
-        record.asctime = self.formatTime(record, self.datefmt)
-        return self.formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
