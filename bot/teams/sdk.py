@@ -205,10 +205,12 @@ class MessagingEndpoint:
 
 
 def _bind_ids(activity: dict[str, Any]) -> None:
-    """This activity's log lines (and the work it starts) carry its platform, conversation and user ids."""
+    """This activity's log lines (and the work it starts) carry its platform, channel and sender ids."""
     conversation, sender = activity.get("conversation"), activity.get("from")
     conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
     user = sender.get("id") if isinstance(sender, dict) else None
+    # The channel is the conversation without its ";messageid=" thread suffix (activities.base_conversation, which
+    # is not imported here: that module imports the SDK, and this one must import it first, behind its .env guard).
     channel = conversation_id.split(";", 1)[0] if isinstance(conversation_id, str) else None
     bind_ids(platform="teams", channel=channel, user=user if isinstance(user, str) else None)
 
