@@ -9,6 +9,10 @@ A second row for the bot ("real Done") clicks Done on real guides, one click at 
 bot saves the move to Redis before it answers (so an acknowledged click survives a crash), so that ack includes the
 store's round trips.
 
+A third ("bot-flood") measures the bot at concurrency 1 idle, then again while 200 slow clients (one byte a
+second of a header or a body, reopened when the server cuts them) are open, with the server's memory in both
+states; the ratio of the two p50s shows what a slow-client flood costs legitimate acks (issue 14, item 12).
+
 Goals (issue 6): the bot's p50 <= 1 ms unloaded, <= 3x the floor's p50 at every rate, and >= 5x faster than bare
 Bolt's default (which polls for ``ack()`` every 10 ms).
 """
@@ -41,10 +45,13 @@ from conversations.guide import load_guide
 GOAL_UNLOADED_MS = 1.0
 GOAL_FLOOR_RATIO = 3.0
 GOAL_BOLT_SPEEDUP = 5.0
+SLOW_CLIENTS = 200
+FLOODED = f"{SLOW_CLIENTS} slow"
 
 SERVERS = {
     "bot": "aldense-guide run (ours)",
     "bot-done": "ours, real Done (saved first)",
+    "bot-flood": "ours, idle vs 200 slow clients open",
     "bolt-default": "bare Bolt, default",
     "bolt-pbr": "bare Bolt, process_before_response",
     "starlette": "Starlette+uvicorn, verify only",
@@ -89,6 +96,7 @@ class Row:
     client_lag_p99_ms: float
     runs: int = 1
     p50_ms_each_run: tuple[float, ...] = ()
+    server_rss_kib: int = 0
 
 
 def _median_row(runs: list[Row]) -> Row:
@@ -110,11 +118,13 @@ def _median_row(runs: list[Row]) -> Row:
         client_lag_p99_ms=max(run.client_lag_p99_ms for run in runs),
         runs=len(runs),
         p50_ms_each_run=tuple(run.p50_ms for run in runs),
+        server_rss_kib=max(run.server_rss_kib for run in runs),
     )
 
 
-def _row(server: str, load: str, samples: Samples) -> Row:
+def _row(server: str, load: str, samples: Samples, rss_kib: int = 0) -> Row:
     return Row(
+        server_rss_kib=rss_kib,
         server=server,
         load=load,
         p50_ms=round(samples.percentile_ms(0.50), 3),
@@ -152,6 +162,24 @@ async def _measure(url: str, count: int, rates: list[int], seconds: float) -> li
     return measured
 
 
+async def _measure_flooded(child: processes.Child, count: int) -> list[Row]:
+    """c=1 clicks on an idle bot, then with ``SLOW_CLIENTS`` slow connections open; the server's RSS after each."""
+    target = Target.from_url(child.url)
+    body, content_type = not_yours_click()
+    raw = signed_request(target, body, content_type, processes.SIGNING_SECRET)
+
+    def request(index: int) -> bytes:
+        return raw
+
+    idle = await closed_loop(target, request, count, concurrency=1, warmup=200)
+    rows = [_row("bot-flood", "c=1", idle, child.rss_kib())]
+    with processes.slow_clients(child.url, SLOW_CLIENTS):
+        flooded = await closed_loop(target, request, count, concurrency=1, warmup=50)
+        rss = child.rss_kib()
+    rows.append(_row("bot-flood", FLOODED, flooded, rss))
+    return rows
+
+
 def measure(
     kinds: list[str], count: int, rates: list[int], seconds: float, state_dir: Path, redis_url: str, repeat: int = 1
 ) -> list[Row]:
@@ -165,6 +193,11 @@ def measure(
         api_url = f"{slack.url}/api/"
         for _ in range(repeat):
             for kind in kinds:
+                if kind == "bot-flood":
+                    with _server("bot", api_url, state_dir) as child:
+                        for row in asyncio.run(_measure_flooded(child, count)):
+                            runs.setdefault((kind, row.load), []).append(row)
+                    continue
                 if kind == "bot-done":
                     samples = asyncio.run(_real_done_clicks(slack, redis_url))
                     runs.setdefault((kind, "c=1"), []).append(_row(kind, "c=1", samples))
@@ -228,13 +261,30 @@ def render(rows: list[Row]) -> str:
     lines.append("HTTP statuses at c=1: " + ", ".join(f"{k} {v}" for k, v in statuses.items()))
     lags = max((row.client_lag_p99_ms for row in rows), default=0.0)
     lines.append(f"load generator start lag p99 (worst run): {lags:.2f} ms")
+    lines += [line for line in (_flood_line(rows),) if line]
     lines += ["", *verdicts(rows, loads)]
     return "\n".join(lines)
+
+
+def _flood_line(rows: list[Row]) -> str:
+    idle, flooded = _find(rows, "bot-flood", "c=1"), _find(rows, "bot-flood", FLOODED)
+    if not (idle and flooded):
+        return ""
+    return (
+        f"server RSS: idle {idle.server_rss_kib / 1024:.0f} MiB, with {SLOW_CLIENTS} slow clients "
+        f"{flooded.server_rss_kib / 1024:.0f} MiB"
+    )
 
 
 def verdicts(rows: list[Row], loads: list[str]) -> list[str]:
     """One line per goal of the issue, with the measured figure."""
     out: list[str] = []
+    idle, flooded = _find(rows, "bot-flood", "c=1"), _find(rows, "bot-flood", FLOODED)
+    if idle and flooded and idle.p50_ms:
+        out.append(
+            f"bot p50 with {SLOW_CLIENTS} slow clients open / idle: {flooded.p50_ms / idle.p50_ms:.2f}x "
+            f"({flooded.p50_ms:.2f} vs {idle.p50_ms:.2f} ms; p99 {flooded.p99_ms:.2f} vs {idle.p99_ms:.2f} ms)"
+        )
     bot = _find(rows, "bot", "c=1")
     if bot is not None:
         met = bot.p50_ms <= GOAL_UNLOADED_MS

@@ -59,6 +59,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self.closing = False  # the server said ``Connection: close`` (the bot does after N requests)
 
     @classmethod
     async def open(cls, target: Target) -> Connection:
@@ -80,6 +81,8 @@ class Connection:
                 length = int(value)
             elif lowered == b"transfer-encoding" and b"chunked" in value.lower():
                 raise ProtocolError("chunked responses are not supported")
+            elif lowered == b"connection" and b"close" in value.lower():
+                self.closing = True
         body = await self._reader.readexactly(length) if length else b""
         return status, body
 
@@ -115,7 +118,10 @@ class Pool:
         except BaseException:
             connection.close()
             raise
-        idle.append((connection, time.monotonic()))
+        if connection.closing:
+            connection.close()
+        else:
+            idle.append((connection, time.monotonic()))
         return answer
 
     def close(self) -> None:

@@ -122,6 +122,17 @@ def slack_sandbox(clinics: int = 0, people: int = 0) -> Iterator[Child]:
 
 
 @contextmanager
+def slow_clients(url: str, count: int) -> Iterator[Child]:
+    """``count`` slow connections to the server at ``url`` (see ``benchmarks.slow_clients``), in their own process."""
+    child = Child("slow-clients", _python("-m", "benchmarks.slow_clients", url, "--count", str(count)))
+    try:
+        child.wait_for_line("open")
+        yield child
+    finally:
+        child.stop()
+
+
+@contextmanager
 def baseline(kind: str, api_url: str) -> Iterator[Child]:
     """A baseline server (see ``benchmarks.baselines``) in its own process."""
     argv = _python("-m", "benchmarks.baselines", kind, "--secret", SIGNING_SECRET, "--api-url", api_url)

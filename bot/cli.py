@@ -19,8 +19,8 @@ from slack_sdk.errors import SlackApiError
 from bot.dentally_wiring import dentally_clients, scope_checker
 from bot.logs import configure_logging
 from bot.playground import command as playground_command
-from bot.runtime import load_checked_guide, open_runtime
-from bot.serving import serve
+from bot.runtime import http_limits, load_checked_guide, open_runtime
+from bot.serving import serve, server_config
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.slack.calls import slack_error
 from conversations.guide import DEFAULT_GUIDE, GuideError
@@ -211,7 +211,7 @@ def _teams_package(source: str | None, out: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     mode: Mode = "teams-only" if args.teams_only else ("socket" if args.socket else "http")
     settings = load_settings(mode)
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, settings.server.log_format)
     if not settings.server.public_base_url:
         logger.warning("PUBLIC_BASE_URL is not set: steps are posted without pictures")
     port = args.port if args.port is not None else settings.server.port
@@ -233,7 +233,7 @@ async def _serve(settings: Settings, host: str, port: int, socket_mode: bool, te
             logger.info(
                 "Microsoft Teams on http://%s:%d/api/messages (tenant %s)", host, port, settings.teams.tenant_id
             )
-        server = uvicorn.Server(uvicorn.Config(runtime.http_app, host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(server_config(runtime.http_app, host, port, http_limits(settings)))
         # Everything built so far lives as long as the process: keep it out of the collector's full passes, which
         # otherwise stop the event loop for ~60 ms every so often (benchmarks/step_turnaround's p99 tail).
         gc.collect()

@@ -1,14 +1,16 @@
-"""The one ASGI app every replica serves: each platform's route, health, readiness and the guide's pictures."""
+"""The one ASGI app every replica serves: platform routes, health, readiness, the guide's pictures, request ids."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.request_ids import RequestIds
 from conversations.guide import Guide
 from conversations.store import Store, StoreUnavailable
 
@@ -44,4 +46,5 @@ def build_http_app(platform_routes: Sequence[Route], store: Store, guide: Guide)
         Route("/readyz", readyz),
         Route("/guide-assets/{name}", guide_asset),
     ]
-    return Starlette(routes=[*routes, *platform_routes])
+    # Outside every route, so each request's log lines (and the work it starts) carry its id.
+    return Starlette(routes=[*routes, *platform_routes], middleware=[Middleware(RequestIds)])

@@ -23,6 +23,7 @@ from bot.core.metrics import mount as mount_metrics
 from bot.core.platform import Platforms
 from bot.core.tasks import BackgroundTasks
 from bot.dentally_wiring import dentally_clients
+from bot.guarded_http import HttpLimits
 from bot.http_app import build_http_app
 from bot.settings import Settings, SettingsError
 from bot.slack.app import BotContext, build_app
@@ -90,6 +91,18 @@ def load_checked_guide(path: Path | str = DEFAULT_GUIDE) -> Guide:
     guide = load_guide(path)
     check_guide(guide)
     return guide
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    """The HTTP server's deadlines, open-body cap and keep-alive limits from ``settings``."""
+    server = settings.server
+    return HttpLimits(
+        header_seconds=server.http_header_seconds,
+        body_seconds=server.http_body_seconds,
+        open_bodies=server.http_open_bodies,
+        keepalive_seconds=server.http_keepalive_seconds,
+        requests_per_connection=server.http_requests_per_connection,
+    )
 
 
 def load_configured_guide(settings: Settings) -> Guide:

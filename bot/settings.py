@@ -155,6 +155,28 @@ class ServerSettings(_Section):
     )
     port: int = Field(3000, ge=1, le=65535, description="HTTP port of `aldense-guide run`.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level of our code.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text (for people) or one JSON object per line (for a log platform)."
+    )
+    http_header_seconds: float = Field(
+        10, gt=0, le=300, description="A request's whole header must arrive within this long, or it gets 408."
+    )
+    http_body_seconds: float = Field(
+        10, gt=0, le=300, description="A request's whole body must arrive within this long of its header, or 408."
+    )
+    http_open_bodies: int = Field(
+        32,
+        ge=1,
+        le=10000,
+        description="At most this many bodies arrive at once (unchecked: signatures need the whole body); "
+        "over it, the oldest unfinished one is cut with 408.",
+    )
+    http_keepalive_seconds: int = Field(
+        5, ge=1, le=3600, description="An idle keep-alive connection is closed after this long."
+    )
+    http_requests_per_connection: int = Field(
+        1000, ge=1, description="A keep-alive connection is closed after serving this many requests."
+    )
     key_encryption_keys: SecretStr | None = Field(
         None, description="Fernet keys, comma-separated, newest first; without them no key is accepted."
     )
@@ -165,6 +187,11 @@ class ServerSettings(_Section):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
 
 class FollowUpSettings(_Section):

@@ -26,6 +26,7 @@ from bot.core.messages import (
 from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.tasks import BackgroundTasks
+from bot.logs import bind_ids
 from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.keys import ConversationKey
@@ -138,6 +139,7 @@ class GuideMoves:
         When the store is unreachable the move is still acknowledged: the person is told, and the event is applied
         in the background as soon as the store is back (the machine makes a late move safe).
         """
+        bind_ids(conversation=str(key))  # this move's log lines, and the work it starts, name the conversation
         try:
             # Platforms want their answer within seconds: a store that hangs is treated as a store that is down.
             async with asyncio.timeout(INLINE_STORE_SECONDS):

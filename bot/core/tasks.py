@@ -22,7 +22,11 @@ class BackgroundTasks:
         return len(self._tasks)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str = "work") -> None:
-        """Run ``work`` in the background under ``name`` (used in logs)."""
+        """Run ``work`` in the background under ``name`` (used in logs).
+
+        The task runs in a copy of the caller's context (asyncio's default, relied on here): its log lines carry
+        the ids of the request that started it (``bot.logs.bind_ids``).
+        """
         task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         self._idle.clear()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_channel_id, extract_user_id
 from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.core.deliveries import Replays
+from bot.logs import bind_ids
 from bot.slack import envelope
 
 logger = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class SlackEndpoint:
         except envelope.EnvelopeError as exc:
             logger.warning("rejected a signed request: %s", exc)
             return _error(400, str(exc))
+        _bind_ids(parsed.fields)
         if await self._replayed(parsed, request.headers):
             logger.warning("ignored a replayed Slack request (its signature was already used)")
             return Response(status_code=200)
@@ -120,6 +123,19 @@ class SlackEndpoint:
 def _proof(headers: Headers) -> bytes:
     """What makes a signed request unique: its timestamp and signature (which covers the body)."""
     return f"{headers.get('x-slack-request-timestamp', '')}:{headers.get('x-slack-signature', '')}".encode()
+
+
+def _bind_ids(fields: dict[str, object]) -> None:
+    """This request's log lines (and the work it starts) carry its platform, channel and user ids."""
+    try:  # Bolt's own readers, over a body whose id fields the envelope check has shape-checked
+        channel, user = extract_channel_id(fields), extract_user_id(fields)
+    except (AttributeError, KeyError, TypeError, IndexError):
+        channel = user = None
+    bind_ids(
+        platform="slack",
+        channel=channel if isinstance(channel, str) else None,
+        user=user if isinstance(user, str) else None,
+    )
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -22,6 +22,8 @@ from pydantic import SecretStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.logs import bind_ids
+
 # Undo the SDK's import-time load_dotenv(): a .env file must not add to (or override) the environment.
 _environment = dict(os.environ)
 with warnings.catch_warnings():
@@ -197,6 +199,7 @@ class MessagingEndpoint:
         if activity is None:
             logger.warning("rejected a Teams request: %s", problem)
             return JSONResponse({"error": problem}, status_code=400)
+        _bind_ids(activity)
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             response = await handler(HttpRequest(body=activity, headers=headers))
@@ -205,6 +208,17 @@ class MessagingEndpoint:
             logger.error("Teams SDK failed with %s (message withheld):\n%s", type(exc).__name__, where)
             return JSONResponse({"error": "internal error"}, status_code=500)
         return _to_response(response)
+
+
+def _bind_ids(activity: dict[str, Any]) -> None:
+    """This activity's log lines (and the work it starts) carry its platform, channel and sender ids."""
+    conversation, sender = activity.get("conversation"), activity.get("from")
+    conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
+    user = sender.get("id") if isinstance(sender, dict) else None
+    # The channel is the conversation without its ";messageid=" thread suffix (activities.base_conversation, which
+    # is not imported here: that module imports the SDK, and this one must import it first, behind its .env guard).
+    channel = conversation_id.split(";", 1)[0] if isinstance(conversation_id, str) else None
+    bind_ids(platform="teams", channel=channel, user=user if isinstance(user, str) else None)
 
 
 def _parse(body: bytes) -> tuple[str, dict[str, Any] | None]:

@@ -49,3 +49,15 @@ def test_percentile_is_nearest_rank() -> None:
     assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (50.0, 99.0, 100.0)
     assert percentile([], 0.5) == 0.0
     assert percentile([3.0], 0.99) == 3.0
+
+
+async def test_a_connection_the_server_closes_is_not_reused() -> None:
+    from bot.guarded_http import HttpLimits
+
+    seen: list[bytes] = []
+    async with serve(_app(seen), limits=HttpLimits(requests_per_connection=2)) as url:
+        target = Target.from_url(url)
+        samples = await closed_loop(
+            target, lambda i: signed_request(target, b"x", "text/plain", "s"), 10, concurrency=1, warmup=1
+        )
+    assert (samples.count, samples.errors) == (10, 0)  # every second answer said Connection: close

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace
 from bot.serving import serve
 from dentally.sandbox import Sandbox
 from tests.bot.harness import SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
+from tests.bot.shipped import ShippedLogs
 
 
 @pytest.fixture
@@ -57,3 +59,17 @@ def driver(bot: RunningBot, api: SlackApiSandbox, http: httpx.AsyncClient) -> Sl
 @pytest.fixture
 def scenario(api: SlackApiSandbox, driver: SlackDriver, tmp_path: Path) -> Scenario:
     return Scenario(api, driver, tmp_path)
+
+
+@pytest.fixture(params=["text", "json"])
+def shipped_logs(request: pytest.FixtureRequest) -> Iterator[ShippedLogs]:
+    """The bot's log handler in each format (``LOG_FORMAT``), on the root logger for the test's duration."""
+    shipped = ShippedLogs(request.param)
+    root = logging.getLogger()
+    root.addHandler(shipped.handler)
+    try:
+        yield shipped
+    finally:
+        root.removeHandler(shipped.handler)
+        if shipped.format == "json":
+            shipped.records()  # every line the test produced parses, whatever the test asserted

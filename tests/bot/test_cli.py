@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakes.slack import SlackApiSandbox
 from bot.serving import serve
 from dentally.sandbox import Sandbox, sample_keys
 
@@ -44,6 +45,8 @@ def state(tmp_path: Path) -> str:
             "ALDENSE_ONBOARDING_CHANNEL",
         ),
         ({"PORT": "eighty"}, "PORT"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"HTTP_BODY_SECONDS": "0"}, "HTTP_BODY_SECONDS"),
         ({"STATE_URL": "postgres://x"}, "STATE_URL"),
         (
             {
@@ -165,3 +168,53 @@ def test_guide_validate_refuses_texts_each_within_limits_that_slack_refuses_once
     # Exactly at the limit once rendered is fine ("*title*\ntext" is 3 characters more than the two texts).
     fits = _guide_copy(tmp_path / "fits", step_title="T" * 150, step_text="x" * (3000 - 150 - 3))
     assert run_cli("guide", "validate", str(fits)).returncode == 0
+
+
+async def test_run_with_json_logs_writes_one_object_per_line_with_the_request_id(
+    api: SlackApiSandbox, tmp_path: Path
+) -> None:
+    import asyncio
+    import json
+    import signal
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALDENSE_", "DENTALLY_", "TEAMS_"))}
+    env = clean | {
+        "SLACK_BOT_TOKEN": api.workspace.bot_token,
+        "SLACK_SIGNING_SECRET": "cli-signing-secret",
+        "SLACK_API_URL": api.api_url,
+        "ALDENSE_ONBOARDING_CHANNEL": "C0ONBOARD",
+        "STATE_URL": f"sqlite:///{tmp_path}/state.sqlite3",
+        "LOG_FORMAT": "JSON",
+        "LOG_LEVEL": "INFO",
+    }
+    argv = [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", str(port)]
+    child = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http, asyncio.timeout(60):
+            while True:
+                try:
+                    ready = (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+                except httpx.TransportError:
+                    ready = False  # not listening yet
+                if ready:
+                    break
+                await asyncio.sleep(0.1)
+            forged = await http.post(
+                f"http://127.0.0.1:{port}/slack/events", content=b"{}", headers={"X-Request-Id": "cli-test-0123456789"}
+            )
+    finally:
+        child.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(child.communicate(), 60)
+    assert forged.status_code == 401
+    assert forged.headers["x-request-id"] == "cli-test-0123456789"
+    lines = [json.loads(line) for line in stderr.decode().splitlines()]
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    assert any("listening on http://127.0.0.1" in line["message"] for line in lines)
+    [refused] = [line for line in lines if "forged or stale Slack signature" in line["message"]]
+    assert (refused["level"], refused["request_id"]) == ("WARNING", "cli-test-0123456789")

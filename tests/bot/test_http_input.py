@@ -27,6 +27,7 @@ from bot.slack.endpoint import MAX_BODY_BYTES
 from conversations.guide import load_guide
 from dentally.token import MAX_LENGTH, MIN_LENGTH
 from tests.bot.harness import ADMIN, CLINIC, NURSE, SIGNING_SECRET, RunningBot, action_ids, bot_settings
+from tests.bot.shipped import ShippedLogs
 
 GUIDE = load_guide()
 # Put inside request bodies; it must never reach a log record, whatever the logger or level.
@@ -74,9 +75,13 @@ def every_logger_at_debug() -> Iterator[_Capture]:
             logger.disabled = disabled
 
 
-def assert_marker_never_logged(capture: _Capture) -> None:
+def assert_marker_never_logged(capture: _Capture, shipped: ShippedLogs) -> None:
     leaked = [text[:500] for text in capture.texts if MARKER in text]
     assert leaked == []
+    # And what the bot's handler wrote, in the format under test (a JSON line that does not parse fails here too).
+    written = shipped.text() if shipped.format == "text" else json.dumps(shipped.records())
+    assert written
+    assert MARKER not in written
     # The capture really saw library DEBUG output and the endpoint's own warnings, so the check above could fail.
     assert any(record.levelno == logging.DEBUG for record in capture.records)
 
@@ -124,6 +129,12 @@ def key_submission(**changes: Any) -> dict[str, Any]:
     payload = payloads.view_submission(WS, user=WS.user(ADMIN), view=view, trigger_id="1.2.trigger")
     payload |= changes
     return payload
+
+
+def suggestion() -> dict[str, Any]:
+    """A block_suggestion (someone typing into an external select) with the marker as what they typed."""
+    typed = {"type": "block_suggestion", "action_id": f"pick_{MARKER}", "block_id": f"b_{MARKER}", "value": MARKER}
+    return _without(step_click(), "actions", "state", "trigger_id", "response_url") | typed
 
 
 def mention_event(text: str = f"start {MARKER}", event_id: str = "Ev0MENTION") -> dict[str, Any]:
@@ -193,7 +204,7 @@ def _not_signed_right(body: bytes, content_type: str) -> list[dict[str, str]]:
 
 
 async def test_forged_and_stale_requests_get_401_and_their_bodies_are_never_logged(
-    bot: RunningBot, http: httpx.AsyncClient, api: SlackApiSandbox, logs: _Capture
+    bot: RunningBot, http: httpx.AsyncClient, api: SlackApiSandbox, logs: _Capture, shipped_logs: ShippedLogs
 ) -> None:
     bodies = [form(step_click()), form(key_submission()), payloads.json_body(mention_event())]
     bodies.append(payloads.command_body(command_fields()))
@@ -209,7 +220,7 @@ async def test_forged_and_stale_requests_get_401_and_their_bodies_are_never_logg
     await bot.runtime.core.tasks.drain(5)
     # Nothing got past the door: the only call is start-up's auth.test.
     assert [call.method for call in api.calls()] == ["auth.test"]
-    assert_marker_never_logged(logs)
+    assert_marker_never_logged(logs, shipped_logs)
     rejected = [r for r in logs.records if "forged or stale Slack signature" in r.getMessage()]
     assert len(rejected) == len(answers)
 
@@ -345,11 +356,13 @@ ODD_BODIES: list[tuple[str, tuple[bytes, str], set[int]]] = [
     ("url_verification without challenge", payloads.json_body({"type": "url_verification"}), {200}),
     ("command without response_url", payloads.command_body(_without(command_fields(), "response_url")), {400}),
     ("command that is not ours", payloads.command_body(command_fields() | {"command": "/other"}), {404}),
+    # Bolt's "Unhandled request" warning quotes a suggestion's typed value (and its action and block ids).
+    ("a suggestion nobody answers", form(suggestion()), {404}),
 ]
 
 
 async def test_signed_but_odd_bodies_are_answered_never_with_a_500_and_logged_without_their_content(
-    bot: RunningBot, http: httpx.AsyncClient, logs: _Capture
+    bot: RunningBot, http: httpx.AsyncClient, logs: _Capture, shipped_logs: ShippedLogs
 ) -> None:
     answers = {}
     for name, (body, content_type), _ in ODD_BODIES:
@@ -361,8 +374,9 @@ async def test_signed_but_odd_bodies_are_answered_never_with_a_500_and_logged_wi
     assert [name for name, answer in answers.items() if MARKER in answer.text] == []
     errors = [r.getMessage()[:300] for r in logs.records if r.levelno >= logging.ERROR]
     assert errors == []
-    assert_marker_never_logged(logs)
+    assert_marker_never_logged(logs, shipped_logs)
     said = " ".join(r.getMessage() for r in logs.records)
+    assert "Bolt found no listener for a signed request (its fields are withheld)" in said
     assert "ignored unknown action 'no_such_action'" in said
     assert "rejected a signed request: actions is not a non-empty list of objects" in said
 

@@ -19,6 +19,7 @@ from bot.settings import load_settings
 from bot.slack import blocks, modals
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
 from tests.bot.harness import ADMIN, CLINIC, SIGNING_SECRET, Scenario, bot_settings, message_text, running_bot
+from tests.bot.shipped import ShippedLogs
 from tests.bot.test_key_check import GUIDE, open_modal, reach_key_step, submit_key
 
 # Distinctive, and shaped like a real Doorkeeper token (43 url-safe characters).
@@ -64,6 +65,7 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
     dentally_url: str,
     every_logger_at_debug: pytest.LogCaptureFixture,
     request: pytest.FixtureRequest,
+    shipped_logs: ShippedLogs,
 ) -> None:
     state_url = f"sqlite:///{tmp_path}/state.sqlite3"
     if backend == "redis":
@@ -115,6 +117,7 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
     for record in records:
         text = record.getMessage() + (record.exc_text or "") + repr(record.args)
         assert leaks(text) == [], f"{record.name}: {text[:3000]}"
+    assert_shipped_clean(shipped_logs)
     for exc in raised:
         assert leaks(str(exc) + repr(exc)) == []
     for call in api.calls():
@@ -125,6 +128,17 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
             assert leaks(json.dumps(view.payload)) == []
     assert_store_clean(backend, state_url)
     assert GUIDE.steps  # the guide ran for real
+
+
+def assert_shipped_clean(shipped: ShippedLogs) -> None:
+    """The lines the bot's handler wrote (text or JSON) hold no piece of the key; JSON lines carry request ids."""
+    written = shipped.text()
+    assert written, "the handler wrote lines"
+    assert leaks(written) == [], written[:3000]
+    if shipped.format == "json":
+        lines = shipped.records()
+        assert leaks(json.dumps(lines)) == []
+        assert any("request_id" in line for line in lines)
 
 
 def assert_store_clean(backend: str, state_url: str) -> None:

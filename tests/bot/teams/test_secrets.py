@@ -16,9 +16,10 @@ from bot.fakes.teams.connector import TeamsConnector
 from bot.fakes.teams.driver import TeamsDriver, TeamsWorld, dialog_card
 from bot.serving import serve
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
+from tests.bot.shipped import ShippedLogs
 from tests.bot.teams.harness import latest_step, running_teams_bot, settle, teams_settings
 from tests.bot.teams.test_walkthrough import kickoff, start, walk_to_key_step
-from tests.bot.test_secrets import CANARY, REQUIRED, leaks
+from tests.bot.test_secrets import CANARY, REQUIRED, assert_shipped_clean, leaks
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ async def test_the_key_appears_nowhere_after_a_whole_teams_flow(
     world: TeamsWorld,
     connector: TeamsConnector,
     caplog: pytest.LogCaptureFixture,
+    shipped_logs: ShippedLogs,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     state_url = f"sqlite:///{tmp_path}/state.sqlite3"
@@ -80,6 +82,9 @@ async def test_the_key_appears_nowhere_after_a_whole_teams_flow(
     for record in caplog.records:
         text = record.getMessage() + (record.exc_text or "") + repr(record.args)
         assert leaks(text) == [], f"{record.name}: {text[:3000]}"
+    assert_shipped_clean(shipped_logs)
+    if shipped_logs.format == "json":  # Teams activities' lines name their platform, conversation and sender
+        assert any(line.get("platform") == "teams" and "user" in line for line in shipped_logs.records())
     for answer in answers:
         assert leaks(answer) == []
     for body in connector.bodies():
