@@ -78,7 +78,7 @@ async def test_a_clicks_background_work_logs_with_the_clicks_request_id(
     rid = delivery.response.headers["x-request-id"]
     await scenario.latest_step(ADMIN, title=GUIDE.steps[1].title)
     await scenario.idle(bot)
-    said = "a message was posted without its picture"
+    said = "a message was sent without its picture"
     if shipped_logs.format == "text":
         [line] = [line for line in shipped_logs.text().splitlines() if said in line]
         assert f"request_id={rid} platform=slack channel={CLINIC} user={ADMIN} conversation=" in line
