@@ -264,7 +264,7 @@ class _Handlers:
             times = state.steps.get(step_id)
             if times and times.done is not None and ctx.clock() - times.done < _DOUBLE_CLICK_SECONDS:
                 return
-            text = blocks.stale_click(ctx.guide, state.step_index, refused.reason)
+            text = blocks.stale_click(ctx.guide, ctx.guide.position(state.step_id), refused.reason)
         else:
             text = blocks.refused(refused.reason)
         await slack_calls.ephemeral(ctx.client, channel, user, text, thread_ts=thread_ts)

@@ -120,30 +120,30 @@ class SlackPresenter:
                     return state
                 return await self._open_thread(state, look_first=trigger.recovering)
             case PostStep():
-                if effect.index != state.step_index or state.step_message_ref is not None:
+                if effect.step_id != state.step_id or state.step_message_ref is not None:
                     return state  # the user has moved on, or the step is already posted
                 if state.thread_ref is None:
                     # The process that was opening the thread died before recording it: find it, or open it.
                     state = await self._open_thread(state, look_first=True)
-                if trigger.recovering and (posted := await self._find_open_step(state, effect.index)):
-                    return await self._record(state, StepPosted(self.guide.steps[effect.index].id, posted))
+                if trigger.recovering and (posted := await self._find_open_step(state, effect.step_id)):
+                    return await self._record(state, StepPosted(effect.step_id, posted))
                 return await self._post_step(state, effect)
             case CloseStep():
                 await self._close_step(state, effect, trigger)
-            case ConfirmHelpComing():
-                text = blocks.help_coming(self.guide, effect.index)
+            case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
+                text = blocks.help_coming(self.guide, index)
                 await slack_calls.post(self._client, state.channel, text, thread_ts=state.thread_ref)
             case Report():
                 if effect.milestone is Milestone.STARTED:
                     self._metrics.guides_started.inc()
-                await self._reporter.milestone(state, effect.milestone, effect.index)
+                await self._reporter.milestone(state, effect.milestone, effect.step_id)
             case RunKeyCheck():
                 if trigger.run_key_check is not None:
                     await trigger.run_key_check(state)
                 elif trigger.recovering:
                     await self._key_check_lost(state)
-            case Remind():
-                text, reminder = blocks.reminder(self.guide, effect.index, state.user, state.nudges)
+            case Remind() if (index := self.guide.position(effect.step_id)) is not None:
+                text, reminder = blocks.reminder(self.guide, index, state.user, state.nudges)
                 await slack_calls.post(self._client, state.channel, text, reminder, thread_ts=state.thread_ref)
             case TellReset():
                 text, notice = blocks.reset_notice(self.guide)
@@ -169,7 +169,7 @@ class SlackPresenter:
                 return str(message["ts"])
         return None
 
-    async def _find_open_step(self, state: Conversation, index: int) -> str | None:
+    async def _find_open_step(self, state: Conversation, step_id: str) -> str | None:
         if state.thread_ref is None:
             return None
         try:
@@ -177,7 +177,7 @@ class SlackPresenter:
         except SlackApiError as exc:
             logger.warning("conversations.replies failed during recovery: %s", slack_calls.slack_error(exc))
             return None
-        prefix = f"step:{self.guide.steps[index].id}:"
+        prefix = f"step:{step_id}:"
         for message in reversed(replies.get("messages") or []):
             ids = [str(block.get("block_id", "")) for block in message.get("blocks") or []]
             if (
@@ -199,21 +199,24 @@ class SlackPresenter:
 
     async def _record(self, state: Conversation, event: ThreadOpened | StepPosted) -> Conversation:
         outcome = await self._service.handle(state.key, event)
+        if outcome.effects:  # e.g. closing a message of this step that a racing post superseded
+            await self.carry_out(outcome)
         return outcome.state or state
 
     async def _post_step(self, state: Conversation, effect: PostStep) -> Conversation:
-        step = self.guide.steps[effect.index]
+        index = self.guide.index_of(effect.step_id)  # the current step: carry_out checked it
+        step = self.guide.steps[index]
         if not effect.again:
             self._metrics.steps_reached.labels(step.id).inc()
         url = self._picture_url(step)
-        text, step_blocks = blocks.step_message(self.guide, effect.index, state.user, url, again=effect.again)
+        text, step_blocks = blocks.step_message(self.guide, index, state.user, url, again=effect.again)
         try:
             ts = await slack_calls.post(self._client, state.channel, text, step_blocks, thread_ts=state.thread_ref)
         except SlackApiError as exc:
             if url is None or slack_calls.slack_error(exc) not in _IMAGE_ERRORS:
                 raise
             logger.warning("step %s posted without its picture: Slack could not use %s", step.id, url)
-            text, step_blocks = blocks.step_message(self.guide, effect.index, state.user, None, again=effect.again)
+            text, step_blocks = blocks.step_message(self.guide, index, state.user, None, again=effect.again)
             ts = await slack_calls.post(self._client, state.channel, text, step_blocks, thread_ts=state.thread_ref)
         return await self._record(state, StepPosted(step.id, ts))
 
@@ -221,9 +224,10 @@ class SlackPresenter:
         ts = effect.ref
         if ts is None and effect.outcome is not StepOutcome.SUPERSEDED:
             ts = trigger.clicked_ts  # the click came from this very step message
-        if ts is None:
+        index = self.guide.position(effect.step_id)
+        if ts is None or index is None:  # no message, or a step an edit removed: nothing to render it with
             return
-        text, closed = blocks.closed_step(self.guide, effect.index, effect.outcome)
+        text, closed = blocks.closed_step(self.guide, index, effect.outcome)
         await slack_calls.update(self._client, state.channel, ts, text, closed)
 
 

@@ -108,7 +108,7 @@ class GuideFlow:
             times = state.steps.get(step_id)
             if times and times.done is not None and self._service.clock() - times.done < DOUBLE_CLICK_SECONDS:
                 return
-            text = cards.stale_click(self.guide, state.step_index, refused.reason)
+            text = cards.stale_click(self.guide, self.guide.position(state.step_id), refused.reason)
         else:
             text = f"Sorry, that can't be done right now: {refused.reason}."
         await self._messenger.notify(place.channel, actor.id, text)

@@ -117,46 +117,50 @@ class TeamsPresenter:
                 ref = await messenger.post(state.channel, cards.thread_opener(name, self.guide))
                 return await self._record(state, ThreadOpened(ref))
             case PostStep():
-                if effect.index != state.step_index or state.step_message_ref is not None:
+                if effect.step_id != state.step_id or state.step_message_ref is not None:
                     return state  # the user has moved on, or the step is already posted
                 return await self._post_step(state, effect)
             case CloseStep():
                 closing = effect.ref
                 if closing is None and effect.outcome is not StepOutcome.SUPERSEDED:
                     closing = trigger.clicked_id  # the click came from this very card
-                if closing is not None:
-                    closed = cards.closed_step(self.guide, effect.index, effect.outcome)
+                index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
+                if closing is not None and index is not None:
+                    closed = cards.closed_step(self.guide, index, effect.outcome)
                     await messenger.update(state.channel, closing, closed, thread=state.thread_ref)
-            case ConfirmHelpComing():
-                text = cards.help_coming(self.guide, effect.index)
+            case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
+                text = cards.help_coming(self.guide, index)
                 await messenger.post(state.channel, text, thread=state.thread_ref)
             case Report():
                 if effect.milestone is Milestone.STARTED:
                     self._metrics.guides_started.inc()
-                await self._reporter.milestone(state, effect.milestone, effect.index)
+                await self._reporter.milestone(state, effect.milestone, effect.step_id)
             case RunKeyCheck():
                 if trigger.run_key_check is not None:
                     await trigger.run_key_check(state)
                 elif trigger.recovering:
                     await self._key_check_lost(state)
-            case Remind():
+            case Remind() if (index := self.guide.position(effect.step_id)) is not None:
                 name = await messenger.directory.name(state.user)
-                reminder = cards.reminder(self.guide, effect.index, state.user, name)
+                reminder = cards.reminder(self.guide, index, state.user, name)
                 await messenger.post(state.channel, reminder, thread=state.thread_ref)
             case TellReset():
                 await messenger.post(state.channel, cards.reset_notice(), thread=state.thread_ref)
         return state
 
     async def _post_step(self, state: Conversation, effect: PostStep) -> Conversation:
-        step = self.guide.steps[effect.index]
+        index = self.guide.index_of(effect.step_id)  # the current step: _carry_out_one checked it
+        step = self.guide.steps[index]
         if not effect.again:
             self._metrics.steps_reached.labels(step.id).inc()
-        card = cards.step_card(self.guide, effect.index, state.user, self._picture_url(step), again=effect.again)
+        card = cards.step_card(self.guide, index, state.user, self._picture_url(step), again=effect.again)
         ref = await self._messenger.post(state.channel, card, thread=state.thread_ref)
         return await self._record(state, StepPosted(step.id, ref))
 
     async def _record(self, state: Conversation, event: ThreadOpened | StepPosted) -> Conversation:
         outcome = await self._service.handle(state.key, event)
+        if outcome.effects:  # e.g. closing a card of this step that a racing post superseded
+            await self.carry_out(outcome)
         return outcome.state or state
 
     async def _key_check_lost(self, state: Conversation) -> None:

@@ -71,7 +71,7 @@ async def test_external_admin_walks_every_step_to_the_key_step(
     await scenario.idle(bot)
     state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
     assert state is not None
-    assert state.step_index == TOTAL - 1
+    assert GUIDE.index_of(state.step_id) == TOTAL - 1
     assert state.status.value == "awaiting_key"
     assert len(driver.user_thread(CLINIC, ADMIN)) == 1 + TOTAL  # opener + exactly one message per step
     no_failed_calls(api)
@@ -132,7 +132,7 @@ async def test_someone_elses_click_changes_nothing_and_offers_their_own_guide(
     await scenario.idle(bot)
     state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
     assert state is not None
-    assert state.step_index == 0
+    assert GUIDE.index_of(state.step_id) == 0
     assert await bot.runtime.context.service.conversation(await _key(bot, NURSE)) is None
     # The offered button starts the nurse's own guide, in a thread of their own.
     await driver.click(NURSE, note[-1], blocks.ACTION_START)
@@ -150,7 +150,7 @@ async def test_a_double_click_advances_once(scenario: Scenario, driver: SlackDri
     await scenario.idle(bot)
     state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
     assert state is not None
-    assert state.step_index == 1
+    assert GUIDE.index_of(state.step_id) == 1
     assert len(driver.user_thread(CLINIC, ADMIN)) == 3  # opener, step 1 (closed), step 2
     assert driver.ephemeral(ADMIN, CLINIC) == []  # a double click is not worth a message
 
@@ -182,7 +182,7 @@ async def test_a_stale_click_changes_nothing_and_says_where_you_are(api: SlackAp
         assert f"step 3 of {TOTAL}" in note[-1].text
         state = await bot.runtime.context.service.conversation(await _key(bot, ADMIN))
         assert state is not None
-        assert state.step_index == 2
+        assert GUIDE.index_of(state.step_id) == 2
 
 
 async def test_start_again_reposts_the_current_step_without_a_second_thread(
