@@ -327,6 +327,27 @@ def test_step_posted_for_a_step_the_user_moved_past_is_ignored() -> None:
     assert transition.effects == ()
 
 
+@pytest.mark.parametrize("order", [("m-done", "m-again"), ("m-again", "m-done")])
+def test_two_posts_of_the_current_step_recorded_in_either_order_leave_one_live(order: tuple[str, str]) -> None:
+    """Done's post of step 2 and a Start's repost both run before either is recorded (a Start arriving while the
+    post is in flight): the repost had nothing to close, so the second recording closes the first message."""
+    after_done = at_step(1, ref=None)
+    repost = apply(GUIDE, KEY, after_done, Start(at=300.0))
+    assert repost.effects == (PostStep(ID[1], again=True),)
+    earlier, later = order
+    first = apply(GUIDE, KEY, repost.state, StepPosted(ID[1], earlier))
+    assert (first.state.step_message_ref, first.effects) == (earlier, ())
+    second = apply(GUIDE, KEY, first.state, StepPosted(ID[1], later))
+    assert second.state.step_message_ref == later
+    assert second.effects == (CloseStep(ID[1], earlier, StepOutcome.SUPERSEDED),)
+
+
+def test_the_same_post_recorded_twice_changes_nothing() -> None:
+    posted = at_step(1, ref="m-1")
+    transition = apply(GUIDE, KEY, posted, StepPosted(ID[1], "m-1"))
+    assert (transition.state, transition.effects) == (posted, ())
+
+
 # The key
 
 

@@ -219,6 +219,27 @@ async def test_an_event_that_changes_nothing_saves_nothing(service: OnboardingSe
     assert (await stored(service.store, KEY))[1] == version
 
 
+@pytest.mark.parametrize("order", [("m-done", "m-again"), ("m-again", "m-done")])
+async def test_a_second_post_of_the_current_step_saves_the_closing_of_the_first(
+    service: OnboardingService, order: tuple[str, str]
+) -> None:
+    await service.handle(KEY, Start(at=100.0))
+    await service.handle(KEY, Done("first", at=110.0))
+    repost = await service.handle(KEY, Start(at=111.0))  # before Done's post of "second" is recorded
+    assert repost.effects == (PostStep("second", again=True),)
+    earlier, later = order
+    assert (await service.handle(KEY, StepPosted("second", earlier))).effects == ()
+    recorded = await service.handle(KEY, StepPosted("second", later))
+    assert recorded.effects == (CloseStep("second", earlier, StepOutcome.SUPERSEDED),)
+    assert recorded.batch is not None
+    saved = await service.conversation(KEY)
+    assert saved is not None
+    assert saved.step_message_ref == later
+    # The closing waits in the outbox until carried out, so a crash now cannot leave both messages live.
+    assert saved.outbox[-1].id == recorded.batch
+    assert saved.outbox[-1].unpack() == recorded.effects
+
+
 async def test_state_survives_a_restart_mid_guide(tmp_path: Path, clock: Clock) -> None:
     url = f"sqlite:///{tmp_path}/state.db"
     first = open_store(url)
