@@ -29,6 +29,7 @@ from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
 from conversations.events import CheckFinished, Done, Event, KeySubmitted, Start, StepPosted, ThreadOpened, Verdict
 from conversations.keys import ConversationKey
+from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.stores.redis import RedisStore
 
@@ -73,7 +74,7 @@ async def write_conversations(redis_url: str, count: int, seed: int = 6) -> None
     """``count`` guides at a spread of steps (a tenth of them finished), 20 at a time."""
     store = RedisStore.from_url(redis_url)
     # As the bot runs it: reminders a day after a guide goes quiet (so the due queue holds the guides in progress).
-    service = OnboardingService(store, GUIDE, nudge_after=24 * 3600)
+    service = OnboardingService(store, GUIDE, reminders=ReminderPolicy())
     rng = random.Random(seed)
     gate = asyncio.Semaphore(20)
     started = time.time() - 86400

@@ -34,6 +34,7 @@ from bot.slack.pacing import Pacer
 from bot.slack.platform import SlackPlatform
 from bot.slack.support.reporter import SupportReporter
 from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
+from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.store import Store
 from conversations.stores import open_store
@@ -138,10 +139,9 @@ async def open_runtime(
     metrics = Metrics()
     client = slack_client(token, str(settings.slack.api_url), metrics)
     http = httpx.AsyncClient()
-    follow_up = FollowUp(
-        nudge_after=settings.follow_up.nudge_after_hours * 3600,
-        nudge_max=settings.follow_up.nudge_max,
-        keepalive_every=settings.follow_up.keepalive_days * 86400,
+    follow_up = FollowUp(keepalive_every=settings.follow_up.keepalive_days * 86400)
+    reminders = ReminderPolicy(
+        nudge_after=settings.follow_up.nudge_after_hours * 3600, nudge_max=settings.follow_up.nudge_max
     )
     try:
         clients = dentally_clients(settings.dentally, http)
@@ -158,7 +158,7 @@ async def open_runtime(
             store,
             guide,
             clock=clock,
-            nudge_after=follow_up.nudge_after,
+            reminders=reminders,
             outbox_grace=settings.follow_up.outbox_retry_seconds,
         )
         public = str(settings.server.public_base_url) if settings.server.public_base_url else None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
+from conversations.guide import Guide
 from conversations.keys import ConversationKey
+from conversations.legacy import step_ids_from_indexes
 from conversations.outbox import OutboxBatch
 
 
@@ -32,7 +35,12 @@ class StepTimes(BaseModel):
 
 
 class Conversation(BaseModel):
-    """One user's run of one guide in one channel."""
+    """One user's run of one guide in one channel.
+
+    The place is a step id, never an index, so an edited guide cannot move anyone; ``steps`` keeps the steps
+    reached in the order they were first reached, which is how an edit that removes the current step finds the
+    nearest earlier one.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -44,7 +52,7 @@ class Conversation(BaseModel):
     guide_id: str
     guide_version: int
     status: Status = Status.ACTIVE
-    step_index: int = 0
+    step_id: str
     thread_ref: str | None = None
     step_message_ref: str | None = None
     started_at: float
@@ -72,11 +80,26 @@ class Conversation(BaseModel):
         """Whether the user is still walking the steps or entering a key."""
         return self.status in (Status.ACTIVE, Status.AWAITING_KEY, Status.NEEDS_NEW_KEY)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _step_id_from_index(cls, data: Any, info: ValidationInfo) -> Any:
+        """Records written before step ids named their place by index: read it in the guide they were written with."""
+        if isinstance(data, dict) and "step_id" not in data:
+            guides: Sequence[Guide] = (info.context or {}).get("guides", ())
+            return step_ids_from_indexes(data, guides)
+        return data
+
     def to_json(self) -> str:
         """Serialise for a store."""
         return self.model_dump_json(exclude_defaults=False)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Conversation:
-        """Read what ``to_json`` wrote."""
-        return cls.model_validate_json(text)
+    def from_json(cls, text: str | bytes, guides: Sequence[Guide] = ()) -> Conversation:
+        """Read what ``to_json`` wrote.
+
+        Args:
+            text: The stored JSON.
+            guides: The current guide first, then earlier versions still known: a record that names its step by
+                index (written before step ids) is read with the version it was written with, else the current one.
+        """
+        return cls.model_validate_json(text, context={"guides": tuple(guides)})

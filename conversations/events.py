@@ -106,7 +106,8 @@ Event = (
 )
 
 
-# Effects: instructions for the adapter, carried out in order after the state is saved.
+# Effects: instructions for the adapter, carried out in order after the state is saved. They name steps by id, never
+# by position: they wait in the outbox, and the guide may be edited before they are carried out.
 class StepOutcome(StrEnum):
     """Why a step message is closed."""
 
@@ -134,34 +135,34 @@ class OpenThread:
 
 @dataclass(frozen=True, slots=True)
 class PostStep:
-    """Post step ``index`` in the user's thread; ``again`` says it is shown a second time."""
+    """Post step ``step_id`` in the user's thread; ``again`` says it is shown a second time."""
 
-    index: int
+    step_id: str
     again: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CloseStep:
-    """Turn the message of step ``index`` into its compact form without buttons."""
+    """Turn the message of step ``step_id`` into its compact form without buttons."""
 
-    index: int
+    step_id: str
     ref: str | None
     outcome: StepOutcome
 
 
 @dataclass(frozen=True, slots=True)
 class ConfirmHelpComing:
-    """Tell the user a person from support has been asked to help with step ``index``."""
+    """Tell the user a person from support has been asked to help with step ``step_id``."""
 
-    index: int
+    step_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Tell support about a milestone (step ``index`` where one applies)."""
+    """Tell support about a milestone (step ``step_id`` where one applies)."""
 
     milestone: Milestone
-    index: int | None = None
+    step_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +172,9 @@ class RunKeyCheck:
 
 @dataclass(frozen=True, slots=True)
 class Remind:
-    """Post a friendly reminder about step ``index`` in the user's thread, with a way to resume."""
+    """Post a friendly reminder about step ``step_id`` in the user's thread, with a way to resume."""
 
-    index: int
+    step_id: str
 
 
 @dataclass(frozen=True, slots=True)

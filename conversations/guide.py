@@ -77,10 +77,17 @@ class Guide:
 
     def index_of(self, step_id: str) -> int:
         """Position of ``step_id`` (0-based); raises ``KeyError`` for an unknown id."""
+        position = self.position(step_id)
+        if position is None:
+            raise KeyError(step_id)
+        return position
+
+    def position(self, step_id: str) -> int | None:
+        """Where ``step_id`` stands, 0-based ("Step 3 of 9" is 2); None when the guide has no such step (now)."""
         for index, step in enumerate(self.steps):
             if step.id == step_id:
                 return index
-        raise KeyError(step_id)
+        return None
 
     def image_path(self, step: Step) -> Path:
         """Where the picture of ``step`` is on disk."""

@@ -33,6 +33,7 @@ from conversations.events import (
 )
 from conversations.guide import Guide, StepAction
 from conversations.keys import ConversationKey
+from conversations.reminders import ReminderPolicy
 
 # Statuses in which the user is still walking the steps or entering a key.
 _IN_PROGRESS = frozenset({Status.ACTIVE, Status.AWAITING_KEY, Status.NEEDS_NEW_KEY})
@@ -40,6 +41,7 @@ _FINISHED = frozenset({Status.VERIFIED, Status.ABANDONED})
 # A second I'm stuck on the same step this soon asks nobody again: help is already on its way (a double click, or
 # an impatient one). Later it asks again, in case nobody answered.
 ASK_AGAIN_SECONDS = 60.0
+_DEFAULT_REMINDERS = ReminderPolicy()
 
 
 class IllegalMove(Exception):
@@ -63,19 +65,60 @@ class Transition:
     effects: tuple[Effect, ...]
 
 
-def apply(guide: Guide, key: ConversationKey, state: Conversation | None, event: Event) -> Transition:
+def apply(
+    guide: Guide,
+    key: ConversationKey,
+    state: Conversation | None,
+    event: Event,
+    reminders: ReminderPolicy = _DEFAULT_REMINDERS,
+) -> Transition:
     """Apply ``event`` to ``state`` (None when the user has no conversation yet).
+
+    A conversation saved with another version of ``guide`` is first carried over to this one (see ``adopt``).
+
+    Args:
+        guide: The guide in use; the conversation's step ids are resolved against it.
+        key: The conversation's ids (for a new conversation).
+        state: The saved conversation, or None.
+        event: What happened.
+        reminders: The reminder rule; ``Nudged`` is refused when it says no reminder is due.
 
     Raises:
         IllegalMove: The event is not allowed now; nothing changes.
     """
-    if state is not None and state.guide_version != guide.version:
-        state = _adopt_guide(guide, state)
-    if isinstance(event, Start):
-        return _start(guide, key, state, event)
     if state is None:
+        if isinstance(event, Start):
+            return _start(guide, key, None, event)
         raise IllegalMove("there is no guide in progress", stale=True)
+    adoption = adopt(guide, state)
+    asked_at = _asked_for_the_current_step(event, state.step_id)
+    if adoption.effects and asked_at is not None:
+        # The user clicked the step that the edit removed, or asked to see their step: where they landed is the
+        # answer (the adoption already shows it again).
+        return Transition(adoption.state.model_copy(update={"updated_at": asked_at}), adoption.effects)
+    moved = _apply(guide, key, adoption.state, event, reminders)
+    kept = adoption.effects
+    if any(isinstance(effect, PostStep) for effect in moved.effects):
+        kept = tuple(effect for effect in kept if not isinstance(effect, PostStep))  # the event posts a step itself
+    return Transition(moved.state, kept + moved.effects)
+
+
+def _asked_for_the_current_step(event: Event, removed_step: str) -> float | None:
+    """When ``event`` asks to see the current step (or acts on the removed one), the time it did; else None."""
     match event:
+        case Start(at_step=None) | Resume():
+            return event.at
+        case Done() | Back() | Stuck() if event.step_id == removed_step:
+            return event.at
+    return None
+
+
+def _apply(
+    guide: Guide, key: ConversationKey, state: Conversation, event: Event, reminders: ReminderPolicy
+) -> Transition:
+    match event:
+        case Start():
+            return _start(guide, key, state, event)
         case Done():
             return _done(guide, state, event)
         case Back():
@@ -87,25 +130,61 @@ def apply(guide: Guide, key: ConversationKey, state: Conversation | None, event:
         case ThreadOpened():
             return Transition(state.model_copy(update={"thread_ref": event.ref}), ())
         case StepPosted():
-            return _step_posted(guide, state, event)
+            return _step_posted(state, event)
         case KeySubmitted():
             return _key_submitted(guide, state, event)
         case CheckFinished():
             return _check_finished(guide, state, event)
         case Nudged():
-            return _nudged(state, event)
+            return _nudged(state, event, reminders)
         case Abandon():
             return _abandon(state, event)
+
+
+def adopt(guide: Guide, state: Conversation) -> Transition:
+    """Carry ``state`` over to ``guide`` when it was saved with another version (or its step is gone).
+
+    The place is kept by step id, so adding or removing other steps moves nobody and leaves the current step's
+    buttons working. When the current step itself was removed, the user lands on the nearest earlier step they
+    had reached that still exists (else the first step) and, while still walking the guide, is shown it again.
+    Pure: the caller saves the result with whatever the next event does.
+    """
+    if guide.position(state.step_id) is not None:
+        if state.guide_version == guide.version:
+            return Transition(state, ())
+        return Transition(_status_kept_for_step(guide, state.model_copy(update={"guide_version": guide.version})), ())
+    if state.status in (Status.CHECKING, Status.VERIFIED):
+        landing = guide.steps[-1].id  # a key is being checked or was verified: its place is the key step
+    else:
+        landing = _nearest_reached_before(guide, state)
+    moved = state.model_copy(
+        update={"guide_version": guide.version, "step_id": landing, "step_message_ref": None, "stuck_at": None}
+    )
+    if state.status not in _IN_PROGRESS:
+        return Transition(moved, ())
+    effects: list[Effect] = []
+    if state.step_message_ref:
+        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects.append(PostStep(landing, again=True))
+    return Transition(_with_status_for_step(guide, moved), tuple(effects))
+
+
+def _nearest_reached_before(guide: Guide, state: Conversation) -> str:
+    reached = list(state.steps)  # in the order first reached, which is the order of the guide they walked
+    before = reached[: reached.index(state.step_id)] if state.step_id in reached else reached
+    for step_id in reversed(before):
+        if guide.position(step_id) is not None:
+            return step_id
+    return guide.steps[0].id
 
 
 def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event: Start) -> Transition:
     if state is not None and state.status not in _FINISHED and event.at_step is None:
         # Already under way: show the current step again at the bottom of the thread.
         return _repost_current(state, event.at)
-    try:
-        first = guide.index_of(event.at_step) if event.at_step else 0
-    except KeyError:
-        raise IllegalMove(f"the guide has no step {event.at_step!r}") from None
+    first = event.at_step or guide.steps[0].id
+    if guide.position(first) is None:
+        raise IllegalMove(f"the guide has no step {first!r}")
     fresh = Conversation(
         platform=key.platform,
         team=key.team,
@@ -113,15 +192,15 @@ def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event
         user=key.user,
         guide_id=guide.id,
         guide_version=guide.version,
-        step_index=first,
+        step_id=first,
         started_at=event.at,
         updated_at=event.at,
-        steps={guide.steps[first].id: StepTimes(reached=event.at)},
+        steps={first: StepTimes(reached=event.at)},
     )
     fresh = _with_status_for_step(guide, fresh)
     effects: list[Effect] = []
     if state is not None and state.step_message_ref and state.status not in _FINISHED:
-        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
     effects += [OpenThread(), PostStep(first), Report(Milestone.STARTED, first)]
     return Transition(fresh, tuple(effects))
 
@@ -129,18 +208,17 @@ def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event
 def _repost_current(state: Conversation, at: float) -> Transition:
     effects: list[Effect] = []
     if state.step_message_ref:
-        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.SUPERSEDED))
-    effects.append(PostStep(state.step_index, again=True))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects.append(PostStep(state.step_id, again=True))
     return Transition(state.model_copy(update={"updated_at": at, "step_message_ref": None}), tuple(effects))
 
 
 def _current_step_only(guide: Guide, state: Conversation, step_id: str) -> int:
     if state.status not in _IN_PROGRESS:
         raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
-    index = state.step_index
-    if guide.steps[index].id != step_id:
+    if state.step_id != step_id:
         raise IllegalMove(f"step {step_id!r} is not the current step", stale=True)
-    return index
+    return guide.index_of(step_id)
 
 
 def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
@@ -153,7 +231,7 @@ def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
     times.setdefault(following.id, StepTimes(reached=event.at))
     moved = state.model_copy(
         update={
-            "step_index": index + 1,
+            "step_id": following.id,
             "steps": times,
             "updated_at": event.at,
             "stuck_at": None,
@@ -161,9 +239,9 @@ def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
         }
     )
     effects = (
-        CloseStep(index, state.step_message_ref, StepOutcome.DONE),
-        PostStep(index + 1),
-        Report(Milestone.STEP_DONE, index),
+        CloseStep(step.id, state.step_message_ref, StepOutcome.DONE),
+        PostStep(following.id),
+        Report(Milestone.STEP_DONE, step.id),
     )
     return Transition(_with_status_for_step(guide, moved), effects)
 
@@ -172,22 +250,23 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
     index = _current_step_only(guide, state, event.step_id)
     if index == 0:
         raise IllegalMove("this is the first step")
+    previous = guide.steps[index - 1].id
     moved = state.model_copy(
-        update={"step_index": index - 1, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
+        update={"step_id": previous, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
     )
     effects = (
-        CloseStep(index, state.step_message_ref, StepOutcome.WENT_BACK),
-        PostStep(index - 1, again=True),
+        CloseStep(event.step_id, state.step_message_ref, StepOutcome.WENT_BACK),
+        PostStep(previous, again=True),
     )
     return Transition(_with_status_for_step(guide, moved), effects)
 
 
 def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
-    index = _current_step_only(guide, state, event.step_id)
+    _current_step_only(guide, state, event.step_id)
     if state.stuck_at is not None and event.at - state.stuck_at < ASK_AGAIN_SECONDS:
         raise IllegalMove("help is already on its way for this step")
     stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at})
-    return Transition(stuck, (ConfirmHelpComing(index), Report(Milestone.STUCK, index)))
+    return Transition(stuck, (ConfirmHelpComing(event.step_id), Report(Milestone.STUCK, event.step_id)))
 
 
 def _resume(state: Conversation, event: Resume) -> Transition:
@@ -196,11 +275,19 @@ def _resume(state: Conversation, event: Resume) -> Transition:
     return _repost_current(state, event.at)
 
 
-def _step_posted(guide: Guide, state: Conversation, event: StepPosted) -> Transition:
-    if guide.steps[state.step_index].id != event.step_id:
+def _step_posted(state: Conversation, event: StepPosted) -> Transition:
+    if state.step_id != event.step_id:
         # The user moved on while the message was being posted; that message is already stale.
         return Transition(state, ())
-    return Transition(state.model_copy(update={"step_message_ref": event.ref}), ())
+    recorded = state.step_message_ref
+    if recorded == event.ref:
+        return Transition(state, ())
+    posted = state.model_copy(update={"step_message_ref": event.ref})
+    if recorded is None:
+        return Transition(posted, ())
+    # Two messages of the current step were posted before either was recorded (a Start or Resume that arrived while
+    # a post was in flight). Exactly one may keep live buttons: the one recorded last, so the other is closed.
+    return Transition(posted, (CloseStep(event.step_id, recorded, StepOutcome.SUPERSEDED),))
 
 
 def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Transition:
@@ -208,20 +295,20 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
         raise IllegalMove("a key is already being checked")
     if state.status not in _IN_PROGRESS and state.status is not Status.VERIFIED:
         raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}")
-    last = guide.step_count - 1
+    last = guide.steps[-1].id
     times = dict(state.steps)
-    times.setdefault(guide.steps[last].id, StepTimes(reached=event.at))
+    times.setdefault(last, StepTimes(reached=event.at))
     effects: list[Effect] = []
     message_ref = state.step_message_ref
-    if state.step_index != last:
+    if state.step_id != last:
         # A key sent from an earlier step skips the rest: that step's message is closed, and its ref must not
         # be taken for the key step's message later.
-        effects.append(CloseStep(state.step_index, message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, message_ref, StepOutcome.SUPERSEDED))
         message_ref = None
     checking = state.model_copy(
         update={
             "status": Status.CHECKING,
-            "step_index": last,
+            "step_id": last,
             "steps": times,
             "key_fingerprint": event.fingerprint,
             "updated_at": event.at,
@@ -261,16 +348,21 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
     effects: list[Effect] = []
     if verified and state.step_message_ref:
         # The key step is finished: its buttons go, like any step's.
-        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.DONE))
-    effects.append(Report(Milestone.CHECKED, state.step_index))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.DONE))
+    effects.append(Report(Milestone.CHECKED, state.step_id))
     return Transition(finished, tuple(effects))
 
 
-def _nudged(state: Conversation, event: Nudged) -> Transition:
+def _nudged(state: Conversation, event: Nudged, reminders: ReminderPolicy) -> Transition:
     if state.status not in _IN_PROGRESS:
         raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
+    due = reminders.due_at(state)
+    if due is None:
+        raise IllegalMove(f"all {reminders.nudge_max} reminders were sent", stale=True)
+    if event.at < due:
+        raise IllegalMove("the guide is not quiet long enough for a reminder", stale=True)
     reminded = state.model_copy(update={"nudges": state.nudges + 1, "last_nudge_at": event.at})
-    return Transition(reminded, (Remind(state.step_index), Report(Milestone.NUDGED, state.step_index)))
+    return Transition(reminded, (Remind(state.step_id), Report(Milestone.NUDGED, state.step_id)))
 
 
 def _abandon(state: Conversation, event: Abandon) -> Transition:
@@ -278,19 +370,12 @@ def _abandon(state: Conversation, event: Abandon) -> Transition:
         raise IllegalMove("the guide was already reset", stale=True)
     effects: list[Effect] = []
     if state.step_message_ref and state.status in _IN_PROGRESS:
-        effects.append(CloseStep(state.step_index, state.step_message_ref, StepOutcome.SUPERSEDED))
-    effects += [TellReset(), Report(Milestone.RESET, state.step_index)]
+        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects += [TellReset(), Report(Milestone.RESET, state.step_id)]
     reset = state.model_copy(
         update={"status": Status.ABANDONED, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
     )
     return Transition(reset, tuple(effects))
-
-
-def _adopt_guide(guide: Guide, state: Conversation) -> Conversation:
-    """Carry a conversation over to a new version of its guide: keep the place where it still exists."""
-    index = min(state.step_index, guide.step_count - 1)
-    adopted = state.model_copy(update={"guide_version": guide.version, "step_index": index})
-    return adopted if state.status not in _IN_PROGRESS else _with_status_for_step(guide, adopted)
 
 
 def _finished(steps: dict[str, StepTimes], step_id: str, at: float) -> dict[str, StepTimes]:
@@ -301,6 +386,15 @@ def _finished(steps: dict[str, StepTimes], step_id: str, at: float) -> dict[str,
 
 
 def _with_status_for_step(guide: Guide, state: Conversation) -> Conversation:
-    on_key_step = guide.steps[state.step_index].action is StepAction.ENTER_KEY
+    on_key_step = guide.steps[guide.index_of(state.step_id)].action is StepAction.ENTER_KEY
     status = Status.AWAITING_KEY if on_key_step else Status.ACTIVE
     return state if state.status is status else state.model_copy(update={"status": status})
+
+
+def _status_kept_for_step(guide: Guide, state: Conversation) -> Conversation:
+    """The status after an edit that kept the step: a key that was refused still needs a new one on the key step."""
+    if state.status not in _IN_PROGRESS:
+        return state
+    if state.status is Status.NEEDS_NEW_KEY and state.step_id == guide.steps[-1].id:
+        return state
+    return _with_status_for_step(guide, state)

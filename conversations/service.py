@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from conversations.clinic import Clinic
@@ -21,8 +21,9 @@ from conversations.keys import (
     clinic_prefix,
     conversation_prefix,
 )
-from conversations.machine import IllegalMove, apply
+from conversations.machine import IllegalMove, adopt, apply
 from conversations.outbox import OutboxBatch
+from conversations.reminders import ReminderPolicy
 from conversations.store import DueChange, Store, VersionConflict
 
 # A lost race reloads and re-applies. Each round of a race has exactly one winner, so the attempt budget is how
@@ -46,31 +47,51 @@ class Outcome:
 
 
 class OnboardingService:
-    """Ties the guide machine to a store; safe to call from any number of replicas at once."""
+    """Ties the guide machine to a store; safe to call from any number of replicas at once.
+
+    Args:
+        store: Where conversations and clinics are kept.
+        guide: The guide in use; saved conversations are resolved against it by step id.
+        clock: Unix time now.
+        reminders: The reminder rule; None turns reminders off (nothing is queued for them).
+        outbox_grace: Seconds a saved batch of effects is left to its own process before recovery may take it.
+        earlier_guides: Earlier versions of the guide, to read records that still name their step by index.
+    """
 
     def __init__(
         self,
         store: Store,
         guide: Guide,
         clock: Callable[[], float] = time.time,
-        nudge_after: float | None = None,
+        reminders: ReminderPolicy | None = None,
         outbox_grace: float = 30.0,
+        earlier_guides: Sequence[Guide] = (),
     ) -> None:
         self.store = store
         self.guide = guide
         self.clock = clock
-        self.nudge_after = nudge_after
+        self.reminders = reminders
+        # With reminders off nothing queues a Nudged; one arriving anyway meets the default rule.
+        self._rule = reminders or ReminderPolicy()
         self.outbox_grace = outbox_grace
+        self._guides = (guide, *earlier_guides)
+
+    def _read(self, data: str | bytes) -> Conversation:
+        return Conversation.from_json(data, self._guides)
+
+    def _view(self, data: str | bytes) -> Conversation:
+        # Readers see the conversation as the current guide places it; the move is saved with its next event.
+        return adopt(self.guide, self._read(data)).state
 
     async def conversation(self, key: ConversationKey) -> Conversation | None:
-        """The current state of ``key``'s conversation, or None."""
+        """The current state of ``key``'s conversation (placed in the current guide), or None."""
         record = await self.store.get(str(key))
-        return None if record is None else Conversation.from_json(record.data)
+        return None if record is None else self._view(record.data)
 
     async def conversations(self, platform: str, team: str, channel: str | None = None) -> list[Conversation]:
-        """Every conversation of a team (or of one channel), in key order."""
+        """Every conversation of a team (or of one channel), in key order, placed in the current guide."""
         rows = await self.store.scan(conversation_prefix(platform, team, channel))
-        return [Conversation.from_json(record.data) for _, record in rows]
+        return [self._view(record.data) for _, record in rows]
 
     async def handle(self, key: ConversationKey, event: Event) -> Outcome:
         """Apply ``event`` to ``key``'s conversation and save it; a lost race reloads and tries again.
@@ -83,11 +104,11 @@ class OnboardingService:
         """
         for attempt in range(_MAX_ATTEMPTS):
             record = await self.store.get(str(key))
-            state = None if record is None else Conversation.from_json(record.data)
+            state = None if record is None else self._read(record.data)
             try:
-                transition = apply(self.guide, key, state, event)
+                transition = apply(self.guide, key, state, event, self._rule)
             except IllegalMove as refused:
-                return Outcome(state, (), refused)
+                return Outcome(None if state is None else adopt(self.guide, state).state, (), refused)
             after = transition.state
             batch = None
             if transition.effects:
@@ -115,7 +136,7 @@ class OnboardingService:
             record = await self.store.get(str(key))
             if record is None:
                 return
-            state = Conversation.from_json(record.data)
+            state = self._read(record.data)
             remaining = tuple(kept for kept in state.outbox if kept.id != batch)
             if remaining == state.outbox:
                 return
@@ -132,11 +153,11 @@ class OnboardingService:
 
     def _reminder_change(self, before: Conversation | None, after: Conversation) -> list[DueChange]:
         """Keep the due queue in step with the guide: a quiet guide in progress gets a reminder later."""
-        if self.nudge_after is None:
+        if self.reminders is None:
             return []
-        if before is not None and (before.in_progress, before.quiet_since) == (after.in_progress, after.quiet_since):
+        due_at = self.reminders.due_at(after)
+        if before is not None and self.reminders.due_at(before) == due_at:
             return []
-        due_at = after.quiet_since + self.nudge_after if after.in_progress else None
         return [DueChange(NUDGE_QUEUE, str(after.key), due_at)]
 
     async def clinic(self, platform: str, channel: str) -> Clinic | None:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, tzinfo
 from typing import TypeVar
 
 from pydantic import SecretStr
@@ -31,29 +31,13 @@ LEASE_SECONDS = 300.0
 # A claimed outbox item reappears after this long if its recovery did not settle it (Slack still down, say).
 OUTBOX_LEASE_SECONDS = 60.0
 RETRY_SECONDS = 3600.0
-WORKDAY_START_HOUR = 9
-WORKDAY_END_HOUR = 17
 
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    """How often reminders and keep-alive calls happen."""
+    """How often keep-alive calls happen (the reminder rule is the service's ``ReminderPolicy``)."""
 
-    nudge_after: float = 24 * 3600.0
-    nudge_max: int = 2
     keepalive_every: float = 7 * 86400.0
-
-
-def next_working_moment(now: float, zone: tzinfo) -> float:
-    """``now`` if it falls on a weekday between 09:00 and 17:00 in ``zone``, else the start of the next such window."""
-    local = datetime.fromtimestamp(now, zone)
-    if local.weekday() < 5 and WORKDAY_START_HOUR <= local.hour < WORKDAY_END_HOUR:
-        return now
-    day = local if local.hour < WORKDAY_START_HOUR else local + timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    start = datetime(day.year, day.month, day.day, WORKDAY_START_HOUR, tzinfo=zone)
-    return start.timestamp()
 
 
 class Scheduler:
@@ -130,16 +114,14 @@ class Scheduler:
         if key is None:
             return
         state = await ctx.service.conversation(key)
-        if state is None or not state.in_progress or state.nudges >= self.follow_up.nudge_max:
+        rule, due = ctx.service.reminders, None
+        if state is not None and rule is not None and rule.due_at(state) is not None:  # asks a zone only if needed
+            due = rule.next_due(state, now, await self._zone(key.platform, key.user))
+        if due is None:
             await store.unschedule(NUDGE_QUEUE, item)
             return
-        due = state.quiet_since + self.follow_up.nudge_after
-        if now < due:  # the user did something since this was scheduled
+        if due > now:  # the user did something since this was scheduled, or it is outside their working hours
             await store.schedule(NUDGE_QUEUE, item, due)
-            return
-        window = next_working_moment(now, await self._zone(key.platform, key.user))
-        if window > now:
-            await store.schedule(NUDGE_QUEUE, item, window)
             return
         outcome = await ctx.service.handle(key, Nudged(now))
         if outcome.refused is None:

@@ -172,7 +172,7 @@ class GuideMoves:
         if state is not None and self._double_click(state, step_id, button, refused.stale):
             return
         if refused.stale and state is not None:
-            await self._tell(key, StaleClick(state.step_index, refused.reason), thread)
+            await self._tell(key, StaleClick(self._service.guide.position(state.step_id), refused.reason), thread)
             return
         await self._tell(key, Refused(refused.reason), thread)
 
@@ -191,7 +191,8 @@ class GuideMoves:
         if times is not None and times.done is not None and times.done > since:
             return True
         steps = self._service.guide.steps
-        left = steps[state.step_index + 1].id if state.step_index + 1 < len(steps) else None
+        at = self._service.guide.position(state.step_id)
+        left = steps[at + 1].id if at is not None and at + 1 < len(steps) else None
         return button is StepButton.BACK and left == step_id and state.updated_at > since
 
     async def _tell(

@@ -133,7 +133,7 @@ class EffectRunner:
                     return state
                 return await self._open_thread(platform, state, look_first=trigger.recovering)
             case PostStep():
-                if effect.index != state.step_index or state.step_message_ref is not None:
+                if effect.step_id != state.step_id or state.step_message_ref is not None:
                     return state  # the user has moved on, or the step is already posted
                 if state.thread_ref is None:
                     # The process that was opening the thread died before recording it: find it, or open it.
@@ -143,21 +143,22 @@ class EffectRunner:
                 ref = effect.ref
                 if ref is None and effect.outcome is not StepOutcome.SUPERSEDED:
                     ref = trigger.clicked_ref  # the click came from this very step message
-                if ref is not None:
-                    await self._close_step(platform, state, ref, ClosedStep(effect.index, effect.outcome))
-            case ConfirmHelpComing():
-                await platform.post(state.channel, HelpComing(effect.index), thread=state.thread_ref)
+                index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
+                if ref is not None and index is not None:
+                    await self._close_step(platform, state, ref, ClosedStep(index, effect.outcome))
+            case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
+                await platform.post(state.channel, HelpComing(index), thread=state.thread_ref)
             case Report():
                 if effect.milestone is Milestone.STARTED:
                     self._metrics.guides_started.inc()
-                await self._reports.milestone(state, effect.milestone, effect.index)
+                await self._reports.milestone(state, effect.milestone, effect.step_id)
             case RunKeyCheck():
                 if trigger.run_key_check is not None:
                     await trigger.run_key_check(state)
                 elif trigger.recovering:
                     await self._key_check_lost(platform, state)
-            case Remind():
-                reminder = Reminder(effect.index, state.user, state.nudges)
+            case Remind() if (index := self.guide.position(effect.step_id)) is not None:
+                reminder = Reminder(index, state.user, state.nudges)
                 await platform.post(state.channel, reminder, thread=state.thread_ref)
             case TellReset():
                 await platform.post(state.channel, ResetNotice(), thread=state.thread_ref)
@@ -196,8 +197,9 @@ class EffectRunner:
     async def _post_step(
         self, platform: ChatPlatform, state: Conversation, effect: PostStep, look_first: bool
     ) -> Conversation:
-        step = self.guide.steps[effect.index]
-        message = StepMessage(effect.index, state.user, again=effect.again)
+        index = self.guide.index_of(effect.step_id)  # the current step: carry_out checked it
+        step = self.guide.steps[index]
+        message = StepMessage(index, state.user, again=effect.again)
         found = await self._look(platform, state, message) if look_first else None
         if found is not None:
             return await self._record(state, StepPosted(step.id, found))

@@ -11,7 +11,7 @@ from conversations.events import Milestone
 class SupportReports(Protocol):
     """Where milestones and notes about a clinic go."""
 
-    async def milestone(self, conversation: Conversation, milestone: Milestone, index: int | None) -> None:
+    async def milestone(self, conversation: Conversation, milestone: Milestone, step_id: str | None) -> None:
         """Report ``milestone`` of ``conversation`` (and refresh the clinic's status card)."""
         ...
 

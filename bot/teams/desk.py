@@ -117,8 +117,9 @@ class TeamsDesk:
         now = self._service.clock()
         lines = [f"**{heading}**, longest idle first"]
         for view in sorted(views, key=lambda v: v.idle_since())[:MAX_LISTED]:
-            leader = max(view.conversations, key=lambda c: c.step_index, default=None)
-            step = f"step {leader.step_index + 1}/{self.guide.step_count}" if leader else "not started"
+            leader = max(view.conversations, key=lambda c: self.guide.index_of(c.step_id), default=None)
+            place = self.guide.index_of(leader.step_id) + 1 if leader else 0
+            step = f"step {place}/{self.guide.step_count}" if leader else "not started"
             stuck = " · 🆘 stuck" if view.stuck else ""
             lines.append(
                 f"- **{view.clinic.display_name}** ({view.platform_label}) · {step} · idle "

@@ -22,6 +22,7 @@ from conversations.conversation import Conversation
 from conversations.events import Done, Start, StepOutcome
 from tests.bot.harness import ONBOARDING
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
+from tests.bot.test_key_check import GUIDE
 from tests.bot.test_store_outage import RedisServer
 
 # Platforms whose ChatPlatform can look up what the bot posted (recovery looks before re-posting) and those that
@@ -80,7 +81,7 @@ async def assert_settled(world: PlatformWorld) -> None:
     assert len(live) == 1, [m.text for m in live]
     state = await current(world)
     assert (state.thread_ref, state.step_message_ref, state.outbox) == (openers[0].ref, live[0].ref, ())
-    assert live[0].step == state.step_index
+    assert live[0].step == GUIDE.index_of(state.step_id)
 
 
 async def test_a_double_click_on_done_advances_once(world: PlatformWorld) -> None:
@@ -90,7 +91,7 @@ async def test_a_double_click_on_done_advances_once(world: PlatformWorld) -> Non
     assert statuses == [200, 200]
     await world.wait_for(lambda: live_step(world, 1))
     await world.idle()
-    assert (await current(world)).step_index == 1
+    assert GUIDE.index_of((await current(world)).step_id) == 1
     assert steps_in_thread(world) == [0, 1]  # step 1 (closed) and exactly one step 2
     assert world.notes() == []  # a double click is not worth a message
     await assert_settled(world)
@@ -105,7 +106,7 @@ async def test_a_double_click_on_back_goes_back_once(world: PlatformWorld) -> No
     assert statuses == [200, 200]
     await world.wait_for(lambda: live_step(world, 0))
     await world.idle()
-    assert (await current(world)).step_index == 0
+    assert GUIDE.index_of((await current(world)).step_id) == 0
     assert steps_in_thread(world) == [0, 1, 0]  # step 1 shown again once, below step 2
     assert world.notes() == []
     await assert_settled(world)
@@ -141,7 +142,7 @@ async def test_a_store_outage_is_told_and_the_click_applied_once_when_the_store_
 
     await world.wait_for(lambda: live_step(world, expected[-1]), timeout=30)
     await world.idle()
-    assert (await current(world)).step_index == expected[-1]
+    assert GUIDE.index_of((await current(world)).step_id) == expected[-1]
     assert steps_in_thread(world) == expected
     await assert_settled(world)
 
@@ -153,7 +154,7 @@ async def test_a_platform_down_during_a_click_is_retried_later_and_posts_each_st
     assert await world.click(StepButton.DONE, first) == 200
     await world.idle()
     state = await current(world)
-    assert (state.step_index, len(state.outbox)) == (1, 1)  # saved, and its posts left in the outbox
+    assert (GUIDE.index_of(state.step_id), len(state.outbox)) == (1, 1)  # saved, and its posts left in the outbox
     assert live_step(world, 1) is None
 
     world.platform_up()
@@ -212,7 +213,7 @@ async def test_a_crash_between_the_platforms_answer_and_the_save_posts_each_step
     assert await looks(world)
     expected = [0] if crash == "start" else [0, 1]
     assert steps_in_thread(world) == expected
-    assert (await current(world)).step_index == expected[-1]
+    assert GUIDE.index_of((await current(world)).step_id) == expected[-1]
     await assert_settled(world)
     world.clock.advance(600)
     assert await world.runtime.scheduler.run_once() == 0  # nothing is done twice
@@ -254,7 +255,7 @@ async def test_a_move_is_saved_before_the_click_is_acknowledged(world: PlatformW
     await world.idle()
     assert await world.click(StepButton.DONE, first) == 200
     # Read at once, before the background work posts anything: a process dying now loses nothing.
-    assert (await current(world)).step_index == 1
+    assert GUIDE.index_of((await current(world)).step_id) == 1
     await world.wait_for(lambda: live_step(world, 1))
     await world.idle()
     assert steps_in_thread(world) == [0, 1]

@@ -111,7 +111,7 @@ async def test_a_redelivered_envelope_is_handled_once(world: SocketWorld) -> Non
     assert len(openers) == 1
     state = await world.runtime.core.service.conversation(ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN))
     assert state is not None
-    assert state.step_index == 1
+    assert GUIDE.index_of(state.step_id) == 1
     assert len(driver.user_thread(CLINIC, ADMIN)) == 3  # the opener, step 1 (closed) and step 2
 
 

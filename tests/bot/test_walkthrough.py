@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.runner import Trigger
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
+from conversations.events import Done, PostStep, Start
 from conversations.guide import load_guide
+from conversations.keys import ConversationKey
 from tests.bot.harness import (
     ADMIN,
     CLINIC,
@@ -71,7 +74,7 @@ async def test_external_admin_walks_every_step_to_the_key_step(
     await scenario.idle(bot)
     state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
-    assert state.step_index == TOTAL - 1
+    assert GUIDE.index_of(state.step_id) == TOTAL - 1
     assert state.status.value == "awaiting_key"
     assert len(driver.user_thread(CLINIC, ADMIN)) == 1 + TOTAL  # opener + exactly one message per step
     no_failed_calls(api)
@@ -132,7 +135,7 @@ async def test_someone_elses_click_changes_nothing_and_offers_their_own_guide(
     await scenario.idle(bot)
     state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
-    assert state.step_index == 0
+    assert GUIDE.index_of(state.step_id) == 0
     assert await bot.runtime.core.service.conversation(await _key(bot, NURSE)) is None
     # The offered button starts the nurse's own guide, in a thread of their own.
     await driver.click(NURSE, note[-1], blocks.ACTION_START)
@@ -150,7 +153,7 @@ async def test_a_double_click_advances_once(scenario: Scenario, driver: SlackDri
     await scenario.idle(bot)
     state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
-    assert state.step_index == 1
+    assert GUIDE.index_of(state.step_id) == 1
     assert len(driver.user_thread(CLINIC, ADMIN)) == 3  # opener, step 1 (closed), step 2
     assert driver.ephemeral(ADMIN, CLINIC) == []  # a double click is not worth a message
 
@@ -182,7 +185,7 @@ async def test_a_stale_click_changes_nothing_and_says_where_you_are(api: SlackAp
         assert f"step 3 of {TOTAL}" in note[-1].text
         state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
         assert state is not None
-        assert state.step_index == 2
+        assert GUIDE.index_of(state.step_id) == 2
 
 
 async def test_start_again_reposts_the_current_step_without_a_second_thread(
@@ -200,11 +203,48 @@ async def test_start_again_reposts_the_current_step_without_a_second_thread(
     assert GUIDE.steps[1].title in message_text(again)
     note = await driver.wait_for(lambda: driver.ephemeral(ADMIN, CLINIC))
     assert "already have a Dentally guide going" in note[-1].text
-    old = api.message(CLINIC, second.ts)
-    assert old is not None
-    assert not has_buttons(old)
+    # Exactly one step message keeps its buttons. Usually the old one is closed before the repost; when Start
+    # arrived while step 2 was being posted, the second of the two posts to be recorded closes the other, a moment
+    # after the repost shows up, so wait for it rather than look once.
+    live = await driver.wait_for(
+        lambda: len(shown := [m for m in driver.user_thread(CLINIC, ADMIN) if has_buttons(m)]) == 1 and shown
+    )
+    assert GUIDE.steps[1].title in message_text(live[0])
     openers = [m for m in api.messages(CLINIC) if "is connecting Dentally" in m.text]
     assert len(openers) == 1
+
+
+@pytest.mark.parametrize("recorded_first", ["next step", "repost"])
+async def test_a_start_while_the_next_step_is_being_posted_leaves_one_live_step_message(
+    recorded_first: str, scenario: Scenario, driver: SlackDriver, bot: RunningBot
+) -> None:
+    """The race behind the test above once being flaky, in a fixed order: Start is saved after Done, before the
+    next step's message is recorded, so its repost has nothing to close; whichever post is recorded second closes
+    the other."""
+    ctx = bot.runtime.core
+    key = ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN)
+    await driver.click(ADMIN, await scenario.kickoff(), blocks.ACTION_START)
+    first = await scenario.latest_step(ADMIN)
+    await ctx.tasks.drain(5)
+    done = await ctx.service.handle(key, Done(GUIDE.steps[0].id, at=ctx.clock()))
+    again = await ctx.service.handle(key, Start(at=ctx.clock()))
+    assert again.effects == (PostStep(GUIDE.steps[1].id, again=True),)  # no message of step 2 recorded yet
+
+    carry_out = ctx.runner.carry_out
+    moves = [lambda: carry_out(done, Trigger(clicked_ref=first.ts)), lambda: carry_out(again)]
+    for move in moves if recorded_first == "next step" else moves[::-1]:
+        await move()
+    await ctx.tasks.drain(5)
+
+    thread = driver.user_thread(CLINIC, ADMIN)
+    second = [m for m in thread if GUIDE.steps[1].title in message_text(m)]
+    live = [m for m in thread if has_buttons(m)]
+    assert len(second) == 2
+    assert [m.ts for m in live] == [m.ts for m in second if has_buttons(m)]
+    assert len(live) == 1
+    state = await ctx.service.conversation(key)
+    assert state is not None
+    assert (state.step_message_ref, state.outbox) == (live[0].ts, ())
 
 
 async def test_a_restart_mid_guide_continues_where_the_user_was(

@@ -54,6 +54,12 @@ GUIDE = Guide(
     new_key_step="second",
 )
 KEY_STEP = GUIDE.step_count - 1
+ID = tuple(step.id for step in GUIDE.steps)
+
+
+def place(state: Conversation) -> int:
+    """Where ``state`` stands in GUIDE, 0-based."""
+    return GUIDE.index_of(state.step_id)
 
 
 def run(*events: Event, state: Conversation | None = None) -> Transition:
@@ -85,12 +91,12 @@ def checking() -> Conversation:
 def test_start_fresh_opens_a_thread_posts_the_first_step_and_reports() -> None:
     transition = apply(GUIDE, KEY, None, Start(at=100.0))
 
-    assert transition.effects == (OpenThread(), PostStep(0), Report(Milestone.STARTED, 0))
+    assert transition.effects == (OpenThread(), PostStep(ID[0]), Report(Milestone.STARTED, ID[0]))
     state = transition.state
     assert (state.platform, state.team, state.channel, state.user) == ("slack", "T1", "C1", "U1")
     assert state.key == KEY
     assert (state.guide_id, state.guide_version) == ("test-guide", 2)
-    assert (state.status, state.step_index) == (Status.ACTIVE, 0)
+    assert (state.status, place(state)) == (Status.ACTIVE, 0)
     assert (state.started_at, state.updated_at) == (100.0, 100.0)
     assert state.steps == {"first": StepTimes(reached=100.0)}
     assert (state.thread_ref, state.step_message_ref, state.stuck_at, state.key_fingerprint) == (None,) * 4
@@ -101,20 +107,20 @@ def test_start_again_while_active_reposts_the_current_step_and_closes_the_old_me
 
     transition = apply(GUIDE, KEY, before, Start(at=500.0))
 
-    assert transition.effects == (CloseStep(2, "m-2", StepOutcome.SUPERSEDED), PostStep(2, again=True))
+    assert transition.effects == (CloseStep(ID[2], "m-2", StepOutcome.SUPERSEDED), PostStep(ID[2], again=True))
     assert transition.state == before.model_copy(update={"updated_at": 500.0, "step_message_ref": None})
 
 
 def test_start_again_before_the_step_message_is_known_only_reposts() -> None:
     transition = apply(GUIDE, KEY, at_step(1, ref=None), Start(at=500.0))
-    assert transition.effects == (PostStep(1, again=True),)
-    assert transition.state.step_index == 1
+    assert transition.effects == (PostStep(ID[1], again=True),)
+    assert place(transition.state) == 1
 
 
 def test_start_again_while_awaiting_a_new_key_reposts_the_key_step() -> None:
     needs_new_key = run(CheckFinished(Verdict.INVALID_KEY, at=210.0), state=checking()).state
     transition = apply(GUIDE, KEY, needs_new_key, Start(at=300.0))
-    assert transition.effects[-1] == PostStep(KEY_STEP, again=True)
+    assert transition.effects[-1] == PostStep(ID[KEY_STEP], again=True)
     assert transition.state.status is Status.NEEDS_NEW_KEY
 
 
@@ -127,15 +133,15 @@ def test_start_after_a_finished_run_begins_a_fresh_one(finished: Status) -> None
     transition = apply(GUIDE, KEY, old, Start(at=900.0))
 
     # A finished run's last message is its final word: nothing is closed.
-    assert transition.effects == (OpenThread(), PostStep(0), Report(Milestone.STARTED, 0))
+    assert transition.effects == (OpenThread(), PostStep(ID[0]), Report(Milestone.STARTED, ID[0]))
     assert transition.state == apply(GUIDE, KEY, None, Start(at=900.0)).state
 
 
 def test_start_at_a_step_begins_a_fresh_run_there() -> None:
     transition = apply(GUIDE, KEY, None, Start(at=100.0, at_step="second"))
 
-    assert transition.effects == (OpenThread(), PostStep(1), Report(Milestone.STARTED, 1))
-    assert (transition.state.step_index, transition.state.status) == (1, Status.ACTIVE)
+    assert transition.effects == (OpenThread(), PostStep(ID[1]), Report(Milestone.STARTED, ID[1]))
+    assert (place(transition.state), transition.state.status) == (1, Status.ACTIVE)
     assert transition.state.steps == {"second": StepTimes(reached=100.0)}
 
 
@@ -143,17 +149,17 @@ def test_start_at_a_step_while_active_supersedes_the_current_message() -> None:
     transition = apply(GUIDE, KEY, at_step(2, ref="m-2"), Start(at=300.0, at_step=GUIDE.new_key_step))
 
     assert transition.effects == (
-        CloseStep(2, "m-2", StepOutcome.SUPERSEDED),
+        CloseStep(ID[2], "m-2", StepOutcome.SUPERSEDED),
         OpenThread(),
-        PostStep(1),
-        Report(Milestone.STARTED, 1),
+        PostStep(ID[1]),
+        Report(Milestone.STARTED, ID[1]),
     )
-    assert (transition.state.step_index, transition.state.started_at) == (1, 300.0)
+    assert (place(transition.state), transition.state.started_at) == (1, 300.0)
 
 
 def test_start_at_the_key_step_awaits_the_key() -> None:
     state = apply(GUIDE, KEY, None, Start(at=100.0, at_step="key")).state
-    assert (state.step_index, state.status) == (KEY_STEP, Status.AWAITING_KEY)
+    assert (place(state), state.status) == (KEY_STEP, Status.AWAITING_KEY)
 
 
 def test_start_at_an_unknown_step_is_an_illegal_move() -> None:
@@ -170,12 +176,12 @@ def test_done_advances_closes_the_step_and_records_times() -> None:
     transition = apply(GUIDE, KEY, before, Done("first", at=120.0))
 
     assert transition.effects == (
-        CloseStep(0, "m-0", StepOutcome.DONE),
-        PostStep(1),
-        Report(Milestone.STEP_DONE, 0),
+        CloseStep(ID[0], "m-0", StepOutcome.DONE),
+        PostStep(ID[1]),
+        Report(Milestone.STEP_DONE, ID[0]),
     )
     state = transition.state
-    assert (state.step_index, state.status, state.updated_at) == (1, Status.ACTIVE, 120.0)
+    assert (place(state), state.status, state.updated_at) == (1, Status.ACTIVE, 120.0)
     assert state.steps == {"first": StepTimes(reached=100.0, done=120.0), "second": StepTimes(reached=120.0)}
     assert state.stuck_at is None
     assert state.step_message_ref is None
@@ -183,7 +189,7 @@ def test_done_advances_closes_the_step_and_records_times() -> None:
 
 def test_done_on_the_step_before_the_key_awaits_the_key() -> None:
     state = apply(GUIDE, KEY, at_step(2), Done("third", at=150.0)).state
-    assert (state.step_index, state.status) == (KEY_STEP, Status.AWAITING_KEY)
+    assert (place(state), state.status) == (KEY_STEP, Status.AWAITING_KEY)
     assert state.steps["key"] == StepTimes(reached=150.0)
 
 
@@ -211,20 +217,20 @@ def test_back_on_the_first_step_is_illegal_but_not_stale() -> None:
 def test_back_shows_the_previous_step_again() -> None:
     transition = apply(GUIDE, KEY, at_step(2, ref="m-2"), Back("third", at=200.0))
 
-    assert transition.effects == (CloseStep(2, "m-2", StepOutcome.WENT_BACK), PostStep(1, again=True))
-    assert (transition.state.step_index, transition.state.status) == (1, Status.ACTIVE)
+    assert transition.effects == (CloseStep(ID[2], "m-2", StepOutcome.WENT_BACK), PostStep(ID[1], again=True))
+    assert (place(transition.state), transition.state.status) == (1, Status.ACTIVE)
     assert transition.state.step_message_ref is None
 
 
 def test_back_from_the_key_step_returns_to_active() -> None:
     state = apply(GUIDE, KEY, at_step(KEY_STEP), Back("key", at=200.0)).state
-    assert (state.step_index, state.status) == (KEY_STEP - 1, Status.ACTIVE)
+    assert (place(state), state.status) == (KEY_STEP - 1, Status.ACTIVE)
 
 
 def test_back_from_the_key_step_after_a_rejected_key_returns_to_active() -> None:
     rejected = run(CheckFinished(Verdict.MISSING_SCOPES, at=210.0), state=checking()).state
     state = apply(GUIDE, KEY, rejected, Back("key", at=220.0)).state
-    assert (state.step_index, state.status) == (KEY_STEP - 1, Status.ACTIVE)
+    assert (place(state), state.status) == (KEY_STEP - 1, Status.ACTIVE)
 
 
 # Stale buttons and refusals
@@ -275,8 +281,8 @@ def test_illegal_move_keeps_its_reason() -> None:
 def test_stuck_asks_for_help_and_is_cleared_by_done() -> None:
     transition = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0))
 
-    assert transition.effects == (ConfirmHelpComing(1), Report(Milestone.STUCK, 1))
-    assert (transition.state.stuck_at, transition.state.step_index) == (150.0, 1)
+    assert transition.effects == (ConfirmHelpComing(ID[1]), Report(Milestone.STUCK, ID[1]))
+    assert (transition.state.stuck_at, place(transition.state)) == (150.0, 1)
     assert apply(GUIDE, KEY, transition.state, Done("second", at=160.0)).state.stuck_at is None
 
 
@@ -301,7 +307,7 @@ def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:
 
 def test_resume_reposts_the_current_step() -> None:
     transition = apply(GUIDE, KEY, at_step(1, ref="m-1"), Resume(at=400.0))
-    assert transition.effects == (CloseStep(1, "m-1", StepOutcome.SUPERSEDED), PostStep(1, again=True))
+    assert transition.effects == (CloseStep(ID[1], "m-1", StepOutcome.SUPERSEDED), PostStep(ID[1], again=True))
     assert transition.state.updated_at == 400.0
 
 
@@ -331,15 +337,36 @@ def test_step_posted_for_a_step_the_user_moved_past_is_ignored() -> None:
     assert transition.effects == ()
 
 
+@pytest.mark.parametrize("order", [("m-done", "m-again"), ("m-again", "m-done")])
+def test_two_posts_of_the_current_step_recorded_in_either_order_leave_one_live(order: tuple[str, str]) -> None:
+    """Done's post of step 2 and a Start's repost both run before either is recorded (a Start arriving while the
+    post is in flight): the repost had nothing to close, so the second recording closes the first message."""
+    after_done = at_step(1, ref=None)
+    repost = apply(GUIDE, KEY, after_done, Start(at=300.0))
+    assert repost.effects == (PostStep(ID[1], again=True),)
+    earlier, later = order
+    first = apply(GUIDE, KEY, repost.state, StepPosted(ID[1], earlier))
+    assert (first.state.step_message_ref, first.effects) == (earlier, ())
+    second = apply(GUIDE, KEY, first.state, StepPosted(ID[1], later))
+    assert second.state.step_message_ref == later
+    assert second.effects == (CloseStep(ID[1], earlier, StepOutcome.SUPERSEDED),)
+
+
+def test_the_same_post_recorded_twice_changes_nothing() -> None:
+    posted = at_step(1, ref="m-1")
+    transition = apply(GUIDE, KEY, posted, StepPosted(ID[1], "m-1"))
+    assert (transition.state, transition.effects) == (posted, ())
+
+
 # The key
 
 
 def test_key_submitted_starts_a_check_and_keeps_only_the_fingerprint() -> None:
     transition = apply(GUIDE, KEY, at_step(KEY_STEP), KeySubmitted("sha256:ab12", at=200.0))
 
-    assert transition.effects == (Report(Milestone.KEY_RECEIVED, KEY_STEP), RunKeyCheck())
+    assert transition.effects == (Report(Milestone.KEY_RECEIVED, ID[KEY_STEP]), RunKeyCheck())
     state = transition.state
-    assert (state.status, state.step_index, state.key_fingerprint) == (Status.CHECKING, KEY_STEP, "sha256:ab12")
+    assert (state.status, place(state), state.key_fingerprint) == (Status.CHECKING, KEY_STEP, "sha256:ab12")
     # The event cannot carry the key itself, so neither can the state.
     assert {field.name for field in fields(KeySubmitted)} == {"fingerprint", "at"}
     assert {field.name for field in fields(RunKeyCheck)} == set()
@@ -349,12 +376,12 @@ def test_key_submitted_from_an_earlier_step_jumps_to_the_key_step_and_closes_the
     transition = apply(GUIDE, KEY, at_step(1, ref="m-1"), KeySubmitted("fp", at=200.0))
 
     assert transition.effects == (
-        CloseStep(1, "m-1", StepOutcome.SUPERSEDED),
-        Report(Milestone.KEY_RECEIVED, KEY_STEP),
+        CloseStep(ID[1], "m-1", StepOutcome.SUPERSEDED),
+        Report(Milestone.KEY_RECEIVED, ID[KEY_STEP]),
         RunKeyCheck(),
     )
     state = transition.state
-    assert (state.status, state.step_index) == (Status.CHECKING, KEY_STEP)
+    assert (state.status, place(state)) == (Status.CHECKING, KEY_STEP)
     assert state.steps["key"] == StepTimes(reached=200.0)
     # The remembered message belonged to step 1; it must not be taken for the key step's message.
     assert state.step_message_ref is None
@@ -392,8 +419,9 @@ def test_check_finished_sets_the_status_of_its_verdict(verdict: Verdict, status:
     before = checking()
     transition = apply(GUIDE, KEY, before, CheckFinished(verdict, at=250.0))
 
-    closing = (CloseStep(KEY_STEP, before.step_message_ref, StepOutcome.DONE),) if verdict is Verdict.VERIFIED else ()
-    assert transition.effects == (*closing, Report(Milestone.CHECKED, KEY_STEP))
+    closed = CloseStep(ID[KEY_STEP], before.step_message_ref, StepOutcome.DONE)
+    closing = (closed,) if verdict is Verdict.VERIFIED else ()
+    assert transition.effects == (*closing, Report(Milestone.CHECKED, ID[KEY_STEP]))
     state = transition.state
     assert (state.status, state.last_verdict, state.updated_at) == (status, verdict.value, 250.0)
     key_done = state.steps["key"].done
@@ -474,18 +502,18 @@ def test_any_event_sequence_keeps_the_state_sound(sequence: list[Event]) -> None
             continue
         state = transition.state
 
-        assert 0 <= state.step_index < GUIDE.step_count
+        assert 0 <= place(state) < GUIDE.step_count
         assert Conversation.from_json(state.to_json()) == state
         assert set(state.steps) <= set(STEP_IDS)
-        on_key_step = state.step_index == KEY_STEP
+        on_key_step = place(state) == KEY_STEP
         assert (state.status is Status.ACTIVE) == (not on_key_step), state
         if state.step_message_ref is not None:
-            assert posted[state.step_message_ref] == STEP_IDS[state.step_index], "message ref of another step"
+            assert posted[state.step_message_ref] == STEP_IDS[place(state)], "message ref of another step"
         for effect in transition.effects:
             if isinstance(effect, PostStep | CloseStep | ConfirmHelpComing):
-                assert 0 <= effect.index < GUIDE.step_count
+                assert effect.step_id in STEP_IDS
             if isinstance(effect, CloseStep) and effect.ref is not None:
-                assert posted[effect.ref] == STEP_IDS[effect.index], "closing a message as the wrong step"
+                assert posted[effect.ref] == effect.step_id, "closing a message as the wrong step"
 
 
 def test_a_conversation_outlives_a_shorter_new_version_of_its_guide() -> None:
@@ -503,4 +531,5 @@ def test_a_conversation_outlives_a_shorter_new_version_of_its_guide() -> None:
     shorter = dataclasses.replace(guide, version=guide.version + 1, steps=guide.steps[:3] + guide.steps[-1:])
     after = apply(shorter, key, state, Start(at=50.0)).state
     assert after.guide_version == shorter.version
-    assert after.step_index == shorter.step_count - 1
+    # The step the user was on is gone: they land on the nearest earlier one that is left, not past it.
+    assert after.step_id == guide.steps[2].id

@@ -28,12 +28,17 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 def test_effects_round_trip_through_json() -> None:
-    effects = (PostStep(3, again=True), CloseStep(2, "123.4", StepOutcome.WENT_BACK), Report(Milestone.STUCK, 1))
+    effects = (
+        PostStep("step-4", again=True),
+        CloseStep("step-3", "123.4", StepOutcome.WENT_BACK),
+        Report(Milestone.STUCK, "step-2"),
+        Report(Milestone.RESET),
+    )
     batch = OutboxBatch.of("b1", 10.0, effects)
     assert OutboxBatch.model_validate_json(batch.model_dump_json()).unpack() == effects
     with pytest.raises(ValueError, match="unknown effect type"):
         load_effect({"type": "LaunchRockets"})
-    assert dump_effect(PostStep(1)) == {"type": "PostStep", "index": 1, "again": False}
+    assert dump_effect(PostStep("step-2")) == {"type": "PostStep", "step_id": "step-2", "again": False}
 
 
 async def test_a_transition_saves_its_effects_and_settling_removes_them(store: Store) -> None:

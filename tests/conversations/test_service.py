@@ -141,11 +141,11 @@ async def test_a_double_click_advances_once_and_refuses_the_other_as_stale(store
     assert refused[0].refused is not None
     assert refused[0].refused.stale is True
     assert refused[0].effects == ()
-    assert advanced[0].effects[:2] == (CloseStep(0, None, StepOutcome.DONE), PostStep(1))
+    assert advanced[0].effects[:2] == (CloseStep("first", None, StepOutcome.DONE), PostStep("second"))
     # The loser reloaded and saw the winner's state.
     assert refused[0].state == advanced[0].state
     state, version = await stored(store, KEY)
-    assert (state.step_index, version) == (1, 2)
+    assert (state.step_id, version) == ("second", 2)
     assert state == advanced[0].state
 
 
@@ -157,7 +157,7 @@ async def test_concurrent_clicks_without_a_forced_race_still_advance_once(servic
     assert sum(outcome.refused is None for outcome in outcomes) == 1
     assert all(outcome.refused.stale for outcome in outcomes if outcome.refused is not None)
     state, version = await stored(service.store, KEY)
-    assert (state.step_index, version) == (1, 2)
+    assert (state.step_id, version) == ("second", 2)
 
 
 async def test_twenty_concurrent_users_do_not_interfere(service: OnboardingService) -> None:
@@ -174,7 +174,7 @@ async def test_twenty_concurrent_users_do_not_interfere(service: OnboardingServi
     for number, key in enumerate(users):
         state, version = await stored(service.store, key)
         assert state.key == key
-        assert state.step_index == number % GUIDE.step_count
+        assert state.step_id == GUIDE.steps[number % GUIDE.step_count].id
         assert version == 1 + number % GUIDE.step_count
     everyone = await service.conversations("slack", "T1")
     assert sorted(state.user for state in everyone) == sorted(key.user for key in users)
@@ -219,6 +219,27 @@ async def test_an_event_that_changes_nothing_saves_nothing(service: OnboardingSe
     assert (await stored(service.store, KEY))[1] == version
 
 
+@pytest.mark.parametrize("order", [("m-done", "m-again"), ("m-again", "m-done")])
+async def test_a_second_post_of_the_current_step_saves_the_closing_of_the_first(
+    service: OnboardingService, order: tuple[str, str]
+) -> None:
+    await service.handle(KEY, Start(at=100.0))
+    await service.handle(KEY, Done("first", at=110.0))
+    repost = await service.handle(KEY, Start(at=111.0))  # before Done's post of "second" is recorded
+    assert repost.effects == (PostStep("second", again=True),)
+    earlier, later = order
+    assert (await service.handle(KEY, StepPosted("second", earlier))).effects == ()
+    recorded = await service.handle(KEY, StepPosted("second", later))
+    assert recorded.effects == (CloseStep("second", earlier, StepOutcome.SUPERSEDED),)
+    assert recorded.batch is not None
+    saved = await service.conversation(KEY)
+    assert saved is not None
+    assert saved.step_message_ref == later
+    # The closing waits in the outbox until carried out, so a crash now cannot leave both messages live.
+    assert saved.outbox[-1].id == recorded.batch
+    assert saved.outbox[-1].unpack() == recorded.effects
+
+
 async def test_state_survives_a_restart_mid_guide(tmp_path: Path, clock: Clock) -> None:
     url = f"sqlite:///{tmp_path}/state.db"
     first = open_store(url)
@@ -236,9 +257,9 @@ async def test_state_survives_a_restart_mid_guide(tmp_path: Path, clock: Clock) 
         assert await restarted.conversation(KEY) == before_restart
         outcome = await restarted.handle(KEY, Done("second", at=130.0))
         assert outcome.refused is None
-        assert outcome.effects[:2] == (CloseStep(1, "m-2", StepOutcome.DONE), PostStep(2))
+        assert outcome.effects[:2] == (CloseStep("second", "m-2", StepOutcome.DONE), PostStep("third"))
         assert outcome.state is not None
-        assert (outcome.state.step_index, outcome.state.thread_ref) == (2, "thread-1")
+        assert (outcome.state.step_id, outcome.state.thread_ref) == ("third", "thread-1")
     finally:
         await reopened.aclose()
 

@@ -64,7 +64,7 @@ def _utc(timestamp: float) -> str:
 
 
 def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
-    index = conversation.step_index
+    index = guide.index_of(conversation.step_id)
     line = f"{person(view, conversation.user)} — step {index + 1}/{guide.step_count} *{guide.steps[index].title}*"
     if conversation.status is not Status.ACTIVE:
         line += f" · {conversation.status.value.replace('_', ' ')}"
@@ -138,8 +138,8 @@ def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_
     header = f"*{len(ordered)} clinic(s) in progress*, longest idle first · {verified_count} verified"
     listing: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": header}}, {"type": "divider"}]
     for view in ordered[:MAX_LISTED]:
-        leader = max(view.conversations, key=lambda c: c.step_index, default=None)
-        step = f"step {leader.step_index + 1}/{guide.step_count}" if leader else "not started"
+        leader = max(view.conversations, key=lambda c: guide.index_of(c.step_id), default=None)
+        step = f"step {guide.index_of(leader.step_id) + 1}/{guide.step_count}" if leader else "not started"
         flag = " · :sos: stuck" if view.stuck else ""
         line = (
             f"*{view.clinic.display_name}* ({place(view)} · {view.platform_label}) · {step} · idle "

@@ -66,10 +66,11 @@ class SupportReporter:
         """Aldense's onboarding channel, if configured."""
         return self._channel
 
-    async def milestone(self, conversation: Conversation, milestone: Milestone, index: int | None) -> None:
+    async def milestone(self, conversation: Conversation, milestone: Milestone, step_id: str | None) -> None:
         """Queue ``milestone`` for the clinic's support thread (and a status card update)."""
         if self._channel is None:
             return
+        index = None if step_id is None else self._guide.position(step_id)  # None too for a step an edit removed
 
         async def post() -> None:
             text, extra, broadcast = await self._describe(conversation, milestone, index)

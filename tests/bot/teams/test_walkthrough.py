@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.fakes.slack import SlackApiSandbox
 from bot.fakes.teams.connector import Sent
 from bot.fakes.teams.driver import TeamsDriver, dialog_card
+from conversations.events import Done, PostStep, Start
 from dentally.sandbox import sample_keys
 from tests.bot.harness import ONBOARDING, PUBLIC_BASE_URL, RunningBot
 from tests.bot.teams.harness import latest_step, settle
@@ -169,3 +172,32 @@ def _cards(body: dict[str, object]) -> list[dict[str, object]]:
     attachments = body.get("attachments") or []
     assert isinstance(attachments, list)
     return [a["content"] for a in attachments if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+
+
+@pytest.mark.parametrize("recorded_first", ["next step", "repost"])
+async def test_a_start_while_the_next_step_card_is_being_posted_leaves_one_live_card(
+    recorded_first: str, teams: TeamsDriver, teams_bot: RunningBot
+) -> None:
+    """Teams' side of the race (see the Slack walkthrough): whichever step card is recorded second closes the other."""
+    world = teams.world
+    await start(teams, "admin", await kickoff(teams))
+    await settle(teams_bot)
+    core = teams_bot.runtime.core
+    service = core.service
+    (started,) = await service.conversations("teams", world.aldense_tenant, world.shared.id)
+    key = started.key
+    done = await service.handle(key, Done(GUIDE.steps[0].id, at=service.clock()))
+    again = await service.handle(key, Start(at=service.clock()))
+    assert again.effects == (PostStep(GUIDE.steps[1].id, again=True),)  # no card of step 2 recorded yet
+
+    moves = [done, again] if recorded_first == "next step" else [again, done]
+    for outcome in moves:
+        await core.runner.carry_out(outcome)
+    await settle(teams_bot)
+
+    live = [m for m in teams.in_conversation(world.shared) if m.thread is not None and "Done, next step" in m.titles]
+    assert len(live) == 1
+    assert GUIDE.steps[1].title in live[0].text
+    state = await service.conversation(key)
+    assert state is not None
+    assert (state.step_message_ref, state.outbox) == (live[0].id, ())
