@@ -27,8 +27,8 @@ from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, start_guides, users_for,
 from benchmarks.load import Target, percentile
 from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
+from conversations.addresses import ConversationKey
 from conversations.events import CheckFinished, Done, Event, KeySubmitted, Start, StepPosted, ThreadOpened, Verdict
-from conversations.keys import ConversationKey
 from conversations.service import OnboardingService
 from conversations.stores.redis import RedisStore
 

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 
 from bot.handoff import Handoff
 from bot.metrics import Metrics
+from conversations.addresses import KEEPALIVE_QUEUE, ConversationKey, clinic_key
 from conversations.clinic import Clinic, StoredCredential
 from conversations.conversation import Conversation
 from conversations.events import CheckFinished, KeySubmitted, Verdict
-from conversations.keys import KEEPALIVE_QUEUE, ConversationKey, clinic_key
 from conversations.service import OnboardingService, Outcome
 from conversations.vault import KeyVault, VaultError, fingerprint
 from dentally.regions import DETECT, RegionChoice, parse_region

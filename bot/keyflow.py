@@ -14,8 +14,8 @@ from bot.app import BotContext
 from bot.inbound import Click
 from bot.keycheck import KeyCheck
 from bot.presenter import Trigger
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation
-from conversations.keys import ConversationKey
 from conversations.store import StoreUnavailable
 from dentally.regions import DETECT, RegionChoice, parse_region
 from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token

@@ -17,8 +17,8 @@ from bot.inbound import Click, PayloadError, channel_reference, mention_words, t
 from bot.keyflow import KeyFlow, read_submission
 from bot.presenter import Trigger
 from bot.staff import StaffDesk
+from conversations.addresses import ConversationKey, store_key
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
-from conversations.keys import ConversationKey, store_key
 from conversations.service import Outcome
 from conversations.store import StoreUnavailable
 

@@ -18,9 +18,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, slack_calls
 from bot.app import BotContext
+from conversations.addresses import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.clinic import Clinic
 from conversations.events import Nudged
-from conversations.keys import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.store import StoreUnavailable
 from conversations.vault import VaultError
 from dentally.regions import parse_region

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 from conversations.outbox import OutboxBatch
 
 

@@ -28,8 +28,8 @@ from bot.teams import cards
 from bot.teams.activities import Actor, CardClick, Place
 from bot.teams.messenger import TeamsMessenger
 from bot.teams.presenter import TeamsPresenter, Trigger
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation
-from conversations.keys import ConversationKey
 from conversations.service import OnboardingService
 from conversations.store import StoreUnavailable
 from dentally.regions import DETECT, RegionChoice, parse_region

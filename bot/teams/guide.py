@@ -9,9 +9,9 @@ from bot.teams.activities import Actor, CardClick, Place
 from bot.teams.directory import TeamsDirectory
 from bot.teams.messenger import TeamsMessenger
 from bot.teams.presenter import TeamsPresenter, Trigger
+from conversations.addresses import ConversationKey
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.guide import Guide
-from conversations.keys import ConversationKey
 from conversations.service import OnboardingService, Outcome
 from conversations.store import StoreUnavailable
 

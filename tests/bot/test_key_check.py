@@ -317,6 +317,6 @@ async def test_a_failing_hand_off_is_reported_and_the_key_stays_stored(
 
 
 async def _key(bot: RunningBot):  # type: ignore[no-untyped-def]
-    from conversations.keys import ConversationKey
+    from conversations.addresses import ConversationKey
 
     return ConversationKey("slack", await bot.runtime.context.workspace.installing_team(), CLINIC, ADMIN)

@@ -11,8 +11,8 @@ import pytest
 from bot import blocks
 from bot.runtime import Runtime
 from bot.sandbox import SlackApiSandbox, SlackDriver
+from conversations.addresses import ConversationKey
 from conversations.events import KeySubmitted, Start
-from conversations.keys import ConversationKey
 from tests.bot.harness import (
     ADMIN,
     CLINIC,

@@ -17,7 +17,7 @@ import redis
 
 from bot import blocks
 from bot.sandbox import SlackApiSandbox, SlackDriver
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 from tests.bot.harness import ADMIN, CLINIC, SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
 from tests.bot.test_key_check import GUIDE
 

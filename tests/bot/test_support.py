@@ -15,8 +15,8 @@ from bot import blocks, support_blocks
 from bot.runtime import Runtime
 from bot.sandbox import SlackApiSandbox, SlackDriver
 from bot.sandbox.api import Message
+from conversations.addresses import ConversationKey
 from conversations.events import Start
-from conversations.keys import ConversationKey
 from dentally.sandbox import Sandbox, sample_keys
 from tests.bot.harness import (
     ADMIN,

@@ -311,7 +311,7 @@ async def test_without_public_base_url_steps_are_text_only_with_a_description(
 
 
 async def _key(bot: RunningBot, user: str):  # type: ignore[no-untyped-def]
-    from conversations.keys import ConversationKey
+    from conversations.addresses import ConversationKey
 
     team = await bot.runtime.context.workspace.installing_team()
     return ConversationKey("slack", team, CLINIC, user)

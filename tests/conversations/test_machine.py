@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation, Status, StepTimes
 from conversations.events import (
     Back,
@@ -32,7 +33,6 @@ from conversations.events import (
     Verdict,
 )
 from conversations.guide import Guide, Step, StepAction
-from conversations.keys import ConversationKey
 from conversations.machine import IllegalMove, Transition, apply
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")

@@ -1,10 +1,10 @@
-"""Store keys: one namespace, ids of any platform (Teams ids contain ':'), and Slack keys unchanged."""
+"""Store addresses: one namespace, ids of any platform (Teams ids contain ":"), and Slack ids unchanged."""
 
 from __future__ import annotations
 
 import pytest
 
-from conversations.keys import (
+from conversations.addresses import (
     ConversationKey,
     clinic_key,
     clinic_prefix,

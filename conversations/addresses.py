@@ -1,4 +1,4 @@
-"""The one place that builds store keys, so every record of the product lives under one versioned namespace."""
+"""Store addresses (not "keys": in this product a key is a Dentally key): where every record lives in a store."""
 
 from __future__ import annotations
 
