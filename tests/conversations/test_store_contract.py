@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -165,3 +167,20 @@ async def test_due_changes_are_saved_with_the_record_and_only_with_it(store: Sto
     assert await store.claim_due("q", 1_000.0, 10.0, 5) == ["rec"]  # the lost write queued nothing
     await store.put("rec", "v2", 1, [DueChange("other", "rec", None)])
     assert await store.claim_due("other", 1_000.0, 10.0, 5) == []
+
+
+async def test_sqlite_file_and_its_journal_are_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask, which would leave a plain create world-readable
+    try:
+        store = open_store(f"sqlite:///{tmp_path}/private/state.db")
+        await store.put("k", "secret-ish", 0)
+        files = sorted(tmp_path.joinpath("private").iterdir())
+        assert [path.name for path in files] == ["state.db", "state.db-shm", "state.db-wal"]
+        assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {
+            "state.db": 0o600,
+            "state.db-shm": 0o600,
+            "state.db-wal": 0o600,
+        }
+        await store.aclose()
+    finally:
+        os.umask(previous)
