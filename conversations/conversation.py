@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from conversations.addresses import ConversationKey
 from conversations.outbox import OutboxBatch
+from conversations.schema import readable
+
+SCHEMA_MAJOR = 1
+"""The highest ``schema_version`` major of a conversation this release reads (see ``conversations.schema``)."""
 
 
 class Status(StrEnum):
@@ -25,7 +29,7 @@ class Status(StrEnum):
 class StepTimes(BaseModel):
     """When a step was first reached and when it was last finished (Unix seconds)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     reached: float
     done: float | None = None
@@ -34,8 +38,9 @@ class StepTimes(BaseModel):
 class Conversation(BaseModel):
     """One user's run of one guide in one channel."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
+    # What this release writes; a record of any readable version is relabelled on reading (see ``_readable``).
     schema_version: Literal[1] = 1
     platform: str
     team: str
@@ -56,6 +61,11 @@ class Conversation(BaseModel):
     key_fingerprint: str | None = None
     last_verdict: str | None = None
     outbox: tuple[OutboxBatch, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable(cls, data: Any) -> Any:
+        return readable("conversation", data, major=SCHEMA_MAJOR, writes=1)
 
     @property
     def key(self) -> ConversationKey:

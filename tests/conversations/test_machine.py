@@ -34,6 +34,7 @@ from conversations.events import (
 )
 from conversations.guide import Guide, Step, StepAction
 from conversations.machine import IllegalMove, Transition, apply
+from conversations.schema import IncompatibleRecord
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")
 
@@ -420,9 +421,9 @@ def test_a_full_state_round_trips_through_json() -> None:
     assert '"status":"verified"' in text
 
 
-def test_json_of_another_schema_version_is_refused() -> None:
+def test_json_of_a_newer_schema_major_is_refused() -> None:
     text = at_step(0).to_json().replace('"schema_version":1', '"schema_version":2')
-    with pytest.raises(ValueError, match="schema_version"):
+    with pytest.raises(IncompatibleRecord, match=r"schema 2\.0, written by a newer release"):
         Conversation.from_json(text)
 
 
