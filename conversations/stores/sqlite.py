@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict
+from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict, due_beside
 
 _T = TypeVar("_T")
 
@@ -67,6 +67,8 @@ class SqliteStore:
         return await self._run(work)
 
     async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
+        due_beside(key, due)
+
         def work(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
             try:

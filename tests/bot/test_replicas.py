@@ -228,7 +228,7 @@ async def step_message(
         stored = {k: (client.hget(k, "d") or "")[-400:] for k in client.scan_iter(match=f"*{user}*")}
         queues = {
             k: [(i, score - time.time()) for i, score in client.zrange(k, 0, -1, withscores=True) if user in i]
-            for k in client.scan_iter(match="aldense:v1:due:*")
+            for k in client.scan_iter(match="aldense:v2:*:_queue:*")
         }
         raise AssertionError(
             f"{user} never got step {index + 1}; thread: {thread}; calls: {mine}; stored: {stored}; "
@@ -355,7 +355,7 @@ async def settled_states(redis_url: str) -> dict[tuple[str, str], Conversation]:
     deadline = time.monotonic() + 30
     while True:
         states = {}
-        for key in client.scan_iter(match="aldense:v1:conv:*"):
+        for key in client.scan_iter(match="aldense:v2:*:conv:*"):
             state = Conversation.from_json(client.hget(key, "d") or "")
             states[(state.channel, state.user)] = state
         if all(not s.outbox for s in states.values()) or time.monotonic() > deadline:
