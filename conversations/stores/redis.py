@@ -11,6 +11,7 @@ import heapq
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import redis.asyncio as aioredis
 import redis.exceptions
 
 from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict, due_beside
@@ -76,6 +77,10 @@ class RedisStore:
     def __init__(self, client: RedisClient, close: Callable[[], Awaitable[None]] | None = None) -> None:
         self._redis = client
         self._close = close or client.aclose
+        # redis-py's async cluster client, first used by many tasks at once, can run a script twice or on a closed
+        # connection (seen with 48 concurrent saves on a fresh client); it learns the cluster's layout once, first.
+        self._unstarted = isinstance(client, aioredis.RedisCluster)
+        self._starting: asyncio.Lock | None = None
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
         self._claim = client.register_script(_CLAIM)
@@ -88,8 +93,19 @@ class RedisStore:
     def __repr__(self) -> str:
         return "RedisStore()"
 
+    async def _start(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._unstarted:
+                assert isinstance(self._redis, aioredis.RedisCluster)
+                await self._redis.initialize()
+                self._unstarted = False
+
     async def _call(self, call: Callable[[], Awaitable[_T]]) -> _T:
         try:
+            if self._unstarted:
+                await self._start()
             return await call()
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis store: {type(exc).__name__}") from None

@@ -1,4 +1,4 @@
-"""One contract suite for every Store: the embedded SQLite store and the Redis store on a real server."""
+"""One contract suite for every Store: SQLite, and Redis on a real server, cluster, Sentinel set-up and TLS."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "redis-sentinel", "rediss"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
         opened = open_store(f"sqlite:///{tmp_path}/state.db")
     else:
-        opened = open_store(request.getfixturevalue("redis_url"))
+        opened = open_store(request.getfixturevalue(request.param.replace("-", "_") + "_url"))
     yield opened
     await opened.aclose()
 
