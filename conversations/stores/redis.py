@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -21,20 +22,26 @@ from conversations.stores.redis_urls import RedisClient, connect
 _T = TypeVar("_T")
 
 # KEYS[1] record hash, KEYS[2] its shard's index, KEYS[3..] its shard's parts of due queues; ARGV[1] expected
-# version (0: absent), ARGV[2] data, ARGV[3] the record's address, then per queue an item and its due time ('' removes
-# it). Returns the new version or -1; the index and the queues change only with the record.
+# version (0: absent), ARGV[2] data, ARGV[3] the record's address, ARGV[4] this save's token, then per queue an item
+# and its due time ('' removes it). Returns the new version or -1; the index and the queues change only with the
+# record. redis-py re-sends a command whose answer was lost (a timeout, a dropped connection); the token lets such a
+# second run see that its own first run already saved, instead of reporting a conflict that would make the caller
+# apply the same move twice.
 _PUT = """
-local current = redis.call('HGET', KEYS[1], 'v')
-local expected = tonumber(ARGV[1])
+local held = redis.call('HMGET', KEYS[1], 'v', 't')
+local current, expected = held[1], tonumber(ARGV[1])
+if current ~= false and tonumber(current) == expected + 1 and held[2] == ARGV[4] then
+  return expected + 1
+end
 if (current == false and expected ~= 0) or (current ~= false and tonumber(current) ~= expected) then
   return -1
 end
-redis.call('HSET', KEYS[1], 'v', expected + 1, 'd', ARGV[2])
+redis.call('HSET', KEYS[1], 'v', expected + 1, 'd', ARGV[2], 't', ARGV[4])
 if current == false then
   redis.call('ZADD', KEYS[2], 0, ARGV[3])
 end
 for i = 3, #KEYS do
-  local item, due = ARGV[2 * i - 2], ARGV[2 * i - 1]
+  local item, due = ARGV[2 * i - 1], ARGV[2 * i]
   if due == '' then
     redis.call('ZREM', KEYS[i], item)
   else
@@ -42,6 +49,20 @@ for i = 3, #KEYS do
   end
 end
 return expected + 1
+"""
+
+# KEYS[1] the mark; ARGV[1] this call's token, ARGV[2] time to live (ms). 1 when this call set it (a re-sent run
+# finds its own token), else 0.
+_MARK = """
+local held = redis.call('GET', KEYS[1])
+if held == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if held == ARGV[1] then
+  return 1
+end
+return 0
 """
 
 # KEYS[1] record hash, KEYS[2] its shard's index; ARGV[1] the record's address.
@@ -83,6 +104,7 @@ class RedisStore:
         self._starting: asyncio.Lock | None = None
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
+        self._mark = client.register_script(_MARK)
         self._claim = client.register_script(_CLAIM)
 
     @classmethod
@@ -119,7 +141,7 @@ class RedisStore:
         shard = layout.shard_of(key)
         keys = [layout.record_key(key), layout.index_key(shard)]
         keys += [layout.queue_key(change.queue, shard) for change in due]
-        args: list[str | int | float] = [expected_version, data, key]
+        args: list[str | int | float] = [expected_version, data, key, secrets.token_hex(8)]
         for change in due:
             args += [change.item, "" if change.due_at is None else repr(change.due_at)]
         result = await self._call(lambda: self._put(keys=keys, args=args))
@@ -151,9 +173,9 @@ class RedisStore:
         return await self._call(work)
 
     async def mark_once(self, key: str, ttl_seconds: float) -> bool:
-        mark = layout.mark_key(key)
-        created = await self._call(lambda: self._redis.set(mark, "1", nx=True, px=max(1, int(ttl_seconds * 1000))))
-        return bool(created)
+        args: list[str | int] = [secrets.token_hex(8), max(1, int(ttl_seconds * 1000))]
+        created = await self._call(lambda: self._mark(keys=[layout.mark_key(key)], args=args))
+        return bool(int(created))
 
     async def marked(self, key: str) -> bool:
         return bool(await self._call(lambda: self._redis.exists(layout.mark_key(key))))
