@@ -116,14 +116,27 @@ def cluster(folder: Path, masters: int = 3) -> Iterator[list[int]]:
 
 
 @contextmanager
-def sentinel(folder: Path, password: str, service: str = "aldense") -> Iterator[tuple[int, int]]:
-    """A master with ``password`` watched by one Sentinel (quorum 1); yields (master port, Sentinel port)."""
+def sentinel(folder: Path, password: str, service: str = "aldense", replica: bool = False) -> Iterator[tuple[int, int]]:
+    """A master with ``password`` (and, with ``replica``, one replica) watched by one Sentinel (quorum 1).
+
+    Yields (master port, Sentinel port).
+    """
     master_port, sentinel_port = free_port(), free_port()
     with ExitStack() as stack:
-        master_args = ["--port", str(master_port), *_EPHEMERAL, "--dir", str(folder), "--requirepass", password]
+        auth = ["--requirepass", password, "--masterauth", password]
+        master_args = ["--port", str(master_port), *_EPHEMERAL, "--dir", str(folder), *auth]
         stack.enter_context(server(master_args, folder / "master.log"))
         master = stack.enter_context(redis.Redis(host="127.0.0.1", port=master_port, password=password))
         wait_until(lambda: answers(master), "the master answering")
+        if replica:
+            replica_port = free_port()
+            replica_dir = folder / "replica"
+            replica_dir.mkdir()
+            replica_args = ["--port", str(replica_port), *_EPHEMERAL, "--dir", str(replica_dir), *auth]
+            replica_args += ["--replicaof", "127.0.0.1", str(master_port)]
+            stack.enter_context(server(replica_args, folder / "replica.log"))
+            copy = stack.enter_context(redis.Redis(host="127.0.0.1", port=replica_port, password=password))
+            wait_until(lambda: answers(copy) and copy.info("replication")["master_link_status"] == "up", "replication")
         # Sentinel rewrites its configuration file as it learns, so it gets a file of its own.
         config = folder / "sentinel.conf"
         config.write_text(
@@ -131,17 +144,25 @@ def sentinel(folder: Path, password: str, service: str = "aldense") -> Iterator[
             f"sentinel monitor {service} 127.0.0.1 {master_port} 1\n"
             f"sentinel auth-pass {service} {password}\n"
             f"sentinel down-after-milliseconds {service} 5000\n"
+            f"sentinel failover-timeout {service} 10000\n"
         )
         stack.enter_context(server([str(config), "--sentinel"], folder / "sentinel.log"))
         watcher = stack.enter_context(redis.Redis(host="127.0.0.1", port=sentinel_port, decode_responses=True))
 
-        def knows_master() -> bool:
+        def ready() -> bool:
             try:
-                return watcher.sentinel_get_master_addr_by_name(service) == ("127.0.0.1", master_port)
+                known = watcher.sentinel_master(service)
             except redis.exceptions.RedisError:
                 return False
+            if int(known["port"]) != master_port:
+                return False
+            # A fail-over needs a replica Sentinel has itself talked to and found in sync.
+            found = watcher.sentinel_slaves(service) if replica else []
+            return not replica or (
+                len(found) == 1 and found[0].get("master-link-status") == "ok" and not found[0].get("is_disconnected")
+            )
 
-        wait_until(knows_master, "Sentinel naming the master")
+        wait_until(ready, "Sentinel naming the master (and knowing its replica)")
         yield master_port, sentinel_port
 
 

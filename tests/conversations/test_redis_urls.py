@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 import pytest
+import redis
 import redis.exceptions
 
 from conversations.store import StoreUnavailable
 from conversations.stores import open_store
 from conversations.stores.redis_urls import connect
+
+KEY = "aldense:v1:conv:slack:T1:C1:U1"
 
 
 async def test_tls_refuses_a_server_whose_certificate_it_cannot_trust(rediss_server: tuple[int, str]) -> None:
@@ -71,3 +76,33 @@ def test_malformed_urls_are_refused_without_repeating_the_password(url: str, mes
     with pytest.raises(ValueError, match=re.escape(message)) as refused:
         connect(url)
     assert "hunter2" not in str(refused.value)
+
+
+async def test_after_a_sentinel_fail_over_the_store_serves_from_the_new_master(tmp_path: Path) -> None:
+    from tests import redis_servers
+
+    with redis_servers.sentinel(tmp_path, "fail-over-pw", replica=True) as (old_master, watcher_port):
+        store = open_store(f"redis+sentinel://:fail-over-pw@127.0.0.1:{watcher_port}/aldense/0")
+        try:
+            assert await store.put(KEY, "before", 0) == 1
+            with redis.Redis(host="127.0.0.1", port=watcher_port, decode_responses=True) as watcher:
+                watcher.execute_command("SENTINEL", "FAILOVER", "aldense")
+                redis_servers.wait_until(
+                    lambda: int(watcher.sentinel_master("aldense")["port"]) != old_master, "Sentinel's fail-over"
+                )
+            # Connections to the old master (now a replica) are dropped on their first refused write; a caller
+            # is told the store is unavailable for that one call at most, and the next one reaches the new master.
+            for _ in range(50):
+                try:
+                    version = await store.put(KEY, "after", 1)
+                    break
+                except StoreUnavailable:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the store never reached the new master")
+            assert version == 2
+            record = await store.get(KEY)
+            assert record is not None
+            assert record.data == "after"
+        finally:
+            await store.aclose()
