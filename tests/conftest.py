@@ -97,10 +97,29 @@ def redis_cluster_url(redis_cluster_ports: list[int]) -> Iterator[str]:
     _flush_all(redis_cluster_ports)
 
 
-def _flush_all(ports: list[int]) -> None:
+def _flush_all(ports: list[int], ca: str | None = None) -> None:
     for port in ports:
-        with redis.Redis(host="127.0.0.1", port=port) as client:
+        with redis.Redis(host="127.0.0.1", port=port, ssl=ca is not None, ssl_ca_certs=ca) as client:
             client.flushall()
+
+
+@pytest.fixture(scope="session")
+def rediss_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[int], str]]:
+    """(master ports, CA file) of a real three-master Redis Cluster that speaks only TLS, bus included."""
+    from tests import redis_servers
+
+    folder = tmp_path_factory.mktemp("rediss-cluster")
+    with redis_servers.cluster(folder, tls=True) as ports:
+        yield ports, str(folder / "ca.pem")
+
+
+@pytest.fixture
+def rediss_cluster_url(rediss_cluster_server: tuple[list[int], str]) -> Iterator[str]:
+    """``rediss+cluster://`` naming one node of an empty TLS cluster, trusting the test's CA."""
+    ports, ca = rediss_cluster_server
+    _flush_all(ports, ca)
+    yield f"rediss+cluster://127.0.0.1:{ports[2]}?ssl_ca_certs={ca}"
+    _flush_all(ports, ca)
 
 
 @pytest.fixture(scope="session")

@@ -88,28 +88,41 @@ def server(args: Sequence[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def cluster(folder: Path, masters: int = 3) -> Iterator[list[int]]:
-    """A Redis Cluster of ``masters`` masters joined by ``redis-cli --cluster create``; yields their ports."""
+def cluster(folder: Path, masters: int = 3, tls: bool = False) -> Iterator[list[int]]:
+    """A Redis Cluster of ``masters`` masters joined by ``redis-cli --cluster create``; yields their ports.
+
+    With ``tls``, every node, the cluster bus and ``redis-cli`` speak TLS with a certificate made here
+    (``folder / "ca.pem"`` is its CA).
+    """
     cli = binary("redis-cli")
     ports = [free_port(also_free=10000) for _ in range(masters)]
+    secure: list[str] = []
+    client_tls: dict[str, object] = {}
+    if tls:
+        ca, certificate, key = make_certificates(folder)
+        secure = ["--tls-cert-file", str(certificate), "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca)]
+        secure += ["--tls-auth-clients", "no", "--tls-cluster", "yes", "--tls-replication", "yes"]
+        client_tls = {"ssl": True, "ssl_ca_certs": str(ca)}
     with ExitStack() as stack:
         for port in ports:
             node = folder / f"node-{port}"
             node.mkdir()
-            args = ["--port", str(port), *_EPHEMERAL, "--dir", str(node), "--cluster-enabled", "yes"]
+            listen = ["--port", "0", "--tls-port", str(port)] if tls else ["--port", str(port)]
+            args = [*listen, *_EPHEMERAL, "--dir", str(node), "--cluster-enabled", "yes", *secure]
             args += ["--cluster-config-file", str(node / "nodes.conf"), "--cluster-node-timeout", "5000"]
             stack.enter_context(server(args, node / "log.txt"))
-        clients = [stack.enter_context(redis.Redis(host="127.0.0.1", port=port)) for port in ports]
+        clients = [stack.enter_context(redis.Redis(host="127.0.0.1", port=port, **client_tls)) for port in ports]
         for port, client in zip(ports, clients, strict=True):
             wait_until(lambda client=client: answers(client), f"cluster node {port} answering")
-        create = [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-yes"]
+        create = [cli, *(["--tls", "--cacert", str(folder / "ca.pem")] if tls else [])]
+        create += ["--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-yes"]
         created = subprocess.run(create, capture_output=True, text=True, timeout=60, check=False)
         if created.returncode != 0:
             pytest.fail(f"redis-cli --cluster create failed: {created.stdout[-500:]} {created.stderr[-500:]}")
 
         def ready() -> bool:
             infos = [str(client.execute_command("CLUSTER", "INFO")) for client in clients]
-            return all("cluster_state:ok" in info and "cluster_known_nodes:3" in info for info in infos)
+            return all("cluster_state:ok" in info and f"cluster_known_nodes:{masters}" in info for info in infos)
 
         wait_until(ready, "the cluster agreeing on its slots")
         yield ports

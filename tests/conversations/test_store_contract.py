@@ -1,4 +1,4 @@
-"""One contract suite for every Store: SQLite, and Redis on a real server, cluster, Sentinel set-up and TLS."""
+"""One contract suite for every Store: SQLite, and Redis as a server, cluster, Sentinel set-up, TLS, TLS cluster."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "redis-sentinel", "rediss"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "redis-sentinel", "rediss", "rediss-cluster"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
         opened = open_store(f"sqlite:///{tmp_path}/state.db")
