@@ -93,13 +93,15 @@ _UNAVAILABLE = (
 
 
 class RedisStore:
-    """A ``Store`` on Redis: records are hashes ``{v, d}``, marks are ``SET NX PX``, queues are sorted sets."""
+    """A ``Store`` on Redis: records are hashes ``{v, d, t}`` (version, data, token of the last save), marks are
+    strings with a time to live, queues are sorted sets; every key as ``redis_layout`` places it."""
 
     def __init__(self, client: RedisClient, close: Callable[[], Awaitable[None]] | None = None) -> None:
         self._redis = client
         self._close = close or client.aclose
-        # redis-py's async cluster client, first used by many tasks at once, can run a script twice or on a closed
-        # connection (seen with 48 concurrent saves on a fresh client); it learns the cluster's layout once, first.
+        # redis-py's async cluster client, first used by many tasks at once, reported first saves of fresh keys as
+        # conflicts and wrote to closed connections (48 concurrent saves on a new client, redis-py 8.1); so it
+        # learns the cluster's layout once, before any other call.
         self._unstarted = isinstance(client, aioredis.RedisCluster)
         self._starting: asyncio.Lock | None = None
         self._put = client.register_script(_PUT)
