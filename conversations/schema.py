@@ -11,6 +11,9 @@ A record's ``schema_version`` is ``MAJOR`` (an integer, as every release so far 
 - A change that older readers would misread (a renamed field, a field whose meaning changed) raises the *major*.
   Older replicas then refuse such records with ``IncompatibleRecord`` instead of mangling them, so that release
   needs every replica stopped, or a release in between that reads both.
+- An outbox effect keeps every field it was written with until it is carried out, so whichever replica runs it sees
+  what it knows. A new *kind* of effect is unknown to older replicas (``load_effect`` refuses it), so a release that
+  adds one must not save it until no older replica runs (say, one release later).
 """
 
 from __future__ import annotations
