@@ -72,7 +72,8 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 """
 
 # KEYS[1] a shard's part of a queue; ARGV[1] now, ARGV[2] lease end, ARGV[3] limit. Claimed items move to the lease
-# end, so another replica's claim skips them until it passes. Returns item, due time, item, due time, ...
+# end, so another replica's claim skips them until it passes. Returns item, due time, item, due time, ... (A claim
+# re-sent after its answer was lost finds its items leased: they wait for the lease to end, never run twice.)
 _CLAIM = """
 local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 for i = 1, #found, 2 do
