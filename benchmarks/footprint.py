@@ -27,8 +27,8 @@ from benchmarks.guides import GUIDE, PEOPLE_PER_CLINIC, start_guides, users_for,
 from benchmarks.load import Target, percentile
 from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
+from conversations.addresses import ConversationKey
 from conversations.events import CheckFinished, Done, Event, KeySubmitted, Start, StepPosted, ThreadOpened, Verdict
-from conversations.keys import ConversationKey
 from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.stores.redis import RedisStore
@@ -92,12 +92,13 @@ async def write_conversations(redis_url: str, count: int, seed: int = 6) -> None
 
 
 def key_sizes(redis_url: str) -> dict[str, list[int]]:
-    """``MEMORY USAGE`` of every key, grouped by kind (``conv``, ``due``, ``event``, …)."""
+    """``MEMORY USAGE`` of every key, grouped by kind (``conv``, ``_queue``, ``_mark``, …; see redis_layout)."""
     client = redis.Redis.from_url(redis_url)
     sizes: dict[str, list[int]] = {}
     try:
         for key in client.scan_iter(count=1000):
-            kind = key.decode().split(":")[2] if key.count(b":") >= 2 else key.decode()
+            parts = key.decode().split(":")  # aldense:v2:{NN}:kind:…
+            kind = parts[3] if len(parts) > 3 else key.decode()
             sizes.setdefault(kind, []).append(int(client.memory_usage(key, samples=0) or 0))
     finally:
         client.close()
@@ -107,7 +108,7 @@ def key_sizes(redis_url: str) -> dict[str, list[int]]:
 def _json_bytes(redis_url: str) -> list[int]:
     client = redis.Redis.from_url(redis_url)
     try:
-        return [len(client.hget(key, "d") or b"") for key in client.scan_iter(match="aldense:v1:conv:*", count=1000)]
+        return [len(client.hget(key, "d") or b"") for key in client.scan_iter(match="aldense:v2:*:conv:*", count=1000)]
     finally:
         client.close()
 

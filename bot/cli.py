@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+import redis.exceptions
 import uvicorn
 from slack_sdk.errors import SlackApiError
 
@@ -76,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
     keys_commands.add_parser("new-secret", help="print a fresh key for KEY_ENCRYPTION_KEYS")
 
+    store = commands.add_parser("store", help="state store tools")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="SUBCOMMAND")
+    store_commands.add_parser(
+        "migrate", help="move Redis data written by an older release to this release's key layout (safe to re-run)"
+    )
+
     teams = commands.add_parser("teams", help="Microsoft Teams tools")
     teams_commands = teams.add_subparsers(dest="teams_command", required=True, metavar="SUBCOMMAND")
     package = teams_commands.add_parser("package", help="build the Teams app package (zip) to upload")
@@ -106,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "teams":
             return _teams_package(args.source, args.out)
+        if args.command == "store":
+            return asyncio.run(_store_migrate())
     except SettingsError as exc:
         print(f"aldense-guide: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -187,6 +196,42 @@ async def _dentally_sandbox(port: int, modes: Sequence[str] = ()) -> None:
         print(f"\nDentally sandbox on {url} — point the bot at it with DENTALLY_API_URL={url}/{{region}}")
         print("Press Ctrl+C to stop.")
         await asyncio.Event().wait()
+
+
+async def _store_migrate() -> int:
+    from conversations.stores.redis_migration import migrate_v1
+    from conversations.stores.redis_urls import connect
+
+    url = load_settings("check-key").server.state_url
+    configure_logging("WARNING")
+    if url.startswith("sqlite:"):
+        print("SQLite keeps every record at its address, which this release did not change: nothing to migrate.")
+        return 0
+    try:
+        client, close = connect(url)
+    except ValueError as exc:
+        raise SettingsError(f"STATE_URL: {exc}") from None
+    try:
+        report = await migrate_v1(client)
+    except redis.exceptions.RedisError as exc:
+        # Never the URL: it may hold the password.
+        print(
+            f"aldense-guide: the store stopped answering ({type(exc).__name__}); what moved stays moved: run again",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        await close()
+    if report.nothing_to_do:
+        print("Redis holds no data of the older key layout (aldense:v1): nothing to migrate.")
+    print("\n".join(report.lines()))
+    if report.conflicts:
+        print(
+            "aldense-guide: records were left in v1: compare each with its v2 copy, remove the wrong one, run again",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _teams_package(source: str | None, out: str) -> int:

@@ -147,8 +147,15 @@ class ServerSettings(_Section):
 
     state_url: str = Field(
         "sqlite:///aldense-guide.sqlite3",
-        pattern=r"^(sqlite:///|redis://|rediss://|unix://)",
-        description="State store: sqlite:///path (one replica) or redis://host:port/db (many replicas).",
+        pattern=r"^(sqlite:///|redis://|rediss://|unix://|redis\+cluster://|rediss\+cluster://|redis\+sentinel://)",
+        # It may hold the Redis password: never shown in reprs or logs.
+        repr=False,
+        description=(
+            "State store: sqlite:///path (one replica), or Redis for many replicas: redis://host:port/db, "
+            "rediss://…[?ssl_ca_certs=/path/ca.pem] (TLS, certificate checked), redis+cluster://host:port "
+            "(any node of a Redis Cluster; rediss+cluster:// with TLS), or "
+            "redis+sentinel://host1:port1,host2:port2/service_name[/db][?sentinel_password=…]."
+        ),
     )
     public_base_url: AnyHttpUrl | None = Field(
         None, description="Public HTTPS base where Slack fetches step pictures (/guide-assets/… is appended)."

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from conversations.schema import readable
+
+SCHEMA_MAJOR = 1
+"""The highest ``schema_version`` major of a clinic record this release reads (see ``conversations.schema``)."""
 
 
 class StoredCredential(BaseModel):
     """A verified Dentally key, encrypted at rest, with what was proven about it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     ciphertext: str
     fingerprint: str
@@ -32,8 +37,9 @@ class Clinic(BaseModel):
     checked yet, so "Check again" needs no re-typing; it is dropped once the key is verified or rejected.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
+    # What this release writes; a record of any readable version is relabelled on reading (see ``_readable``).
     schema_version: Literal[1] = 1
     platform: str
     channel: str
@@ -46,6 +52,11 @@ class Clinic(BaseModel):
     last_check: dict[str, object] | None = None
     created_at: float
     updated_at: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable(cls, data: Any) -> Any:
+        return readable("clinic", data, major=SCHEMA_MAJOR, writes=1)
 
     @property
     def display_name(self) -> str:

@@ -8,10 +8,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
+from conversations.addresses import ConversationKey
 from conversations.guide import Guide
-from conversations.keys import ConversationKey
 from conversations.legacy import step_ids_from_indexes
 from conversations.outbox import OutboxBatch
+from conversations.schema import readable
+
+SCHEMA_MAJOR = 2
+"""The highest ``schema_version`` major of a conversation this release reads (see ``conversations.schema``).
+
+Major 2: the place is a step id (major 1 named it by index; such records are still read, see ``_step_id_from_index``).
+"""
 
 
 class Status(StrEnum):
@@ -28,7 +35,7 @@ class Status(StrEnum):
 class StepTimes(BaseModel):
     """When a step was first reached and when it was last finished (Unix seconds)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     reached: float
     done: float | None = None
@@ -42,9 +49,10 @@ class Conversation(BaseModel):
     nearest earlier one.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    schema_version: Literal[1] = 1
+    # What this release writes; a record of any readable version is relabelled on reading (see ``_readable``).
+    schema_version: Literal[2] = 2
     platform: str
     team: str
     channel: str
@@ -64,6 +72,11 @@ class Conversation(BaseModel):
     key_fingerprint: str | None = None
     last_verdict: str | None = None
     outbox: tuple[OutboxBatch, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable(cls, data: Any) -> Any:
+        return readable("conversation", data, major=SCHEMA_MAJOR, writes=2)
 
     @property
     def key(self) -> ConversationKey:

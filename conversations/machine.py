@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation, Status, StepTimes
 from conversations.events import (
     Abandon,
@@ -32,7 +33,6 @@ from conversations.events import (
     Verdict,
 )
 from conversations.guide import Guide, StepAction
-from conversations.keys import ConversationKey
 from conversations.reminders import ReminderPolicy
 
 # Statuses in which the user is still walking the steps or entering a key.

@@ -33,10 +33,12 @@ _ENUM_FIELDS = {"outcome": events.StepOutcome, "milestone": events.Milestone}
 class OutboxBatch(BaseModel):
     """The effects of one transition, waiting to be carried out."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Unknown fields are ignored: a newer release may add some (see ``conversations.schema``).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: str
     at: float
+    # Kept as written (fields this release does not know included) until carried out; see ``load_effect``.
     effects: tuple[dict[str, Any], ...]
 
     @classmethod
@@ -55,13 +57,22 @@ def dump_effect(effect: Effect) -> dict[str, Any]:
 
 
 def load_effect(data: dict[str, Any]) -> Effect:
-    """Rebuild an effect written by ``dump_effect``; raises ``ValueError`` for an unknown type."""
-    fields = dict(data)
-    kind = _EFFECT_TYPES.get(str(fields.pop("type", "")))
+    """Rebuild an effect written by ``dump_effect``, ignoring fields this release does not know.
+
+    Raises:
+        ValueError: The type is unknown or a field this release needs is missing.
+    """
+    kind = _EFFECT_TYPES.get(str(data.get("type", "")))
     if kind is None:
         raise ValueError(f"unknown effect type {data.get('type')!r}")
+    # A newer release may have added fields (with defaults, see conversations.schema); an older one drops them.
+    known = {field.name for field in dataclasses.fields(kind)}
+    fields = {name: value for name, value in data.items() if name in known}
     for name, enum in _ENUM_FIELDS.items():
         if name in fields and fields[name] is not None:
             fields[name] = enum(fields[name])
-    effect: Effect = kind(**fields)
+    try:
+        effect: Effect = kind(**fields)
+    except TypeError:
+        raise ValueError(f"effect {kind.__name__} lacks a field this release needs") from None
     return effect

@@ -9,11 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from conversations.clinic import Clinic
-from conversations.conversation import Conversation
-from conversations.events import Effect, Event
-from conversations.guide import Guide
-from conversations.keys import (
+from conversations.addresses import (
     NUDGE_QUEUE,
     OUTBOX_QUEUE,
     ConversationKey,
@@ -21,6 +17,10 @@ from conversations.keys import (
     clinic_prefix,
     conversation_prefix,
 )
+from conversations.clinic import Clinic
+from conversations.conversation import Conversation
+from conversations.events import Effect, Event
+from conversations.guide import Guide
 from conversations.machine import IllegalMove, adopt, apply
 from conversations.outbox import OutboxBatch
 from conversations.reminders import ReminderPolicy

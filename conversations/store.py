@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from conversations.addresses import placement
+
 
 class StoreError(Exception):
     """Base of every store error."""
@@ -55,12 +57,14 @@ class Store(Protocol):
 
         The ``due`` changes are made in the same atomic step, and only when the save succeeds, so work a record
         promises (its outbox, a reminder) is never saved without being queued, nor queued without being saved.
+        Each change's item is the record's own address, or one with the same placement (see ``due_beside``).
 
         Returns:
             The new version.
 
         Raises:
             VersionConflict: Someone saved first.
+            ValueError: A due change is about an item placed elsewhere.
         """
         ...
 
@@ -103,3 +107,18 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release connections and files."""
         ...
+
+
+def due_beside(key: str, due: Sequence[DueChange]) -> None:
+    """Refuse due changes that cannot be saved in one step with the record at ``key``.
+
+    A store spread over shards keeps a queue entry on its item's shard, so one atomic save can only change entries
+    whose item is placed with the record. Every store checks this, so code that works on one works on all.
+
+    Raises:
+        ValueError: A change's item is placed elsewhere.
+    """
+    home = placement(key)
+    for change in due:
+        if change.item != key and placement(change.item) != home:
+            raise ValueError(f"due item {change.item[:80]!r} is not placed with the record it is saved with")

@@ -121,3 +121,87 @@ def redis_url(redis_server_url: str) -> Iterator[str]:
     yield url
     client.flushdb()
     client.close()
+
+
+# Managed-Redis set-ups, each started once per session when a test first asks for it (see tests/redis_servers.py).
+_SENTINEL_PASSWORD = "sentinel-test-password"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """Ports of the masters of a real three-master Redis Cluster."""
+    from tests import redis_servers
+
+    with redis_servers.cluster(tmp_path_factory.mktemp("redis-cluster")) as ports:
+        yield ports
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_ports: list[int]) -> Iterator[str]:
+    """``redis+cluster://`` naming one node of an empty cluster (the client finds the others)."""
+    _flush_all(redis_cluster_ports)
+    yield f"redis+cluster://127.0.0.1:{redis_cluster_ports[1]}"
+    _flush_all(redis_cluster_ports)
+
+
+def _flush_all(ports: list[int], ca: str | None = None) -> None:
+    for port in ports:
+        with redis.Redis(host="127.0.0.1", port=port, ssl=ca is not None, ssl_ca_certs=ca) as client:
+            client.flushall()
+
+
+@pytest.fixture(scope="session")
+def rediss_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[int], str]]:
+    """(master ports, CA file) of a real three-master Redis Cluster that speaks only TLS, bus included."""
+    from tests import redis_servers
+
+    folder = tmp_path_factory.mktemp("rediss-cluster")
+    with redis_servers.cluster(folder, tls=True) as ports:
+        yield ports, str(folder / "ca.pem")
+
+
+@pytest.fixture
+def rediss_cluster_url(rediss_cluster_server: tuple[list[int], str]) -> Iterator[str]:
+    """``rediss+cluster://`` naming one node of an empty TLS cluster, trusting the test's CA."""
+    ports, ca = rediss_cluster_server
+    _flush_all(ports, ca)
+    yield f"rediss+cluster://127.0.0.1:{ports[2]}?ssl_ca_certs={ca}"
+    _flush_all(ports, ca)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+    """(master port, Sentinel port) of a real master with a password, watched by a real Sentinel."""
+    from tests import redis_servers
+
+    with redis_servers.sentinel(tmp_path_factory.mktemp("redis-sentinel"), _SENTINEL_PASSWORD) as ports:
+        yield ports
+
+
+@pytest.fixture
+def redis_sentinel_url(redis_sentinel_ports: tuple[int, int]) -> Iterator[str]:
+    """``redis+sentinel://`` for an empty test database of the Sentinel-watched master."""
+    master, watcher = redis_sentinel_ports
+    with redis.Redis(host="127.0.0.1", port=master, password=_SENTINEL_PASSWORD, db=_TEST_DB) as client:
+        client.flushdb()
+        yield f"redis+sentinel://:{_SENTINEL_PASSWORD}@127.0.0.1:{watcher}/aldense/{_TEST_DB}"
+        client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def rediss_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
+    """(port, CA file) of a TLS-only Redis whose certificate the test made (for 127.0.0.1 only)."""
+    from tests import redis_servers
+
+    with redis_servers.tls_server(tmp_path_factory.mktemp("redis-tls")) as (port, ca):
+        yield port, str(ca)
+
+
+@pytest.fixture
+def rediss_url(rediss_server: tuple[int, str]) -> Iterator[str]:
+    """``rediss://`` for an empty test database, trusting the test's CA."""
+    port, ca = rediss_server
+    with redis.Redis(host="127.0.0.1", port=port, db=_TEST_DB, ssl=True, ssl_ca_certs=ca) as client:
+        client.flushdb()
+        yield f"rediss://127.0.0.1:{port}/{_TEST_DB}?ssl_ca_certs={ca}"
+        client.flushdb()

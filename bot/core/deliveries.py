@@ -6,7 +6,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from conversations.keys import store_key
+from conversations.addresses import store_key
 from conversations.store import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)

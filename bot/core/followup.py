@@ -17,9 +17,9 @@ from pydantic import SecretStr
 from bot.core import lease
 from bot.core.kit import Core
 from bot.core.messages import NewKeyNeeded
+from conversations.addresses import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.clinic import Clinic
 from conversations.events import Nudged
-from conversations.keys import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.store import StoreUnavailable
 from conversations.vault import VaultError
 from dentally.regions import parse_region

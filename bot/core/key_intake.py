@@ -22,10 +22,10 @@ from bot.core.metrics import Metrics
 from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.support import SupportReports
+from conversations.addresses import KEEPALIVE_QUEUE, ConversationKey, clinic_key
 from conversations.clinic import Clinic, StoredCredential
 from conversations.conversation import Conversation
 from conversations.events import CheckFinished, KeySubmitted, Verdict
-from conversations.keys import KEEPALIVE_QUEUE, ConversationKey, clinic_key
 from conversations.service import OnboardingService, Outcome
 from conversations.store import StoreUnavailable
 from conversations.vault import KeyVault, VaultError, fingerprint

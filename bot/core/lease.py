@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from conversations.keys import ConversationKey, store_key
+from conversations.addresses import ConversationKey, store_key
 from conversations.store import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)

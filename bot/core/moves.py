@@ -27,9 +27,9 @@ from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.tasks import BackgroundTasks
 from bot.logs import bind_ids
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
-from conversations.keys import ConversationKey
 from conversations.service import OnboardingService, Outcome
 from conversations.store import StoreUnavailable
 

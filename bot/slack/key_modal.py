@@ -14,7 +14,7 @@ from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
 from bot.slack.payloads import Click, selected_value, typed_value
 from bot.slack.platform import PLATFORM
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 from dentally.regions import DETECT, RegionChoice, parse_region
 from dentally.scopes import CheckResult
 from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token

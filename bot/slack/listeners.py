@@ -19,7 +19,7 @@ from bot.slack.payloads import Click, PayloadError, channel_reference, mention_w
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
 from bot.slack.support.desk import NOT_STAFF_RESET, StaffDesk
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)

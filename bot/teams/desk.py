@@ -22,8 +22,8 @@ from bot.core.clinics import Clinics, ClinicView, duration, outcome
 from bot.teams import cards
 from bot.teams.activities import Actor, Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
+from conversations.addresses import store_key
 from conversations.guide import Guide
-from conversations.keys import store_key
 from conversations.service import OnboardingService
 from conversations.store import StoreUnavailable
 

@@ -27,8 +27,8 @@ from bot.teams import cards
 from bot.teams.activities import Actor, Place
 from bot.teams.platform import PLATFORM, TeamsPlatform
 from bot.teams.render import render
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation
-from conversations.keys import ConversationKey
 from conversations.store import StoreUnavailable
 from dentally.regions import DETECT, RegionChoice, parse_region
 from dentally.scopes import CheckResult

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.teams.activities import Actor, Place
-from conversations.keys import store_key
+from conversations.addresses import store_key
 from conversations.store import Store, StoreUnavailable, VersionConflict
 
 logger = logging.getLogger(__name__)

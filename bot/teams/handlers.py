@@ -25,7 +25,7 @@ from bot.teams.desk import TeamsDesk
 from bot.teams.dialog import TeamsKeyDialog, dialog
 from bot.teams.directory import TeamsDirectory
 from bot.teams.platform import PLATFORM, TeamsPlatform
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 
 logger = logging.getLogger(__name__)
 

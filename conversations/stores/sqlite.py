@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict
+from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict, due_beside
 
 _T = TypeVar("_T")
 
@@ -49,6 +50,9 @@ class SqliteStore:
     def _connect(self) -> sqlite3.Connection:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            # The file holds encrypted keys and clinic details: create it owner-only before SQLite opens it. SQLite
+            # gives the -wal and -shm files it creates the main file's permissions, so they are 0600 too.
+            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -63,6 +67,8 @@ class SqliteStore:
         return await self._run(work)
 
     async def put(self, key: str, data: str, expected_version: int, due: Sequence[DueChange] = ()) -> int:
+        due_beside(key, due)
+
         def work(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
             try:

@@ -23,7 +23,7 @@ from bot.fakes.teams.connector import Sent, TeamsConnector
 from bot.fakes.teams.driver import TeamsDriver, TeamsWorld
 from bot.runtime import Runtime
 from bot.slack import blocks
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 from tests.bot.harness import (
     ADMIN,
     CLINIC,

@@ -405,6 +405,6 @@ async def _last_check(bot: RunningBot) -> CheckResult:
 
 
 async def _key(bot: RunningBot):  # type: ignore[no-untyped-def]
-    from conversations.keys import ConversationKey
+    from conversations.addresses import ConversationKey
 
     return ConversationKey("slack", await bot.runtime.slack.workspace.installing_team(), CLINIC, ADMIN)

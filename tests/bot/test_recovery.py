@@ -12,8 +12,8 @@ import pytest
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.runtime import Runtime
 from bot.slack import blocks
+from conversations.addresses import ConversationKey
 from conversations.events import KeySubmitted, Start
-from conversations.keys import ConversationKey
 from tests.bot.harness import (
     ADMIN,
     CLINIC,

@@ -1,5 +1,6 @@
-"""Two `aldense-guide run` replicas on one Redis: 100 users, 1,000+ signed requests spread across both, Slack
-event retries, double and stale clicks, and one replica killed and restarted mid-run — everything exactly once."""
+"""Two `aldense-guide run` replicas on one Redis (a server, and a Redis Cluster): 100 users, 1,000+ signed requests
+spread across both, Slack event retries, double and stale clicks, and one replica killed and restarted mid-run —
+everything exactly once."""
 
 from __future__ import annotations
 
@@ -142,6 +143,19 @@ async def slack(world_workspace: Workspace) -> AsyncIterator[SlackApiSandbox]:
         yield sandbox
 
 
+@pytest.fixture(params=["redis", "redis-cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The shared Redis: one server, or any node of a three-master cluster (``redis+cluster://``)."""
+    return str(request.getfixturevalue(request.param.replace("-", "_") + "_url"))
+
+
+def inspector(redis_url: str) -> redis.Redis | redis.RedisCluster:
+    """A client for looking into the shared Redis from the test (on a cluster, SCAN visits every node)."""
+    if redis_url.startswith("redis+cluster://"):
+        return redis.RedisCluster.from_url(redis_url.replace("redis+cluster://", "redis://"), decode_responses=True)
+    return redis.Redis.from_url(redis_url, decode_responses=True)
+
+
 @pytest.fixture
 async def replicas(slack: SlackApiSandbox, redis_url: str, tmp_path: Path) -> AsyncIterator[list[Replica]]:
     env = {
@@ -224,11 +238,11 @@ async def step_message(
             for c in api.calls()
             if user in str(c.params.get("text", "")) or user in str(c.params.get("user", ""))
         ]
-        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        client = inspector(redis_url)
         stored = {k: (client.hget(k, "d") or "")[-400:] for k in client.scan_iter(match=f"*{user}*")}
         queues = {
             k: [(i, score - time.time()) for i, score in client.zrange(k, 0, -1, withscores=True) if user in i]
-            for k in client.scan_iter(match="aldense:v1:due:*")
+            for k in client.scan_iter(match="aldense:v2:*:_queue:*")
         }
         raise AssertionError(
             f"{user} never got step {index + 1}; thread: {thread}; calls: {mine}; stored: {stored}; "
@@ -351,11 +365,11 @@ def posts_step(message: Message, step_id: str) -> bool:
 
 async def settled_states(redis_url: str) -> dict[tuple[str, str], Conversation]:
     """Every conversation once no outbox holds work (recovery of the killed replica's work included)."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = inspector(redis_url)
     deadline = time.monotonic() + 30
     while True:
         states = {}
-        for key in client.scan_iter(match="aldense:v1:conv:*"):
+        for key in client.scan_iter(match="aldense:v2:*:conv:*"):
             state = Conversation.from_json(client.hget(key, "d") or "")
             states[(state.channel, state.user)] = state
         if all(not s.outbox for s in states.values()) or time.monotonic() > deadline:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
+from conversations.addresses import ConversationKey
 from conversations.guide import load_guide
-from conversations.keys import ConversationKey
 from tests.bot.harness import ADMIN, CLINIC, ONBOARDING, RunningBot, Scenario, has_buttons, message_text
 
 GUIDE = load_guide()

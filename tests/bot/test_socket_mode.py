@@ -17,8 +17,8 @@ from bot.runtime import Runtime, open_runtime
 from bot.slack import blocks
 from bot.slack.pacing import Pacer
 from bot.slack.socket import socket_mode
+from conversations.addresses import ConversationKey
 from conversations.guide import load_guide
-from conversations.keys import ConversationKey
 from dentally.sandbox import sample_keys
 from tests.bot.harness import ADMIN, CLINIC, STAFF, Scenario, bot_settings, has_buttons, message_text
 from tests.bot.test_key_check import open_modal, submit_key

@@ -17,7 +17,7 @@ import redis
 
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
-from conversations.keys import ConversationKey
+from conversations.addresses import ConversationKey
 from tests.bot.harness import ADMIN, CLINIC, SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
 from tests.bot.test_key_check import GUIDE
 

@@ -16,8 +16,8 @@ from bot.fakes.slack.api import Message
 from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.support import blocks as support_blocks
+from conversations.addresses import ConversationKey
 from conversations.events import Start
-from conversations.keys import ConversationKey
 from dentally.sandbox import Sandbox, sample_keys
 from tests.bot.harness import (
     ADMIN,

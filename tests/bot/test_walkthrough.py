@@ -7,9 +7,9 @@ import pytest
 from bot.core.runner import Trigger
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
+from conversations.addresses import ConversationKey
 from conversations.events import Done, PostStep, Start
 from conversations.guide import load_guide
-from conversations.keys import ConversationKey
 from tests.bot.harness import (
     ADMIN,
     CLINIC,
@@ -351,7 +351,7 @@ async def test_without_public_base_url_steps_are_text_only_with_a_description(
 
 
 async def _key(bot: RunningBot, user: str):  # type: ignore[no-untyped-def]
-    from conversations.keys import ConversationKey
+    from conversations.addresses import ConversationKey
 
     team = await bot.runtime.slack.workspace.installing_team()
     return ConversationKey("slack", team, CLINIC, user)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation, Status
 from conversations.events import (
     Back,
@@ -32,7 +33,6 @@ from conversations.events import (
     Verdict,
 )
 from conversations.guide import Guide, Step, load_guide
-from conversations.keys import ConversationKey
 from conversations.machine import IllegalMove, adopt, apply
 from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService

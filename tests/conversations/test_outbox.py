@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from conversations.addresses import OUTBOX_QUEUE, ConversationKey
 from conversations.events import CloseStep, Milestone, PostStep, Report, Start, StepOutcome
 from conversations.guide import load_guide
-from conversations.keys import OUTBOX_QUEUE, ConversationKey
 from conversations.outbox import OutboxBatch, dump_effect, load_effect
 from conversations.service import OnboardingService
 from conversations.store import Store

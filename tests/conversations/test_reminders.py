@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conversations.addresses import NUDGE_QUEUE, ConversationKey
 from conversations.conversation import Conversation, Status
 from conversations.events import Done, Milestone, Nudged, Remind, Report, Start
 from conversations.guide import load_guide
-from conversations.keys import NUDGE_QUEUE, ConversationKey
 from conversations.machine import IllegalMove, apply
 from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from conversations.addresses import ConversationKey
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation, Status
 from conversations.events import CloseStep, Done, PostStep, Start, StepOutcome, StepPosted, ThreadOpened
 from conversations.guide import Guide, Step, StepAction
-from conversations.keys import ConversationKey
 from conversations.service import OnboardingService
 from conversations.store import DueChange, Record, Store, VersionConflict
 from conversations.stores import open_store

@@ -1,8 +1,10 @@
-"""One contract suite for every Store: the embedded SQLite store and the Redis store on a real server."""
+"""One contract suite for every Store: SQLite, and Redis as a server, cluster, Sentinel set-up, TLS, TLS cluster."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,12 +22,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "redis-sentinel", "rediss", "rediss-cluster"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
         opened = open_store(f"sqlite:///{tmp_path}/state.db")
     else:
-        opened = open_store(request.getfixturevalue("redis_url"))
+        opened = open_store(request.getfixturevalue(request.param.replace("-", "_") + "_url"))
     yield opened
     await opened.aclose()
 
@@ -161,7 +163,61 @@ async def test_due_changes_are_saved_with_the_record_and_only_with_it(store: Sto
     await store.put("rec", "v1", 0, [DueChange("q", "rec", 100.0), DueChange("other", "rec", 50.0)])
     assert await store.claim_due("q", 100.0, 10.0, 5) == ["rec"]
     with pytest.raises(VersionConflict):
-        await store.put("rec", "v2", 0, [DueChange("q", "lost", 1.0)])
-    assert await store.claim_due("q", 1_000.0, 10.0, 5) == ["rec"]  # the lost write queued nothing
+        await store.put("rec", "v2", 0, [DueChange("lost", "rec", 1.0)])
+    assert await store.claim_due("lost", 1_000.0, 10.0, 5) == []  # the lost write queued nothing
     await store.put("rec", "v2", 1, [DueChange("other", "rec", None)])
     assert await store.claim_due("other", 1_000.0, 10.0, 5) == []
+
+
+async def test_sqlite_file_and_its_journal_are_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask, which would leave a plain create world-readable
+    try:
+        store = open_store(f"sqlite:///{tmp_path}/private/state.db")
+        await store.put("k", "secret-ish", 0)
+        files = sorted(tmp_path.joinpath("private").iterdir())
+        assert [path.name for path in files] == ["state.db", "state.db-shm", "state.db-wal"]
+        assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {
+            "state.db": 0o600,
+            "state.db-shm": 0o600,
+            "state.db-wal": 0o600,
+        }
+        await store.aclose()
+    finally:
+        os.umask(previous)
+
+
+async def test_a_due_change_about_a_record_placed_elsewhere_is_refused_and_nothing_is_saved(store: Store) -> None:
+    from conversations.addresses import NUDGE_QUEUE, ConversationKey, clinic_key
+    from conversations.store import DueChange
+
+    mine, theirs = ConversationKey("slack", "T1", "C1", "U1"), ConversationKey("slack", "T1", "C2", "U1")
+    with pytest.raises(ValueError, match="not placed with the record"):
+        await store.put(str(mine), "x", 0, [DueChange(NUDGE_QUEUE, str(theirs), 5.0)])
+    assert await store.get(str(mine)) is None
+    assert await store.claim_due(NUDGE_QUEUE, 10.0, 1.0, 10) == []
+    # The clinic of the same channel is placed with its conversations.
+    await store.put(str(mine), "x", 0, [DueChange(NUDGE_QUEUE, clinic_key("slack", "C1"), 5.0)])
+    assert await store.claim_due(NUDGE_QUEUE, 10.0, 1.0, 10) == [clinic_key("slack", "C1")]
+
+
+async def test_many_channels_scan_by_prefix_and_claim_earliest_first(store: Store) -> None:
+    from conversations.addresses import OUTBOX_QUEUE, ConversationKey, conversation_prefix
+    from conversations.store import DueChange
+
+    keys = [ConversationKey("slack", team, f"C{n}", user) for team in ("T1", "T2") for n in range(12) for user in "AB"]
+    await asyncio.gather(
+        *(store.put(str(key), f"d{i}", 0, [DueChange(OUTBOX_QUEUE, str(key), float(i))]) for i, key in enumerate(keys))
+    )
+    team = await store.scan(conversation_prefix("slack", "T1"))
+    assert [key for key, _ in team] == sorted(str(key) for key in keys if key.team == "T1")
+    channel = await store.scan(conversation_prefix("slack", "T2", "C1"))
+    assert [key for key, _ in channel] == [str(ConversationKey("slack", "T2", "C1", u)) for u in "AB"]
+    assert [record.data for _, record in channel] == [
+        f"d{keys.index(ConversationKey('slack', 'T2', 'C1', u))}" for u in "AB"
+    ]
+    first = await store.claim_due(OUTBOX_QUEUE, 1_000.0, 60.0, 5)
+    assert first == [str(key) for key in keys[:5]]
+    rest = await store.claim_due(OUTBOX_QUEUE, 1_000.0, 60.0, 1_000)
+    assert rest == [str(key) for key in keys[5:]]
+    await store.delete(str(keys[0]))
+    assert str(keys[0]) not in [key for key, _ in await store.scan(conversation_prefix("slack", "T1"))]

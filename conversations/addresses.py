@@ -1,4 +1,4 @@
-"""The one place that builds store keys, so every record of the product lives under one versioned namespace."""
+"""Store addresses (not "keys": in this product a key is a Dentally key): where every record lives in a store."""
 
 from __future__ import annotations
 
@@ -88,3 +88,36 @@ def conversation_prefix(platform: str, team: str, channel: str | None = None) ->
 NUDGE_QUEUE = store_key("due", "nudge")
 KEEPALIVE_QUEUE = store_key("due", "keepalive")
 OUTBOX_QUEUE = store_key("due", "outbox")
+
+
+# Stores that spread records over shards (Redis Cluster) keep records of one *placement* together. A clinic's
+# record and every conversation in its channel share one, so a channel's guides are listed from one shard and work
+# on a clinic and its people can be done in one atomic step. Any other record is placed by its whole address.
+_NAMESPACE_PARTS = NAMESPACE.split(":")
+_GROUPED = {"conv": (3, 5, 7), "clinic": (3, 4, 6)}  # kind: (platform part, channel part, parts of a pinned prefix)
+
+
+def placement(address: str) -> str:
+    """What decides which shard ``address`` lives on: its platform and channel for clinics and conversations.
+
+    Addresses with the same placement always land on the same shard.
+    """
+    parts = address.split(":")
+    platform_at, channel_at, _ = _GROUPED.get(parts[2], (0, 0, 0)) if len(parts) > 2 else (0, 0, 0)
+    if platform_at and parts[:2] == _NAMESPACE_PARTS and len(parts) > channel_at:
+        return f"{parts[platform_at]}:{parts[channel_at]}"
+    return address
+
+
+def prefix_placement(prefix: str) -> str | None:
+    """The placement every address that starts with ``prefix`` has, or None when such addresses may differ.
+
+    ``conversation_prefix(platform, team, channel)`` pins one (a channel's guides live on one shard); a team's or
+    a platform's prefix does not.
+    """
+    parts = prefix.split(":")
+    platform_at, channel_at, pinned = _GROUPED.get(parts[2], (0, 0, 0)) if len(parts) > 2 else (0, 0, 0)
+    # The channel part must be followed by ':' in the prefix, else "…:C1" would also match channel "C10".
+    if platform_at and parts[:2] == _NAMESPACE_PARTS and len(parts) >= pinned:
+        return f"{parts[platform_at]}:{parts[channel_at]}"
+    return None
