@@ -100,7 +100,7 @@ class Scheduler:
                 return
             if await lease.is_held(store, key, batch.id):
                 # Its process is alive and still at it (Slack backing off, a slow Dentally check): look again later.
-                await store.schedule(OUTBOX_QUEUE, item, now + lease.LEASE_SECONDS)
+                await store.schedule(OUTBOX_QUEUE, item, now + lease.lease_for(ctx.service.outbox_grace))
                 return
             latest = await ctx.service.conversation(key)
             if latest is None:

@@ -18,7 +18,17 @@ from conversations.store import Store, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30.0
-RENEW_EVERY_SECONDS = 10.0
+# A lapsed lease must not keep recovery waiting much longer than the outbox's own grace period.
+SHORTEST_LEASE_SECONDS = 3.0
+
+
+def lease_for(grace: float) -> float:
+    """How long a batch's lease lasts for an outbox whose work is retried ``grace`` seconds after it was saved.
+
+    The holder renews it three times per lease, so a live process never loses it; a dead one's lapses within about
+    the grace period (at most ``LEASE_SECONDS``) and recovery takes over.
+    """
+    return min(LEASE_SECONDS, max(SHORTEST_LEASE_SECONDS, grace))
 
 
 def lease_key(key: ConversationKey, batch: str) -> str:
@@ -40,7 +50,7 @@ async def hold(
     key: ConversationKey,
     batch: str,
     lease_seconds: float = LEASE_SECONDS,
-    renew_every: float = RENEW_EVERY_SECONDS,
+    renew_every: float | None = None,
 ) -> AsyncIterator[bool]:
     """Hold the batch's lease for the body; yields False when another process holds it (then do nothing).
 
@@ -56,7 +66,7 @@ async def hold(
     if not taken:
         yield False
         return
-    renewal = asyncio.create_task(_renew(store, name, lease_seconds, renew_every))
+    renewal = asyncio.create_task(_renew(store, name, lease_seconds, renew_every or lease_seconds / 3))
     try:
         yield True
     finally:

@@ -94,7 +94,8 @@ class EffectRunner:
         if outcome.batch is None:
             await self._carry_out_all(platform, outcome, state, trigger)
             return
-        async with lease.hold(self._service.store, state.key, outcome.batch) as held:
+        lasts = lease.lease_for(self._service.outbox_grace)
+        async with lease.hold(self._service.store, state.key, outcome.batch, lasts) as held:
             if not held:
                 logger.info("an outbox batch is being carried out by another process; leaving it to it")
                 return

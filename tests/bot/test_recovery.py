@@ -157,14 +157,14 @@ async def test_a_check_still_running_elsewhere_holds_its_lease_and_is_left_alone
     # Another replica is checking the key (a slow Dentally, a rate-limit wait) long past the grace period, and has
     # just renewed the batch's lease, as its holder does every few seconds.
     world.clock.advance(service.outbox_grace + 600)
-    assert await service.store.mark_once(lease.lease_key(KEY, saved.batch), lease.LEASE_SECONDS)
+    assert await service.store.mark_once(lease.lease_key(KEY, saved.batch), lease.lease_for(service.outbox_grace))
     await world.runtime.scheduler.run_once()
     await world.runtime.core.tasks.drain(5)
     state = await service.conversation(KEY)
     assert state is not None
     assert state.status.value == "checking"
     # The holder died: its lease lapses, and recovery takes over.
-    world.clock.advance(lease.LEASE_SECONDS + 1)
+    world.clock.advance(lease.lease_for(service.outbox_grace) + 1)
     await world.runtime.scheduler.run_once()  # the holder let go without settling: recovery takes over
     await world.runtime.core.tasks.drain(5)
     state = await service.conversation(KEY)

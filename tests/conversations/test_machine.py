@@ -294,7 +294,7 @@ def test_stuck_again_soon_asks_nobody_again_but_later_it_does() -> None:
         apply(GUIDE, KEY, stuck, Stuck("second", at=150.0 + ASK_AGAIN_SECONDS - 1))
     assert not caught.value.stale
     again = apply(GUIDE, KEY, stuck, Stuck("second", at=150.0 + ASK_AGAIN_SECONDS))
-    assert again.effects == (ConfirmHelpComing(1), Report(Milestone.STUCK, 1))
+    assert again.effects == (ConfirmHelpComing(ID[1]), Report(Milestone.STUCK, ID[1]))
 
 
 def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:
@@ -456,13 +456,13 @@ def test_a_full_state_round_trips_through_json() -> None:
 
     assert Conversation.from_json(text) == state
     assert Conversation.from_json(text.encode()) == state
-    assert '"schema_version":1' in text
+    assert '"schema_version":2' in text  # major 2: the place is a step id
     assert '"status":"verified"' in text
 
 
 def test_json_of_a_newer_schema_major_is_refused() -> None:
-    text = at_step(0).to_json().replace('"schema_version":1', '"schema_version":2')
-    with pytest.raises(IncompatibleRecord, match=r"schema 2\.0, written by a newer release"):
+    text = at_step(0).to_json().replace('"schema_version":2', '"schema_version":3')
+    with pytest.raises(IncompatibleRecord, match=r"schema 3\.0, written by a newer release"):
         Conversation.from_json(text)
 
 

@@ -42,12 +42,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await opened.aclose()
 
 
-def newer(data: dict[str, Any], version: object = "1.7") -> dict[str, Any]:
+def newer(data: dict[str, Any], version: object) -> dict[str, Any]:
     """What a newer release of the same major might write: a higher minor and fields this release never heard of."""
-    return {**data, "schema_version": version, "step_id": "second", "locale": {"lang": "en-GB"}}
+    return {**data, "schema_version": version, "mood": "keen", "locale": {"lang": "en-GB"}}
 
 
-async def a_newer_conversation(store: Store, version: object = "1.7") -> dict[str, Any]:
+async def a_newer_conversation(store: Store, version: object = "2.7") -> dict[str, Any]:
     """Save, the way a newer replica would, a conversation on step 2 with an unfinished outbox."""
     service = OnboardingService(store, GUIDE, clock=Clock())
     await service.handle(KEY, Start(at=100.0))
@@ -73,17 +73,17 @@ async def test_a_conversation_from_a_newer_minor_is_read_driven_and_saved_in_thi
     conversation = await service.conversation(KEY)
 
     assert conversation is not None
-    assert conversation.step_index == 1
+    assert conversation.step_id == "second"
     assert conversation.steps.keys() == written["steps"].keys()
     batch = conversation.outbox[-1]
-    assert PostStep(1) in batch.unpack(), "the batch's effects survive fields this release does not know"
+    assert PostStep("second") in batch.unpack(), "the batch's effects survive fields this release does not know"
     outcome = await service.handle(KEY, Done("second", at=120.0))
     assert outcome.refused is None
     record = await store.get(str(KEY))
     assert record is not None
     saved = json.loads(record.data)
-    assert saved["schema_version"] == 1, "saved under this release's version"
-    assert "step_id" not in saved
+    assert saved["schema_version"] == 2, "saved under this release's version"
+    assert "mood" not in saved
     assert "locale" not in saved
     assert all("skipped" not in times for times in saved["steps"].values())
     assert all("attempts" not in batch for batch in saved["outbox"])
@@ -94,7 +94,7 @@ async def test_a_conversation_from_a_newer_minor_is_read_driven_and_saved_in_thi
 async def test_a_clinic_record_from_a_newer_minor_is_read(store: Store) -> None:
     service = OnboardingService(store, GUIDE, clock=Clock())
     created, _ = await service.update_clinic("slack", "C9", lambda clinic: clinic.model_copy(update={"name": "Maple"}))
-    data = newer(json.loads(created.model_dump_json()))
+    data = newer(json.loads(created.model_dump_json()), "1.7")
     data["credential"] = {
         "ciphertext": "gAAAA-sealed",
         "fingerprint": "…x9Qa",
@@ -118,11 +118,11 @@ async def test_a_clinic_record_from_a_newer_minor_is_read(store: Store) -> None:
 async def test_a_conversation_from_a_newer_major_is_refused_with_a_clear_error_and_left_as_it_is(
     store: Store,
 ) -> None:
-    written = await a_newer_conversation(store, version="2.0")
+    written = await a_newer_conversation(store, version="3.0")
     before = await store.get(str(KEY))
     service = OnboardingService(store, GUIDE, clock=Clock())
 
-    with pytest.raises(IncompatibleRecord, match=r"conversation record has schema 2\.0, written by a newer release"):
+    with pytest.raises(IncompatibleRecord, match=r"conversation record has schema 3\.0, written by a newer release"):
         await service.conversation(KEY)
     with pytest.raises(IncompatibleRecord):
         await service.handle(KEY, Done("second", at=120.0))
@@ -164,11 +164,20 @@ def test_an_outbox_effect_missing_a_field_it_needs_is_refused() -> None:
         batch.unpack()
 
 
-def test_records_written_today_still_say_schema_1() -> None:
-    """Replicas of the previous release accept exactly ``schema_version: 1`` and no field they do not know."""
+def test_conversations_say_schema_2_and_clinics_still_schema_1() -> None:
+    """A conversation names its step by id (major 2: older releases refuse it instead of misreading it); a clinic
+    record is unchanged, so replicas of the previous release still read it."""
     conversation = Conversation(
-        platform="slack", team="T1", channel="C1", user="U1", guide_id="g", guide_version=1, started_at=1, updated_at=1
+        platform="slack",
+        team="T1",
+        channel="C1",
+        user="U1",
+        guide_id="g",
+        guide_version=1,
+        step_id="first",
+        started_at=1,
+        updated_at=1,
     )
-    assert json.loads(conversation.to_json())["schema_version"] == 1
+    assert json.loads(conversation.to_json())["schema_version"] == 2
     clinic = Clinic(platform="slack", channel="C1", created_at=1, updated_at=1)
     assert json.loads(clinic.model_dump_json())["schema_version"] == 1
