@@ -10,6 +10,7 @@ import redis
 
 from conversations.addresses import NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, clinic_key, conversation_prefix
 from conversations.events import Done, Start
+from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.stores import open_store
 from tests.bot.test_cli import run_cli
@@ -47,7 +48,7 @@ async def history(tmp_path: Path) -> tuple[list[tuple[str, str, int]], list[tupl
     """Records and due entries of two guides and a clinic, as today's service makes them."""
     path = tmp_path / "made.db"
     store = open_store(f"sqlite:///{path}")
-    service = OnboardingService(store, GUIDE, clock=lambda: 1_000.0, nudge_after=3_600.0)
+    service = OnboardingService(store, GUIDE, clock=lambda: 1_000.0, reminders=ReminderPolicy(nudge_after=3_600.0))
     await service.handle(KEY, Start(at=100.0))
     await service.handle(KEY, Done("first", at=110.0))
     await service.handle(OTHER, Start(at=120.0))
@@ -103,7 +104,7 @@ async def test_v1_data_moves_to_the_new_layout_and_the_bot_carries_on(tmp_path: 
         service = OnboardingService(store, GUIDE, clock=lambda: 2_000.0)
         outcome = await service.handle(KEY, Done("second", at=200.0))
         assert outcome.refused is None
-        assert outcome.state.step_index == 2
+        assert outcome.state.step_id == GUIDE.steps[2].id
         clinic = await service.clinic("slack", "C1")
         assert clinic is not None
         assert clinic.name == "Maple Dental"
