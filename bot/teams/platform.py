@@ -15,7 +15,7 @@ from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
-from bot.teams.render import PictureUrl, people_in, render
+from bot.teams.render import LABEL, PictureUrl, people_in, render
 from conversations.conversation import Conversation
 from conversations.guide import Guide
 from conversations.store import StoreUnavailable
@@ -44,7 +44,7 @@ class TeamsPlatform:
     """The core's view of Teams: posts, edits and private notes through the Bot Connector, and facts for support."""
 
     name = PLATFORM
-    label = "Microsoft Teams"
+    label = LABEL
 
     def __init__(self, messenger: TeamsMessenger, guide: Guide, picture_url: PictureUrl) -> None:
         self._messenger = messenger
