@@ -121,5 +121,11 @@ class TeamsPlatform:
 
 
 def _slack_safe(name: str) -> str:
-    """A display name that cannot form Slack markup (mentions, links, bold) inside our text."""
-    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "")
+    """A display name that cannot form Slack markup (mentions, links, bold) inside support's Slack text.
+
+    Support lives in Slack, but ``bot.teams`` may not import ``bot.slack``: this mirrors ``bot.slack.mrkdwn.escape``
+    (entities for ``&<>``, one line, at most 80 characters) and also drops ``*``, which would end the bold around it.
+    """
+    one_line = "".join(c if c.isprintable() else " " for c in name.replace("*", ""))
+    cut = one_line if len(one_line) <= 80 else one_line[:79] + "…"
+    return cut.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
