@@ -21,8 +21,7 @@ which button does what (action ids, layout) stays in each renderer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NewType
+from typing import NewType, Protocol
 
 from conversations.events import StepOutcome
 from conversations.guide import Guide
@@ -32,8 +31,14 @@ from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem,
 Shown = NewType("Shown", str)
 """Outside text made inert (escaped and length-capped) by the platform that will show it."""
 
-Escape = Callable[[str], Shown]
-"""A platform's escape function: outside text in, ``Shown`` out."""
+
+class Escape(Protocol):
+    """A platform's escape function: outside text in, ``Shown`` out, at most about ``limit`` characters."""
+
+    def __call__(self, text: str, limit: int = ...) -> Shown:
+        """``text`` made inert for the platform, cut to ``limit``."""
+        ...
+
 
 REGION_CHOICES = (
     ("detect", "Not sure — detect it"),
@@ -364,5 +369,5 @@ def advice(result: CheckResult, escape: Escape) -> str:
         )
     if result.verdict is Verdict.COULD_NOT_PROVE:
         return could_not_prove_text(result)
-    reason = escape(result.reason) if result.reason else "Dentally didn't answer in time."
+    reason = escape(result.reason, 600) if result.reason else "Dentally didn't answer in time."
     return f"{reason} Nothing is wrong with what you did — click *{CHECK_AGAIN}* in a minute or two."
