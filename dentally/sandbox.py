@@ -396,6 +396,8 @@ class Sandbox:
         self.appointments: dict[int, dict[str, Any]] = {}
         self.patients: dict[int, dict[str, Any]] = {}
         self.counts = Counts()
+        self.practice_names: dict[RegionId, str] = {}
+        """Practice names that replace the sample ones (a clinic controls its own; tests give hostile ones)."""
         self._ids = itertools.count(1001)
         self._seed()
         self._app = Starlette(
@@ -420,11 +422,12 @@ class Sandbox:
         self._by_value[revoked.key] = revoked
 
     def reset(self, switches: Switches | None = None) -> None:
-        """Forget requests, rate-limit usage, counts and changes to records; restore default (or given) switches."""
+        """Forget requests, rate-limit usage, counts, practice names and changes to records; default switches."""
         self.switches = switches or Switches()
         self._requests.clear()
         self._usage.clear()
         self.counts = Counts()
+        self.practice_names.clear()
         self._seed()
 
     def use_modes(self, modes: Iterable[str]) -> None:
@@ -698,7 +701,8 @@ class Sandbox:
     async def _get_practice(self, request: Request, key: SandboxKey) -> Response:
         practice = self._practice(key)
         hours = {day: {"open": "09:00", "close": "17:30"} for day in ("Monday", "Tuesday", "Wednesday", "Thursday")}
-        return JSONResponse({"practice": {"id": practice.id, "name": practice.name, "opening_hours": hours}})
+        name = self.practice_names.get(key.region, practice.name)
+        return JSONResponse({"practice": {"id": practice.id, "name": name, "opening_hours": hours}})
 
     async def _list_sites(self, request: Request, key: SandboxKey) -> Response:
         sites = [{"id": site_id, "name": name} for site_id, name in self._practice(key).sites]

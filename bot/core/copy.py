@@ -1,12 +1,44 @@
-"""Clinic-facing sentences shared by every platform, written once.
+"""Every clinic-facing sentence and button label, written once in a neutral markup each platform renders.
 
-Markup here is the small neutral set every renderer understands: ``*bold*``, ```code``` and ``:emoji:`` short codes.
-Slack shows it as it is; Teams renders it to Markdown (``bot.teams.cards.markdown``).
+**Markup.** The small set both renderers understand: ``*bold*``, ``_italic_``, ```code``` and ``:emoji:`` short
+codes, lines separated by ``\\n``. Slack shows it as it is (it is Slack's own mrkdwn); Teams converts it with
+``bot.teams.cards.markdown``.
+
+**Outside text.** Anything that did not come from us (practice and site names, display names, channel names, typed
+words) reaches a sentence only as ``Shown``: text the platform that will show it has already made inert with its one
+escape function (``bot.slack.mrkdwn.escape``, ``bot.teams.cards.escape``), which also caps its length. The type makes
+mypy refuse a raw ``str`` where a ``Shown`` belongs, so no renderer can forget the escape.
+
+**People.** A sentence that names someone takes ``who``: a ``Shown`` the platform rendered, because each platform
+names people its own way (Slack mentions by id, ``<@U…>``, which Slack resolves for every reader; Teams has no
+mention in our text and shows an escaped display name). A span type would only make both renderers translate the
+same thing back; a ready-made ``Shown`` keeps the sentence one f-string and the platform choice in one place.
+
+**Adding a sentence.** Write it here as a constant (fixed words) or a function of neutral inputs (guide, indices,
+results, ``Shown`` values) returning the neutral markup, then call it from both renderers. Button labels are here too;
+which button does what (action ids, layout) stays in each renderer.
 """
 
 from __future__ import annotations
 
-from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, Verdict
+from typing import NewType, Protocol
+
+from conversations.events import StepOutcome
+from conversations.guide import Guide
+from dentally.regions import region_label
+from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, ScopeCheck, ScopeStatus, Verdict
+
+Shown = NewType("Shown", str)
+"""Outside text made inert (escaped and length-capped) by the platform that will show it."""
+
+
+class Escape(Protocol):
+    """A platform's escape function: outside text in, ``Shown`` out, at most about ``limit`` characters."""
+
+    def __call__(self, text: str, limit: int = ...) -> Shown:
+        """``text`` made inert for the platform, cut to ``limit``."""
+        ...
+
 
 REGION_CHOICES = (
     ("detect", "Not sure — detect it"),
@@ -15,10 +47,274 @@ REGION_CHOICES = (
     ("ca", "Canada"),
 )
 
+# Button labels ------------------------------------------------------------------------------------------------------
+
+START = "Start Dentally setup"
+START_OWN = "Start my own guide"
+DONE = "Done, next step"
+BACK = "Back"
+STUCK = "I'm stuck"
+ENTER_KEY = "Enter the key privately"
+RESUME = "Resume"
+NEW_KEY = "Set up a new key"
+TRY_ANOTHER_KEY = "Try another key"
+USE_ANOTHER_KEY = "Use another key"
+CHECK_AGAIN = "Check again"
+CHECK_KEY = "Check key"
+CANCEL = "Cancel"
+CLOSE = "Close"
+
+# The guide ----------------------------------------------------------------------------------------------------------
+
 
 def progress(index: int, total: int) -> str:
     """``Step 3 of 9`` with a small bar."""
     return f"Step {index + 1} of {total}  " + "▰" * (index + 1) + "▱" * (total - index - 1)
+
+
+def kickoff_fallback(guide: Guide, greeting: str = "") -> str:
+    """The kick-off in one line (Slack's notification text)."""
+    return f"{greeting}Let's connect Dentally to Aldense — about {guide.estimated_minutes} minutes."
+
+
+def greeting(who: Shown | None) -> str:
+    """``Welcome Jane! `` for someone who just joined; ``Welcome! `` when the platform did not say who."""
+    return f"Welcome {who}! " if who else "Welcome! "
+
+
+def kickoff_title(guide: Guide, greeting: str = "") -> str:
+    """The kick-off's first line: the guide's title."""
+    return f"{greeting}*{guide.title}* :tooth:"
+
+
+def kickoff_how(guide: Guide) -> str:
+    """What will happen, how long it takes and what is needed."""
+    return (
+        f"*How it works:* {guide.step_count} short steps, one message each with a picture. At the end you paste "
+        "the key into a private form and we check it with Dentally straight away.\n"
+        f"*Time:* about {guide.estimated_minutes} minutes.   *You'll need:* a Dentally administrator login."
+    )
+
+
+KICKOFF_NOTE = "Each person gets their own guide, so several of you can follow along."
+
+
+def thread_opener(who: Shown, guide: Guide) -> str:
+    """The short top-level message under which a person's steps are posted."""
+    return f"{who} is connecting Dentally — steps below :point_down: ({guide.step_count} steps)"
+
+
+def step_fallback(guide: Guide, index: int) -> str:
+    """A step in one line (Slack's notification text)."""
+    return f"Step {index + 1} of {guide.step_count}: {guide.steps[index].title}"
+
+
+def step_progress(guide: Guide, index: int, again: bool = False) -> str:
+    """The step's progress line; ``again`` when the step is shown again on request."""
+    return ("Here's where you are: " if again else "") + progress(index, guide.step_count)
+
+
+def picture_description(alt: str) -> str:
+    """Shown instead of a step's picture when the platform could not use it."""
+    return f":frame_with_picture: _What you'll see:_ {alt}"
+
+
+_CLOSED_MARK = {
+    StepOutcome.DONE: (":white_check_mark:", ""),
+    StepOutcome.WENT_BACK: (":leftwards_arrow_with_hook:", " — went back a step"),
+    StepOutcome.SUPERSEDED: (":arrow_heading_down:", " — shown again below"),
+}
+
+
+def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> str:
+    """The compact, button-less form of a step, e.g. ``✅ 2/9 Open Settings``."""
+    mark, note = _CLOSED_MARK[outcome]
+    return f"{mark} {index + 1}/{guide.step_count} {guide.steps[index].title}{note}"
+
+
+def reminder(guide: Guide, index: int, who: Shown) -> str:
+    """A friendly nudge for a quiet guide."""
+    return (
+        f"Hi {who} :wave: whenever you have a moment, your Dentally setup is waiting at step {index + 1} of "
+        f"{guide.step_count}, *{guide.steps[index].title}*. It only takes a few minutes to finish."
+    )
+
+
+RESET_NOTICE = (
+    "Hi! The Aldense team has reset this Dentally setup so you can start afresh — nothing you need to undo. "
+    f"Click *{START}* whenever you're ready."
+)
+
+
+def new_key_needed(fingerprint: str) -> str:
+    """Told to a clinic whose stored key Dentally no longer accepts (expired after two quiet weeks, or revoked)."""
+    return (
+        f":warning: Dentally no longer accepts the key ending `{fingerprint}` that connects this practice to Aldense "
+        "— it was revoked or expired. An administrator can set up a new one in a couple of minutes."
+    )
+
+
+KEY_CHECK_LOST = (
+    ":hourglass: Sorry — I couldn't finish checking your key because the service restarted, so nothing was decided. "
+    "For your security I never keep a key I haven't checked, so please enter it again."
+)
+
+
+def help_coming(guide: Guide, index: int) -> str:
+    """The reply in the person's thread after I'm stuck."""
+    return (
+        f":raising_hand: Thanks — I've asked the Aldense team to help with step {index + 1}, "
+        f"*{guide.steps[index].title}*. Someone will reply here shortly. You can carry on whenever you're ready."
+    )
+
+
+def not_your_guide(who: Shown) -> str:
+    """For someone who clicks a guide that belongs to another person."""
+    return f"This guide belongs to {who}, so only they can move it on. Want to set up Dentally yourself?"
+
+
+def stale_click(guide: Guide, current_index: int | None, reason: str) -> str:
+    """For a button of a step that is no longer current (``reason``: the machine's own words)."""
+    if current_index is None:
+        return f"Nothing changed: {reason}."
+    return (
+        f"That button is from an earlier step, so nothing changed. You're on step {current_index + 1} of "
+        f"{guide.step_count}, *{guide.steps[current_index].title}* — it's the latest message of your guide."
+    )
+
+
+def refused(reason: str) -> str:
+    """For a move the guide does not allow right now (``reason``: the machine's own words)."""
+    return f"Sorry, that can't be done right now: {reason}."
+
+
+ALREADY_GOING = "You already have a Dentally guide going — I've put your current step at the bottom of it."
+NOTHING_TO_RESUME = "You have no guide in progress here — mention me with *start* to begin."
+TEMPORARILY_UNAVAILABLE = (
+    ":hourglass: Aldense Guide is temporarily unavailable — please try again in a minute. "
+    "I'll also carry on by myself as soon as it's back, so nothing you did is lost."
+)
+GAVE_UP = ":warning: Aldense Guide is still unavailable, so that click didn't go through. Please try it again later."
+
+
+def not_accepted(platform: str, detail: str) -> str:
+    """When ``platform`` (``Slack``, ``Microsoft Teams``) refused one of the bot's messages for a guide."""
+    return (
+        f"Sorry — {platform} didn't accept my last message ({detail}). Mention me with *resume* to see your "
+        "current step again; nothing you did was lost."
+    )
+
+
+def help_text(guide: Guide) -> str:
+    """What mentioning the bot with ``help`` (or a word it does not know) answers."""
+    return (
+        f"I walk you through *{guide.title.lower()}* ({guide.step_count} steps, about {guide.estimated_minutes} "
+        "minutes). Mention me with *start* to begin, *resume* to see your current step again, or *help* for this "
+        f"message. Stuck? Press *{STUCK}* on any step and the Aldense team will join in."
+    )
+
+
+# The key form -------------------------------------------------------------------------------------------------------
+
+KEY_TITLE = "Dentally key"
+
+
+def key_form_intro(masked: bool) -> str:
+    """The form's first words; ``masked`` says whether the platform hides what is typed (Slack cannot)."""
+    if masked:
+        return (
+            "Paste the key you copied from Dentally. The field is masked, and the key is *never shown in the "
+            "conversation*: it goes straight to Aldense's checker and is stored encrypted."
+        )
+    return (
+        "Paste the key you copied from Dentally. *This field isn't masked on your screen*, so check nobody is "
+        "looking over your shoulder — but the key is *never shown in the channel*. It goes straight to Aldense's "
+        "checker and is stored encrypted."
+    )
+
+
+REGION_LABEL = "Where is your practice?"
+REGION_HINT = "Dentally runs separately in each region; we can try each one for you."
+CHOOSE_REGION = "Choose your practice's region, or 'Not sure — detect it'."
+KEY_LABEL = "Dentally API key"
+KEY_PLACEHOLDER = "Paste the key here"
+KEY_FOOTNOTE = ":lock: Aldense's team only ever sees the last 4 characters of your key."
+
+
+def whole_key(min_length: int, max_length: int) -> str:
+    """The form's error for a key of the wrong length."""
+    return f"Paste the whole key ({min_length}–{max_length} characters)."
+
+
+FORM_EXPIRED = f"This form has expired. Close it and click *{ENTER_KEY}* again."
+FORM_DID_NOT_OPEN = "Sorry, the form didn't open — please click the button again."
+BUTTON_OUTDATED = "This button no longer opens anything. Please use the latest message of your guide."
+CHECKING = ":hourglass_flowing_sand: *Checking with Dentally…*"
+CHECKING_NOTE = "This usually takes a few seconds. The result also goes to your guide."
+STILL_CHECKING = (
+    ":hourglass: Still checking with Dentally — the result will appear with your guide in a moment. "
+    "You can close this window."
+)
+CANNOT_ACCEPT_KEYS = (
+    ":warning: Aldense can't accept keys just yet — secure storage isn't switched on for this service. Nothing you "
+    "type would be kept, so please don't enter your key now. The Aldense team has been told and will let you know "
+    "here when it's ready."
+)
+NO_KEPT_KEY = f"I no longer have that key to check — please click *{USE_ANOTHER_KEY}* and paste it again."
+TRY_AGAIN_SOON = "Close this form and try again in a moment."
+
+
+def not_your_key_form(who: Shown) -> str:
+    """For someone who opens the key form of another person's guide."""
+    return f"This guide belongs to {who}, so only they can enter its key."
+
+
+# A key check's result -----------------------------------------------------------------------------------------------
+
+SCOPE_MARK = {
+    ScopeStatus.GRANTED: ":white_check_mark:",
+    ScopeStatus.MISSING: ":x:",
+    ScopeStatus.UNKNOWN: ":grey_question:",
+}
+
+
+def scope_line(check: ScopeCheck) -> str:
+    """One required permission with Dentally's tick-box name and ✅ / ❌ / ❔."""
+    return f"{SCOPE_MARK[check.status]} {SCOPE_LABELS[check.scope]}"
+
+
+def where(result: CheckResult, escape: Escape) -> str:
+    """``Maple Leaf Dental · UK & Ireland``: the practice (outside text, escaped) and the region, as far as known."""
+    parts: list[str] = [escape(result.clinic_name)] if result.clinic_name else []
+    if result.region:
+        parts.append(region_label(result.region))
+    return " · ".join(parts)
+
+
+def headline(result: CheckResult, escape: Escape) -> str:
+    """The verdict in one sentence; ``escape`` is the showing platform's, for the practice name Dentally gave."""
+    if result.verdict is Verdict.VERIFIED:
+        place = where(result, escape)
+        return f":white_check_mark: *Dentally is connected!* The key works{f' ({place})' if place else ''}."
+    if result.verdict is Verdict.MISSING_SCOPES:
+        return ":x: *The key works, but some permissions weren't ticked.*"
+    if result.verdict is Verdict.INVALID_KEY:
+        return ":x: *Dentally didn't accept that key.*"
+    if result.verdict is Verdict.COULD_NOT_PROVE:
+        return ":grey_question: *Dentally answered, but I couldn't prove the key's permissions.*"
+    return ":hourglass: *I couldn't check the key with Dentally just yet.*"
+
+
+RESULT_FALLBACK = {
+    Verdict.VERIFIED: "Dentally is connected — the key has every permission Aldense needs.",
+    Verdict.MISSING_SCOPES: "The key lacks some permissions Aldense needs.",
+    Verdict.INVALID_KEY: "Dentally didn't accept that key.",
+    Verdict.COULD_NOT_CHECK: "I couldn't check the key with Dentally yet.",
+    Verdict.COULD_NOT_PROVE: "Dentally answered, but I couldn't prove the key's permissions.",
+}
+"""A result in one line (Slack's notification text)."""
+
+RESULT_WITH_GUIDE = "_The full result is also posted with your guide. You can close this window._"
 
 
 def could_not_prove_text(result: CheckResult) -> str:
@@ -43,14 +339,17 @@ def could_not_prove_text(result: CheckResult) -> str:
         f"1. Make sure the key was made with exactly these ticked: {needed}. Extra ticks (for example any "
         "Patient permission) stop me from proving the others.\n"
         "2. Dentally fixes a key's ticks when it is made, so if you're not sure, generate a new token in "
-        "Settings → Developer with exactly those five ticked, then use Try another key (and revoke the old one).\n"
-        "3. If the ticks were exactly right, use Check again. The Aldense team has been told and can confirm "
+        f"Settings → Developer with exactly those five ticked, then use {TRY_ANOTHER_KEY} (and revoke the old one).\n"
+        f"3. If the ticks were exactly right, use {CHECK_AGAIN}. The Aldense team has been told and can confirm "
         "the connection with you."
     )
 
 
-def advice(result: CheckResult) -> str:
-    """What to do next, written for the clinic admin."""
+def advice(result: CheckResult, escape: Escape) -> str:
+    """What to do next, written for the clinic admin; ``escape`` is the showing platform's.
+
+    The checker's reason for "couldn't check" may quote Dentally's answer, so it is shown as outside text.
+    """
     if result.verdict is Verdict.VERIFIED:
         return "Aldense can now read and manage your appointment book. Thank you — there's nothing more to do."
     if result.verdict is Verdict.MISSING_SCOPES:
@@ -59,16 +358,16 @@ def advice(result: CheckResult) -> str:
             "Dentally fixes a key's permissions when the key is made, so this key can't be changed. Please:\n"
             "1. In Dentally, open Settings → *Developer* and click *Generate new token*.\n"
             f"2. Tick every permission above, including {missing}.\n"
-            "3. Save, copy the new key and click *Try another key* below.\n"
+            f"3. Save, copy the new key and click *{TRY_ANOTHER_KEY}* below.\n"
             "4. Then revoke the old key in the Personal tokens list, so it can't be used."
         )
     if result.verdict is Verdict.INVALID_KEY:
         return (
             "It may have been copied only in part, revoked, or made in another region. Dentally shows a key only "
             "once: if you closed that dialog, generate a new token (Settings → *Developer*), copy it with the "
-            "*Copy* button, and click *Try another key*."
+            f"*Copy* button, and click *{TRY_ANOTHER_KEY}*."
         )
     if result.verdict is Verdict.COULD_NOT_PROVE:
         return could_not_prove_text(result)
-    reason = result.reason or "Dentally didn't answer in time."
-    return f"{reason} Nothing is wrong with what you did — click *Check again* in a minute or two."
+    reason = escape(result.reason, 600) if result.reason else "Dentally didn't answer in time."
+    return f"{reason} Nothing is wrong with what you did — click *{CHECK_AGAIN}* in a minute or two."

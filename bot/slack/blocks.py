@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.copy import progress
+from bot.core import copy
+from bot.slack.mrkdwn import mention
 from conversations.events import StepOutcome
 from conversations.guide import Guide, Step, StepAction
 
@@ -59,29 +60,23 @@ def parse_step_value(value: str) -> tuple[str, str] | None:
 
 def kickoff(guide: Guide, welcome_user: str | None = None) -> tuple[str, Blocks]:
     """The kick-off message posted in a clinic's channel: what will happen, how long, and a Start button."""
-    greeting = f"Welcome <@{welcome_user}>! " if welcome_user else ""
-    text = f"{greeting}Let's connect Dentally to Aldense — about {guide.estimated_minutes} minutes."
+    greeting = copy.greeting(mention(welcome_user)) if welcome_user else ""
     blocks: Blocks = [
-        _section(f"{greeting}*{guide.title}* :tooth:\n{guide.summary}", block_id="kickoff:intro"),
-        _section(
-            f"*How it works:* {guide.step_count} short steps, one message each with a picture. At the end you "
-            "paste the key into a private form and we check it with Dentally straight away.\n"
-            f"*Time:* about {guide.estimated_minutes} minutes.   *You'll need:* a Dentally administrator login.",
-            block_id="kickoff:how",
-        ),
+        _section(f"{copy.kickoff_title(guide, greeting)}\n{guide.summary}", block_id="kickoff:intro"),
+        _section(copy.kickoff_how(guide), block_id="kickoff:how"),
         {
             "type": "actions",
             "block_id": "kickoff:actions",
-            "elements": [button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
+            "elements": [button(copy.START, ACTION_START, guide.id, style="primary")],
         },
-        _context("Each person gets their own guide in a thread, so several of you can follow along."),
+        _context(copy.KICKOFF_NOTE),
     ]
-    return text, blocks
+    return copy.kickoff_fallback(guide, greeting), blocks
 
 
 def thread_opener(user: str, guide: Guide) -> str:
     """The short top-level message under which a user's steps are posted."""
-    return f"<@{user}> is connecting Dentally — steps below :point_down: ({guide.step_count} steps)"
+    return copy.thread_opener(mention(user), guide)
 
 
 def step_message(
@@ -89,12 +84,9 @@ def step_message(
 ) -> tuple[str, Blocks]:
     """A step: progress, title, text, the picture (or its description when pictures are off) and the buttons."""
     step = guide.steps[index]
-    total = guide.step_count
     value = step_value(owner, step.id)
-    fallback = f"Step {index + 1} of {total}: {step.title}"
-    lead = "Here's where you are: " if again else ""
     blocks: Blocks = [
-        _context(f"{lead}{progress(index, total)}"),
+        _context(copy.step_progress(guide, index, again)),
         _section(f"*{step.title}*\n{step.text}", block_id=f"step:{step.id}:text"),
     ]
     if image_url:
@@ -108,150 +100,92 @@ def step_message(
             }
         )
     else:
-        blocks.append(_context(f":frame_with_picture: _What you'll see:_ {step.alt}"))
+        blocks.append(_context(copy.picture_description(step.alt)))
     blocks.append(
         {"type": "actions", "block_id": f"step:{step.id}:actions", "elements": _step_buttons(step, index, value)}
     )
-    return fallback, blocks
+    return copy.step_fallback(guide, index), blocks
 
 
 def _step_buttons(step: Step, index: int, value: str) -> list[dict[str, Any]]:
     if step.action is StepAction.ENTER_KEY:
-        buttons = [button("Enter the key privately", ACTION_ENTER_KEY, value, style="primary")]
+        buttons = [button(copy.ENTER_KEY, ACTION_ENTER_KEY, value, style="primary")]
     else:
-        buttons = [button("Done, next step", ACTION_DONE, value, style="primary")]
+        buttons = [button(copy.DONE, ACTION_DONE, value, style="primary")]
     if index > 0:
-        buttons.append(button("Back", ACTION_BACK, value))
-    buttons.append(button("I'm stuck", ACTION_STUCK, value))
+        buttons.append(button(copy.BACK, ACTION_BACK, value))
+    buttons.append(button(copy.STUCK, ACTION_STUCK, value))
     return buttons
-
-
-_CLOSED_MARK = {
-    StepOutcome.DONE: (":white_check_mark:", ""),
-    StepOutcome.WENT_BACK: (":leftwards_arrow_with_hook:", " — went back a step"),
-    StepOutcome.SUPERSEDED: (":arrow_heading_down:", " — shown again below"),
-}
 
 
 def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> tuple[str, Blocks]:
     """The compact, button-less form of a step message, e.g. ``✅ 2/9 Open Settings``."""
-    step = guide.steps[index]
-    mark, note = _CLOSED_MARK[outcome]
-    line = f"{mark} {index + 1}/{guide.step_count} {step.title}{note}"
-    return line, [_section(line, block_id=f"step:{step.id}:closed:{outcome.value}")]
+    line = copy.closed_step(guide, index, outcome)
+    return line, [_section(line, block_id=f"step:{guide.steps[index].id}:closed:{outcome.value}")]
 
 
 def reminder(guide: Guide, index: int, owner: str, count: int) -> tuple[str, Blocks]:
     """A friendly nudge for a quiet guide, with a button that shows the current step again."""
     step = guide.steps[index]
-    text = (
-        f"Hi <@{owner}> :wave: whenever you have a moment, your Dentally setup is waiting at step {index + 1} of "
-        f"{guide.step_count}, *{step.title}*. It only takes a few minutes to finish."
-    )
+    text = copy.reminder(guide, index, mention(owner))
     return text, [
         _section(text, block_id=f"reminder:{count}"),
         {
             "type": "actions",
             "block_id": f"reminder:{count}:actions",
-            "elements": [button("Resume", ACTION_RESUME, step_value(owner, step.id), style="primary")],
+            "elements": [button(copy.RESUME, ACTION_RESUME, step_value(owner, step.id), style="primary")],
         },
     ]
 
 
 def reset_notice(guide: Guide) -> tuple[str, Blocks]:
     """Told to a user whose guide support reset."""
-    text = (
-        "Hi! The Aldense team has reset this Dentally setup so you can start afresh — nothing you need to undo. "
-        "Click *Start Dentally setup* whenever you're ready."
-    )
-    return text, [
-        _section(text, block_id="reset:text"),
+    return copy.RESET_NOTICE, [
+        _section(copy.RESET_NOTICE, block_id="reset:text"),
         {
             "type": "actions",
             "block_id": "reset:actions",
-            "elements": [button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
+            "elements": [button(copy.START, ACTION_START, guide.id, style="primary")],
         },
     ]
 
 
 def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:
     """Told to a clinic whose stored key Dentally no longer accepts (expired after two quiet weeks, or revoked)."""
-    text = (
-        f":warning: Dentally no longer accepts the key ending `{fingerprint}` that connects this practice to Aldense "
-        "— it was revoked or expired. An administrator can set up a new one in a couple of minutes."
-    )
+    text = copy.new_key_needed(fingerprint)
     return text, [
         _section(text, block_id="newkey:text"),
         {
             "type": "actions",
             "block_id": "newkey:actions",
-            "elements": [button("Set up a new key", ACTION_NEW_KEY, guide.id, style="primary")],
+            "elements": [button(copy.NEW_KEY, ACTION_NEW_KEY, guide.id, style="primary")],
         },
     ]
 
 
 def key_check_lost(guide: Guide, owner: str) -> tuple[str, Blocks]:
     """Told when the check of a key was cut short (the service restarted while the key was only in memory)."""
-    text = (
-        "Sorry — I couldn't finish checking your key because the service restarted. For your security I never "
-        "keep a key I haven't checked, so please enter it again."
-    )
-    return text, [
-        _section(text, block_id="checklost:text"),
+    return copy.KEY_CHECK_LOST, [
+        _section(copy.KEY_CHECK_LOST, block_id="checklost:text"),
         {
             "type": "actions",
             "block_id": "checklost:actions",
-            "elements": [
-                button("Enter the key privately", ACTION_ENTER_KEY, step_value(owner, guide.steps[-1].id), "primary")
-            ],
+            "elements": [button(copy.ENTER_KEY, ACTION_ENTER_KEY, step_value(owner, guide.steps[-1].id), "primary")],
         },
     ]
 
 
-def help_coming(guide: Guide, index: int) -> str:
-    """Reply in the user's thread after I'm stuck."""
-    return (
-        f":raising_hand: Thanks — I've asked the Aldense team to help with step {index + 1}, "
-        f"*{guide.steps[index].title}*. Someone will reply in this thread shortly. "
-        "You can carry on whenever you're ready."
-    )
-
-
 def not_your_guide(owner: str, guide: Guide) -> tuple[str, Blocks]:
     """Ephemeral for someone who clicks a guide that belongs to another person."""
-    text = f"This guide belongs to <@{owner}>, so only they can move it on. Want to set up Dentally yourself?"
+    text = copy.not_your_guide(mention(owner))
     return text, [
         _section(text, block_id="notyours:text"),
         {
             "type": "actions",
             "block_id": "notyours:actions",
-            "elements": [button("Start my own guide", ACTION_START, guide.id, style="primary")],
+            "elements": [button(copy.START_OWN, ACTION_START, guide.id, style="primary")],
         },
     ]
-
-
-def stale_click(guide: Guide, current_index: int | None, reason: str) -> str:
-    """Ephemeral for a button of a step that is no longer current."""
-    if current_index is None:
-        return f"Nothing changed: {reason}."
-    step = guide.steps[current_index]
-    return (
-        f"That button is from an earlier step, so nothing changed. You're on step {current_index + 1} of "
-        f"{guide.step_count}, *{step.title}* — it's the latest message in your thread."
-    )
-
-
-def refused(reason: str) -> str:
-    """Ephemeral for a move the guide does not allow right now."""
-    return f"Sorry, that can't be done right now: {reason}."
-
-
-def temporarily_unavailable() -> str:
-    """Ephemeral when the state store is unreachable."""
-    return (
-        ":hourglass: Aldense Guide is temporarily unavailable — please try again in a minute. "
-        "I'll also carry on by myself as soon as it's back, so nothing you did is lost."
-    )
 
 
 def temporarily_unavailable_for_staff() -> str:
@@ -260,30 +194,3 @@ def temporarily_unavailable_for_staff() -> str:
         ":hourglass: Aldense Guide can't reach its state store right now, so I can't answer that — please try again "
         "in a minute. Clinics' clicks are kept and applied once it is back."
     )
-
-
-def gave_up() -> str:
-    """Ephemeral when the state store stayed unreachable for minutes."""
-    return ":warning: Aldense Guide is still unavailable, so that click didn't go through. Please try it again later."
-
-
-def help_text(guide: Guide) -> str:
-    """What mentioning the bot with ``help`` answers."""
-    return (
-        f"I walk you through *{guide.title.lower()}* ({guide.step_count} steps, about "
-        f"{guide.estimated_minutes} minutes). Mention me with *start* to begin, *resume* to see your current "
-        "step again, or *help* for this message. Stuck? Press *I'm stuck* on any step and the Aldense team "
-        "will join your thread."
-    )
-
-
-def sorry_not_accepted(detail: str) -> str:
-    """Ephemeral when Slack refused one of the bot's messages for a guide."""
-    return (
-        f"Sorry — Slack didn't accept my last message ({detail}). Mention me with *resume* to see your current "
-        "step again; nothing you did was lost."
-    )
-
-
-ALREADY_GOING = "You already have a Dentally guide going — I've put your current step at the bottom of your thread."
-NOTHING_TO_RESUME = "You have no guide in progress here — mention me with *start* to begin."

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 
+from bot.core import copy
 from bot.core.messages import NotYourGuide, Refused, TemporarilyUnavailable
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
@@ -41,7 +42,7 @@ def read_submission(body: dict[str, Any]) -> Submission | dict[str, str]:
     user = actor.get("id") if isinstance(actor, dict) else None
     target = modals.read_key_metadata(view.get("private_metadata"))
     if target is None or not isinstance(user, str) or target[1] != user:
-        return {modals.BLOCK_KEY: "This form has expired. Close it and click *Enter the key privately* again."}
+        return {modals.BLOCK_KEY: copy.FORM_EXPIRED}
     state = view.get("state")
     values = state.get("values") if isinstance(state, dict) else None
     raw_key = typed_value(values, modals.BLOCK_KEY, modals.ACTION_KEY)
@@ -49,7 +50,7 @@ def read_submission(body: dict[str, Any]) -> Submission | dict[str, str]:
     try:
         region: RegionChoice = DETECT if region_value == DETECT else parse_region(region_value)
     except ValueError:
-        return {modals.BLOCK_REGION: "Choose your practice's region, or 'Not sure — detect it'."}
+        return {modals.BLOCK_REGION: copy.CHOOSE_REGION}
     try:
         token = parse_token(str(raw_key))
     except TokenFormatError as exc:
@@ -85,9 +86,7 @@ class SlackKeyModal:
         except SlackApiError as exc:
             error = calls.slack_error(exc)
             logger.warning("views.open failed: %s", error)
-            await calls.ephemeral(
-                ctx.client, click.channel, click.user, "Sorry, the form didn't open — please click the button again."
-            )
+            await calls.ephemeral(ctx.client, click.channel, click.user, copy.FORM_DID_NOT_OPEN)
             return
         if ctx.vault is None:
             state = await ctx.service.conversation(await self._key(click.channel, click.user))
@@ -105,10 +104,10 @@ class SlackKeyModal:
 
         refused = await self.ctx.core.keys.take(key, submission.token, submission.region, shown)
         if isinstance(refused, TemporarilyUnavailable):
-            await self._show(submission.view_id, modals.message_view("Dentally key", blocks.temporarily_unavailable()))
+            await self._show(submission.view_id, modals.message_view(copy.KEY_TITLE, copy.TEMPORARILY_UNAVAILABLE))
         elif isinstance(refused, Refused):
-            text = blocks.refused(refused.reason) + " Close this form and try again in a moment."
-            await self._show(submission.view_id, modals.message_view("Dentally key", text))
+            text = f"{copy.refused(refused.reason)} {copy.TRY_AGAIN_SOON}"
+            await self._show(submission.view_id, modals.message_view(copy.KEY_TITLE, text))
 
     async def check_again(self, click: Click) -> None:
         """Re-run a check that could not finish, with the key kept encrypted since then."""
@@ -125,7 +124,7 @@ class SlackKeyModal:
                 ctx.client,
                 click.channel,
                 click.user,
-                "I no longer have that key to check — please click *Use another key* and paste it again.",
+                copy.NO_KEPT_KEY,
                 thread_ts=click.thread_ts,
             )
             return

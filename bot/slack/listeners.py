@@ -15,6 +15,7 @@ from bot.core.moves import StepButton
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
 from bot.slack.key_modal import SlackKeyModal, read_submission
+from bot.slack.mrkdwn import escape
 from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
@@ -210,13 +211,13 @@ class _Handlers:
         elif sub == "onboard":
             await respond("Usage: `/aldense onboard #clinic-channel` — name one channel.\n\n" + _COMMAND_HELP)
         else:
-            await respond(f"I don't know `/aldense {sub[:40]}`.\n\n" + _COMMAND_HELP)
+            await respond(f"I don't know `/aldense {escape(sub, 40)}`.\n\n" + _COMMAND_HELP)
 
     async def _onboard(self, reference: str, respond: AsyncRespond) -> None:
         ctx = self.ctx
         channel = channel_reference(reference)
         if channel is None:
-            await respond(f"`{reference[:80]}` isn't a channel. Usage: `/aldense onboard #clinic-channel`.")
+            await respond(f"`{escape(reference)}` isn't a channel. Usage: `/aldense onboard #clinic-channel`.")
             return
         try:
             await ctx.platform.post(channel, Kickoff())

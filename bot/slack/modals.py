@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.core.copy import REGION_CHOICES
+from bot.core import copy
 from bot.slack.blocks import Blocks
 from bot.slack.payloads import metadata_fields
 
@@ -24,7 +24,7 @@ def _section(markdown: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": markdown}}
 
 
-def _modal(title: str, blocks: Blocks, submit: str | None = None, close: str = "Close") -> dict[str, Any]:
+def _modal(title: str, blocks: Blocks, submit: str | None = None, close: str = copy.CLOSE) -> dict[str, Any]:
     view: dict[str, Any] = {"type": "modal", "callback_id": KEY_VIEW, "title": _plain(title), "close": _plain(close)}
     if submit:
         view["submit"] = _plain(submit)
@@ -46,52 +46,43 @@ def read_key_metadata(metadata: object) -> tuple[str, str] | None:
 
 def key_modal(channel: str, owner: str, min_length: int, max_length: int, region: str = "detect") -> dict[str, Any]:
     """The private form: region and key, with a plain word that the field is visible on screen."""
-    options = [{"text": _plain(label), "value": value} for value, label in REGION_CHOICES]
+    options = [{"text": _plain(label), "value": value} for value, label in copy.REGION_CHOICES]
     initial = next((option for option in options if option["value"] == region), options[0])
     view = _modal(
-        "Dentally key",
+        copy.KEY_TITLE,
         [
-            _section(
-                "Paste the key you copied from Dentally. *This field isn't masked on your screen*, so check "
-                "nobody is looking over your shoulder — but the key is *never shown in the channel*. It goes "
-                "straight to Aldense's checker and is stored encrypted."
-            ),
+            _section(copy.key_form_intro(masked=False)),
             {
                 "type": "input",
                 "block_id": BLOCK_REGION,
-                "label": _plain("Where is your practice?"),
+                "label": _plain(copy.REGION_LABEL),
                 "element": {
                     "type": "static_select",
                     "action_id": ACTION_REGION,
                     "options": options,
                     "initial_option": initial,
                 },
-                "hint": _plain("Dentally runs separately in each region; we can try each one for you."),
+                "hint": _plain(copy.REGION_HINT),
             },
             {
                 "type": "input",
                 "block_id": BLOCK_KEY,
-                "label": _plain("Dentally API key"),
+                "label": _plain(copy.KEY_LABEL),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ACTION_KEY,
                     "min_length": min_length,
                     "max_length": max_length,
-                    "placeholder": _plain("Paste the key here"),
+                    "placeholder": _plain(copy.KEY_PLACEHOLDER),
                 },
             },
             {
                 "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": ":lock: Aldense's team only ever sees the last 4 characters of your key.",
-                    }
-                ],
+                "elements": [{"type": "mrkdwn", "text": copy.KEY_FOOTNOTE}],
             },
         ],
-        submit="Check key",
-        close="Cancel",
+        submit=copy.CHECK_KEY,
+        close=copy.CANCEL,
     )
     view["private_metadata"] = key_metadata(channel, owner)
     return view
@@ -100,31 +91,17 @@ def key_modal(channel: str, owner: str, min_length: int, max_length: int, region
 def checking_view() -> dict[str, Any]:
     """Shown while Dentally is asked about the key."""
     return _modal(
-        "Dentally key",
+        copy.KEY_TITLE,
         [
-            _section(":hourglass_flowing_sand: *Checking with Dentally…*"),
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": "This usually takes a few seconds. The result also goes to your thread."}
-                ],
-            },
+            _section(copy.CHECKING),
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": copy.CHECKING_NOTE}]},
         ],
     )
 
 
 def cannot_accept_keys_view() -> dict[str, Any]:
     """Shown instead of the form when the deployment has no encryption keys: a key is never stored in plaintext."""
-    return _modal(
-        "Dentally key",
-        [
-            _section(
-                ":warning: Aldense can't accept keys just yet — secure storage isn't switched on for this "
-                "service. Nothing you type would be kept, so please don't enter your key now. The Aldense team "
-                "has been told and will let you know in your thread when it's ready."
-            )
-        ],
-    )
+    return _modal(copy.KEY_TITLE, [_section(copy.CANNOT_ACCEPT_KEYS)])
 
 
 def message_view(title: str, markdown: str) -> dict[str, Any]:

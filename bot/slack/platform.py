@@ -17,7 +17,7 @@ from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import Failure
 from bot.slack import calls
 from bot.slack.blocks import Blocks
-from bot.slack.render import PictureUrl, has_picture, render, without_picture
+from bot.slack.render import LABEL, PictureUrl, has_picture, render, without_picture
 from conversations.conversation import Conversation
 from conversations.guide import Guide
 
@@ -78,7 +78,7 @@ class SlackPlatform:
     """The core's view of Slack."""
 
     name = PLATFORM
-    label = "Slack"
+    label = LABEL
 
     def __init__(self, client: AsyncWebClient, guide: Guide, picture_url: PictureUrl) -> None:
         self.client = client

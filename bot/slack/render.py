@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.slack import blocks, results
 from bot.slack.blocks import Blocks
 from conversations.guide import Guide, Step
 
 PictureUrl = Callable[[Step], str | None]
+LABEL = "Slack"
 
 
 def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[str, Blocks | None]:
@@ -25,7 +27,7 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
         case m.ClosedStep():
             return blocks.closed_step(guide, message.index, message.how)
         case m.HelpComing():
-            return blocks.help_coming(guide, message.index), None
+            return copy.help_coming(guide, message.index), None
         case m.Reminder():
             return blocks.reminder(guide, message.index, message.user, message.count)
         case m.ResetNotice():
@@ -39,21 +41,21 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
         case m.NotYourGuide():
             return blocks.not_your_guide(message.owner, guide)
         case m.StaleClick():
-            return blocks.stale_click(guide, message.current_index, message.reason), None
+            return copy.stale_click(guide, message.current_index, message.reason), None
         case m.Refused():
-            return blocks.refused(message.reason), None
+            return copy.refused(message.reason), None
         case m.AlreadyGoing():
-            return blocks.ALREADY_GOING, None
+            return copy.ALREADY_GOING, None
         case m.NothingToResume():
-            return blocks.NOTHING_TO_RESUME, None
+            return copy.NOTHING_TO_RESUME, None
         case m.TemporarilyUnavailable():
-            return blocks.temporarily_unavailable(), None
+            return copy.TEMPORARILY_UNAVAILABLE, None
         case m.GaveUp():
-            return blocks.gave_up(), None
+            return copy.GAVE_UP, None
         case m.NotAccepted():
-            return blocks.sorry_not_accepted(message.detail), None
+            return copy.not_accepted(LABEL, message.detail), None
         case m.HelpText():
-            return blocks.help_text(guide), None
+            return copy.help_text(guide), None
 
 
 def has_picture(message: m.Outgoing) -> bool:

@@ -4,77 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.copy import advice
+from bot.core import copy
 from bot.slack.blocks import ACTION_ENTER_KEY, Blocks, button, step_value
 from bot.slack.modals import message_view
-from dentally.regions import region_label
+from bot.slack.mrkdwn import escape
 from dentally.report import format_evidence
-from dentally.scopes import SCOPE_LABELS, CheckResult, ScopeStatus, Verdict
+from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
 
 ACTION_CHECK_AGAIN = "key_check_again"
-
-_MARK = {ScopeStatus.GRANTED: ":white_check_mark:", ScopeStatus.MISSING: ":x:", ScopeStatus.UNKNOWN: ":grey_question:"}
 
 
 def scope_lines(result: CheckResult) -> str:
     """One line per required permission, with Dentally's tick-box name and ✅ / ❌ / ❔."""
-    return "\n".join(f"{_MARK[check.status]} {SCOPE_LABELS[check.scope]}" for check in result.scopes)
-
-
-def _where(result: CheckResult) -> str:
-    parts = [region_label(result.region)] if result.region else []
-    if result.clinic_name:
-        parts.insert(0, result.clinic_name)
-    return " · ".join(parts)
+    return "\n".join(copy.scope_line(check) for check in result.scopes)
 
 
 def headline(result: CheckResult) -> str:
     """The verdict in one sentence for the clinic."""
-    if result.verdict is Verdict.VERIFIED:
-        return f":white_check_mark: *Dentally is connected!* The key works ({_where(result)})."
-    if result.verdict is Verdict.MISSING_SCOPES:
-        return ":x: *The key works, but some permissions weren't ticked.*"
-    if result.verdict is Verdict.INVALID_KEY:
-        return ":x: *Dentally didn't accept that key.*"
-    if result.verdict is Verdict.COULD_NOT_PROVE:
-        return ":grey_question: *Dentally answered, but I couldn't prove the key's permissions.*"
-    return ":hourglass: *I couldn't check the key with Dentally just yet.*"
+    return copy.headline(result, escape)
 
 
 def result_message(result: CheckResult, owner: str, key_step_id: str) -> tuple[str, Blocks]:
     """The message posted in the user's thread after a check."""
-    fallback = {
-        Verdict.VERIFIED: "Dentally is connected — the key has every permission Aldense needs.",
-        Verdict.MISSING_SCOPES: "The key lacks some permissions Aldense needs.",
-        Verdict.INVALID_KEY: "Dentally didn't accept that key.",
-        Verdict.COULD_NOT_CHECK: "I couldn't check the key with Dentally yet.",
-        Verdict.COULD_NOT_PROVE: "Dentally answered, but I couldn't prove the key's permissions.",
-    }[result.verdict]
     message: Blocks = [
         {"type": "section", "block_id": "result:headline", "text": {"type": "mrkdwn", "text": headline(result)}},
     ]
     if result.verdict is not Verdict.INVALID_KEY:
         message.append({"type": "section", "block_id": "result:scopes", "text": _mrkdwn(scope_lines(result))})
-    message.append({"type": "section", "block_id": "result:advice", "text": _mrkdwn(advice(result))})
+    message.append({"type": "section", "block_id": "result:advice", "text": _mrkdwn(copy.advice(result, escape))})
     buttons = _buttons(result, owner, key_step_id)
     if buttons:
         message.append({"type": "actions", "block_id": "result:actions", "elements": buttons})
-    return fallback, message
+    return copy.RESULT_FALLBACK[result.verdict], message
 
 
 def _buttons(result: CheckResult, owner: str, key_step_id: str) -> list[dict[str, Any]]:
     value = step_value(owner, key_step_id)
     if result.verdict in (Verdict.MISSING_SCOPES, Verdict.INVALID_KEY):
-        return [button("Try another key", ACTION_ENTER_KEY, value, "primary")]
+        return [button(copy.TRY_ANOTHER_KEY, ACTION_ENTER_KEY, value, "primary")]
     if result.verdict is Verdict.COULD_NOT_CHECK:
         return [
-            button("Check again", ACTION_CHECK_AGAIN, value, "primary"),
-            button("Use another key", ACTION_ENTER_KEY, value),
+            button(copy.CHECK_AGAIN, ACTION_CHECK_AGAIN, value, "primary"),
+            button(copy.USE_ANOTHER_KEY, ACTION_ENTER_KEY, value),
         ]
     if result.verdict is Verdict.COULD_NOT_PROVE:
         return [
-            button("Try another key", ACTION_ENTER_KEY, value, "primary"),
-            button("Check again", ACTION_CHECK_AGAIN, value),
+            button(copy.TRY_ANOTHER_KEY, ACTION_ENTER_KEY, value, "primary"),
+            button(copy.CHECK_AGAIN, ACTION_CHECK_AGAIN, value),
         ]
     return []
 
@@ -84,15 +60,17 @@ def result_view(result: CheckResult) -> dict[str, Any]:
     body = headline(result)
     if result.verdict is not Verdict.INVALID_KEY:
         body += "\n\n" + scope_lines(result)
-    body += "\n\n" + advice(result).split("\n")[0] + "\n\n_The full result is in your thread._"
-    return message_view("Dentally key", body)
+    body += "\n\n" + copy.advice(result, escape).split("\n")[0] + "\n\n" + copy.RESULT_WITH_GUIDE
+    return message_view(copy.KEY_TITLE, body)
 
 
 def support_summary(result: CheckResult, fingerprint: str) -> str:
     """One line for Aldense's support thread: verdict, region, per-scope marks, fingerprint only."""
-    marks = " · ".join(f"{check.scope} {_MARK[check.status]}" for check in result.scopes)
-    where = f" ({_where(result)})" if _where(result) else ""
-    reason = f" — {result.reason}" if result.reason and result.verdict is not Verdict.VERIFIED else ""
+    marks = " · ".join(f"{check.scope} {copy.SCOPE_MARK[check.status]}" for check in result.scopes)
+    place = copy.where(result, escape)
+    where = f" ({place})" if place else ""
+    # The reason is the checker's, but it may quote Dentally's answers: shown as outside text.
+    reason = f" — {escape(result.reason, 600)}" if result.reason and result.verdict is not Verdict.VERIFIED else ""
     return f"*{result.verdict.value.replace('_', ' ')}*{where} for key `…{fingerprint}`: {marks}{reason}"
 
 
@@ -109,11 +87,10 @@ def support_evidence(result: CheckResult) -> str:
     Returns:
         Slack mrkdwn: one line per permission, then the evidence in a code block, cut to fit one section.
     """
-    proofs = "\n".join(f"• {SCOPE_LABELS[c.scope]}: {c.proof or '-'}" for c in result.scopes)
-    evidence = format_evidence(result).replace("`", "'")
-    room = _EVIDENCE_LIMIT - len(proofs) - 60
-    if len(evidence) > room:
-        evidence = evidence[: max(0, room)] + "\n… (cut)"
+    proofs = "\n".join(f"• {SCOPE_LABELS[c.scope]}: {escape(c.proof or '-', 300)}" for c in result.scopes)
+    room = max(1, _EVIDENCE_LIMIT - len(proofs) - 60)
+    # Dentally's words (practice name, error excerpts) are in there: Slack reads <!channel> even in a code block.
+    evidence = escape(format_evidence(result).replace("`", "'"), room, one_line=False)
     return f"*How each permission was decided*\n{proofs}\n{_FENCE}{evidence}{_FENCE}"
 
 

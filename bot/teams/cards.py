@@ -19,11 +19,11 @@ from microsoft_teams.cards import (
 )
 from microsoft_teams.cards.utilities import OpenDialogData
 
-from bot.core.copy import REGION_CHOICES, advice, progress
+from bot.core import copy
+from bot.core.copy import Shown
 from conversations.events import StepOutcome
 from conversations.guide import Guide, StepAction
-from dentally.regions import region_label
-from dentally.scopes import SCOPE_LABELS, CheckResult, ScopeStatus, Verdict
+from dentally.scopes import CheckResult, Verdict
 
 VERSION: Literal["1.5"] = "1.5"
 
@@ -59,14 +59,40 @@ _EMOJI = {
     ":leftwards_arrow_with_hook:": "↩️",
     ":arrow_heading_down:": "⤵️",
     ":point_down:": "👇",
+    ":frame_with_picture:": "🖼️",
 }
-_EMOJI_CODE = re.compile(r":[a-z_]+:")
-_BOLD = re.compile(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])")
-_CODE = re.compile(r"`([^`\n]+)`")
+# A backslash before a character is ``escape``'s: that character is text, never part of the markup around it.
+_EMOJI_CODE = re.compile(r"(?<!\\):[a-z_]+:")
+_BOLD = re.compile(r"(?<![*\w\\])\*([^*\n]+)(?<!\\)\*(?![*\w])")
+_CODE = re.compile(r"(?<!\\)`([^`\n]+)(?<!\\)`")
+# Markdown's markup characters (CommonMark lets any ASCII punctuation be backslash-escaped): emphasis, code,
+# strike-through, links and images, autolinks and HTML, and the backslash itself.
+_MARKUP = frozenset("\\*_`~[]<>")
+
+NAME_LIMIT = 80
+"""The longest outside value shown (names, typed words), in characters before escaping; longer ones end in ``…``."""
+
+
+def escape(text: str, limit: int = NAME_LIMIT) -> Shown:
+    """Outside text (names, typed words) as inert Teams Markdown: the one escape for everything Teams shows.
+
+    Every markup character gets a backslash, so a name can form no link, HTML, emphasis or code, in a card or a
+    message; line breaks and other control characters become spaces (a name is one line); the text is cut to
+    ``limit`` characters.
+
+    Args:
+        text: Text from outside (Dentally, the clinic, Teams).
+        limit: The most characters of ``text`` kept (escapes not counted); longer text ends in ``…``.
+
+    Returns:
+        The escaped text.
+    """
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    return Shown("".join(f"\\{c}" if c in _MARKUP else (c if c.isprintable() else " ") for c in cut))
 
 
 def markdown(mrkdwn: str) -> str:
-    """Slack-style text (``*bold*``, ``code``, ``:emoji:``) as the Markdown a Teams TextBlock shows."""
+    """The neutral markup of ``bot.core.copy`` (``*bold*``, ``code``, ``:emoji:``) as a TextBlock's Markdown."""
     text = _EMOJI_CODE.sub(lambda match: _EMOJI.get(match.group(0), match.group(0)), mrkdwn)
     text = _CODE.sub(lambda match: f"“{match.group(1)}”", text)
     return _BOLD.sub(lambda match: f"**{match.group(1)}**", text)
@@ -113,179 +139,106 @@ def kickoff(guide: Guide, welcome: str | None = None) -> AdaptiveCard:
     ``welcome`` greets someone who just joined: their name, or "" when Teams did not say it (member events often
     carry only ids).
     """
-    greeting = "" if welcome is None else (f"Welcome {welcome}! " if welcome else "Welcome! ")
+    greeting = "" if welcome is None else copy.greeting(escape(welcome) if welcome else None)
     return card(
-        text(f"{greeting}**{guide.title}** 🦷", size="Medium", weight="Bolder"),
+        text(copy.kickoff_title(guide, greeting), size="Medium", weight="Bolder"),
         text(guide.summary),
-        text(
-            f"**How it works:** {guide.step_count} short steps, one message each with a picture. At the end you paste "
-            "the key into a private form and we check it with Dentally straight away.\n\n"
-            f"**Time:** about {guide.estimated_minutes} minutes. **You'll need:** a Dentally administrator login."
-        ),
-        text("Each person gets their own guide, so several of you can follow along.", is_subtle=True, size="Small"),
-        actions=[submit("Start Dentally setup", ACTION_START, style="positive")],
+        text(copy.kickoff_how(guide)),
+        text(copy.KICKOFF_NOTE, is_subtle=True, size="Small"),
+        actions=[submit(copy.START, ACTION_START, style="positive")],
     )
 
 
 def thread_opener(name: str, guide: Guide) -> str:
-    """The short message under which a user's steps are posted (a thread in a channel)."""
-    return f"**{name}** is connecting Dentally — steps below 👇 ({guide.step_count} steps)"
+    """The short message under which a user's steps are posted (a thread in a channel); ``name``: Teams'."""
+    return markdown(copy.thread_opener(escape(name), guide))
 
 
 def step_card(guide: Guide, index: int, owner: str, image_url: str | None, again: bool = False) -> AdaptiveCard:
     """A step: progress, title, text, the picture (or its description when pictures are off) and the buttons."""
     step = guide.steps[index]
-    lead = "Here's where you are: " if again else ""
     body: list[Any] = [
-        TextBlock(text=f"{lead}{progress(index, guide.step_count)}", is_subtle=True, size="Small", wrap=True),
+        TextBlock(text=copy.step_progress(guide, index, again), is_subtle=True, size="Small", wrap=True),
         text(step.title, size="Medium", weight="Bolder", style="heading"),
         text(step.text),
     ]
     if image_url:
         body.append(picture(image_url, step.alt))
     else:
-        body.append(text(f"🖼️ _What you'll see:_ {step.alt}", is_subtle=True))
+        body.append(text(copy.picture_description(step.alt), is_subtle=True))
     if step.action is StepAction.ENTER_KEY:
-        actions = [open_key_dialog("Enter the key privately", owner, step.id)]
+        actions = [open_key_dialog(copy.ENTER_KEY, owner, step.id)]
     else:
-        actions = [submit("Done, next step", ACTION_DONE, owner, step.id, style="positive")]
+        actions = [submit(copy.DONE, ACTION_DONE, owner, step.id, style="positive")]
     if index > 0:
-        actions.append(submit("Back", ACTION_BACK, owner, step.id))
-    actions.append(submit("I'm stuck", ACTION_STUCK, owner, step.id))
+        actions.append(submit(copy.BACK, ACTION_BACK, owner, step.id))
+    actions.append(submit(copy.STUCK, ACTION_STUCK, owner, step.id))
     return card(*body, actions=actions)
-
-
-_CLOSED_MARK = {
-    StepOutcome.DONE: ("✅", ""),
-    StepOutcome.WENT_BACK: ("↩️", " — went back a step"),
-    StepOutcome.SUPERSEDED: ("⤵️", " — shown again below"),
-}
 
 
 def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> AdaptiveCard:
     """The compact, button-less form of a step's card, e.g. ``✅ 2/9 Open Settings``."""
-    mark, note = _CLOSED_MARK[outcome]
-    return card(TextBlock(text=f"{mark} {index + 1}/{guide.step_count} {guide.steps[index].title}{note}", wrap=True))
+    return card(text(copy.closed_step(guide, index, outcome)))
 
 
 def reminder(guide: Guide, index: int, owner: str, name: str) -> AdaptiveCard:
-    """A friendly nudge for a quiet guide, with a button that shows the current step again."""
+    """A friendly nudge for a quiet guide, with a button that shows the current step again; ``name``: Teams'."""
     step = guide.steps[index]
     return card(
-        text(
-            f"Hi {name} 👋 whenever you have a moment, your Dentally setup is waiting at step {index + 1} of "
-            f"{guide.step_count}, **{step.title}**. It only takes a few minutes to finish."
-        ),
-        actions=[submit("Resume", ACTION_RESUME, owner, step.id, style="positive")],
+        text(copy.reminder(guide, index, escape(name))),
+        actions=[submit(copy.RESUME, ACTION_RESUME, owner, step.id, style="positive")],
     )
 
 
 def reset_notice() -> AdaptiveCard:
     """Told to a user whose guide support reset."""
-    return card(
-        text(
-            "Hi! The Aldense team has reset this Dentally setup so you can start afresh — nothing you need to undo. "
-            "Click **Start Dentally setup** whenever you're ready."
-        ),
-        actions=[submit("Start Dentally setup", ACTION_START, style="positive")],
-    )
+    return card(text(copy.RESET_NOTICE), actions=[submit(copy.START, ACTION_START, style="positive")])
 
 
 def new_key_needed(fingerprint: str) -> AdaptiveCard:
     """Told to a clinic whose stored key Dentally no longer accepts."""
     return card(
-        text(
-            f"⚠️ Dentally no longer accepts the key ending “{fingerprint}” that connects this practice to Aldense — "
-            "it was revoked or expired. An administrator can set up a new one in a couple of minutes."
-        ),
-        actions=[submit("Set up a new key", ACTION_NEW_KEY, style="positive")],
-    )
-
-
-def help_coming(guide: Guide, index: int) -> str:
-    """Reply after I'm stuck."""
-    return (
-        f"🙋 Thanks — I've asked the Aldense team to help with step {index + 1}, **{guide.steps[index].title}**. "
-        "Someone will reply here shortly. You can carry on whenever you're ready."
+        text(copy.new_key_needed(fingerprint)), actions=[submit(copy.NEW_KEY, ACTION_NEW_KEY, style="positive")]
     )
 
 
 def not_your_guide(owner_name: str) -> AdaptiveCard:
-    """For someone who clicks a guide that belongs to another person."""
+    """For someone who clicks a guide that belongs to another person; ``owner_name``: Teams'."""
     return card(
-        text(f"This guide belongs to {owner_name}, so only they can move it on. Want to set up Dentally yourself?"),
-        actions=[submit("Start my own guide", ACTION_START, style="positive")],
+        text(copy.not_your_guide(escape(owner_name))),
+        actions=[submit(copy.START_OWN, ACTION_START, style="positive")],
     )
-
-
-def stale_click(guide: Guide, current_index: int | None, reason: str) -> str:
-    """For a button of a step that is no longer current."""
-    if current_index is None:
-        return f"Nothing changed: {reason}."
-    step = guide.steps[current_index]
-    return (
-        f"That button is from an earlier step, so nothing changed. You're on step {current_index + 1} of "
-        f"{guide.step_count}, **{step.title}** — it's the latest card in your guide."
-    )
-
-
-def help_text(guide: Guide) -> str:
-    """What mentioning the bot with anything it does not know answers."""
-    return (
-        f"I walk you through **{guide.title.lower()}** ({guide.step_count} steps, about {guide.estimated_minutes} "
-        "minutes). Mention me with **start** to begin, **resume** to see your current step again, or **help** for "
-        "this message. Stuck? Press **I'm stuck** on any step and the Aldense team will join in."
-    )
-
-
-_SCOPE_MARK = {ScopeStatus.GRANTED: "✅", ScopeStatus.MISSING: "❌", ScopeStatus.UNKNOWN: "❔"}
-
-
-def _headline(result: CheckResult) -> str:
-    if result.verdict is Verdict.VERIFIED:
-        where = " · ".join(
-            [p for p in (result.clinic_name, region_label(result.region) if result.region else None) if p]
-        )
-        return f"✅ **Dentally is connected!** The key works ({where})." if where else "✅ **Dentally is connected!**"
-    if result.verdict is Verdict.MISSING_SCOPES:
-        return "❌ **The key works, but some permissions weren't ticked.**"
-    if result.verdict is Verdict.INVALID_KEY:
-        return "❌ **Dentally didn't accept that key.**"
-    if result.verdict is Verdict.COULD_NOT_PROVE:
-        return "❔ **Dentally answered, but I couldn't prove the key's permissions.**"
-    return "⏳ **I couldn't check the key with Dentally just yet.**"
 
 
 def _scope_facts(result: CheckResult) -> TextBlock:
-    lines = [f"{_SCOPE_MARK[check.status]} {SCOPE_LABELS[check.scope]}" for check in result.scopes]
-    return TextBlock(text="\n\n".join(lines), wrap=True)
+    return text("\n\n".join(copy.scope_line(check) for check in result.scopes))
 
 
 def result_card(result: CheckResult, owner: str, key_step_id: str) -> AdaptiveCard:
     """The check's result in the user's conversation: verdict, every permission, what to do next."""
-    body: list[Any] = [text(_headline(result))]
+    body: list[Any] = [text(copy.headline(result, escape))]
     if result.verdict is not Verdict.INVALID_KEY:
         body.append(_scope_facts(result))
-    body.append(text(advice(result).replace("\n", "\n\n")))
+    body.append(text(copy.advice(result, escape).replace("\n", "\n\n")))
     actions: list[SubmitAction] = []
     if result.verdict in (Verdict.MISSING_SCOPES, Verdict.INVALID_KEY):
-        actions.append(open_key_dialog("Try another key", owner, key_step_id))
+        actions.append(open_key_dialog(copy.TRY_ANOTHER_KEY, owner, key_step_id))
     elif result.verdict is Verdict.COULD_NOT_CHECK:
-        actions.append(submit("Check again", ACTION_CHECK_AGAIN, owner, key_step_id, style="positive"))
-        actions.append(open_key_dialog("Use another key", owner, key_step_id))
+        actions.append(submit(copy.CHECK_AGAIN, ACTION_CHECK_AGAIN, owner, key_step_id, style="positive"))
+        actions.append(open_key_dialog(copy.USE_ANOTHER_KEY, owner, key_step_id))
     elif result.verdict is Verdict.COULD_NOT_PROVE:
-        actions.append(open_key_dialog("Try another key", owner, key_step_id))
-        actions.append(submit("Check again", ACTION_CHECK_AGAIN, owner, key_step_id))
+        actions.append(open_key_dialog(copy.TRY_ANOTHER_KEY, owner, key_step_id))
+        actions.append(submit(copy.CHECK_AGAIN, ACTION_CHECK_AGAIN, owner, key_step_id))
     return card(*body, actions=actions)
 
 
 def result_dialog(result: CheckResult) -> AdaptiveCard:
     """The dialog after a check: the verdict and the per-permission list (the full advice is in the conversation)."""
-    body: list[Any] = [text(_headline(result))]
+    body: list[Any] = [text(copy.headline(result, escape))]
     if result.verdict is not Verdict.INVALID_KEY:
         body.append(_scope_facts(result))
-    body.append(text(advice(result).split("\n")[0]))
-    body.append(text("_The full result is in your conversation. You can close this window._", is_subtle=True))
+    body.append(text(copy.advice(result, escape).split("\n")[0]))
+    body.append(text(copy.RESULT_WITH_GUIDE, is_subtle=True))
     return card(*body)
 
 
@@ -294,35 +247,30 @@ def key_form(
 ) -> AdaptiveCard:
     """The private form: region and a masked key field. The key is never put back into a form."""
     body: list[Any] = [
-        text(
-            "Paste the key you copied from Dentally. The field is masked, and the key is **never shown in the "
-            "conversation**: it goes straight to Aldense's checker and is stored encrypted."
-        ),
+        text(copy.key_form_intro(masked=True)),
         ChoiceSetInput(
             id=INPUT_REGION,
-            label="Where is your practice?",
+            label=copy.REGION_LABEL,
             style="compact",
-            value=region if region in {value for value, _ in REGION_CHOICES} else "detect",
-            choices=[Choice(title=label, value=value) for value, label in REGION_CHOICES],
+            value=region if region in {value for value, _ in copy.REGION_CHOICES} else "detect",
+            choices=[Choice(title=label, value=value) for value, label in copy.REGION_CHOICES],
             is_required=True,
-            error_message="Choose your practice's region, or 'Not sure — detect it'.",
+            error_message=copy.CHOOSE_REGION,
         ),
         TextInput(
             id=INPUT_KEY,
-            label="Dentally API key",
+            label=copy.KEY_LABEL,
             style="Password",
-            placeholder="Paste the key here",
+            placeholder=copy.KEY_PLACEHOLDER,
             is_required=True,
             max_length=max_length,
-            error_message=f"Paste the whole key ({min_length}–{max_length} characters).",
+            error_message=copy.whole_key(min_length, max_length),
         ),
     ]
     if error:
-        body.append(text(f"⚠️ {error}", color="Attention"))
-    body.append(
-        text("🔒 Aldense's team only ever sees the last 4 characters of your key.", is_subtle=True, size="Small")
-    )
-    return card(*body, actions=[submit("Check key", SUBMIT_KEY, owner, style="positive")])
+        body.append(text(f":warning: {error}", color="Attention"))
+    body.append(text(copy.KEY_FOOTNOTE, is_subtle=True, size="Small"))
+    return card(*body, actions=[submit(copy.CHECK_KEY, SUBMIT_KEY, owner, style="positive")])
 
 
 def message_dialog(content: str) -> AdaptiveCard:
@@ -332,16 +280,9 @@ def message_dialog(content: str) -> AdaptiveCard:
 
 def cannot_accept_keys() -> AdaptiveCard:
     """Instead of the form when the deployment has no encryption keys: a key is never stored in plaintext."""
-    return message_dialog(
-        "⚠️ Aldense can't accept keys just yet — secure storage isn't switched on for this service. Nothing you "
-        "type would be kept, so please don't enter your key now. The Aldense team has been told and will let you "
-        "know here when it's ready."
-    )
+    return message_dialog(copy.CANNOT_ACCEPT_KEYS)
 
 
 def key_check_lost(owner: str, key_step_id: str) -> AdaptiveCard:
     """Told when the check of a key was cut short (the key was only in memory): enter it again."""
-    return card(
-        text("⏳ Your key check was interrupted on our side, so nothing was decided. Please enter it again."),
-        actions=[open_key_dialog("Enter the key again", owner, key_step_id)],
-    )
+    return card(text(copy.KEY_CHECK_LOST), actions=[open_key_dialog(copy.ENTER_KEY, owner, key_step_id)])

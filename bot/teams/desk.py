@@ -90,7 +90,7 @@ class TeamsDesk:
         if words:
             wanted = " ".join(words).casefold()
             views = [v for v in views if wanted in v.clinic.display_name.casefold()]
-            reply = self._listing(views, f"Clinics matching “{' '.join(words)[:60]}”")
+            reply = self._listing(views, f"Clinics matching “{cards.escape(' '.join(words), 60)}”")
         else:
             in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
             verified = sum(1 for v in views if v.verified)
@@ -122,7 +122,7 @@ class TeamsDesk:
             step = f"step {place}/{self.guide.step_count}" if leader else "not started"
             stuck = " · 🆘 stuck" if view.stuck else ""
             lines.append(
-                f"- **{view.clinic.display_name}** ({view.platform_label}) · {step} · idle "
+                f"- **{cards.escape(view.clinic.display_name)}** ({view.platform_label}) · {step} · idle "
                 f"{duration(now - view.idle_since())}{stuck} — {cards.markdown(outcome(view))}"
             )
         if len(views) > MAX_LISTED:

@@ -21,6 +21,7 @@ from microsoft_teams.api.models import (
 from microsoft_teams.cards import AdaptiveCard
 from pydantic import SecretStr
 
+from bot.core import copy
 from bot.core.kit import Core
 from bot.core.support import SupportReports
 from bot.teams import cards
@@ -36,7 +37,7 @@ from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token
 
 logger = logging.getLogger(__name__)
 
-TITLE = "Dentally key"
+TITLE = copy.KEY_TITLE
 # How long a dialog waits for the check before saying the result will appear in the conversation.
 DIALOG_PATIENCE_SECONDS = 8.0
 
@@ -82,8 +83,8 @@ class TeamsKeyDialog:
         owner = data.get("owner")
         if owner != actor.id:
             directory = self._platform.messenger.directory
-            name = await directory.name(str(owner)) if isinstance(owner, str) else "someone else"
-            return dialog(cards.message_dialog(f"This guide belongs to {name}, so only they can enter its key."))
+            who = cards.escape(await directory.name(owner)) if isinstance(owner, str) else copy.Shown("someone else")
+            return dialog(cards.message_dialog(copy.not_your_key_form(who)))
         if not self._core.keys.accepts_keys:
             state = await self._keys_state(place, actor)
             if state is not None:
@@ -104,12 +105,10 @@ class TeamsKeyDialog:
     async def submit(self, place: Place, actor: Actor, data: dict[str, Any]) -> TaskModuleResponse:
         """The dialog for ``task/submit``: inline errors for junk, else the check's result (or "still checking")."""
         if data.get("owner") != actor.id:
-            return dialog(
-                cards.message_dialog("This form has expired. Close it and click **Enter the key privately**.")
-            )
+            return dialog(cards.message_dialog(copy.FORM_EXPIRED))
         region = _read_region(data.get(cards.INPUT_REGION))
         if region is None:
-            return dialog(cards.key_form(actor.id, MIN_LENGTH, MAX_LENGTH, error="Choose your practice's region."))
+            return dialog(cards.key_form(actor.id, MIN_LENGTH, MAX_LENGTH, error=copy.CHOOSE_REGION))
         try:
             token = parse_token(str(data.get(cards.INPUT_KEY) or ""))
         except TokenFormatError as exc:
@@ -120,12 +119,7 @@ class TeamsKeyDialog:
         if isinstance(result, str):
             return dialog(cards.message_dialog(result))
         if result is None:
-            return dialog(
-                cards.message_dialog(
-                    "⏳ Still checking with Dentally — the result will appear in your conversation in a moment. "
-                    "You can close this window."
-                )
-            )
+            return dialog(cards.message_dialog(copy.STILL_CHECKING))
         return dialog(cards.result_dialog(result))
 
     async def check_again(self, place: Place, actor: Actor) -> None:
@@ -135,7 +129,7 @@ class TeamsKeyDialog:
             await self._platform.messenger.notify(
                 place.channel,
                 actor.id,
-                "I no longer have that key to check — please click **Use another key** and paste it again.",
+                cards.markdown(copy.NO_KEPT_KEY),
             )
             return
         outcome = await self._run(self._key(place, actor), kept.token, kept.region, wait=False)

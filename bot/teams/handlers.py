@@ -16,6 +16,7 @@ from microsoft_teams.api.activities.message import MessageActivity
 from microsoft_teams.api.models import TaskModuleResponse
 from microsoft_teams.apps import ActivityContext, App
 
+from bot.core import copy
 from bot.core.kit import Core
 from bot.core.messages import HelpText
 from bot.core.moves import StepButton
@@ -166,7 +167,7 @@ class TeamsHandlers:
         place, actor = await self._arrived(activity)
         data = _dialog_data(activity)
         if data.get("dialog_id") != cards.DIALOG_KEY:
-            return dialog(cards.message_dialog("This button no longer opens anything. Please use the latest card."))
+            return dialog(cards.message_dialog(copy.BUTTON_OUTDATED))
         return await self._keys.open(place, actor, data)
 
     async def dialog_submit(self, activity: TaskSubmitInvokeActivity) -> TaskModuleResponse:
@@ -174,5 +175,5 @@ class TeamsHandlers:
         place, actor = await self._arrived(activity)
         data = _dialog_data(activity)
         if data.get("action") != cards.SUBMIT_KEY:
-            return dialog(cards.message_dialog("This form has expired. Close it and try again."))
+            return dialog(cards.message_dialog(copy.FORM_EXPIRED))
         return await self._keys.submit(place, actor, data)

@@ -15,7 +15,7 @@ from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
-from bot.teams.render import PictureUrl, people_in, render
+from bot.teams.render import LABEL, PictureUrl, people_in, render
 from conversations.conversation import Conversation
 from conversations.guide import Guide
 from conversations.store import StoreUnavailable
@@ -44,7 +44,7 @@ class TeamsPlatform:
     """The core's view of Teams: posts, edits and private notes through the Bot Connector, and facts for support."""
 
     name = PLATFORM
-    label = "Microsoft Teams"
+    label = LABEL
 
     def __init__(self, messenger: TeamsMessenger, guide: Guide, picture_url: PictureUrl) -> None:
         self._messenger = messenger
@@ -121,5 +121,11 @@ class TeamsPlatform:
 
 
 def _slack_safe(name: str) -> str:
-    """A display name that cannot form Slack markup (mentions, links, bold) inside our text."""
-    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "")
+    """A display name that cannot form Slack markup (mentions, links, bold) inside support's Slack text.
+
+    Support lives in Slack, but ``bot.teams`` may not import ``bot.slack``: this mirrors ``bot.slack.mrkdwn.escape``
+    (entities for ``&<>``, one line, at most 80 characters) and also drops ``*``, which would end the bold around it.
+    """
+    one_line = "".join(c if c.isprintable() else " " for c in name.replace("*", ""))
+    cut = one_line if len(one_line) <= 80 else one_line[:79] + "…"
+    return cut.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.teams import cards
 from conversations.guide import Guide, Step
@@ -13,14 +14,7 @@ from conversations.guide import Guide, Step
 PictureUrl = Callable[[Step], str | None]
 Names = Callable[[str], str]
 
-NOT_ACCEPTED = (
-    "Sorry — Teams didn't accept my last message. Mention me with **resume** to see your current step again; "
-    "nothing you did was lost."
-)
-ALREADY_GOING = "You already have a Dentally guide going — I've put your current step at the bottom of it."
-NOTHING_TO_RESUME = "You have no guide in progress here — mention me with **start** to begin."
-UNAVAILABLE = "⏳ Aldense Guide is temporarily unavailable — please try again in a minute. Nothing was lost."
-GAVE_UP = "⚠️ Aldense Guide is still unavailable, so that click didn't go through. Please try it again later."
+LABEL = "Microsoft Teams"
 
 
 def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Names) -> AdaptiveCard | str:
@@ -36,7 +30,7 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.ClosedStep():
             return cards.closed_step(guide, message.index, message.how)
         case m.HelpComing():
-            return cards.help_coming(guide, message.index)
+            return cards.markdown(copy.help_coming(guide, message.index))
         case m.Reminder():
             return cards.reminder(guide, message.index, message.user, name(message.user))
         case m.ResetNotice():
@@ -50,21 +44,21 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.NotYourGuide():
             return cards.not_your_guide(name(message.owner))
         case m.StaleClick():
-            return cards.stale_click(guide, message.current_index, message.reason)
+            return cards.markdown(copy.stale_click(guide, message.current_index, message.reason))
         case m.Refused():
-            return f"Sorry, that can't be done right now: {message.reason}."
+            return cards.markdown(copy.refused(message.reason))
         case m.AlreadyGoing():
-            return ALREADY_GOING
+            return cards.markdown(copy.ALREADY_GOING)
         case m.NothingToResume():
-            return NOTHING_TO_RESUME
+            return cards.markdown(copy.NOTHING_TO_RESUME)
         case m.TemporarilyUnavailable():
-            return UNAVAILABLE
+            return cards.markdown(copy.TEMPORARILY_UNAVAILABLE)
         case m.GaveUp():
-            return GAVE_UP
+            return cards.markdown(copy.GAVE_UP)
         case m.NotAccepted():
-            return NOT_ACCEPTED
+            return cards.markdown(copy.not_accepted(LABEL, message.detail))
         case m.HelpText():
-            return cards.help_text(guide)
+            return cards.markdown(copy.help_text(guide))
 
 
 def people_in(message: m.Outgoing) -> tuple[str, ...]:

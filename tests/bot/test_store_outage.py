@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from bot.core import copy
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
 from conversations.addresses import ConversationKey
@@ -112,7 +113,7 @@ async def test_redis_stopping_mid_guide_loses_nothing(
         assert delivery.response.status_code == 200
         assert time.monotonic() - started < 2.5  # acknowledged within Slack's 3 seconds
         told = await driver.wait_for(lambda: driver.ephemeral(ADMIN, CLINIC))
-        assert "temporarily unavailable" in told[-1].text
+        assert told[-1].text == copy.TEMPORARILY_UNAVAILABLE
         assert (await http.get(f"{bot.url}/readyz")).status_code == 503
         assert (await http.get(f"{bot.url}/healthz")).status_code == 200
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core import copy
 from bot.core.runner import Trigger
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
+from bot.slack.mrkdwn import mention
 from conversations.addresses import ConversationKey
 from conversations.events import Done, PostStep, Start
 from conversations.guide import load_guide
@@ -131,7 +133,7 @@ async def test_someone_elses_click_changes_nothing_and_offers_their_own_guide(
     first = await scenario.latest_step(ADMIN)
     await driver.click(NURSE, first, blocks.ACTION_DONE)
     note = await driver.wait_for(lambda: driver.ephemeral(NURSE, CLINIC))
-    assert f"belongs to <@{ADMIN}>" in note[-1].text
+    assert note[-1].text == copy.not_your_guide(mention(ADMIN))
     await scenario.idle(bot)
     state = await bot.runtime.core.service.conversation(await _key(bot, ADMIN))
     assert state is not None
@@ -202,7 +204,7 @@ async def test_start_again_reposts_the_current_step_without_a_second_thread(
     )
     assert GUIDE.steps[1].title in message_text(again)
     note = await driver.wait_for(lambda: driver.ephemeral(ADMIN, CLINIC))
-    assert "already have a Dentally guide going" in note[-1].text
+    assert note[-1].text == copy.ALREADY_GOING
     # Exactly one step message keeps its buttons. Usually the old one is closed before the repost; when Start
     # arrived while step 2 was being posted, the second of the two posts to be recorded closes the other, a moment
     # after the repost shows up, so wait for it rather than look once.

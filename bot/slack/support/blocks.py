@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.clinics import ClinicView, duration, last_check, outcome
+from bot.core.copy import Shown
 from bot.slack.blocks import Blocks, button
+from bot.slack.mrkdwn import escape
 from bot.slack.platform import PLATFORM as SLACK
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation, Status
@@ -29,7 +31,12 @@ def place(view: ClinicView) -> str:
     """The clinic's channel in Slack text: a channel mention on Slack, its name elsewhere."""
     if view.platform == SLACK:
         return f"<#{view.clinic.channel}>"
-    return f"*{view.clinic.channel_name}*" if view.clinic.channel_name else "their channel"
+    return f"*{escape(view.clinic.channel_name)}*" if view.clinic.channel_name else "their channel"
+
+
+def name(clinic: Clinic) -> Shown:
+    """The clinic's name (Dentally's practice name, else its channel's) as inert Slack text."""
+    return escape(clinic.display_name)
 
 
 def person(view: ClinicView, user: str) -> str:
@@ -75,16 +82,15 @@ def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
 
 def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     """The clinic's live status card in the onboarding channel (edited in place)."""
-    name = view.clinic.display_name
     people = "\n".join(_person(guide, view, c) for c in view.conversations) or "_No one has started yet._"
-    fallback = f"{name}: {outcome(view)}"
+    fallback = f"{name(view.clinic)}: {outcome(view)}"
     card: Blocks = [
         {
             "type": "section",
             "block_id": "card:title",
             "text": {
                 "type": "mrkdwn",
-                "text": (f":tooth: *{view.clinic.name}* · " if view.clinic.name else ":tooth: ")
+                "text": (f":tooth: *{escape(view.clinic.name)}* · " if view.clinic.name else ":tooth: ")
                 + f"Dentally setup in {place(view)} · {view.platform_label}",
             },
         },
@@ -142,7 +148,7 @@ def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_
         step = f"step {guide.index_of(leader.step_id) + 1}/{guide.step_count}" if leader else "not started"
         flag = " · :sos: stuck" if view.stuck else ""
         line = (
-            f"*{view.clinic.display_name}* ({place(view)} · {view.platform_label}) · {step} · idle "
+            f"*{name(view.clinic)}* ({place(view)} · {view.platform_label}) · {step} · idle "
             f"{duration(now - view.idle_since())}{flag}\n{outcome(view)}"
         )
         listing.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
@@ -171,7 +177,7 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f":tooth: *{clinic.display_name}* ({place(view)} · {view.platform_label})\n{outcome(view)}",
+                "text": f":tooth: *{name(clinic)}* ({place(view)} · {view.platform_label})\n{outcome(view)}",
             },
         }
     ]
@@ -216,7 +222,7 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
                 ],
             }
         )
-    return f"{clinic.display_name}: {outcome(view)}", detail[:50]
+    return f"{name(clinic)}: {outcome(view)}", detail[:50]
 
 
 def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[str, Any]:
@@ -233,8 +239,8 @@ def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[st
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Reset the Dentally guide for *{clinic_name}*? Everyone's progress there is cleared and "
-                    "the clinic is told politely that they can start afresh. A stored key is kept.",
+                    "text": f"Reset the Dentally guide for *{escape(clinic_name)}*? Everyone's progress there is "
+                    "cleared and the clinic is told politely that they can start afresh. A stored key is kept.",
                 },
             }
         ],
@@ -256,17 +262,17 @@ def home_for_staff(
     funnel = "```\n    Step                                reached  median  drop\n" + "\n".join(rows) + "\n```"
     waiting = sorted((v for v in views if not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
     waiting_lines = "\n".join(
-        f"{':sos: ' if v.stuck else ''}*{v.clinic.display_name}* ({place(v)} · {v.platform_label}) · idle "
+        f"{':sos: ' if v.stuck else ''}*{name(v.clinic)}* ({place(v)} · {v.platform_label}) · idle "
         f"{duration(now - v.idle_since())} · {outcome(v)}"
         for v in waiting
     )
     credentials = sorted(
-        ((v.clinic.display_name, v.clinic.credential) for v in views if v.clinic.credential is not None),
+        ((name(v.clinic), v.clinic.credential) for v in views if v.clinic.credential is not None),
         key=lambda pair: -pair[1].verified_at,
     )[:8]
     verified_lines = "\n".join(
-        f"*{name}* · {when(credential.verified_at)} · key `…{credential.fingerprint}`"
-        for name, credential in credentials
+        f"*{shown}* · {when(credential.verified_at)} · key `…{credential.fingerprint}`"
+        for shown, credential in credentials
     )
     return {
         "type": "home",

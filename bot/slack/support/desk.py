@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import blocks, calls
 from bot.slack.app import BotContext
+from bot.slack.mrkdwn import escape
 from bot.slack.payloads import Click, channel_reference, metadata_fields
 from bot.slack.platform import PLATFORM
 from bot.slack.results import support_summary
@@ -62,7 +63,7 @@ class StaffDesk:
                 found = await ctx.reporter.clinics.find(" ".join(words[1:]))
                 if found is None:
                     await respond(
-                        f"`{' '.join(words[1:])[:80]}` is neither a channel nor the name of one clinic. Usage: "
+                        f"`{escape(' '.join(words[1:]))}` is neither a channel nor the name of one clinic. Usage: "
                         "`/aldense status #clinic-channel` or `/aldense status clinic name` (for Teams clinics)."
                     )
                     return
@@ -147,7 +148,8 @@ class StaffDesk:
         line = support_summary(result, credential.fingerprint)
         await ctx.reporter.clinic_note(platform, clinic.channel, f":repeat: Re-check by <@{click.user}>: {line}")
         await ctx.reporter.refresh_card(platform, clinic.channel)
-        await calls.ephemeral(ctx.client, click.channel, click.user, f"Re-checked {clinic.display_name}: {line}")
+        answer = f"Re-checked {support_blocks.name(clinic)}: {line}"
+        await calls.ephemeral(ctx.client, click.channel, click.user, answer)
 
     async def confirm_reset(self, click: Click) -> None:
         """Open the confirmation modal of a guide reset."""

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.clinics import Clinics, ClinicView
 from bot.core.platform import Platforms
 from bot.slack import calls
+from bot.slack.mrkdwn import escape
 from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
@@ -187,7 +188,7 @@ class SupportReporter:
             return f"<#{channel}>"
         clinic = await self._service.clinic(platform, channel)
         name = clinic.channel_name if clinic else None
-        return f"*{name}*" if name else "their channel"
+        return f"*{escape(name)}*" if name else "their channel"
 
     async def _thread_link(self, conversation: Conversation) -> str | None:
         served = self._platforms.get(conversation.platform)
