@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.slack import blocks, results
 from bot.slack.blocks import Blocks
@@ -54,6 +55,8 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return blocks.sorry_not_accepted(message.detail), None
         case m.HelpText():
             return blocks.help_text(guide), None
+        case m.Forgotten():
+            return copy.FORGOTTEN, None
 
 
 def has_picture(message: m.Outgoing) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.teams import cards
 from conversations.guide import Guide, Step
@@ -65,6 +66,8 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
             return NOT_ACCEPTED
         case m.HelpText():
             return cards.help_text(guide)
+        case m.Forgotten():
+            return cards.markdown(copy.FORGOTTEN)
 
 
 def people_in(message: m.Outgoing) -> tuple[str, ...]:
