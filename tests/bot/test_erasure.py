@@ -1,0 +1,197 @@
+"""Forgetting a clinic end to end (signed Slack command and confirmation, and the command line), and export."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.slack.support import blocks as support_blocks
+from conversations.addresses import clinic_key
+from conversations.clinic import Clinic
+from dentally.sandbox import Sandbox
+from tests.bot.harness import (
+    ADMIN,
+    CLINIC,
+    ONBOARDING,
+    SIGNING_SECRET,
+    STAFF,
+    MovableClock,
+    Scenario,
+    bot_settings,
+    message_text,
+    running_bot,
+)
+from tests.bot.test_support import KEYS, THURSDAY_10_LONDON, World, cards, settle, verified_clinic
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = KEYS["all_scopes"].key
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.sqlite3"
+    return str(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture
+async def world(
+    api: SlackApiSandbox, state_url: str, dentally: Sandbox, dentally_url: str, tmp_path: Path
+) -> AsyncIterator[World]:
+    clock = MovableClock(THURSDAY_10_LONDON)
+    settings = bot_settings(api, state_url, dentally_url)
+    async with httpx.AsyncClient(timeout=10) as http, running_bot(settings, clock) as running:
+        driver = SlackDriver(running.url, SIGNING_SECRET, api, http, clock=clock)
+        yield World(api, driver, Scenario(api, driver, tmp_path), running.runtime, clock, dentally)
+
+
+def everything_stored(url: str) -> list[str]:
+    """Every record, mark and due-queue entry in the store, one line each, read past the bot (SQLite rows, Redis keys)."""
+    if url.startswith("sqlite:"):
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+            rows = [
+                *db.execute("SELECT 'record', key, data FROM records"),
+                *db.execute("SELECT 'mark', key, '' FROM marks"),
+                *db.execute("SELECT 'due', queue, item FROM due"),
+            ]
+        return [" ".join(str(part) for part in row) for row in rows]
+    client = redis.Redis.from_url(url, decode_responses=True)
+    lines = []
+    try:
+        for key in client.scan_iter():
+            kind = client.type(key)
+            if kind == "hash":
+                lines.append(f"{key} {client.hgetall(key)}")
+            elif kind == "zset":
+                lines.append(f"{key} {client.zrange(key, 0, -1)}")
+            else:
+                lines.append(f"{key} {client.get(key)}")
+    finally:
+        client.close()
+    return lines
+
+
+def about_the_clinic(lines: list[str], ciphertext: str) -> list[str]:
+    found = ("Maple Leaf", CLINIC, ADMIN, KEY, KEY[-4:], ciphertext)
+    return [line for line in lines if any(text in line for text in found)]
+
+
+async def stored_ciphertext(world: World) -> str:
+    record = await world.runtime.store.get(clinic_key("slack", CLINIC))
+    assert record is not None
+    credential = Clinic.model_validate_json(record.data).credential
+    assert credential is not None
+    return credential.ciphertext
+
+
+def response_with(api: SlackApiSandbox, text: str) -> str | None:
+    for response in reversed(api.responses()):
+        body = json.dumps(response.body)
+        if text in body:
+            return body
+    return None
+
+
+async def test_staff_forget_a_clinic_with_confirmation_and_nothing_about_it_is_left(
+    world: World, state_url: str
+) -> None:
+    await verified_clinic(world)
+    ciphertext = await stored_ciphertext(world)
+    assert about_the_clinic(everything_stored(state_url), ciphertext)  # the scan sees the clinic before
+    driver, api = world.driver, world.api
+
+    await driver.run_command(STAFF, ONBOARDING, "/aldense", f"forget <#{CLINIC}|clinic>", escape=False)
+    confirm = await driver.wait_for(lambda: driver.open_view(STAFF))
+    assert confirm.callback_id == support_blocks.FORGET_VIEW
+    assert "Maple Leaf Dental" in json.dumps(confirm.blocks)
+    assert "stored Dentally key" in json.dumps(confirm.blocks)
+    tick = {support_blocks.FORGET_TELL_BLOCK: {support_blocks.FORGET_TELL_ACTION: [support_blocks.FORGET_TELL_VALUE]}}
+    await driver.submit_view(STAFF, confirm, tick)
+    done = await driver.wait_for(lambda: (v := driver.open_view(STAFF)) and "Done:" in json.dumps(v.blocks) and v)
+    assert "erased 1 conversation(s), the clinic record (with the stored key)" in json.dumps(done.blocks)
+    await settle(world)
+
+    assert about_the_clinic(everything_stored(state_url), ciphertext) == []
+    card = cards(api)[0]
+    assert "erased on" in message_text(card) and f"by <@{STAFF}>" in message_text(card)
+    assert "Maple Leaf" not in message_text(card)
+    told = [m for m in api.messages(CLINIC) if "erased what I kept" in m.text]
+    assert len(told) == 1
+
+    # Idempotent: a second forget finds nothing, says so, and opens no confirmation.
+    before = api.open_view(STAFF)
+    await driver.run_command(STAFF, ONBOARDING, "/aldense", f"forget <#{CLINIC}|clinic>", escape=False)
+    assert await driver.wait_for(lambda: response_with(api, "Nothing is stored for"))
+    assert api.open_view(STAFF) == before
+
+
+async def test_forget_is_refused_to_a_clinic_user_and_erases_nothing(world: World) -> None:
+    await verified_clinic(world)
+    await world.driver.run_command(ADMIN, CLINIC, "/aldense", f"forget <#{CLINIC}|clinic>", escape=False, force=True)
+    assert await world.driver.wait_for(lambda: response_with(world.api, "for the Aldense team only"))
+    assert all(view.callback_id != support_blocks.FORGET_VIEW for view in world.api.modal_stack(ADMIN))
+    conversations, clinic = await world.runtime.core.erasure.stored("slack", CLINIC)
+    assert conversations == 1 and clinic is not None
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALDENSE_", "DENTALLY_", "TEAMS_"))}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        cwd=ROOT,
+        env=clean | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(child.communicate(), 60)
+    assert child.returncode is not None
+    return child.returncode, out.decode(), err.decode()
+
+
+async def test_export_then_forget_from_the_command_line(world: World, state_url: str) -> None:
+    await verified_clinic(world)
+    ciphertext = await stored_ciphertext(world)
+    env = {
+        "STATE_URL": state_url,
+        "SLACK_BOT_TOKEN": world.api.workspace.bot_token,
+        "SLACK_API_URL": world.api.api_url,
+        "ALDENSE_ONBOARDING_CHANNEL": ONBOARDING,
+    }
+
+    code, out, err = await run_cli("export", "--channel", CLINIC, env=env)
+    assert code == 0, err
+    held = json.loads(out)
+    assert held["clinic"]["name"] == "Maple Leaf Dental"
+    assert held["clinic"]["credential"]["fingerprint"] == KEY[-4:]
+    assert "ciphertext" not in held["clinic"]["credential"]
+    assert [c["user"] for c in held["conversations"]] == [ADMIN]
+    assert KEY not in out and ciphertext not in out
+    assert "email" not in json.dumps(held["clinic"]["last_check"]["user"])
+
+    code, out, err = await run_cli("forget", "--channel", CLINIC, env=env)
+    assert code == 0, err
+    assert "erased 1 conversation(s), the clinic record (with the stored key)" in out
+    assert "Status card retired." in out
+    assert about_the_clinic(everything_stored(state_url), ciphertext) == []
+    assert "aldense-guide forget" in message_text(cards(world.api)[0])
+
+    code, out, _ = await run_cli("forget", "--channel", CLINIC, env=env)
+    assert code == 1
+    assert "Nothing is stored" in out
+    code, _, err = await run_cli("export", "--channel", CLINIC, env=env)
+    assert code == 1
+    assert "Nothing is stored" in err
