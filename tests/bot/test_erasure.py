@@ -57,7 +57,7 @@ async def world(
 
 
 def everything_stored(url: str) -> list[str]:
-    """Every record, mark and due-queue entry in the store, one line each, read past the bot (SQLite rows, Redis keys)."""
+    """Every record, mark and queue entry in the store, a line each, read past the bot (SQLite rows, Redis keys)."""
     if url.startswith("sqlite:"):
         with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
             rows = [
@@ -124,7 +124,8 @@ async def test_staff_forget_a_clinic_with_confirmation_and_nothing_about_it_is_l
 
     assert about_the_clinic(everything_stored(state_url), ciphertext) == []
     card = cards(api)[0]
-    assert "erased on" in message_text(card) and f"by <@{STAFF}>" in message_text(card)
+    assert "erased on" in message_text(card)
+    assert f"by <@{STAFF}>" in message_text(card)
     assert "Maple Leaf" not in message_text(card)
     told = [m for m in api.messages(CLINIC) if "erased what I kept" in m.text]
     assert len(told) == 1
@@ -142,7 +143,8 @@ async def test_forget_is_refused_to_a_clinic_user_and_erases_nothing(world: Worl
     assert await world.driver.wait_for(lambda: response_with(world.api, "for the Aldense team only"))
     assert all(view.callback_id != support_blocks.FORGET_VIEW for view in world.api.modal_stack(ADMIN))
     conversations, clinic = await world.runtime.core.erasure.stored("slack", CLINIC)
-    assert conversations == 1 and clinic is not None
+    assert conversations == 1
+    assert clinic is not None
 
 
 async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -179,7 +181,8 @@ async def test_export_then_forget_from_the_command_line(world: World, state_url:
     assert held["clinic"]["credential"]["fingerprint"] == KEY[-4:]
     assert "ciphertext" not in held["clinic"]["credential"]
     assert [c["user"] for c in held["conversations"]] == [ADMIN]
-    assert KEY not in out and ciphertext not in out
+    assert KEY not in out
+    assert ciphertext not in out
     assert "email" not in json.dumps(held["clinic"]["last_check"]["user"])
 
     code, out, err = await run_cli("forget", "--channel", CLINIC, env=env)
