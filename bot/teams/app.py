@@ -99,7 +99,7 @@ async def open_teams(
     platform = TeamsPlatform(messenger, core.guide, core.picture_url)
     core.platforms.add(platform)
     team = settings.tenant_id
-    desk = TeamsDesk(core.service, clinics, messenger, team)
+    desk = TeamsDesk(core.service, clinics, messenger, team, core.erasure)
     keys = TeamsKeyDialog(core, platform, core.reports, team)
     TeamsHandlers(core, platform, keys, desk, team, kickoff_on_join).register(app)
     await app.initialize()
