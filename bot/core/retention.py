@@ -2,9 +2,9 @@
 
 What is kept, and for how long:
 
-- A guide (conversation) that was abandoned, or is still in progress but quiet (no click, no reminder) for the
-  retention period, is erased with its due work and leases. A finished guide (its key verified, or refused and not
-  followed up) is kept while its clinic is, as the record of who connected it.
+- A guide (conversation) that is not verified (abandoned, or still in progress) and that its person has not moved
+  for the retention period (reminders do not count) is erased with its due work and leases. A verified guide is
+  kept while its clinic is, as the record of who connected it.
 - A clinic record with no stored key and no guide left, not updated for the retention period, is erased like
   ``forget`` does (its card retired, its remembered names gone); a clinic with a stored key is kept until staff
   forget it, because the key is what Aldense uses.
@@ -73,9 +73,8 @@ class Retention:
         self.seconds = days * 86400.0
 
     def expired(self, conversation: Conversation, now: float) -> bool:
-        """Whether ``conversation`` is abandoned or still in progress, and quiet longer than the retention period."""
-        idle = conversation.status is Status.ABANDONED or conversation.in_progress
-        return idle and now - conversation.quiet_since > self.seconds
+        """Whether ``conversation`` is not verified and unmoved for longer than the retention period."""
+        return conversation.status is not Status.VERIFIED and now - conversation.updated_at > self.seconds
 
     async def sweep(self, now: float, force: bool = False) -> Swept:
         """Erase what the rule says has been kept long enough; at most once per ``SWEEP_EVERY_SECONDS`` overall.

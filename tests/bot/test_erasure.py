@@ -17,12 +17,14 @@ import redis
 
 from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack.support import blocks as support_blocks
-from conversations.addresses import clinic_key
+from conversations.addresses import ConversationKey, clinic_key
 from conversations.clinic import Clinic
+from conversations.events import Abandon, Start
 from dentally.sandbox import Sandbox
 from tests.bot.harness import (
     ADMIN,
     CLINIC,
+    NURSE,
     ONBOARDING,
     SIGNING_SECRET,
     STAFF,
@@ -36,6 +38,8 @@ from tests.bot.test_support import KEYS, THURSDAY_10_LONDON, World, cards, settl
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = KEYS["all_scopes"].key
+DAY = 86400.0
+RETENTION_DAYS = 180
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -198,3 +202,62 @@ async def test_export_then_forget_from_the_command_line(world: World, state_url:
     code, _, err = await run_cli("export", "--channel", CLINIC, env=env)
     assert code == 1
     assert "Nothing is stored" in err
+
+
+async def test_retention_erases_unmoved_guides_and_idle_clinics_without_a_key(world: World, state_url: str) -> None:
+    await verified_clinic(world)  # Maple Leaf: the admin's guide is finished and the key is stored
+    service, clock = world.runtime.core.service, world.clock
+    team = await world.runtime.slack.workspace.installing_team()
+
+    async def begin(key: ConversationKey, name: str) -> None:
+        outcome = await service.handle(key, Start(at=clock()))
+        assert outcome.batch is not None
+        await service.settle(key, outcome.batch)  # as if posted: this test is about what is kept, not Slack
+        await service.update_clinic("slack", key.channel, lambda c: c.model_copy(update={"team": team, "name": name}))
+
+    idle = ConversationKey("slack", team, "C0IDLE", "U0IDLER")
+    await begin(idle, "Idle Dental")
+    abandoned = ConversationKey("slack", team, CLINIC, NURSE)
+    await begin(abandoned, "Maple Leaf Dental")
+    await service.handle(abandoned, Abandon(clock()))
+    clock.advance(RETENTION_DAYS * DAY - 2 * DAY)
+    recent = ConversationKey("slack", team, "C0RECENT", "U0RECENT")
+    await begin(recent, "Recent Dental")
+    clock.advance(3 * DAY)  # past the period for the first guides, not for the recent one
+    gone = ("C0IDLE", "U0IDLER", "Idle Dental", NURSE)
+    assert [line for line in everything_stored(state_url) if any(text in line for text in gone)]
+
+    await world.runtime.scheduler.run_once()
+    await settle(world)
+
+    lines = everything_stored(state_url)
+    assert [line for line in lines if any(text in line for text in gone)] == []
+    assert await service.conversation(recent) is not None
+    assert await service.conversation(ConversationKey("slack", team, CLINIC, ADMIN)) is not None
+    kept = await service.clinic("slack", CLINIC)
+    assert kept is not None
+    assert kept.credential is not None
+    assert await service.clinic("slack", "C0RECENT") is not None
+    # The stored check result names no one: the Dentally user's id stays, their name and e-mail do not.
+    assert kept.last_check is not None
+    user = kept.last_check["user"]
+    assert isinstance(user, dict)
+    assert user.get("id") is not None
+    assert not {"first_name", "last_name", "email"} & set(user)
+
+
+async def test_retention_cleans_names_from_check_results_kept_before_the_rule(world: World) -> None:
+    await verified_clinic(world)
+    service = world.runtime.core.service
+    named = {"id": 7, "first_name": "Jane", "last_name": "Admin", "email": "jane@maple.example"}
+
+    def older(clinic: Clinic) -> Clinic:
+        return clinic.model_copy(update={"last_check": {**(clinic.last_check or {}), "user": named}})
+
+    await service.update_clinic("slack", CLINIC, older)
+    swept = await world.runtime.scheduler.retention.sweep(world.clock(), force=True)
+    assert swept.checks_cleaned == 1
+    clinic = await service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.last_check is not None
+    assert clinic.last_check["user"] == {"id": 7}
