@@ -18,8 +18,9 @@ from bot.slack.key_modal import SlackKeyModal, read_submission
 from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
-from bot.slack.support.desk import NOT_STAFF_FORGET, NOT_STAFF_RESET, StaffDesk
+from bot.slack.support.desk import INCOMPATIBLE_FOR_STAFF, NOT_STAFF_FORGET, NOT_STAFF_RESET, StaffDesk
 from conversations.addresses import ConversationKey
+from conversations.schema import IncompatibleRecord
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,9 @@ class _Handlers:
         except StoreUnavailable:
             logger.warning("/aldense answered 'unavailable': the state store is unreachable")
             await respond(blocks.temporarily_unavailable_for_staff())
+        except IncompatibleRecord as exc:
+            logger.warning("/aldense met a record of a newer release: %s", exc)
+            await respond(INCOMPATIBLE_FOR_STAFF)
 
     async def _command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         user = body.get("user_id")

@@ -119,6 +119,9 @@ class StaffDesk:
             await calls.ephemeral(
                 self.ctx.client, click.channel, click.user, blocks.temporarily_unavailable_for_staff()
             )
+        except IncompatibleRecord as exc:
+            logger.warning("a staff button met a record of a newer release: %s", exc)
+            await calls.ephemeral(self.ctx.client, click.channel, click.user, INCOMPATIBLE_FOR_STAFF)
 
     async def refuse(self, click: Click) -> None:
         """Tell a non-staff clicker that the button is not for them."""
