@@ -9,7 +9,8 @@ What is kept, and for how long:
   ``forget`` does (its card retired, its remembered names gone); a clinic with a stored key is kept until staff
   forget it, because the key is what Aldense uses.
 - A check result keeps the Dentally user's id and permission level (which account the key belongs to) but never
-  their name or e-mail address: those are shown once in the support thread and not stored (``kept_check``).
+  their name or e-mail address: the check reads them from Dentally, and they are dropped before the result is
+  stored (``kept_check``).
   Records written before this rule are cleaned by the sweep.
 """
 
