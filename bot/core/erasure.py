@@ -18,7 +18,7 @@ from typing import Any
 from bot.core.messages import Forgotten
 from bot.core.platform import Platforms
 from bot.core.support import SupportReports
-from conversations.addresses import ConversationKey, clinic_key, store_key
+from conversations.addresses import ConversationKey, clinic_key, conversation_prefix, store_key
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.service import OnboardingService
@@ -119,10 +119,18 @@ class Erasure:
         self._platforms = platforms
         self._reports = reports
         self._remembered = dict(remembered or {})
+        self._drops: dict[str, Callable[[str | None, Sequence[str]], None]] = {}
 
     def remember(self, platform: str, where: Remembered) -> None:
         """Register where ``platform`` keeps what it learnt about channels and people."""
         self._remembered[platform] = where
+
+    def when_forgotten(self, platform: str, drop: Callable[[str | None, Sequence[str]], None]) -> None:
+        """Have ``drop(channel, users)`` called after this process erased what ``platform`` remembers of them.
+
+        For copies a platform keeps in memory (Teams' directory cache), so this process forgets them too.
+        """
+        self._drops[platform] = drop
 
     async def _keys(self, platform: str) -> list[ConversationKey]:
         # Every team's, by address alone: erasing must work on records this release cannot read (a newer one's).
@@ -158,8 +166,12 @@ class Erasure:
         where = self._remembered.get(platform)
         if where is None:
             return ()
-        elsewhere = {c.user for c in everyone if c.channel != channel}
-        return where(channel, sorted({c.user for c in mine} - elsewhere))
+        return where(channel, self._only_here(channel, mine, everyone))
+
+    @staticmethod
+    def _only_here(channel: str, mine: Sequence[ConversationKey], everyone: Sequence[ConversationKey]) -> list[str]:
+        elsewhere = {key.user for key in everyone if key.channel != channel}
+        return sorted({key.user for key in mine} - elsewhere)
 
     async def forget(self, platform: str, channel: str, by: str, tell_clinic: bool = False) -> Erased:
         """Erase everything stored about the clinic of ``channel``, then retire its status card.
@@ -179,7 +191,7 @@ class Erasure:
         told = await self._tell(platform, channel) if tell_clinic and (stored or mine) else False
         purged = Purged()
         for team in sorted({key.team for key in mine}):
-            purged += await store.purge(store_key("conv", platform, team, channel) + ":", prefix=True)
+            purged += await store.purge(conversation_prefix(platform, team, channel), prefix=True)
         for key in mine:
             purged += await store.purge(store_key("lease", str(key)) + ":", prefix=True)
         conversations = purged.records
@@ -187,6 +199,9 @@ class Erasure:
         names = Purged()
         for address, prefix in self._addresses(platform, channel, mine, everyone):
             names += await store.purge(address, prefix=prefix)
+        drop = self._drops.get(platform)
+        if drop is not None:
+            drop(channel, self._only_here(channel, mine, everyone))
         retired = False
         support_ref = clinic.get("support_ref")
         if isinstance(support_ref, str) and support_ref:
@@ -220,6 +235,9 @@ class Erasure:
             # Only the person's records: the channel's own stay while its clinic does.
             for address, prefix in where(None, [key.user]):
                 purged += await store.purge(address, prefix=prefix)
+            drop = self._drops.get(key.platform)
+            if drop is not None:
+                drop(None, [key.user])
         return purged
 
     async def _tell(self, platform: str, channel: str) -> bool:

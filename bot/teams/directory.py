@@ -142,6 +142,15 @@ class TeamsDirectory:
             return record.to_place()
         return told
 
+    def drop(self, channel: str | None, users: Sequence[str]) -> None:
+        """Forget the cached copies of a channel's and people's records (their stored ones were just erased)."""
+        if channel is not None:
+            self._places.pop(channel, None)
+            self._unsaved.discard(place_key(channel))
+        for user in users:
+            self._people.pop(user, None)
+            self._unsaved.discard(person_key(user))
+
     async def place(self, channel: str) -> Place | None:
         """The conversation's record, or None when Teams never told us about it."""
         record = self._places.get(channel)

@@ -46,6 +46,9 @@ async def test_staff_forget_a_teams_clinic_in_their_1_1_chat(
     await settle(teams_bot)
     assert any("erased what I kept" in m.text for m in teams.in_conversation(world.shared))
     assert about_the_clinic() == []
+    # The replica that erased also forgets its cached copy (others keep theirs in memory until they restart).
+    assert teams_bot.runtime.teams is not None
+    assert await teams_bot.runtime.teams.directory.place(world.shared.id) is None
 
     await teams.say("staff", chat, "forget maple yes", mention=False)
     await teams.wait_for(lambda: any("No single clinic matches" in m.text for m in teams.in_conversation(chat)))
