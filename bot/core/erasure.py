@@ -218,7 +218,7 @@ class Erasure:
             unverified_keys=len(clinic.get("unverified_keys") or {}),
             due=purged.due + at_clinic.due + names.due,
             marks=purged.marks + at_clinic.marks + names.marks,
-            names=names.records + names.marks,
+            names=names.records,
             card_retired=retired,
             clinic_told=told,
         )
