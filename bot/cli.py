@@ -88,7 +88,18 @@ def _parser() -> argparse.ArgumentParser:
     package = teams_commands.add_parser("package", help="build the Teams app package (zip) to upload")
     package.add_argument("--source", help="folder with manifest.json and icons (default: teams/appPackage)")
     package.add_argument("--out", default="aldense-guide-teams.zip", help="zip to write")
+    _add_clinic_data_commands(commands)
     return parser
+
+
+def _add_clinic_data_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``forget`` and ``export``: a clinic's stored data erased, or printed for an access request."""
+    forget = commands.add_parser("forget", help="erase everything stored about a clinic (exit 1: nothing stored)")
+    export = commands.add_parser("export", help="print what is stored about a clinic as JSON (never its key)")
+    for command in (forget, export):
+        command.add_argument("--channel", required=True, help="the clinic's shared channel id")
+        command.add_argument("--platform", choices=("slack", "teams"), default="slack", help="default: slack")
+    forget.add_argument("--tell-clinic", action="store_true", help="also tell the clinic's channel politely")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _teams_package(args.source, args.out)
         if args.command == "store":
             return asyncio.run(_store_migrate())
+        if args.command in ("forget", "export"):
+            return _clinic_data(args)
     except SettingsError as exc:
         print(f"aldense-guide: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -232,6 +245,14 @@ async def _store_migrate() -> int:
         )
         return 1
     return 0
+
+
+def _clinic_data(args: argparse.Namespace) -> int:
+    from bot import clinic_data
+
+    if args.command == "forget":
+        return asyncio.run(clinic_data.forget(args.channel, args.platform, args.tell_clinic))
+    return asyncio.run(clinic_data.export(args.channel, args.platform))
 
 
 def _teams_package(source: str | None, out: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +69,13 @@ class Runtime:
         """Let acknowledged work finish (or give up after ``DRAIN_SECONDS``)."""
         if not await self.core.tasks.drain(DRAIN_SECONDS):
             logger.warning("shutdown cancelled work still running after %.0f s", DRAIN_SECONDS)
+
+
+def _teams_remembered(channel: str | None, users: Sequence[str]) -> Sequence[tuple[str, bool]]:
+    # Erasing Teams data needs no Teams settings (the records may outlive them), but the SDK loads only on use.
+    from bot.teams.directory import remembered
+
+    return remembered(channel, users)
 
 
 def key_vault(settings: Settings) -> KeyVault | None:
@@ -139,7 +146,9 @@ async def open_runtime(
     metrics = Metrics()
     client = slack_client(token, str(settings.slack.api_url), metrics)
     http = httpx.AsyncClient()
-    follow_up = FollowUp(keepalive_every=settings.follow_up.keepalive_days * 86400)
+    follow_up = FollowUp(
+        keepalive_every=settings.follow_up.keepalive_days * 86400, retention_days=settings.follow_up.retention_days
+    )
     reminders = ReminderPolicy(
         nudge_after=settings.follow_up.nudge_after_hours * 3600, nudge_max=settings.follow_up.nudge_max
     )
@@ -188,6 +197,7 @@ async def open_runtime(
             clients=clients,
             keepalive_every=follow_up.keepalive_every,
         )
+        core.erasure.remember("teams", _teams_remembered)
         slack = SlackPlatform(client, guide, pictures)
         context = BotContext(core, slack, reporter, reporter.channel, kickoff_on_join=settings.server.kickoff_on_join)
         secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None

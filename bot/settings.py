@@ -218,6 +218,12 @@ class FollowUpSettings(_Section):
     due_work_interval_seconds: float = Field(
         15, gt=0, description="How often each replica looks for due reminders, keep-alives and unfinished work."
     )
+    retention_days: float = Field(
+        180,
+        gt=0,
+        description="Abandoned or idle guides quiet this long are erased, and so is a clinic left with no guide and "
+        "no stored key.",
+    )
 
 
 class Settings:

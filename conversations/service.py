@@ -83,6 +83,14 @@ class OnboardingService:
         # Readers see the conversation as the current guide places it; the move is saved with its next event.
         return adopt(self.guide, self._read(data)).state
 
+    def conversation_from(self, data: str | bytes) -> Conversation:
+        """A stored conversation record as readers see it (placed in the current guide).
+
+        Raises:
+            IncompatibleRecord: A newer release wrote it.
+        """
+        return self._view(data)
+
     async def conversation(self, key: ConversationKey) -> Conversation | None:
         """The current state of ``key``'s conversation (placed in the current guide), or None."""
         record = await self.store.get(str(key))

@@ -38,6 +38,23 @@ class DueChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Purged:
+    """What ``purge`` removed: records, marks and due-queue entries (each counted once)."""
+
+    records: int = 0
+    marks: int = 0
+    due: int = 0
+
+    def __add__(self, other: Purged) -> Purged:
+        return Purged(self.records + other.records, self.marks + other.marks, self.due + other.due)
+
+    @property
+    def total(self) -> int:
+        """Everything removed."""
+        return self.records + self.marks + self.due
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """A stored JSON document and its version (1 for the first save)."""
 
@@ -74,6 +91,18 @@ class Store(Protocol):
 
     async def scan(self, prefix: str) -> list[tuple[str, Record]]:
         """Every record whose key starts with ``prefix``, in key order."""
+        ...
+
+    async def purge(self, address: str, prefix: bool = False) -> Purged:
+        """Remove the record, the mark and every due-queue entry (in any queue) at ``address``.
+
+        With ``prefix`` every record, mark and entry whose address starts with ``address`` goes; end such a prefix
+        with ``:`` (as ``conversation_prefix`` does) so that ``…:C1`` does not also take ``…:C10``. Used to forget
+        a clinic; idempotent.
+
+        Returns:
+            How many records, marks and entries were removed.
+        """
         ...
 
     async def mark_once(self, key: str, ttl_seconds: float) -> bool:

@@ -371,3 +371,11 @@ def advice(result: CheckResult, escape: Escape) -> str:
         return could_not_prove_text(result)
     reason = escape(result.reason, 600) if result.reason else "Dentally didn't answer in time."
     return f"{reason} Nothing is wrong with what you did — click *{CHECK_AGAIN}* in a minute or two."
+
+
+FORGOTTEN = (
+    "Hi! The Aldense team asked me to forget this channel's Dentally setup, so I've erased what I kept about it: "
+    "everyone's progress through the guide and any Dentally API key entered here. There's nothing you need to do. "
+    "If you'd like to connect Dentally again later, just let the Aldense team know."
+)
+"""Told to a clinic, when staff tick the box, after its data was erased (``bot.core.erasure``)."""

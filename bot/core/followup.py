@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bot.core import lease
 from bot.core.kit import Core
 from bot.core.messages import NewKeyNeeded
+from bot.core.retention import Retention
 from conversations.addresses import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.clinic import Clinic
 from conversations.events import Nudged
@@ -38,6 +39,7 @@ class FollowUp:
     """How often keep-alive calls happen (the reminder rule is the service's ``ReminderPolicy``)."""
 
     keepalive_every: float = 7 * 86400.0
+    retention_days: float = 180.0
 
 
 class Scheduler:
@@ -46,6 +48,7 @@ class Scheduler:
     def __init__(self, core: Core, follow_up: FollowUp) -> None:
         self.ctx = core
         self.follow_up = follow_up
+        self.retention = Retention(core.service, core.erasure, follow_up.retention_days)
         self._zones: dict[str, tzinfo] = {}
 
     async def run_forever(self, interval: float = 30.0) -> None:
@@ -60,7 +63,11 @@ class Scheduler:
             await asyncio.sleep(interval)
 
     async def run_once(self, limit: int = 50) -> int:
-        """Carry out every due reminder and keep-alive (up to ``limit`` of each); returns how many were handled."""
+        """Carry out every due reminder and keep-alive (up to ``limit`` of each), then the retention rule when due.
+
+        Returns:
+            How many reminders, keep-alives and outbox recoveries were handled.
+        """
         store = self.ctx.service.store
         now = self.ctx.clock()
         nudges = await store.claim_due(NUDGE_QUEUE, now, LEASE_SECONDS, limit)
@@ -72,6 +79,8 @@ class Scheduler:
         unfinished = await store.claim_due(OUTBOX_QUEUE, now, OUTBOX_LEASE_SECONDS, limit)
         for item in unfinished:
             await self._recover(item, now)
+        # Last, so a slow sweep never delays a reminder; one replica an hour does it (see ``bot.core.retention``).
+        await self.retention.sweep(now)
         return len(nudges) + len(keepalives) + len(unfinished)
 
     async def _readable(self, queue: str, item: str, parse: Callable[[str], _T]) -> _T | None:

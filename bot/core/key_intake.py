@@ -7,7 +7,6 @@ Aldense. The key lives only in memory here, and as Fernet ciphertext at rest.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from bot.core.handoff import Handoff
 from bot.core.messages import KeyResult, Refused, TemporarilyUnavailable
 from bot.core.metrics import Metrics
 from bot.core.platform import Platforms
+from bot.core.retention import kept_check
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.support import SupportReports
 from conversations.addresses import KEEPALIVE_QUEUE, ConversationKey, clinic_key
@@ -201,7 +201,7 @@ class KeyIntake:
         assert self._vault is not None, "check() needs a vault; see accepts_keys"
         sealed = self._vault.encrypt(token)
         now = self._service.clock()
-        summary = json.loads(result.model_dump_json())
+        summary = kept_check(result)
 
         def change(clinic: Clinic) -> Clinic:
             pending = {user: kept for user, kept in clinic.unverified_keys.items() if user != state.user}

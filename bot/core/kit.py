@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.deliveries import Deliveries
+from bot.core.erasure import Erasure
 from bot.core.handoff import Handoff
 from bot.core.key_intake import KeyIntake
 from bot.core.metrics import Metrics
@@ -35,6 +36,7 @@ class Core:
     keys: KeyIntake
     deliveries: Deliveries
     picture_url: Callable[[Step], str | None]
+    erasure: Erasure
     checker: ScopeChecker | None = None
     vault: KeyVault | None = None
     clients: ClientFactory | None = None
@@ -87,6 +89,7 @@ def build_core(
         keys=keys,
         deliveries=Deliveries(service.store),
         picture_url=picture_url,
+        erasure=Erasure(service, platforms, reports),
         checker=checker,
         vault=vault,
         clients=clients,

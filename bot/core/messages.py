@@ -146,6 +146,11 @@ class HelpText:
     """What the bot does and which words it knows."""
 
 
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """Told in a clinic's channel, when staff ask for it, after the bot erased what it kept about the clinic."""
+
+
 Outgoing = (
     Kickoff
     | ThreadOpener
@@ -166,4 +171,5 @@ Outgoing = (
     | GaveUp
     | NotAccepted
     | HelpText
+    | Forgotten
 )

@@ -30,6 +30,7 @@ from bot.logs import bind_ids
 from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
+from conversations.schema import IncompatibleRecord
 from conversations.service import OnboardingService, Outcome
 from conversations.store import StoreUnavailable
 
@@ -137,14 +138,17 @@ class GuideMoves:
         """Save ``event``'s transition now, then hand ``present`` the outcome in the background.
 
         When the store is unreachable the move is still acknowledged: the person is told, and the event is applied
-        in the background as soon as the store is back (the machine makes a late move safe).
+        in the background as soon as the store is back (the machine makes a late move safe). A record written by a
+        newer release (mid-deploy) is treated alike: that release, or this one's successor, takes the retried move.
         """
         bind_ids(conversation=str(key))  # this move's log lines, and the work it starts, name the conversation
         try:
             # Platforms want their answer within seconds: a store that hangs is treated as a store that is down.
             async with asyncio.timeout(INLINE_STORE_SECONDS):
                 outcome = await self._service.handle(key, event)
-        except (StoreUnavailable, TimeoutError):
+        except (StoreUnavailable, TimeoutError, IncompatibleRecord) as exc:
+            if isinstance(exc, IncompatibleRecord):
+                logger.warning("a move met a record of a newer release; telling the person and retrying: %s", exc)
             self._tasks.spawn(self._apply_when_back(key, event, thread, present), name="store_retry")
             return
         self._tasks.spawn(present(outcome), name=type(event).__name__)
@@ -157,11 +161,11 @@ class GuideMoves:
             await asyncio.sleep(pause)
             try:
                 outcome = await self._service.handle(key, event)
-            except StoreUnavailable:
+            except (StoreUnavailable, IncompatibleRecord):
                 continue
             await present(outcome)
             return
-        logger.error("gave up on a %s: the state store stayed unreachable", type(event).__name__)
+        logger.error("gave up on a %s: the state store stayed unreachable or unreadable", type(event).__name__)
         await self._tell(key, GaveUp(), thread)
 
     async def _explain_refusal(

@@ -26,3 +26,11 @@ class SupportReports(Protocol):
     async def refresh_card(self, platform: str, channel: str) -> None:
         """Re-render the clinic's status card."""
         ...
+
+    async def retire_card(self, support_ref: str, text: str) -> bool:
+        """Replace the status card at ``support_ref`` with ``text`` alone (the clinic was forgotten).
+
+        Returns:
+            Whether the card now says ``text`` (False when support is not configured or the platform refused).
+        """
+        ...

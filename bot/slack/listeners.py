@@ -19,8 +19,9 @@ from bot.slack.mrkdwn import escape
 from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
-from bot.slack.support.desk import NOT_STAFF_RESET, StaffDesk
+from bot.slack.support.desk import INCOMPATIBLE_FOR_STAFF, NOT_STAFF_FORGET, NOT_STAFF_RESET, StaffDesk
 from conversations.addresses import ConversationKey
+from conversations.schema import IncompatibleRecord
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,14 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         await ack()
         ctx.tasks.spawn(staff.reset(body), name="reset")
 
+    @app.view(support_blocks.FORGET_VIEW)
+    async def forget_confirmed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        if not await staff.is_staff((body.get("user") or {}).get("team_id")):
+            await ack(response_action="update", view=modals.message_view("Aldense staff only", NOT_STAFF_FORGET))
+            return
+        await ack(response_action="update", view=modals.message_view("Forgetting the clinic", "Erasing…"))
+        ctx.tasks.spawn(staff.forget(body), name="forget")
+
     @app.event("app_home_opened")
     async def home_opened(body: dict[str, Any]) -> None:
         event = body.get("event") or {}
@@ -190,6 +199,9 @@ class _Handlers:
         except StoreUnavailable:
             logger.warning("/aldense answered 'unavailable': the state store is unreachable")
             await respond(blocks.temporarily_unavailable_for_staff())
+        except IncompatibleRecord as exc:
+            logger.warning("/aldense met a record of a newer release: %s", exc)
+            await respond(INCOMPATIBLE_FOR_STAFF)
 
     async def _command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         user = body.get("user_id")
@@ -206,6 +218,9 @@ class _Handlers:
             await self._onboard(words[1], respond)
         elif sub == "status":
             await self.staff.status(words, respond)
+        elif sub == "forget":
+            trigger = body.get("trigger_id")
+            await self.staff.confirm_forget(words, trigger if isinstance(trigger, str) else None, respond)
         elif sub == "help":
             await respond(_COMMAND_HELP)
         elif sub == "onboard":
@@ -323,5 +338,6 @@ _COMMAND_HELP = (
     "• `/aldense onboard #clinic-channel` — post the Dentally set-up kick-off in a clinic's shared channel\n"
     "• `/aldense status` — every clinic in progress, longest idle first\n"
     "• `/aldense status #clinic-channel` — one clinic in detail: each guide, the last check, the stored key\n"
+    "• `/aldense forget #clinic-channel` — erase everything stored about a clinic (asks to confirm first)\n"
     "• `/aldense help` — this list"
 )

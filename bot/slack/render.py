@@ -56,6 +56,8 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return copy.not_accepted(LABEL, message.detail), None
         case m.HelpText():
             return copy.help_text(guide), None
+        case m.Forgotten():
+            return copy.FORGOTTEN, None
 
 
 def has_picture(message: m.Outgoing) -> bool:

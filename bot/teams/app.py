@@ -16,7 +16,7 @@ from bot.teams.dialog import TeamsKeyDialog
 from bot.teams.directory import TeamsDirectory
 from bot.teams.handlers import TeamsHandlers
 from bot.teams.messenger import TeamsMessenger
-from bot.teams.platform import TeamsPlatform
+from bot.teams.platform import PLATFORM, TeamsPlatform
 from bot.teams.sdk import (
     MESSAGING_ENDPOINT,
     Credentials,
@@ -95,11 +95,12 @@ async def open_teams(
     server = StarletteAdapter()
     app = build_app(credentials, str(settings.service_url), server, local_auth)
     directory = TeamsDirectory(core.service.store)
+    core.erasure.when_forgotten(PLATFORM, directory.drop)
     messenger = TeamsMessenger(app, directory)
     platform = TeamsPlatform(messenger, core.guide, core.picture_url)
     core.platforms.add(platform)
     team = settings.tenant_id
-    desk = TeamsDesk(core.service, clinics, messenger, team)
+    desk = TeamsDesk(core.service, clinics, messenger, team, core.erasure)
     keys = TeamsKeyDialog(core, platform, core.reports, team)
     TeamsHandlers(core, platform, keys, desk, team, kickoff_on_join).register(app)
     await app.initialize()

@@ -1,5 +1,5 @@
-"""Aldense staff on Teams: ``status`` (for their eyes only), ``onboard`` to post the kick-off, and the welcome for a
-member of another tenant who joins a shared channel.
+"""Aldense staff on Teams: ``status`` (for their eyes only), ``onboard`` to post the kick-off, ``forget`` (in a 1:1
+chat) to erase a clinic's data, and the welcome for a member of another tenant who joins a shared channel.
 
 Staff are the users of Aldense's own tenant (the installing tenant); everyone else is treated as a clinic user.
 
@@ -19,11 +19,13 @@ from collections.abc import Callable
 import httpx
 
 from bot.core.clinics import Clinics, ClinicView, duration, outcome
+from bot.core.erasure import Erasure
 from bot.teams import cards
 from bot.teams.activities import Actor, Place
 from bot.teams.messenger import TeamsMessenger, UnknownConversation
 from conversations.addresses import store_key
 from conversations.guide import Guide
+from conversations.schema import IncompatibleRecord
 from conversations.service import OnboardingService
 from conversations.store import StoreUnavailable
 
@@ -33,6 +35,17 @@ NOT_STAFF = "Sorry, that is for the Aldense team only."
 NOT_HERE = (
     "I couldn't show you **status** privately here, so I kept it to myself: clinics must never see each other's "
     "progress. Ask me in a 1:1 chat."
+)
+FORGET_IN_CHAT = (
+    "I only **forget** a clinic when you ask in a 1:1 chat with me, so no clinic sees it. Nothing was changed."
+)
+FORGET_USAGE = "Send **forget** and part of a clinic's name, e.g. **forget maple**. Ask **status** for their names."
+UNAVAILABLE_FOR_STAFF = (
+    "⏳ I can't reach my state store right now, so nothing was changed — please try again in a minute."
+)
+INCOMPATIBLE_FOR_STAFF = (
+    "⚠️ A stored record was written by a newer release of Aldense Guide, which this one cannot read, so I left it as "
+    "it is. Finish deploying the newer release (or roll it back), then try again."
 )
 INTERNAL_CHANNEL_TYPES = frozenset({"standard", "private"})
 # How long a member's tenant, once looked up, is trusted.
@@ -51,9 +64,11 @@ class TeamsDesk:
         clinics: Clinics,
         messenger: TeamsMessenger,
         aldense_tenant: str,
+        erasure: Erasure,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
+        self._erasure = erasure
         self._clinics = clinics
         self._messenger = messenger
         self._aldense = aldense_tenant
@@ -130,6 +145,48 @@ class TeamsDesk:
         if len(lines) == 1:
             lines.append("No clinic is in the middle of Dentally setup.")
         return "\n\n".join(lines)
+
+    async def forget(self, place: Place, actor: Actor, words: list[str]) -> None:
+        """``forget NAME`` shows what would be erased; ``forget NAME yes`` (and ``tell``) erases it. Staff, 1:1 only."""
+        if not await self.is_staff(place, actor):
+            await self._messenger.notify(place.channel, actor.id, NOT_STAFF)
+            return
+        if place.kind != "personal":
+            await self._messenger.notify(place.channel, actor.id, FORGET_IN_CHAT)
+            return
+        confirmed, tell = "yes" in words, "tell" in words
+        name = " ".join(word for word in words if word not in ("yes", "tell"))
+        try:
+            reply = await self._forget(name, actor, confirmed, tell)
+        except StoreUnavailable:
+            logger.warning("a Teams forget was answered 'unavailable': the state store is unreachable")
+            reply = UNAVAILABLE_FOR_STAFF
+        except IncompatibleRecord:
+            reply = INCOMPATIBLE_FOR_STAFF
+        try:
+            await self._messenger.post(place.channel, reply)
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("could not answer forget on Teams: %s", type(exc).__name__)
+
+    async def _forget(self, name: str, actor: Actor, confirmed: bool, tell: bool) -> str:
+        if not name:
+            return FORGET_USAGE
+        view = await self._clinics.find(name)
+        if view is None:
+            return f"No single clinic matches “{name[:60]}”. " + FORGET_USAGE
+        clinic = view.clinic
+        if not confirmed:
+            stored = f"{len(view.conversations)} guide(s), the clinic record" + (
+                " and its stored Dentally key" if clinic.credential else ""
+            )
+            return (
+                f"This erases everything I store about **{clinic.display_name}** ({view.platform_label}): {stored}, "
+                "its reminders and keep-alive, and the names I remember. It cannot be undone.\n\n"
+                f"To go ahead, send **forget {name} yes** — add **tell** to also tell the clinic politely."
+            )
+        erased = await self._erasure.forget(view.platform, clinic.channel, by=f"{actor.name} (Teams)", tell_clinic=tell)
+        told = " The clinic was told." if erased.clinic_told else ""
+        return f"Done — {clinic.display_name}: {erased.summary()}.{told}"
 
     async def onboard(self, place: Place, actor: Actor) -> None:
         """Staff post the kick-off in the conversation they typed ``onboard`` in (a clinic's shared channel)."""

@@ -11,6 +11,7 @@ told so far, newest first, and a fact is never erased by an activity that simply
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -63,6 +64,18 @@ def place_key(channel: str) -> str:
 def person_key(user: str) -> str:
     """Store key of a person's record."""
     return store_key("teams-person", user)
+
+
+def remembered(channel: str | None, users: Sequence[str]) -> list[tuple[str, bool]]:
+    """Where Teams facts about ``channel`` (None: no channel) and ``users`` are kept, as ``(address, is_prefix)``.
+
+    The channel's record, each person's record, and the marks that a member of the channel was welcomed (kept by
+    ``bot.teams.desk.welcome_key``, one per member under the channel's prefix). ``bot.core.erasure`` erases them.
+    """
+    found = [(person_key(user), False) for user in users]
+    if channel is not None:
+        found += [(place_key(channel), False), (store_key("teams-welcome", channel) + ":", True)]
+    return found
 
 
 class TeamsDirectory:
@@ -128,6 +141,15 @@ class TeamsDirectory:
             self._unsaved.discard(key)
             return record.to_place()
         return told
+
+    def drop(self, channel: str | None, users: Sequence[str]) -> None:
+        """Forget the cached copies of a channel's and people's records (their stored ones were just erased)."""
+        if channel is not None:
+            self._places.pop(channel, None)
+            self._unsaved.discard(place_key(channel))
+        for user in users:
+            self._people.pop(user, None)
+            self._unsaved.discard(person_key(user))
 
     async def place(self, channel: str) -> Place | None:
         """The conversation's record, or None when Teams never told us about it."""

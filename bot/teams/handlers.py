@@ -1,8 +1,8 @@
 """Thin Teams handlers: remember where the activity came from, answer at once, hand the rest to a background task.
 
 Card buttons arrive as message activities whose ``value`` is the button's data; typed words (``start``, ``resume``,
-``help``, and for Aldense staff ``status`` and ``onboard``) as plain messages; the key dialog as ``task/fetch`` and
-``task/submit`` invokes, which must be answered in the HTTP response.
+``help``, and for Aldense staff ``status``, ``onboard`` and ``forget``) as plain messages; the key dialog as
+``task/fetch`` and ``task/submit`` invokes, which must be answered in the HTTP response.
 """
 
 from __future__ import annotations
@@ -131,7 +131,9 @@ class TeamsHandlers:
 
     async def _words(self, place: Place, actor: Actor, words: list[str]) -> None:
         moves, key = self._core.moves, self._key(place, actor)
-        if "start" in words:
+        if words[:1] == ["forget"]:
+            await self._desk.forget(place, actor, words[1:])
+        elif "start" in words:
             await moves.start(key)
         elif "resume" in words:
             await moves.resume(key)

@@ -59,6 +59,8 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
             return cards.markdown(copy.not_accepted(LABEL, message.detail))
         case m.HelpText():
             return cards.markdown(copy.help_text(guide))
+        case m.Forgotten():
+            return cards.markdown(copy.FORGOTTEN)
 
 
 def people_in(message: m.Outgoing) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict, due_beside
+from conversations.store import DueChange, Purged, Record, StoreUnavailable, VersionConflict, due_beside
 from conversations.stores import redis_layout as layout
 from conversations.stores.redis_urls import RedisClient, connect
 
@@ -65,10 +65,10 @@ end
 return 0
 """
 
-# KEYS[1] record hash, KEYS[2] its shard's index; ARGV[1] the record's address.
+# KEYS[1] record hash, KEYS[2] its shard's index; ARGV[1] the record's address. Returns 1 when there was one.
 _DELETE = """
-redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
 """
 
 # KEYS[1] a shard's part of a queue; ARGV[1] now, ARGV[2] lease end, ARGV[3] limit. Claimed items move to the lease
@@ -172,6 +172,43 @@ class RedisStore:
                 reading.hmget(layout.record_key(key), ["v", "d"])
             rows: list[Any] = await reading.execute()
             return [(key, Record(d, int(v))) for key, (v, d) in zip(keys, rows, strict=True) if v is not None]
+
+        return await self._call(work)
+
+    async def purge(self, address: str, prefix: bool = False) -> Purged:
+        async def work() -> Purged:
+            shards = layout.shards_for_prefix(address) if prefix else [layout.shard_of(address)]
+            if prefix:
+                listing = self._redis.pipeline(transaction=False)
+                for shard in shards:
+                    listing.zrangebylex(layout.index_key(shard), f"[{address}", f"[{address}\x7f")
+                found: list[list[Any]] = await listing.execute()
+                addresses = [str(key) for keys in found for key in keys]
+            else:
+                addresses = [address]
+            records = 0
+            for each in addresses:
+                keys = [layout.record_key(each), layout.index_key(layout.shard_of(each))]
+                records += int(await self._delete(keys=keys, args=[each]))
+            # Queue entries live on their item's shard, in that shard's part of each queue; the store does not
+            # list its queues, so it looks for them (a rare, deliberate walk: forgetting a clinic).
+            due = 0
+            for shard in shards:
+                async for queue in self._redis.scan_iter(match=layout.queues_pattern(shard)):
+                    if prefix:
+                        pattern = layout.glob(address) + "*"
+                        items = [item async for item, _ in self._redis.zscan_iter(queue, match=pattern)]
+                    else:
+                        items = [address]
+                    if items:
+                        due += int(await self._redis.zrem(queue, *items))
+            marks = 0
+            if prefix:
+                async for mark in self._redis.scan_iter(match=layout.mark_pattern(address)):
+                    marks += int(await self._redis.delete(mark))
+            else:
+                marks += int(await self._redis.delete(layout.mark_key(address)))
+            return Purged(records, marks, due)
 
         return await self._call(work)
 

@@ -78,6 +78,21 @@ def queue_key(queue: str, shard: int) -> str:
     return _tag(shard) + "_queue:" + _name(queue)
 
 
+def glob(text: str) -> str:
+    """``text`` as a Redis ``MATCH`` pattern that matches only itself."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def queues_pattern(shard: int) -> str:
+    """A ``MATCH`` pattern for a shard's part of every due queue."""
+    return glob(_tag(shard)) + "_queue:*"
+
+
+def mark_pattern(prefix: str) -> str:
+    """A ``MATCH`` pattern for the marks of every address that starts with ``prefix``, on any shard."""
+    return f"{LAYOUT}:{{??}}:_mark:" + glob(_name(prefix)) + "*"
+
+
 def mark_key(address: str) -> str:
     """The string that holds the mark ``address`` until it expires."""
     return _tag(shard_of(address)) + "_mark:" + _name(address)

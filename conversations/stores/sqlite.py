@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from conversations.store import DueChange, Record, StoreUnavailable, VersionConflict, due_beside
+from conversations.store import DueChange, Purged, Record, StoreUnavailable, VersionConflict, due_beside
 
 _T = TypeVar("_T")
 
@@ -104,6 +104,24 @@ class SqliteStore:
                 (prefix, prefix + "\U0010ffff"),
             ).fetchall()
             return [(row[0], Record(row[1], row[2])) for row in rows]
+
+        return await self._run(work)
+
+    async def purge(self, address: str, prefix: bool = False) -> Purged:
+        # A range on the primary key instead of LIKE, as in ``scan``.
+        low, high = (address, address + "\U0010ffff") if prefix else (address, address + "\x00")
+
+        def work(db: sqlite3.Connection) -> Purged:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                records = db.execute("DELETE FROM records WHERE key >= ? AND key < ?", (low, high)).rowcount
+                marks = db.execute("DELETE FROM marks WHERE key >= ? AND key < ?", (low, high)).rowcount
+                due = db.execute("DELETE FROM due WHERE item >= ? AND item < ?", (low, high)).rowcount
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return Purged(records, marks, due)
 
         return await self._run(work)
 

@@ -221,3 +221,45 @@ async def test_many_channels_scan_by_prefix_and_claim_earliest_first(store: Stor
     assert rest == [str(key) for key in keys[5:]]
     await store.delete(str(keys[0]))
     assert str(keys[0]) not in [key for key, _ in await store.scan(conversation_prefix("slack", "T1"))]
+
+
+async def test_purge_removes_records_marks_and_due_entries_of_one_address_or_prefix(store: Store) -> None:
+    from conversations.addresses import (
+        KEEPALIVE_QUEUE,
+        NUDGE_QUEUE,
+        OUTBOX_QUEUE,
+        ConversationKey,
+        clinic_key,
+        conversation_prefix,
+        store_key,
+    )
+    from conversations.store import DueChange, Purged
+
+    mine = [ConversationKey("teams", "T1", "19:c1@thread", user) for user in ("29:a", "29:b")]
+    neighbour = ConversationKey("teams", "T1", "19:c10@thread", "29:a")  # its channel id starts like mine
+    for key in (*mine, neighbour):
+        await store.put(
+            str(key), "x", 0, [DueChange(NUDGE_QUEUE, str(key), 5.0), DueChange(OUTBOX_QUEUE, str(key), 6.0)]
+        )
+    clinic, other_clinic = clinic_key("teams", "19:c1@thread"), clinic_key("teams", "19:c1@thread0")
+    for key in (clinic, other_clinic):
+        await store.put(key, "c", 0)
+        await store.schedule(KEEPALIVE_QUEUE, key, 7.0)
+    welcome = store_key("teams-welcome", "19:c1@thread") + ":"
+    await store.mark_once(welcome + "29:a", 600)
+    await store.mark_once(welcome + "29:[b]*", 600)  # glob characters in an id match only themselves
+    await store.mark_once(store_key("teams-welcome", "19:c10@thread", "29:a"), 600)
+
+    gone = await store.purge(conversation_prefix("teams", "T1", "19:c1@thread"), prefix=True)
+    assert gone == Purged(records=2, marks=0, due=4)
+    assert await store.purge(clinic) == Purged(records=1, marks=0, due=1)
+    assert await store.purge(welcome, prefix=True) == Purged(records=0, marks=2, due=0)
+    # Idempotent, and the neighbours are untouched.
+    assert (await store.purge(conversation_prefix("teams", "T1", "19:c1@thread"), prefix=True)).total == 0
+    assert (await store.purge(clinic)).total == 0
+    assert [key for key, _ in await store.scan(store_key("conv", "teams") + ":")] == [str(neighbour)]
+    assert await store.get(other_clinic) is not None
+    assert await store.marked(store_key("teams-welcome", "19:c10@thread", "29:a"))
+    assert await store.claim_due(NUDGE_QUEUE, 100.0, 10.0, 10) == [str(neighbour)]
+    assert await store.claim_due(OUTBOX_QUEUE, 100.0, 10.0, 10) == [str(neighbour)]
+    assert await store.claim_due(KEEPALIVE_QUEUE, 100.0, 10.0, 10) == [other_clinic]

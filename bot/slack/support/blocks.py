@@ -22,6 +22,10 @@ ACTION_RECHECK = "staff_recheck"
 ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
 RESET_VIEW = "staff_reset_confirm"
+FORGET_VIEW = "staff_forget_confirm"
+FORGET_TELL_BLOCK = "forget_tell"
+FORGET_TELL_ACTION = "forget_tell"
+FORGET_TELL_VALUE = "tell"
 
 # Slack allows 50 blocks in a message; the status list keeps room for its header and footer.
 MAX_LISTED = 40
@@ -245,6 +249,53 @@ def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[st
             }
         ],
     }
+
+
+def forget_confirmation(platform: str, channel: str, clinic_name: str, conversations: int, key: bool) -> dict[str, Any]:
+    """The modal that confirms erasing everything stored about the clinic at ``platform``/``channel``."""
+    stored = f"{conversations} guide(s)" + (", the clinic record and its stored Dentally key" if key else "")
+    return {
+        "type": "modal",
+        "callback_id": FORGET_VIEW,
+        "private_metadata": json.dumps({"channel": channel, "platform": platform}),
+        "title": {"type": "plain_text", "text": "Forget this clinic?"},
+        "submit": {"type": "plain_text", "text": "Erase"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Erase everything Aldense Guide stores about *{clinic_name}*: {stored}, its reminders "
+                    "and keep-alive, and the names it remembers. This cannot be undone; the status card will say "
+                    "who erased it and when.",
+                },
+            },
+            {
+                "type": "input",
+                "block_id": FORGET_TELL_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "The clinic"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": FORGET_TELL_ACTION,
+                    "options": [
+                        {
+                            "text": {"type": "plain_text", "text": "Tell the clinic's channel politely"},
+                            "value": FORGET_TELL_VALUE,
+                        }
+                    ],
+                },
+            },
+        ],
+    }
+
+
+def forget_tells_clinic(view: dict[str, Any]) -> bool:
+    """Whether the submitted confirmation's "tell the clinic" box is ticked."""
+    values = ((view.get("state") or {}).get("values") or {}).get(FORGET_TELL_BLOCK) or {}
+    chosen = (values.get(FORGET_TELL_ACTION) or {}).get("selected_options") or []
+    return any(isinstance(option, dict) and option.get("value") == FORGET_TELL_VALUE for option in chosen)
 
 
 def home_for_staff(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import blocks, calls
+from bot.core.retention import kept_check
+from bot.slack import blocks, calls, modals
 from bot.slack.app import BotContext
 from bot.slack.mrkdwn import escape
 from bot.slack.payloads import Click, channel_reference, metadata_fields
@@ -20,6 +20,7 @@ from bot.slack.support import blocks as support_blocks
 from bot.slack.support.blocks import parse_clinic_ref
 from conversations.conversation import Conversation
 from conversations.events import Abandon
+from conversations.schema import IncompatibleRecord
 from conversations.store import StoreUnavailable
 from conversations.vault import VaultError
 from dentally.regions import parse_region
@@ -28,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 NOT_STAFF = "Only the Aldense team can use these buttons."
 NOT_STAFF_RESET = "Only the Aldense team can reset a clinic's guide. Nothing was changed."
+INCOMPATIBLE_FOR_STAFF = (
+    ":warning: A stored record was written by a newer release of Aldense Guide, which this one cannot read, so I "
+    "left it as it is. Finish deploying the newer release (or roll it back), then try again."
+)
+NOT_STAFF_FORGET = "Only the Aldense team can erase a clinic's data. Nothing was changed."
 
 
 class StaffDesk:
@@ -114,6 +120,9 @@ class StaffDesk:
             await calls.ephemeral(
                 self.ctx.client, click.channel, click.user, blocks.temporarily_unavailable_for_staff()
             )
+        except IncompatibleRecord as exc:
+            logger.warning("a staff button met a record of a newer release: %s", exc)
+            await calls.ephemeral(self.ctx.client, click.channel, click.user, INCOMPATIBLE_FOR_STAFF)
 
     async def refuse(self, click: Click) -> None:
         """Tell a non-staff clicker that the button is not for them."""
@@ -141,7 +150,7 @@ class StaffDesk:
             return
         result = await ctx.checker.check(token, parse_region(credential.region))
         ctx.metrics.checks.labels(result.verdict.value).inc()
-        summary = json.loads(result.model_dump_json())
+        summary = kept_check(result)
         await ctx.service.update_clinic(
             platform, clinic.channel, lambda c: c.model_copy(update={"last_check": summary})
         )
@@ -184,3 +193,52 @@ class StaffDesk:
                 await ctx.core.runner.carry_out(outcome)
         await ctx.reporter.clinic_note(platform, channel, f":leftwards_arrow_with_hook: Guide reset by <@{staff}>.")
         await ctx.reporter.refresh_card(platform, channel)
+
+    async def confirm_forget(self, words: list[str], trigger_id: str | None, respond: AsyncRespond) -> None:
+        """``/aldense forget #channel``: open the confirmation, or say that nothing is stored for the channel."""
+        ctx = self.ctx
+        channel = channel_reference(words[1]) if len(words) == 2 else None
+        if channel is None:
+            await respond("Usage: `/aldense forget #clinic-channel` — name one channel.")
+            return
+        conversations, clinic = await ctx.core.erasure.stored(PLATFORM, channel)
+        if not conversations and clinic is None:
+            await respond(f"Nothing is stored for <#{channel}>: there is nothing to forget.")
+            return
+        name = str((clinic or {}).get("name") or f"<#{channel}>")
+        view = support_blocks.forget_confirmation(
+            PLATFORM, channel, name, conversations, bool((clinic or {}).get("credential"))
+        )
+        try:
+            await ctx.client.views_open(trigger_id=trigger_id or "", view=view)
+        except SlackApiError as exc:
+            logger.warning("forget confirmation did not open: %s", calls.slack_error(exc))
+            await respond("I couldn't open the confirmation — please run the command again. Nothing was changed.")
+
+    async def forget(self, body: dict[str, Any]) -> None:
+        """Erase the clinic (after the confirmation modal) and show staff what was erased in the modal."""
+        ctx = self.ctx
+        view = body.get("view") if isinstance(body.get("view"), dict) else {}
+        assert isinstance(view, dict)
+        metadata = metadata_fields(view.get("private_metadata")) or {}
+        ref = parse_clinic_ref(f"{metadata.get('platform') or PLATFORM}|{metadata.get('channel') or ''}")
+        if ref is None:
+            logger.warning("forget confirmation naming no clinic ignored")
+            return
+        staff = (body.get("user") or {}).get("id")
+        try:
+            erased = await ctx.core.erasure.forget(
+                *ref, by=f"<@{staff}>", tell_clinic=support_blocks.forget_tells_clinic(view)
+            )
+            text = f"Done: {erased.summary()}." + (" The clinic was told." if erased.clinic_told else "")
+        except StoreUnavailable:
+            logger.warning("a forget was answered 'unavailable': the state store is unreachable")
+            text = blocks.temporarily_unavailable_for_staff()
+        except IncompatibleRecord:
+            text = INCOMPATIBLE_FOR_STAFF
+        view_id = view.get("id")
+        if isinstance(view_id, str):
+            try:
+                await ctx.client.views_update(view_id=view_id, view=modals.message_view("Clinic forgotten", text))
+            except SlackApiError as exc:
+                logger.warning("forget result not shown: %s", calls.slack_error(exc))

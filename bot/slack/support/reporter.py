@@ -209,6 +209,17 @@ class SupportReporter:
                 if channel not in self._card_dirty:
                     return
 
+    async def retire_card(self, support_ref: str, text: str) -> bool:
+        """Replace a forgotten clinic's status card with ``text`` alone: no name, people or progress stay on it."""
+        if self._channel is None:
+            return False
+        try:
+            await calls.update(self._client, self._channel, support_ref, text, [_section(text)])
+        except SlackApiError as exc:
+            logger.warning("status card not retired: %s", calls.slack_error(exc))
+            return False
+        return True
+
     async def clinic_view(self, platform: str, channel: str) -> ClinicView | None:
         """Everything support sees about a clinic, or None when it has no record."""
         return await self.clinics.view(platform, channel)
@@ -264,3 +275,7 @@ class SupportReporter:
 
 def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
