@@ -62,6 +62,7 @@ SAMPLES: list[m.Outgoing] = [
     m.GaveUp(),
     m.NotAccepted("HTTP 403"),
     m.HelpText(),
+    m.Forgotten(),
 ]
 
 
