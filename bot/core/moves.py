@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from bot.core.messages import (
+    AlreadyConnected,
     AlreadyGoing,
     GaveUp,
     NothingToResume,
@@ -72,7 +73,14 @@ class GuideMoves:
         self._store_retry_pauses = store_retry_pauses
 
     async def start(self, key: ConversationKey, at_step: str | None = None) -> None:
-        """Start (or show again) ``key.user``'s guide, at ``at_step`` for a fresh run."""
+        """Start (or show again) ``key.user``'s guide, at ``at_step`` for a fresh run.
+
+        In a clinic that is already connected, a Start by someone without a guide in progress tells them (only) who
+        connected it and when, with "Replace the key" (a start at the key step) instead of a new guide.
+        """
+        if at_step is None and (connected := await self._connected(key)) is not None:
+            await self._tell(key, connected)
+            return
 
         async def present(outcome: Outcome) -> None:
             if outcome.refused is not None:
@@ -125,6 +133,20 @@ class GuideMoves:
             await self._runner.carry_out(outcome)
 
         await self._apply(key, Resume(at=self._service.clock()), thread, present)
+
+    async def _connected(self, key: ConversationKey) -> AlreadyConnected | None:
+        """What to tell ``key.user`` instead of starting: the clinic is connected and they have no guide going."""
+        try:
+            async with asyncio.timeout(INLINE_STORE_SECONDS):
+                clinic = await self._service.clinic(key.platform, key.channel)
+                if clinic is None or clinic.connection is None:
+                    return None
+                state = await self._service.conversation(key)
+        except (StoreUnavailable, TimeoutError):
+            return None  # the Start itself meets the outage, and says so
+        if state is not None and state.in_progress:
+            return None
+        return AlreadyConnected(key.user, clinic.connection)
 
     def owns(self, key: ConversationKey, owner: str, thread: str | None = None) -> bool:
         """Whether ``key.user`` owns the guide; tells them (only), in the background, when they do not."""
@@ -198,7 +220,14 @@ class GuideMoves:
     async def _tell(
         self,
         key: ConversationKey,
-        message: AlreadyGoing | GaveUp | NothingToResume | NotYourGuide | Refused | StaleClick | TemporarilyUnavailable,
+        message: AlreadyConnected
+        | AlreadyGoing
+        | GaveUp
+        | NothingToResume
+        | NotYourGuide
+        | Refused
+        | StaleClick
+        | TemporarilyUnavailable,
         thread: str | None = None,
     ) -> None:
         platform = self._platforms.get(key.platform)

@@ -161,7 +161,9 @@ class EffectRunner:
                 reminder = Reminder(index, state.user, state.nudges)
                 await platform.post(state.channel, reminder, thread=state.thread_ref)
             case TellReset():
-                await platform.post(state.channel, ResetNotice(), thread=state.thread_ref)
+                clinic = await self._service.clinic(state.platform, state.channel)
+                kept = None if effect.disconnected or clinic is None else clinic.connection
+                await platform.post(state.channel, ResetNotice(effect.disconnected, kept), thread=state.thread_ref)
         return state
 
     async def _close_step(self, platform: ChatPlatform, state: Conversation, ref: str, closed: ClosedStep) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core import copy
 from bot.core.copy import progress
+from bot.core.messages import AlreadyConnected, AlreadyDone, ClosedResult, ReplacementDecided
+from conversations.connection import Connection
 from conversations.events import StepOutcome
 from conversations.guide import Guide, Step, StepAction
 
@@ -158,20 +161,51 @@ def reminder(guide: Guide, index: int, owner: str, count: int) -> tuple[str, Blo
     ]
 
 
-def reset_notice(guide: Guide) -> tuple[str, Blocks]:
-    """Told to a user whose guide support reset."""
-    text = (
-        "Hi! The Aldense team has reset this Dentally setup so you can start afresh — nothing you need to undo. "
-        "Click *Start Dentally setup* whenever you're ready."
-    )
+def reset_notice(guide: Guide, disconnected: bool, connection: Connection | None) -> tuple[str, Blocks]:
+    """Told to a user whose guide support reset, saying whether the clinic's connection was reset too."""
+    by = f"<@{connection.connected_by}>" if connection else None
+    text = copy.reset_notice(disconnected, by, connection)
+    shown: Blocks = [_section(text, block_id="reset:text")]
+    if connection is None:
+        shown.append(
+            {
+                "type": "actions",
+                "block_id": "reset:actions",
+                "elements": [button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
+            }
+        )
+    return text, shown
+
+
+def already_connected(guide: Guide, message: AlreadyConnected) -> tuple[str, Blocks]:
+    """Told privately on Start in a connected clinic: who connected it and when, with "Replace the key"."""
+    text = copy.already_connected(f"<@{message.connection.connected_by}>", message.connection)
     return text, [
-        _section(text, block_id="reset:text"),
+        _section(text, block_id="connected:text"),
         {
             "type": "actions",
-            "block_id": "reset:actions",
-            "elements": [button("Start Dentally setup", ACTION_START, guide.id, style="primary")],
+            "block_id": "connected:actions",
+            "elements": [button(copy.REPLACE_KEY, ACTION_NEW_KEY, guide.id)],
         },
     ]
+
+
+def already_done(message: AlreadyDone) -> str:
+    """Told privately for a late click on a button whose moment passed."""
+    connection = message.connection
+    return copy.already_done(f"<@{connection.connected_by}>" if connection else None, connection)
+
+
+def closed_result(message: ClosedResult) -> tuple[str, Blocks]:
+    """An earlier key result whose buttons retired."""
+    text = copy.closed_result(message.fingerprint)
+    return text, [_context(text)]
+
+
+def replacement_decided(message: ReplacementDecided) -> tuple[str, Blocks]:
+    """Told in the clinic's thread when staff accepted or rejected a held key."""
+    text = copy.replacement_decided(message.accepted, message.fingerprint, message.connection)
+    return text, [_section(text, block_id="replacement:text")]
 
 
 def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:

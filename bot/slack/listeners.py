@@ -90,6 +90,18 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             return
         await handlers.start(click.channel, click.user, ctx.guide.new_key_step)
 
+    @app.action(re.compile(f"^({support_blocks.ACTION_ACCEPT_KEY}|{support_blocks.ACTION_REJECT_KEY})$"))
+    async def replacement_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "replacement click")
+        if click is None:
+            return
+        if not await staff.is_staff(click.user_team):
+            ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
+            return
+        accepted = click.action_id == support_blocks.ACTION_ACCEPT_KEY
+        ctx.tasks.spawn(staff.unavailable(click, staff.replacement(click, accepted)), name="replacement")
+
     @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
     async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

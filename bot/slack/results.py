@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core import copy
 from bot.core.copy import advice
+from bot.core.key_intake import identity_of
+from bot.core.messages import KeyResult, Standing
 from bot.slack.blocks import ACTION_ENTER_KEY, Blocks, button, step_value
 from bot.slack.modals import message_view
+from conversations.connection import Decision
 from dentally.regions import region_label
 from dentally.report import format_evidence
 from dentally.scopes import SCOPE_LABELS, CheckResult, ScopeStatus, Verdict
@@ -41,8 +45,28 @@ def headline(result: CheckResult) -> str:
     return ":hourglass: *I couldn't check the key with Dentally just yet.*"
 
 
-def result_message(result: CheckResult, owner: str, key_step_id: str) -> tuple[str, Blocks]:
-    """The message posted in the user's thread after a check."""
+def held_text(result: CheckResult, standing: Standing) -> str:
+    """What the person reads when their verified key is held for staff (another practice or user)."""
+    return copy.held_headline(identity_of(result).label, standing.connection)
+
+
+def _standing_note(standing: Standing | None) -> str | None:
+    replaced = standing.connection.replaced_fingerprint if standing else None
+    if standing is None or standing.decision is not Decision.REPLACE or replaced is None:
+        return None
+    return copy.revoke_old_key(replaced)
+
+
+def result_message(
+    result: CheckResult, owner: str, key_step_id: str, standing: Standing | None = None
+) -> tuple[str, Blocks]:
+    """The message posted in the user's thread after a check (a key held for staff says so instead)."""
+    if standing is not None and standing.held:
+        text = held_text(result, standing)
+        return text, [
+            {"type": "section", "block_id": "result:headline", "text": _mrkdwn(text)},
+            {"type": "section", "block_id": "result:scopes", "text": _mrkdwn(scope_lines(result))},
+        ]
     fallback = {
         Verdict.VERIFIED: "Dentally is connected — the key has every permission Aldense needs.",
         Verdict.MISSING_SCOPES: "The key lacks some permissions Aldense needs.",
@@ -56,6 +80,9 @@ def result_message(result: CheckResult, owner: str, key_step_id: str) -> tuple[s
     if result.verdict is not Verdict.INVALID_KEY:
         message.append({"type": "section", "block_id": "result:scopes", "text": _mrkdwn(scope_lines(result))})
     message.append({"type": "section", "block_id": "result:advice", "text": _mrkdwn(advice(result))})
+    note = _standing_note(standing)
+    if note:
+        message.append({"type": "section", "block_id": "result:revoke", "text": _mrkdwn(note)})
     buttons = _buttons(result, owner, key_step_id)
     if buttons:
         message.append({"type": "actions", "block_id": "result:actions", "elements": buttons})
@@ -79,13 +106,20 @@ def _buttons(result: CheckResult, owner: str, key_step_id: str) -> list[dict[str
     return []
 
 
-def result_view(result: CheckResult) -> dict[str, Any]:
-    """The modal after a check: the verdict and the per-permission list."""
-    body = headline(result)
-    if result.verdict is not Verdict.INVALID_KEY:
-        body += "\n\n" + scope_lines(result)
-    body += "\n\n" + advice(result).split("\n")[0] + "\n\n_The full result is in your thread._"
-    return message_view("Dentally key", body)
+def result_view(shown: KeyResult) -> dict[str, Any]:
+    """The modal after a check: the verdict and the per-permission list (or that the key is held for staff)."""
+    result, standing = shown.result, shown.standing
+    if standing is not None and standing.held:
+        body = held_text(result, standing)
+    else:
+        body = headline(result)
+        if result.verdict is not Verdict.INVALID_KEY:
+            body += "\n\n" + scope_lines(result)
+        body += "\n\n" + advice(result).split("\n")[0]
+        note = _standing_note(standing)
+        if note:
+            body += "\n\n" + note
+    return message_view("Dentally key", body + "\n\n_The full result is in your thread._")
 
 
 def support_summary(result: CheckResult, fingerprint: str) -> str:

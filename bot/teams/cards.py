@@ -19,7 +19,11 @@ from microsoft_teams.cards import (
 )
 from microsoft_teams.cards.utilities import OpenDialogData
 
+from bot.core import copy
 from bot.core.copy import REGION_CHOICES, advice, progress
+from bot.core.key_intake import identity_of
+from bot.core.messages import Standing
+from conversations.connection import Connection, Decision
 from conversations.events import StepOutcome
 from conversations.guide import Guide, StepAction
 from dentally.regions import region_label
@@ -59,6 +63,9 @@ _EMOJI = {
     ":leftwards_arrow_with_hook:": "↩️",
     ":arrow_heading_down:": "⤵️",
     ":point_down:": "👇",
+    ":no_entry:": "⛔",
+    ":heavy_minus_sign:": "➖",
+    ":link:": "🔗",
 }
 _EMOJI_CODE = re.compile(r":[a-z_]+:")
 _BOLD = re.compile(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])")
@@ -180,15 +187,29 @@ def reminder(guide: Guide, index: int, owner: str, name: str) -> AdaptiveCard:
     )
 
 
-def reset_notice() -> AdaptiveCard:
-    """Told to a user whose guide support reset."""
-    return card(
-        text(
-            "Hi! The Aldense team has reset this Dentally setup so you can start afresh — nothing you need to undo. "
-            "Click **Start Dentally setup** whenever you're ready."
-        ),
-        actions=[submit("Start Dentally setup", ACTION_START, style="positive")],
-    )
+def reset_notice(
+    disconnected: bool = False, by: str | None = None, connection: Connection | None = None
+) -> AdaptiveCard:
+    """Told to a user whose guide support reset, saying whether the clinic's connection was reset too."""
+    actions = [submit("Start Dentally setup", ACTION_START, style="positive")] if connection is None else None
+    return card(text(copy.reset_notice(disconnected, by, connection)), actions=actions)
+
+
+def already_connected(by: str, connection: Connection) -> AdaptiveCard:
+    """Told privately on Start in a connected clinic: who connected it and when, with "Replace the key"."""
+    return card(text(copy.already_connected(by, connection)), actions=[submit(copy.REPLACE_KEY, ACTION_NEW_KEY)])
+
+
+def held_text(result: CheckResult, standing: Standing) -> str:
+    """What the person reads when their verified key is held for staff."""
+    return copy.held_headline(identity_of(result).label, standing.connection)
+
+
+def _revoke_note(standing: Standing | None) -> str | None:
+    replaced = standing.connection.replaced_fingerprint if standing else None
+    if standing is None or standing.decision is not Decision.REPLACE or replaced is None:
+        return None
+    return copy.revoke_old_key(replaced)
 
 
 def new_key_needed(fingerprint: str) -> AdaptiveCard:
@@ -261,12 +282,17 @@ def _scope_facts(result: CheckResult) -> TextBlock:
     return TextBlock(text="\n\n".join(lines), wrap=True)
 
 
-def result_card(result: CheckResult, owner: str, key_step_id: str) -> AdaptiveCard:
+def result_card(result: CheckResult, owner: str, key_step_id: str, standing: Standing | None = None) -> AdaptiveCard:
     """The check's result in the user's conversation: verdict, every permission, what to do next."""
+    if standing is not None and standing.held:
+        return card(text(held_text(result, standing)), _scope_facts(result))
     body: list[Any] = [text(_headline(result))]
     if result.verdict is not Verdict.INVALID_KEY:
         body.append(_scope_facts(result))
     body.append(text(advice(result).replace("\n", "\n\n")))
+    note = _revoke_note(standing)
+    if note:
+        body.append(text(note))
     actions: list[SubmitAction] = []
     if result.verdict in (Verdict.MISSING_SCOPES, Verdict.INVALID_KEY):
         actions.append(open_key_dialog("Try another key", owner, key_step_id))
@@ -279,12 +305,18 @@ def result_card(result: CheckResult, owner: str, key_step_id: str) -> AdaptiveCa
     return card(*body, actions=actions)
 
 
-def result_dialog(result: CheckResult) -> AdaptiveCard:
+def result_dialog(result: CheckResult, standing: Standing | None = None) -> AdaptiveCard:
     """The dialog after a check: the verdict and the per-permission list (the full advice is in the conversation)."""
-    body: list[Any] = [text(_headline(result))]
-    if result.verdict is not Verdict.INVALID_KEY:
-        body.append(_scope_facts(result))
-    body.append(text(advice(result).split("\n")[0]))
+    if standing is not None and standing.held:
+        body: list[Any] = [text(held_text(result, standing))]
+    else:
+        body = [text(_headline(result))]
+        if result.verdict is not Verdict.INVALID_KEY:
+            body.append(_scope_facts(result))
+        body.append(text(advice(result).split("\n")[0]))
+        note = _revoke_note(standing)
+        if note:
+            body.append(text(note))
     body.append(text("_The full result is in your conversation. You can close this window._", is_subtle=True))
     return card(*body)
 

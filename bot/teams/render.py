@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.teams import cards
 from conversations.guide import Guide, Step
@@ -40,11 +41,23 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.Reminder():
             return cards.reminder(guide, message.index, message.user, name(message.user))
         case m.ResetNotice():
-            return cards.reset_notice()
+            by = name(message.connection.connected_by) if message.connection else None
+            return cards.reset_notice(message.disconnected, by, message.connection)
         case m.KeyCheckLost():
             return cards.key_check_lost(message.user, guide.steps[-1].id)
         case m.KeyResult():
-            return cards.result_card(message.result, message.user, guide.steps[-1].id)
+            return cards.result_card(message.result, message.user, guide.steps[-1].id, message.standing)
+        case m.AlreadyConnected():
+            return cards.already_connected(name(message.connection.connected_by), message.connection)
+        case m.AlreadyDone():
+            by = name(message.connection.connected_by) if message.connection else None
+            return cards.markdown(copy.already_done(by, message.connection))
+        case m.ClosedResult():
+            return cards.card(cards.text(copy.closed_result(message.fingerprint), is_subtle=True))
+        case m.ReplacementDecided():
+            return cards.card(
+                cards.text(copy.replacement_decided(message.accepted, message.fingerprint, message.connection))
+            )
         case m.NewKeyNeeded():
             return cards.new_key_needed(message.fingerprint)
         case m.NotYourGuide():
@@ -74,4 +87,8 @@ def people_in(message: m.Outgoing) -> tuple[str, ...]:
             return (message.user,)
         case m.NotYourGuide():
             return (message.owner,)
+        case m.AlreadyConnected():
+            return (message.connection.connected_by,)
+        case m.AlreadyDone() | m.ResetNotice() if message.connection is not None:
+            return (message.connection.connected_by,)
     return ()

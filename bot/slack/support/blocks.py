@@ -9,17 +9,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.clinics import ClinicView, duration, last_check, outcome
+from bot.core.copy import moment
+from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
 from bot.slack.platform import PLATFORM as SLACK
 from conversations.clinic import Clinic
+from conversations.connection import Decision, Identity, StoredCredential
 from conversations.conversation import Conversation, Status
 from conversations.guide import Guide
+from dentally.regions import parse_region, region_label
 from dentally.scopes import SCOPE_LABELS, ScopeStatus
 
 ACTION_RECHECK = "staff_recheck"
 ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
+ACTION_ACCEPT_KEY = "staff_accept_key"
+ACTION_REJECT_KEY = "staff_reject_key"
 RESET_VIEW = "staff_reset_confirm"
+BLOCK_RESET_SCOPE = "reset_scope"
+ACTION_RESET_SCOPE = "reset_scope_choice"
+RESET_GUIDES = "guides"
+RESET_CONNECTION = "connection"
 
 # Slack allows 50 blocks in a message; the status list keeps room for its header and footer.
 MAX_LISTED = 40
@@ -129,6 +139,73 @@ def _card_buttons(view: ClinicView) -> list[dict[str, Any]]:
     return buttons
 
 
+def _identity_field(title: str, view: ClinicView, key: StoredCredential, identity: Identity, by: str | None) -> str:
+    region = region_label(parse_region(key.region))
+    who = f"\nentered by {person(view, by)} on {moment(key.verified_at)}" if by else ""
+    return f"*{title}*\n{identity.label}\n{region} · key `…{key.fingerprint}`{who}"
+
+
+def connection_note(view: ClinicView, standing: Standing) -> tuple[str, Blocks | None] | None:
+    """What support reads when a verified key changed the connection; a held key gets both identities and buttons.
+
+    Returns:
+        The text and extra blocks for the support thread, or None when nothing changed worth a line (the key in
+        use verified again).
+    """
+    connection = standing.connection
+    by = person(view, connection.connected_by)
+    if standing.decision is Decision.CONNECT:
+        return f":link: Dentally connected by {by}: {connection.identity.label}, key `…{connection.fingerprint}`.", None
+    if standing.decision is Decision.REPLACE:
+        return (
+            f":arrows_counterclockwise: {by} replaced the key: `…{connection.fingerprint}` (same Dentally user and "
+            f"practice: {connection.identity.label}) replaces `…{connection.replaced_fingerprint}`. The clinic was "
+            "reminded to revoke the old key.",
+            None,
+        )
+    held = connection.pending
+    if standing.decision is not Decision.HOLD or held is None:
+        return None
+    text = (
+        f":warning: *A key of another Dentally practice or user is waiting for staff* in {place(view)}. Nothing "
+        "has changed and nothing was handed off: the current connection stays until a staff member accepts."
+    )
+    ref = clinic_ref(view.platform, view.clinic.channel)
+    extra: Blocks = [
+        {
+            "type": "section",
+            "block_id": "held:identities",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": _identity_field("Connected now", view, connection.key, connection.identity, None)
+                    + f"\nby {by} on {moment(connection.connected_at)}",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": _identity_field("Waiting", view, held.key, held.identity, connection.pending_by),
+                },
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "held:actions",
+            "elements": [
+                button("Accept the new key", ACTION_ACCEPT_KEY, ref, style="primary"),
+                button("Reject it", ACTION_REJECT_KEY, ref, style="danger"),
+            ],
+        },
+    ]
+    return text, extra
+
+
+def replacement_decided(accepted: bool, staff: str, fingerprint: str) -> str:
+    """The held-key alert once a staff member decided (its buttons retire)."""
+    if accepted:
+        return f":white_check_mark: <@{staff}> accepted key `…{fingerprint}`: it is now the clinic's connection."
+    return f":no_entry: <@{staff}> rejected key `…{fingerprint}`: the connection stays as it was."
+
+
 def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_count: int) -> tuple[str, Blocks]:
     """``/aldense status``: clinics in progress, longest idle first, within Slack's block limit."""
     ordered = sorted(views, key=lambda view: view.idle_since())
@@ -219,8 +296,62 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     return f"{clinic.display_name}: {outcome(view)}", detail[:50]
 
 
-def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[str, Any]:
-    """The modal that confirms a guide reset of the clinic at ``platform``/``channel``."""
+def reset_confirmation(platform: str, channel: str, clinic_name: str, connection: str | None = None) -> dict[str, Any]:
+    """The modal that confirms a reset of the clinic at ``platform``/``channel``, saying exactly what it resets.
+
+    Args:
+        platform: The clinic's platform.
+        channel: The clinic's channel.
+        clinic_name: How the clinic is named.
+        connection: The clinic's connection in one line, when it has one (the modal then offers to reset it too).
+    """
+    guides = {
+        "text": {"type": "mrkdwn", "text": "*Everyone's guide only*"},
+        "description": {
+            "type": "mrkdwn",
+            "text": "Each person's progress is cleared. "
+            + ("The Dentally connection is *kept*." if connection else "Nothing is connected yet."),
+        },
+        "value": RESET_GUIDES,
+    }
+    text = f"Reset the Dentally guide for *{clinic_name}*?"
+    if connection:
+        text += f"\n{connection}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    options = [guides]
+    if connection:
+        options.append(
+            {
+                "text": {"type": "mrkdwn", "text": "*Guides and the clinic's connection*"},
+                "description": {
+                    "type": "mrkdwn",
+                    "text": "The stored key is forgotten (revoke it in Dentally too) and the clinic is asked to "
+                    "connect again.",
+                },
+                "value": RESET_CONNECTION,
+            }
+        )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": BLOCK_RESET_SCOPE,
+            "label": {"type": "plain_text", "text": "What to reset"},
+            "element": {
+                "type": "radio_buttons",
+                "action_id": ACTION_RESET_SCOPE,
+                "options": options,
+                "initial_option": guides,
+            },
+        }
+    )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "The clinic is told in each thread exactly what was reset."},
+            ],
+        }
+    )
     return {
         "type": "modal",
         "callback_id": RESET_VIEW,
@@ -228,16 +359,7 @@ def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[st
         "title": {"type": "plain_text", "text": "Reset guide?"},
         "submit": {"type": "plain_text", "text": "Reset"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"Reset the Dentally guide for *{clinic_name}*? Everyone's progress there is cleared and "
-                    "the clinic is told politely that they can start afresh. A stored key is kept.",
-                },
-            }
-        ],
+        "blocks": blocks,
     }
 
 
