@@ -190,9 +190,7 @@ async def test_staff_recheck_and_reset_with_confirmation(world: World) -> None:
     assert confirm.callback_id == support_blocks.RESET_VIEW
     await world.driver.submit_view(STAFF, confirm)
     told = await world.driver.wait_for(
-        lambda: next(
-            (m for m in world.driver.user_thread(CLINIC, ADMIN) if "reset your guide" in m.text), None
-        )
+        lambda: next((m for m in world.driver.user_thread(CLINIC, ADMIN) if "reset your guide" in m.text), None)
     )
     # The default scope is the guides only: the clinic reads that Dentally stays connected, with nothing to do.
     assert "Dentally stays connected" in told.text
