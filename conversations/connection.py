@@ -172,12 +172,25 @@ def reject(current: Connection) -> Connection:
 
 
 def _replaced(current: Connection, candidate: Candidate, by: str, at: float) -> Connection:
+    identity = candidate.identity
+    if identity.same_as(current.identity):
+        identity = _named(identity, current.identity)
     return Connection(
         key=candidate.key,
-        identity=candidate.identity,
+        identity=identity,
         connected_at=at,
         connected_by=by,
         replaced_fingerprint=current.fingerprint,
+    )
+
+
+def _named(fresh: Identity, known: Identity) -> Identity:
+    """``fresh`` with the names it could not read (a key without practice:read) taken from ``known``."""
+    return fresh.model_copy(
+        update={
+            "user_name": fresh.user_name or known.user_name,
+            "practice_name": fresh.practice_name or known.practice_name,
+        }
     )
 
 

@@ -18,6 +18,7 @@ ACTION_STUCK = "step_stuck"
 ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
+ACTION_REPLACE_KEY = "guide_replace_key"
 
 Blocks = list[dict[str, Any]]
 
@@ -185,7 +186,7 @@ def already_connected(guide: Guide, message: AlreadyConnected) -> tuple[str, Blo
         {
             "type": "actions",
             "block_id": "connected:actions",
-            "elements": [button(copy.REPLACE_KEY, ACTION_NEW_KEY, guide.id)],
+            "elements": [button(copy.REPLACE_KEY, ACTION_REPLACE_KEY, guide.id)],
         },
     ]
 

@@ -90,6 +90,15 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             return
         await handlers.start(click.channel, click.user, ctx.guide.new_key_step)
 
+    @app.action(blocks.ACTION_REPLACE_KEY)
+    async def replace_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "replace-key click")
+        if click is None:
+            return
+        # The person already has the new key (rotated, say): straight to the key step.
+        await handlers.start(click.channel, click.user, ctx.guide.steps[-1].id)
+
     @app.action(re.compile(f"^({support_blocks.ACTION_ACCEPT_KEY}|{support_blocks.ACTION_REJECT_KEY})$"))
     async def replacement_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

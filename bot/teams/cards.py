@@ -37,6 +37,7 @@ ACTION_BACK = "step_back"
 ACTION_STUCK = "step_stuck"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
+ACTION_REPLACE_KEY = "guide_replace_key"
 ACTION_CHECK_AGAIN = "key_check_again"
 
 # Teams' host extension on an Image (stage view); the only field our cards add to the official schema.
@@ -197,7 +198,7 @@ def reset_notice(
 
 def already_connected(by: str, connection: Connection) -> AdaptiveCard:
     """Told privately on Start in a connected clinic: who connected it and when, with "Replace the key"."""
-    return card(text(copy.already_connected(by, connection)), actions=[submit(copy.REPLACE_KEY, ACTION_NEW_KEY)])
+    return card(text(copy.already_connected(by, connection)), actions=[submit(copy.REPLACE_KEY, ACTION_REPLACE_KEY)])
 
 
 def held_text(result: CheckResult, standing: Standing) -> str:
