@@ -37,6 +37,8 @@ class Clinic(BaseModel):
     unverified_keys: dict[str, str] = {}
     live_results: dict[str, list[str]] = {}
     """Per person, the key results posted with buttons ("Try another key", "Check again") not yet retired."""
+    live_reminders: dict[str, list[str]] = {}
+    """Per person, the reminders posted with a Resume button not yet retired."""
     regions: dict[str, str] = {}
     """The region each person chose in the key form last time, so a retry starts with it."""
     last_check: dict[str, object] | None = None

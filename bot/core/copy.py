@@ -127,6 +127,9 @@ def closed_result(fingerprint: str | None) -> str:
     return f":heavy_minus_sign: An earlier result{key} — Dentally is now connected, so there's nothing to do here."
 
 
+CLOSED_REMINDER = ":heavy_minus_sign: An earlier reminder — no longer needed."
+
+
 def revoke_old_key(fingerprint: str) -> str:
     """After a key replaced the one in use: revoke the old one."""
     return (

@@ -19,7 +19,6 @@ from pydantic import SecretStr
 from bot.core.handoff import Handoff
 from bot.core.messages import (
     AlreadyDone,
-    ClosedResult,
     KeyResult,
     Refused,
     ReplacementDecided,
@@ -28,6 +27,7 @@ from bot.core.messages import (
 )
 from bot.core.metrics import Metrics
 from bot.core.platform import Platforms
+from bot.core.retiring import Kind
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.support import SupportReports
 from conversations.addresses import KEEPALIVE_QUEUE, ConversationKey, clinic_key
@@ -134,7 +134,10 @@ class KeyIntake:
             await self._runner.carry_out(checked.outcome)
             platform = self._platforms[state.platform]
             ref = await platform.post(state.channel, message, thread=state.thread_ref)
-            await self._keep_buttons_true(state, ref, checked.result, checked.standing)
+            if checked.standing is not None:  # verified: this person's earlier results and reminders retire
+                await self._runner.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
+            elif checked.result.verdict is not CheckVerdict.VERIFIED:  # its buttons go stale once a key is verified
+                await self._runner.retiring.remember(state, Kind.RESULT, ref)
             await self.follow_up(state, token, checked.result, checked.standing)
 
         await self._runner.carry_out(outcome, Trigger(run_key_check=run_check))
@@ -336,31 +339,6 @@ class KeyIntake:
 
         await self._service.update_clinic(state.platform, state.channel, change)
         return standing
-
-    async def _keep_buttons_true(
-        self, state: Conversation, ref: str, result: CheckResult, standing: Standing | None
-    ) -> None:
-        """Remember a result whose buttons may go stale; once the person's key is verified, retire the earlier ones."""
-        verified = standing is not None
-        if not verified and result.verdict is CheckVerdict.VERIFIED:
-            return
-
-        def change(clinic: Clinic) -> Clinic:
-            mine = [] if verified else [*clinic.live_results.get(state.user, []), ref]
-            others = {user: refs for user, refs in clinic.live_results.items() if user != state.user}
-            return clinic.model_copy(update={"live_results": {**others, **({state.user: mine} if mine else {})}})
-
-        _, before = await self._service.update_clinic(state.platform, state.channel, change)
-        if not verified or before is None:
-            return
-        platform = self._platforms[state.platform]
-        for old in before.live_results.get(state.user, []):
-            try:
-                await platform.edit(state.channel, old, ClosedResult(None), thread=state.thread_ref)
-            except Exception as exc:
-                if platform.failure(exc) is None:
-                    raise
-                logger.warning("an earlier key result kept its buttons: %s refused the edit", platform.label)
 
     async def _hand_off(self, state: Conversation, token: SecretStr, key: StoredCredential) -> None:
         assert self._handoff is not None

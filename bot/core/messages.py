@@ -134,6 +134,11 @@ class ClosedResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedReminder:
+    """A reminder whose moment passed (a newer one, a verified key, a reset): a closed line."""
+
+
+@dataclass(frozen=True, slots=True)
 class ReplacementDecided:
     """Told in the clinic's channel when Aldense staff accepted or rejected a held replacement key."""
 
@@ -217,6 +222,7 @@ Outgoing = (
     | AlreadyConnected
     | AlreadyDone
     | ClosedResult
+    | ClosedReminder
     | ReplacementDecided
     | NewKeyNeeded
     | NotYourGuide

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.core.messages import (
     AlreadyConnected,
+    AlreadyDone,
     AlreadyGoing,
     GaveUp,
     NothingToResume,
@@ -128,7 +129,10 @@ class GuideMoves:
 
         async def present(outcome: Outcome) -> None:
             if outcome.refused is not None:
-                await self._tell(key, NothingToResume())
+                # A Resume from a reminder whose moment passed: in a connected clinic, say where things stand.
+                clinic = await self._service.clinic(key.platform, key.channel)
+                connection = clinic.connection if clinic else None
+                await self._tell(key, AlreadyDone(key.user, connection) if connection else NothingToResume(), thread)
                 return
             await self._runner.carry_out(outcome)
 
@@ -221,6 +225,7 @@ class GuideMoves:
         self,
         key: ConversationKey,
         message: AlreadyConnected
+        | AlreadyDone
         | AlreadyGoing
         | GaveUp
         | NothingToResume

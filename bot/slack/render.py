@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.slack import blocks, results
 from bot.slack.blocks import Blocks
@@ -38,6 +39,10 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return blocks.already_connected(guide, message)
         case m.AlreadyDone():
             return blocks.already_done(message), None
+        case m.ClosedReminder():
+            return copy.CLOSED_REMINDER, [
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": copy.CLOSED_REMINDER}]}
+            ]
         case m.ClosedResult():
             return blocks.closed_result(message)
         case m.ReplacementDecided():

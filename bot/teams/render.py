@@ -52,6 +52,8 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.AlreadyDone():
             by = name(message.connection.connected_by) if message.connection else None
             return cards.markdown(copy.already_done(by, message.connection))
+        case m.ClosedReminder():
+            return cards.card(cards.text(copy.CLOSED_REMINDER, is_subtle=True))
         case m.ClosedResult():
             return cards.card(cards.text(copy.closed_result(message.fingerprint), is_subtle=True))
         case m.ReplacementDecided():

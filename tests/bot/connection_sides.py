@@ -88,6 +88,12 @@ class ClinicSide(Protocol):
         """``who`` presses ``label`` on a message or a private note."""
         ...
 
+    def press_late(self, who: str, said: Said, label: str) -> Later:
+        """A press of ``label`` on ``said`` as it reads now, sent when the returned call runs (whatever the bot
+        edits meanwhile); that call returns what ``who`` was then told privately.
+        """
+        ...
+
 
 def _labels(message_blocks: list[dict[str, Any]] | None) -> tuple[str, ...]:
     labels = []
@@ -206,6 +212,20 @@ class SlackSide:
             return told[-1].text
 
         return again
+
+    def press_late(self, who: str, said: Said, label: str) -> Later:
+        user = self._ids[who]
+        message = next(m for m in self.driver.user_thread(CLINIC, user) if m.ts == said.ref)
+        shown = dataclasses.replace(message, blocks=copy.deepcopy(message.blocks), edits=[])
+        action = _action_id(message.blocks, label)
+
+        async def later() -> str:
+            before = len(self.driver.ephemeral(user, CLINIC))
+            await self.driver.click(user, shown, action)
+            told = await self.driver.wait_for(lambda: self.driver.ephemeral(user, CLINIC)[before:])
+            return told[-1].text
+
+        return later
 
     def thread(self, who: str) -> list[Said]:
         return [
@@ -327,6 +347,22 @@ class TeamsSide:
             return shown
 
         return again
+
+    def press_late(self, who: str, said: Said, label: str) -> Later:
+        sent = self.driver.connector.sent[said.ref]
+        data = dict((sent.action(label) or {}).get("data") or {})
+        thread = sent.thread or sent.id
+
+        async def later() -> str:
+            before = len(self.notes(who))
+            submit = self.driver.activity(
+                "message", self._keys[who], self.where, thread, value=data, replyToId=sent.id, text=""
+            )
+            assert (await self.driver.post(submit)).status_code == 200
+            told = await self.driver.wait_for(lambda: self.notes(who)[before:])
+            return told[-1].text
+
+        return later
 
     def thread(self, who: str) -> list[Said]:
         return [Said(m.id, m.text, tuple(m.titles)) for m in self._replies(who)]

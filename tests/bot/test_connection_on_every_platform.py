@@ -23,6 +23,7 @@ from tests.bot.harness import ADMIN, ONBOARDING, STAFF
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, platform_world
 
 KEYS = sample_keys()
+HOUR = 3600.0
 MAPLE = KEYS["all_scopes"].key  # Priya Shah at Maple Leaf Dental (UK)
 MAPLE_AGAIN = KEYS["no_clinic_scopes"].key  # the same Dentally user and practice, another key
 HARBOUR = KEYS["au_all_scopes"].key  # Harbourside Dental Studio (Australia & New Zealand)
@@ -276,3 +277,26 @@ async def test_a_key_made_in_another_region_is_verified_there_without_the_clinic
     assert record.connection is not None
     assert record.connection.key.region == "au"
     assert record.connection.state is ConnectionState.CONNECTED
+
+
+async def test_a_reminder_whose_moment_passed_retires_and_its_late_resume_says_this_is_done(
+    world: PlatformWorld, clinic: ClinicSide
+) -> None:
+    await clinic.walk_to_key_step("jane")
+    for _ in range(12):  # quiet for a day or more, until it is working hours for Jane
+        if any("Resume" in s.buttons for s in clinic.thread("jane")):
+            break
+        world.clock.advance(6 * HOUR)
+        await world.runtime.scheduler.run_once()
+        await world.idle()
+    reminder = next(s for s in clinic.thread("jane") if "Resume" in s.buttons)
+    late = clinic.press_late("jane", reminder, "Resume")
+
+    assert "Dentally is connected" in await clinic.enter_key("jane", MAPLE, "uk")
+    await world.idle()
+    retired = next(s for s in clinic.thread("jane") if s.ref == reminder.ref)
+    assert retired.buttons == ()
+    assert "earlier reminder" in retired.text
+    told = await late()
+    assert "This is done" in told
+    assert "Maple Leaf Dental" in told

@@ -215,7 +215,12 @@ async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(
     await settle(world)
 
     def reminders(user: str) -> list[Message]:
-        return [m for m in driver.user_thread(CLINIC, user) if blocks.ACTION_RESUME in action_ids(m)]
+        """Every reminder posted to ``user``, live or retired (an older one closes when a newer one is posted)."""
+        return [
+            m
+            for m in driver.user_thread(CLINIC, user)
+            if blocks.ACTION_RESUME in action_ids(m) or "An earlier reminder" in message_text(m)
+        ]
 
     world.clock.advance(23 * HOUR)  # Friday 09:00 London: not quiet long enough yet
     await scheduler.run_once()
@@ -247,6 +252,8 @@ async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(
     await scheduler.run_once()
     await settle(world)
     assert len(reminders(ADMIN)) == 2
+    # Only the newest reminder keeps its button: the older one's moment passed.
+    assert [blocks.ACTION_RESUME in action_ids(m) for m in reminders(ADMIN)] == [False, True]
     # Resume shows the current step again.
     await driver.click(ADMIN, reminders(ADMIN)[-1], blocks.ACTION_RESUME)
     await driver.wait_for(lambda: "Here's where you are" in message_text(driver.user_thread(CLINIC, ADMIN)[-1]))
