@@ -177,5 +177,5 @@ def reset_notice(disconnected: bool, by: str | None, connection: Connection | No
         )
     return (
         ":leftwards_arrow_with_hook: The Aldense team reset your guide, so you can start afresh whenever you're "
-        "ready — nothing you need to undo. Click *Start Dentally setup* to begin."
+        "ready — nothing you need to undo. Dentally isn't connected yet: click *Start Dentally setup* to begin."
     )

@@ -300,3 +300,36 @@ async def test_a_reminder_whose_moment_passed_retires_and_its_late_resume_says_t
     told = await late()
     assert "This is done" in told
     assert "Maple Leaf Dental" in told
+
+
+async def test_staff_can_reset_one_persons_guide_and_the_others_keep_theirs(
+    world: PlatformWorld, clinic: ClinicSide, staff: Staff
+) -> None:
+    await clinic.start("jane")
+    await clinic.start("priya")
+    await world.wait_for(lambda: clinic.thread("jane") and clinic.thread("priya"))
+    await world.idle()
+    await staff.driver.click(STAFF, staff.card(), support_blocks.ACTION_RESET)
+    confirm = await staff.driver.wait_for(lambda: staff.driver.open_view(STAFF))
+    shown = str(confirm.payload)
+    assert "Everyone's guide only" in shown
+    assert "Guides and the clinic's connection" not in shown  # nothing is connected to reset
+    only_priya = f"{support_blocks.RESET_PERSON}{clinic.user_id('priya')}"
+    assert only_priya in shown
+    await staff.driver.submit_view(
+        STAFF, confirm, {support_blocks.BLOCK_RESET_SCOPE: {support_blocks.ACTION_RESET_SCOPE: only_priya}}
+    )
+    told = await world.wait_for(lambda: next((s for s in clinic.thread("priya") if "reset your guide" in s.text), None))
+    assert "Dentally isn't connected yet" in told.text
+    assert "Start Dentally setup" in told.buttons
+    await staff.driver.wait_for(lambda: any("reset only" in t for t in staff.thread_texts()))
+    await world.idle()
+    service = world.runtime.core.service
+    jane = await service.conversation(world.key)
+    assert jane is not None
+    assert jane.status is Status.ACTIVE
+    assert not any("reset your guide" in s.text for s in clinic.thread("jane"))
+    priya_key = type(world.key)(world.key.platform, world.key.team, world.key.channel, clinic.user_id("priya"))
+    priya = await service.conversation(priya_key)
+    assert priya is not None
+    assert priya.status is Status.ABANDONED

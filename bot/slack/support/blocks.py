@@ -30,6 +30,8 @@ BLOCK_RESET_SCOPE = "reset_scope"
 ACTION_RESET_SCOPE = "reset_scope_choice"
 RESET_GUIDES = "guides"
 RESET_CONNECTION = "connection"
+RESET_PERSON = "person:"
+"""Prefix of the scope value that resets one person's guide (``person:<user id>``)."""
 
 # Slack allows 50 blocks in a message; the status list keeps room for its header and footer.
 MAX_LISTED = 40
@@ -296,7 +298,13 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     return f"{clinic.display_name}: {outcome(view)}", detail[:50]
 
 
-def reset_confirmation(platform: str, channel: str, clinic_name: str, connection: str | None = None) -> dict[str, Any]:
+def reset_confirmation(
+    platform: str,
+    channel: str,
+    clinic_name: str,
+    connection: str | None = None,
+    people: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
     """The modal that confirms a reset of the clinic at ``platform``/``channel``, saying exactly what it resets.
 
     Args:
@@ -304,6 +312,8 @@ def reset_confirmation(platform: str, channel: str, clinic_name: str, connection
         channel: The clinic's channel.
         clinic_name: How the clinic is named.
         connection: The clinic's connection in one line, when it has one (the modal then offers to reset it too).
+        people: (user id, how support sees them) of each person with a guide there: one option each to reset only
+            that person's guide (when there are several).
     """
     guides = {
         "text": {"type": "mrkdwn", "text": "*Everyone's guide only*"},
@@ -319,6 +329,16 @@ def reset_confirmation(platform: str, channel: str, clinic_name: str, connection
         text += f"\n{connection}"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     options = [guides]
+    kept = "The Dentally connection and everyone else's guide are *kept*."
+    if len(people) > 1:
+        options += [
+            {
+                "text": {"type": "mrkdwn", "text": f"*Only {name}'s guide*"[:75]},
+                "description": {"type": "mrkdwn", "text": kept if connection else "Everyone else's guide is kept."},
+                "value": f"{RESET_PERSON}{user}",
+            }
+            for user, name in people[:8]
+        ]
     if connection:
         options.append(
             {

@@ -190,9 +190,10 @@ class StaffDesk:
         view = await ctx.reporter.clinic_view(*ref)
         connection = clinic.connection if clinic else None
         line = connection_line(view, connection) if view is not None and connection is not None else None
+        people = [(c.user, view.name_of(c.user)) for c in view.conversations] if view is not None else []
         try:
             await ctx.client.views_open(
-                trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(*ref, name, line)
+                trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(*ref, name, line, people)
             )
         except SlackApiError as exc:
             logger.warning("reset confirmation did not open: %s", calls.slack_error(exc))
@@ -216,15 +217,28 @@ class StaffDesk:
             support_blocks.BLOCK_RESET_SCOPE,
             support_blocks.ACTION_RESET_SCOPE,
         )
-        disconnect = chosen == support_blocks.RESET_CONNECTION and clinic is not None and clinic.connection is not None
+        connected = clinic is not None and clinic.connection is not None
+        disconnect = chosen == support_blocks.RESET_CONNECTION and connected
+        only = (
+            chosen[len(support_blocks.RESET_PERSON) :]
+            if chosen and chosen.startswith(support_blocks.RESET_PERSON)
+            else None
+        )
         if disconnect:
             await ctx.core.keys.disconnect(platform, channel)
         for conversation in await ctx.service.conversations(platform, team, channel):
+            if only is not None and conversation.user != only:
+                continue
             outcome = await ctx.service.handle(conversation.key, Abandon(ctx.clock(), disconnect))
             if outcome.refused is None:
                 await ctx.core.runner.carry_out(outcome)
-        scope = "every guide *and the clinic's Dentally connection*" if disconnect else "every guide (the connection "
-        scope += "" if disconnect else ("is kept)" if clinic is not None and clinic.connection else "— none yet)")
+        kept = "the connection is kept" if connected else "nothing is connected yet"
+        if disconnect:
+            scope = "every guide *and the clinic's Dentally connection*"
+        elif only is not None:
+            scope = f"only {await ctx.reporter.person(platform, only)}'s guide ({kept})"
+        else:
+            scope = f"every guide ({kept})"
         await ctx.reporter.clinic_note(
             platform, channel, f":leftwards_arrow_with_hook: <@{staff}> reset {scope}.", broadcast=disconnect
         )
