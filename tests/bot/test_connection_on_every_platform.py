@@ -8,6 +8,8 @@ whose region was chosen wrongly is verified in its own region without the clinic
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -60,8 +62,9 @@ async def connected_by_jane(clinic: ClinicSide) -> None:
 
 
 async def test_the_second_person_is_told_who_connected_it_and_a_different_practice_waits_for_staff(
-    world: PlatformWorld, clinic: ClinicSide, staff: Staff
+    world: PlatformWorld, clinic: ClinicSide, staff: Staff, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     service = world.runtime.core.service
     await connected_by_jane(clinic)
     await world.idle()
@@ -116,6 +119,24 @@ async def test_the_second_person_is_told_who_connected_it_and_a_different_practi
     assert record.connection is not None
     assert record.connection.identity.practice_name == "Maple Leaf Dental"
 
+    # /aldense status lists the clinic (it needs attention), the pending replacement first.
+    await staff.driver.run_command(STAFF, ONBOARDING, "/aldense", "status", escape=False)
+    status = await staff.driver.wait_for(
+        lambda: next(
+            (text for r in staff.api.responses() if "in progress" in (text := json.dumps(r.body, ensure_ascii=False))),
+            None,
+        )
+    )
+    assert "Replacement waiting" in status
+    assert status.index("Replacement waiting") < status.index("Connected ·")
+
+    # Re-checks keep using the key in use while the other waits.
+    maple = record.connection.fingerprint
+    await staff.driver.click(STAFF, staff.card(), support_blocks.ACTION_RECHECK)
+    recheck = await staff.driver.wait_for(lambda: next((t for t in staff.thread_texts() if "Re-check by" in t), None))
+    assert f"…{maple}" in recheck
+    assert "Maple Leaf Dental" in recheck
+
     # A staff member accepts: the Harbourside key is now the connection, and Priya is told in her thread.
     await staff.decide(STAFF, accepted=True)
     told = await world.wait_for(
@@ -134,6 +155,21 @@ async def test_the_second_person_is_told_who_connected_it_and_a_different_practi
     await world.wait_for(lambda: "Harbourside Dental Studio" in staff.card_outcome())
     assert "Replacement waiting" not in staff.card_outcome()
     assert any("accepted key" in t for t in staff.thread_texts())
+
+    # The held key was only ever encrypted: in no platform call, no log line at any level.
+    said = json.dumps([c.params for c in staff.api.calls()]) + "".join(teams_bodies(world))
+    logged = "".join(r.getMessage() + (r.exc_text or "") + repr(r.args) for r in caplog.records)
+    assert caplog.records
+    for piece in {HARBOUR[i : i + 8] for i in range(len(HARBOUR) - 7)}:
+        assert piece not in said
+        assert piece not in logged
+
+
+def teams_bodies(world: PlatformWorld) -> list[str]:
+    """What the bot sent the Teams connector (nothing on a Slack-only world)."""
+    driver = getattr(world, "driver", None)
+    connector = getattr(driver, "connector", None)
+    return list(connector.bodies()) if connector is not None else []
 
 
 async def test_a_rejected_replacement_keeps_the_connection_and_tells_the_clinic(
