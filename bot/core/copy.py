@@ -114,6 +114,12 @@ def already_done(by: str | None, connection: Connection | None) -> str:
     """Told privately for a late click on a button whose moment passed (never a new flow)."""
     if connection is None or by is None:
         return "This is done — that button belongs to an earlier step. Nothing was changed."
+    if connection.state is ConnectionState.NEEDS_NEW_KEY:
+        return (
+            f"That button belongs to an earlier step. Where things stand: Dentally no longer accepts the key "
+            f"`…{connection.fingerprint}` (expired or revoked), so a new key is needed — start the guide again and "
+            f"choose *{REPLACE_KEY}*."
+        )
     return (
         f"This is done — Dentally is connected ({connected_as(connection)}, key `…{connection.fingerprint}`, by "
         f"{by} on {moment(connection.connected_at)}). Nothing was changed. To use a different key, start the guide "

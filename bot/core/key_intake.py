@@ -32,7 +32,16 @@ from bot.core.runner import EffectRunner, Trigger
 from bot.core.support import SupportReports
 from conversations.addresses import KEEPALIVE_QUEUE, ConversationKey, clinic_key
 from conversations.clinic import Clinic
-from conversations.connection import Candidate, Decision, Identity, StoredCredential, accept, connected, reject
+from conversations.connection import (
+    Candidate,
+    ConnectionState,
+    Decision,
+    Identity,
+    StoredCredential,
+    accept,
+    connected,
+    reject,
+)
 from conversations.conversation import Conversation
 from conversations.events import CheckFinished, KeySubmitted, Verdict
 from conversations.service import OnboardingService, Outcome
@@ -237,8 +246,8 @@ class KeyIntake:
         """
         clinic = await self._service.clinic(key.platform, key.channel)
         connection = clinic.connection if clinic else None
-        if connection is None:
-            return None
+        if connection is None or connection.state is ConnectionState.NEEDS_NEW_KEY:
+            return None  # nothing connected, or its key is dead: any key button is welcome
         state = await self._service.conversation(key)
         if state is not None and state.in_progress:
             return None

@@ -19,7 +19,7 @@ from bot.fakes.slack import SlackApiSandbox
 from bot.slack.support import blocks as support_blocks
 from conversations.connection import ConnectionState
 from conversations.conversation import Status
-from dentally.sandbox import sample_keys
+from dentally.sandbox import Sandbox, sample_keys
 from tests.bot.connection_sides import ClinicSide, Staff, side_of, staff_of
 from tests.bot.harness import ADMIN, ONBOARDING, STAFF
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, platform_world
@@ -369,3 +369,35 @@ async def test_staff_can_reset_one_persons_guide_and_the_others_keep_theirs(
     priya = await service.conversation(priya_key)
     assert priya is not None
     assert priya.status is Status.ABANDONED
+
+
+async def test_a_key_dentally_stops_accepting_needs_a_new_key_and_a_same_practice_key_connects_again(
+    world: PlatformWorld, clinic: ClinicSide, staff: Staff, dentally: Sandbox
+) -> None:
+    await connected_by_jane(clinic)
+    await world.idle()
+    dentally.revoke("all_scopes")
+    world.clock.advance(7 * 24 * HOUR + 60)
+    await world.runtime.scheduler.run_once()
+    await world.idle()
+    record = await world.runtime.core.service.clinic(world.name, world.key.channel)
+    assert record is not None
+    assert record.connection is not None
+    assert record.connection.state is ConnectionState.NEEDS_NEW_KEY
+    await staff.driver.wait_for(lambda: "Needs a new key" in staff.card_outcome())
+
+    await clinic.start("priya")
+    note = await world.wait_for(
+        lambda: next((n for n in clinic.notes("priya") if "Replace the key" in n.buttons), None)
+    )
+    assert "no longer accepts" in note.text
+    await clinic.press("priya", note, "Replace the key")
+    await world.wait_for(lambda: any("Enter the key privately" in s.buttons for s in clinic.thread("priya")))
+    assert "Dentally is connected" in await clinic.enter_key("priya", MAPLE_AGAIN, "uk")
+    await world.idle()
+    record = await world.runtime.core.service.clinic(world.name, world.key.channel)
+    assert record is not None
+    assert record.connection is not None
+    assert record.connection.state is ConnectionState.CONNECTED
+    assert record.connection.pending is None
+    await staff.driver.wait_for(lambda: staff.card_outcome().startswith(":white_check_mark: Connected"))
