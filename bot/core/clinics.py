@@ -9,7 +9,7 @@ from bot.core.copy import moment
 from bot.core.platform import Platforms, label
 from conversations.clinic import Clinic
 from conversations.connection import Connection, ConnectionState
-from conversations.conversation import Conversation
+from conversations.conversation import Conversation, Status
 from conversations.service import OnboardingService
 from dentally.regions import parse_region, region_label
 from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
@@ -55,6 +55,23 @@ class ClinicView:
     def name_of(self, user: str) -> str:
         """How support sees ``user``: the name the platform gave, else a Slack mention or a neutral word."""
         return self.names.get(user) or (f"<@{user}>" if self.platform == "slack" else "a clinic user")
+
+    def standing_of(self, conversation: Conversation) -> str:
+        """Where ``conversation`` stands, in a few words, true of the connection too.
+
+        A verified key is only "verified" while it is the clinic's key; otherwise it waits for staff, or was not
+        used (rejected, replaced since, or the connection was reset).
+        """
+        status = conversation.status.value.replace("_", " ")
+        connection = self.clinic.connection
+        if conversation.status is not Status.VERIFIED or conversation.key_fingerprint is None:
+            return status
+        if connection is not None and connection.fingerprint == conversation.key_fingerprint:
+            return "verified, in use"
+        held = connection.pending if connection is not None else None
+        if held is not None and held.key.fingerprint == conversation.key_fingerprint:
+            return "verified, waiting for staff"
+        return "verified, not in use"
 
     def idle_since(self) -> float:
         """When the quietest guide in progress was last active (the clinic's idle clock)."""

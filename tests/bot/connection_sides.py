@@ -411,6 +411,10 @@ class Staff:
         block = next(b for b in self.card().blocks or [] if b.get("block_id") == "card:outcome")
         return str(block["text"]["text"])
 
+    def card_people(self) -> str:
+        block = next(b for b in self.card().blocks or [] if b.get("block_id") == "card:people")
+        return str(block["text"]["text"])
+
     async def held_alert(self) -> Message:
         def found() -> Message | None:
             return next((m for m in self.thread_messages() if support_blocks.ACTION_ACCEPT_KEY in _labels_ids(m)), None)

@@ -108,6 +108,8 @@ async def test_the_second_person_is_told_who_connected_it_and_a_different_practi
     assert "Harbourside Dental Studio" in alert_text
     await world.wait_for(lambda: "Replacement waiting" in staff.card_outcome())
     assert staff.card_outcome().index("Replacement waiting") < staff.card_outcome().index("Connected")
+    assert "verified, in use" in staff.card_people()
+    assert "verified, waiting for staff" in staff.card_people()
 
     # A clinic user cannot accept it (the buttons are staff only); nothing changes.
     staff.api.add_member(ONBOARDING, ADMIN)
@@ -154,6 +156,7 @@ async def test_the_second_person_is_told_who_connected_it_and_a_different_practi
     assert record.name == "Harbourside Dental Studio"
     await world.wait_for(lambda: "Harbourside Dental Studio" in staff.card_outcome())
     assert "Replacement waiting" not in staff.card_outcome()
+    await staff.driver.wait_for(lambda: "verified, not in use" in staff.card_people())  # Jane's key, replaced
     assert any("accepted key" in t for t in staff.thread_texts())
 
     # The held key was only ever encrypted: in no platform call, no log line at any level.

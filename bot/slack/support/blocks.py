@@ -79,7 +79,7 @@ def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
     index = guide.index_of(conversation.step_id)
     line = f"{person(view, conversation.user)} — step {index + 1}/{guide.step_count} *{guide.steps[index].title}*"
     if conversation.status is not Status.ACTIVE:
-        line += f" · {conversation.status.value.replace('_', ' ')}"
+        line += f" · {view.standing_of(conversation)}"
     if conversation.stuck_at is not None and conversation.in_progress:
         line += f" · :sos: stuck since {when(conversation.stuck_at, '{time}')}"
     return line
