@@ -30,6 +30,7 @@ from bot.core.runner import EffectRunner, Trigger
 from bot.core.tasks import BackgroundTasks
 from bot.logs import bind_ids
 from conversations.addresses import ConversationKey
+from conversations.connection import ConnectionState
 from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.service import OnboardingService, Outcome
@@ -73,13 +74,14 @@ class GuideMoves:
         self._tasks = tasks
         self._store_retry_pauses = store_retry_pauses
 
-    async def start(self, key: ConversationKey, at_step: str | None = None) -> None:
+    async def start(self, key: ConversationKey, at_step: str | None = None, *, replacing: bool = False) -> None:
         """Start (or show again) ``key.user``'s guide, at ``at_step`` for a fresh run.
 
         In a clinic that is already connected, a Start by someone without a guide in progress tells them (only) who
-        connected it and when, with "Replace the key" (a start at the key step) instead of a new guide.
+        connected it and when, with "Replace the key" (``replacing``: a start at the key step) instead of a new
+        guide; so does a late "Set up a new key" once a working key is connected again.
         """
-        if at_step is None and (connected := await self._connected(key)) is not None:
+        if not replacing and (connected := await self._connected(key, dead_key_ok=at_step is not None)) is not None:
             await self._tell(key, connected)
             return
 
@@ -138,12 +140,17 @@ class GuideMoves:
 
         await self._apply(key, Resume(at=self._service.clock()), thread, present)
 
-    async def _connected(self, key: ConversationKey) -> AlreadyConnected | None:
-        """What to tell ``key.user`` instead of starting: the clinic is connected and they have no guide going."""
+    async def _connected(self, key: ConversationKey, dead_key_ok: bool) -> AlreadyConnected | None:
+        """What to tell ``key.user`` instead of starting: the clinic is connected and they have no guide going.
+
+        ``dead_key_ok``: a start that sets up a new key goes ahead while Dentally refuses the connected key.
+        """
         try:
             async with asyncio.timeout(INLINE_STORE_SECONDS):
                 clinic = await self._service.clinic(key.platform, key.channel)
                 if clinic is None or clinic.connection is None:
+                    return None
+                if dead_key_ok and clinic.connection.state is ConnectionState.NEEDS_NEW_KEY:
                     return None
                 state = await self._service.conversation(key)
         except (StoreUnavailable, TimeoutError):

@@ -97,7 +97,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         if click is None:
             return
         # The person already has the new key (rotated, say): straight to the key step.
-        await handlers.start(click.channel, click.user, ctx.guide.steps[-1].id)
+        await handlers.start(click.channel, click.user, ctx.guide.steps[-1].id, replacing=True)
 
     @app.action(re.compile(f"^({support_blocks.ACTION_ACCEPT_KEY}|{support_blocks.ACTION_REJECT_KEY})$"))
     async def replacement_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -174,9 +174,9 @@ class _Handlers:
             return
         await self.start(click.channel, click.user)
 
-    async def start(self, channel: str, user: str, at_step: str | None = None) -> None:
+    async def start(self, channel: str, user: str, at_step: str | None = None, replacing: bool = False) -> None:
         """Start (or show again) ``user``'s guide in ``channel``, at ``at_step`` for a fresh run there."""
-        await self.ctx.core.moves.start(await self._key(channel, user), at_step)
+        await self.ctx.core.moves.start(await self._key(channel, user), at_step, replacing=replacing)
 
     async def step_click(self, body: dict[str, Any]) -> None:
         click = _read_click(body, "step click")

@@ -84,6 +84,10 @@ class ClinicSide(Protocol):
         """What the bot told only ``who``, oldest first."""
         ...
 
+    def in_channel(self, label: str) -> Said | None:
+        """The newest top-level message of the bot in the clinic channel with a ``label`` button."""
+        ...
+
     async def press(self, who: str, said: Said, label: str) -> None:
         """``who`` presses ``label`` on a message or a private note."""
         ...
@@ -235,12 +239,17 @@ class SlackSide:
     def notes(self, who: str) -> list[Said]:
         return [Said(e.ts, e.text, _labels(e.blocks)) for e in self.driver.ephemeral(self._ids[who], CLINIC)]
 
+    def in_channel(self, label: str) -> Said | None:
+        found = [m for m in self.world.api.messages(CLINIC) if label in _labels(m.blocks)]
+        return Said(found[-1].ts, message_text(found[-1]), _labels(found[-1].blocks)) if found else None
+
     async def press(self, who: str, said: Said, label: str) -> None:
         user = self._ids[who]
-        found = next(
-            (e for e in self.driver.ephemeral(user, CLINIC) if e.ts == said.ref),
-            None,
-        ) or next(m for m in self.driver.user_thread(CLINIC, user) if m.ts == said.ref)
+        found = (
+            next((e for e in self.driver.ephemeral(user, CLINIC) if e.ts == said.ref), None)
+            or next((m for m in self.driver.user_thread(CLINIC, user) if m.ts == said.ref), None)
+            or next(m for m in self.world.api.messages(CLINIC) if m.ts == said.ref)
+        )
         await self.driver.click(user, found, _action_id(found.blocks, label))
 
 
@@ -374,6 +383,10 @@ class TeamsSide:
             for m in self.driver.in_conversation(self.where)
             if m.targeted_to == account
         ]
+
+    def in_channel(self, label: str) -> Said | None:
+        found = [m for m in self.driver.in_conversation(self.where) if m.thread is None and label in m.titles]
+        return Said(found[-1].id, found[-1].text, tuple(found[-1].titles)) if found else None
 
     async def press(self, who: str, said: Said, label: str) -> None:
         sent = self.driver.connector.sent[said.ref]

@@ -404,3 +404,15 @@ async def test_a_key_dentally_stops_accepting_needs_a_new_key_and_a_same_practic
     assert record.connection.state is ConnectionState.CONNECTED
     assert record.connection.pending is None
     await staff.driver.wait_for(lambda: staff.card_outcome().startswith(":white_check_mark: Connected"))
+
+    # The dead key's "Set up a new key", clicked late: the clinic is connected again, so no new guide starts.
+    dead = clinic.in_channel("Set up a new key")
+    assert dead is not None
+    before = len(clinic.notes("jane"))
+    await clinic.press("jane", dead, "Set up a new key")
+    note = await world.wait_for(lambda: clinic.notes("jane")[before:])
+    assert "already connected" in note[-1].text
+    await world.idle()
+    jane = await world.runtime.core.service.conversation(world.key)
+    assert jane is not None
+    assert jane.status is Status.VERIFIED
