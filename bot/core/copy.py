@@ -105,7 +105,7 @@ def already_connected(by: str, connection: Connection) -> str:
     return (
         f":white_check_mark: *Dentally is already connected for this clinic* — {by} connected it on "
         f"{moment(connection.connected_at)} ({connected_as(connection)}, key `…{connection.fingerprint}`). "
-        f"There's nothing for you to do. If you've made a new key (for example after revoking the old one), use "
+        f"There's nothing for you to do. If you've made a new key on purpose (when rotating keys, say), use "
         f"*{REPLACE_KEY}*."
     )
 
