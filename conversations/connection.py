@@ -42,8 +42,12 @@ class Identity(BaseModel):
 
     def same_as(self, other: Identity) -> bool:
         """Whether both are proven to be the same Dentally user of the same practice (unknown is never the same)."""
-        known = None not in (self.user_id, self.practice_id, other.user_id, other.practice_id)
-        return known and (self.user_id, self.practice_id) == (other.user_id, other.practice_id)
+        return self.known and other.known and (self.user_id, self.practice_id) == (other.user_id, other.practice_id)
+
+    @property
+    def known(self) -> bool:
+        """Whether the Dentally user and practice are known (a connection recorded before identities were not)."""
+        return self.user_id is not None and self.practice_id is not None
 
     @property
     def label(self) -> str:
@@ -130,9 +134,12 @@ def decide(current: Connection | None, candidate: Candidate) -> Decision:
     """
     if current is None:
         return Decision.CONNECT
-    if candidate.key.fingerprint == current.fingerprint:
+    same = candidate.identity.same_as(current.identity)
+    # A fingerprint is only the key's last characters: it names the key in use only for the same Dentally user (or,
+    # for a connection recorded before identities were kept, one whose user is unknown and learnt now).
+    if candidate.key.fingerprint == current.fingerprint and (same or not current.identity.known):
         return Decision.REFRESH
-    if candidate.identity.same_as(current.identity):
+    if same:
         return Decision.REPLACE
     return Decision.HOLD
 

@@ -89,6 +89,15 @@ def test_the_key_in_use_verified_again_refreshes_it_and_clears_a_dead_state() ->
     assert after.key.keepalive_result is None
 
 
+def test_a_key_of_another_user_ending_like_the_key_in_use_is_still_held() -> None:
+    # Fingerprints are the last four characters: two keys may share one.
+    assert decide(CURRENT, candidate("aaaa", PRIYA_AT_HARBOUR)) is Decision.HOLD
+    legacy = from_credential(key("aaaa"))
+    decision, learnt = connected(legacy, candidate("aaaa", JANE_AT_MAPLE), "U1", 300.0)
+    assert decision is Decision.REFRESH
+    assert learnt.identity == JANE_AT_MAPLE
+
+
 def test_staff_accepting_a_held_key_replaces_the_connection_and_rejecting_forgets_it() -> None:
     _, held = connected(CURRENT, candidate("cccc", PRIYA_AT_HARBOUR), "U2", 200.0)
     accepted = accept(held, 300.0)
