@@ -290,6 +290,14 @@ class KeyIntake:
             )
             if self._handoff is not None and self._vault is not None and state is not None:
                 await self._hand_off(state, self._vault.decrypt(held.key.ciphertext), held.key)
+            elif self._handoff is not None:
+                await self._notes.clinic_note(
+                    platform,
+                    channel,
+                    f":warning: Key `…{held.key.fingerprint}` is now the connection, but it was not handed to "
+                    "Aldense: the guide of the person who entered it is gone (reset). It is stored encrypted.",
+                    broadcast=True,
+                )
         return told
 
     async def disconnect(self, platform: str, channel: str) -> None:
