@@ -96,9 +96,10 @@ class Nudged:
 
 @dataclass(frozen=True, slots=True)
 class Abandon:
-    """Support reset the guide; the user may start afresh."""
+    """Support reset the guide; the user may start afresh. ``disconnected``: the clinic's connection was reset too."""
 
     at: float
+    disconnected: bool = False
 
 
 Event = (
@@ -179,7 +180,9 @@ class Remind:
 
 @dataclass(frozen=True, slots=True)
 class TellReset:
-    """Tell the user, politely, that support reset their guide and how to start again."""
+    """Tell the user, politely, that support reset their guide (and the connection, when ``disconnected``)."""
+
+    disconnected: bool = False
 
 
 Effect = OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck | Remind | TellReset

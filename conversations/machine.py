@@ -371,7 +371,7 @@ def _abandon(state: Conversation, event: Abandon) -> Transition:
     effects: list[Effect] = []
     if state.step_message_ref and state.status in _IN_PROGRESS:
         effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
-    effects += [TellReset(), Report(Milestone.RESET, state.step_id)]
+    effects += [TellReset(event.disconnected), Report(Milestone.RESET, state.step_id)]
     reset = state.model_copy(
         update={"status": Status.ABANDONED, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.core.copy import inert, moment
 from bot.core.platform import Platforms, label
 from conversations.clinic import Clinic
-from conversations.conversation import Conversation
+from conversations.connection import Connection, ConnectionState
+from conversations.conversation import Conversation, Status
 from conversations.service import OnboardingService
 from dentally.regions import parse_region, region_label
 from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
@@ -46,8 +48,30 @@ class ClinicView:
 
     @property
     def verified(self) -> bool:
-        """Whether a key has been verified and stored."""
-        return self.clinic.credential is not None
+        """Whether the clinic is connected with a key Dentally still accepts (and no replacement waits for staff)."""
+        connection = self.clinic.connection
+        return connection is not None and connection.state is ConnectionState.CONNECTED and connection.pending is None
+
+    def name_of(self, user: str) -> str:
+        """How support sees ``user``: the name the platform gave, else a Slack mention or a neutral word."""
+        return self.names.get(user) or (f"<@{user}>" if self.platform == "slack" else "a clinic user")
+
+    def standing_of(self, conversation: Conversation) -> str:
+        """Where ``conversation`` stands, in a few words, true of the connection too.
+
+        A verified key is only "verified" while it is the clinic's key; otherwise it waits for staff, or was not
+        used (rejected, replaced since, or the connection was reset).
+        """
+        status = conversation.status.value.replace("_", " ")
+        connection = self.clinic.connection
+        if conversation.status is not Status.VERIFIED or conversation.key_fingerprint is None:
+            return status
+        if connection is not None and connection.fingerprint == conversation.key_fingerprint:
+            return "verified, in use"
+        held = connection.pending if connection is not None else None
+        if held is not None and held.key.fingerprint == conversation.key_fingerprint:
+            return "verified, waiting for staff"
+        return "verified, not in use"
 
     def idle_since(self) -> float:
         """When the quietest guide in progress was last active (the clinic's idle clock)."""
@@ -72,16 +96,42 @@ def last_check(clinic: Clinic) -> CheckResult | None:
     return CheckResult.model_validate(clinic.last_check) if clinic.last_check else None
 
 
+def connection_line(view: ClinicView, connection: Connection) -> str:
+    """The connection in one line: whose Dentally, where, which key, who connected it and when."""
+    region = region_label(parse_region(connection.key.region))
+    who = f"{view.name_of(connection.connected_by)} on {moment(connection.connected_at)}"
+    whose = inert(connection.identity.label)
+    if connection.state is ConnectionState.NEEDS_NEW_KEY:
+        return (
+            f":x: Needs a new key: `…{connection.fingerprint}` expired or revoked ({whose}, "
+            f"{region}; connected by {who})"
+        )
+    replaced = f" · replaced `…{connection.replaced_fingerprint}`" if connection.replaced_fingerprint else ""
+    return f":white_check_mark: Connected · {whose} · {region} · key `…{connection.fingerprint}` · by {who}{replaced}"
+
+
+def pending_line(view: ClinicView, connection: Connection) -> str | None:
+    """A replacement key held for staff, in one line (None when nothing is held)."""
+    held = connection.pending
+    if held is None:
+        return None
+    by = view.name_of(connection.pending_by) if connection.pending_by else "someone"
+    region = region_label(parse_region(held.key.region))
+    whose = inert(held.identity.label)
+    return (
+        f":warning: *Replacement waiting for staff*: {by} entered key `…{held.key.fingerprint}` of "
+        f"{whose} ({region}) — another Dentally practice or user. Accept or Reject it in the thread."
+    )
+
+
 def outcome(view: ClinicView) -> str:
-    """The clinic's outcome in a few words."""
-    credential = view.clinic.credential
+    """The clinic's outcome in a few words; a replacement waiting for staff comes first."""
+    connection = view.clinic.connection
     check = last_check(view.clinic)
-    if credential is not None:
-        region = region_label(parse_region(credential.region))
-        line = f":white_check_mark: Verified · {region} · key `…{credential.fingerprint}`"
-        if credential.keepalive_result == "invalid":
-            line = f":x: Key `…{credential.fingerprint}` expired or revoked ({region}) — a new key is needed"
-        return line
+    if connection is not None:
+        held = pending_line(view, connection)
+        line = connection_line(view, connection)
+        return f"{held}\n{line}" if held else line
     if check is not None and check.verdict is Verdict.MISSING_SCOPES:
         missing = ", ".join(SCOPE_LABELS[scope] for scope in check.missing_scopes)
         return f":x: Missing permissions: {missing}"
@@ -119,7 +169,9 @@ class Clinics:
         served = self._platforms.get(platform)
         link = await served.thread_link(threads[-1]) if threads and served else None
         names = {}
-        users = {c.user for c in conversations} | ({clinic.credential.verified_by} if clinic.credential else set())
+        users = {c.user for c in conversations}
+        if clinic.connection is not None:
+            users |= {clinic.connection.connected_by, clinic.connection.pending_by or clinic.connection.connected_by}
         for user in sorted(users):
             names[user] = await self.person(platform, user)
         return ClinicView(clinic, tuple(conversations), link, platform=platform, names=names)

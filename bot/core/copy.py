@@ -21,11 +21,13 @@ which button does what (action ids, layout) stays in each renderer.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NewType, Protocol
 
+from conversations.connection import Connection, ConnectionState
 from conversations.events import StepOutcome
 from conversations.guide import Guide
-from dentally.regions import region_label
+from dentally.regions import parse_region, region_label
 from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, ScopeCheck, ScopeStatus, Verdict
 
 Shown = NewType("Shown", str)
@@ -379,3 +381,127 @@ FORGOTTEN = (
     "If you'd like to connect Dentally again later, just let the Aldense team know."
 )
 """Told to a clinic, when staff tick the box, after its data was erased (``bot.core.erasure``)."""
+
+
+# The clinic's connection ------------------------------------------------------------------------------------------
+
+REVOKE_WHERE = "Settings → *Developer* → Personal tokens"
+REPLACE_KEY = "Replace the key"
+
+
+def moment(at: float) -> str:
+    """A moment as every reader can place it: ``1 Dec 2026, 06:30 UTC``."""
+    return datetime.fromtimestamp(at, UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+_LOOK_ALIKES = str.maketrans(
+    {"<": "‹", ">": "›", "&": "＆", "*": "∗", "_": "ˍ", "`": "ʹ", "~": "∼", "[": "［", "]": "］"}
+)
+
+
+def inert(text: str, limit: int = 80) -> str:
+    """Outside text made inert for every platform at once: markup characters become look-alikes, one line, capped.
+
+    For values both Slack and Teams show through the same sentence (the Dentally user and practice of a connection);
+    a platform's own ``escape`` is preferred where only one platform shows the text.
+    """
+    line = " ".join(text.split()).translate(_LOOK_ALIKES)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def connected_as(connection: Connection) -> str:
+    """Whose Dentally the key opens and where, as the clinic reads it."""
+    return f"{inert(connection.identity.label)}, {region_label(parse_region(connection.key.region))}"
+
+
+def already_connected(by: str, connection: Connection) -> str:
+    """Told on Start in a connected clinic: who connected it and when, nothing to do, and how to replace the key."""
+    if connection.state is ConnectionState.NEEDS_NEW_KEY:
+        return (
+            f":warning: *Dentally was connected by {by} on {moment(connection.connected_at)}*, but Dentally no "
+            f"longer accepts that key (`…{connection.fingerprint}`, expired or revoked). Please use *{REPLACE_KEY}* "
+            "to enter a new one."
+        )
+    return (
+        f":white_check_mark: *Dentally is already connected for this clinic* — {by} connected it on "
+        f"{moment(connection.connected_at)} ({connected_as(connection)}, key `…{connection.fingerprint}`). "
+        f"There's nothing for you to do. If you've made a new key on purpose (when rotating keys, say), use "
+        f"*{REPLACE_KEY}*."
+    )
+
+
+def already_done(by: str | None, connection: Connection | None) -> str:
+    """Told privately for a late click on a button whose moment passed (never a new flow)."""
+    if connection is None or by is None:
+        return "This is done — that button belongs to an earlier step. Nothing was changed."
+    if connection.state is ConnectionState.NEEDS_NEW_KEY:
+        return (
+            f"That button belongs to an earlier step. Where things stand: Dentally no longer accepts the key "
+            f"`…{connection.fingerprint}` (expired or revoked), so a new key is needed — start the guide again and "
+            f"choose *{REPLACE_KEY}*."
+        )
+    return (
+        f"This is done — Dentally is connected ({connected_as(connection)}, key `…{connection.fingerprint}`, by "
+        f"{by} on {moment(connection.connected_at)}). Nothing was changed. To use a different key, start the guide "
+        f"again and choose *{REPLACE_KEY}*."
+    )
+
+
+def closed_result(fingerprint: str | None) -> str:
+    """An earlier key result once the clinic is connected: a closed line, no buttons."""
+    key = f" for key `…{fingerprint}`" if fingerprint else ""
+    return f":heavy_minus_sign: An earlier result{key} — Dentally is now connected, so there's nothing to do here."
+
+
+CLOSED_REMINDER = ":heavy_minus_sign: An earlier reminder — no longer needed."
+
+
+def revoke_old_key(fingerprint: str) -> str:
+    """After a key replaced the one in use: revoke the old one."""
+    return (
+        f"This key replaces the one ending `…{fingerprint}`. Please revoke that old key in Dentally "
+        f"({REVOKE_WHERE}) so it can't be used any more."
+    )
+
+
+def held_headline(candidate: str, connection: Connection) -> str:
+    """A verified key of another practice or user than the connected one: held, nothing changed."""
+    return (
+        f":hourglass: *The key works, but it's for {candidate}* — and this clinic is already connected to Dentally "
+        f"as {connected_as(connection)}. Nothing has changed: the connection stays as it is until the Aldense team "
+        "confirms the switch with you here."
+    )
+
+
+def replacement_decided(accepted: bool, fingerprint: str, connection: Connection) -> str:
+    """Told in the clinic's channel when Aldense staff accepted or rejected a held key."""
+    if accepted:
+        old = connection.replaced_fingerprint
+        revoke = f" {revoke_old_key(old)}" if old else ""
+        return (
+            f":white_check_mark: *The Aldense team confirmed the new key* (`…{fingerprint}`): Dentally is now "
+            f"connected as {connected_as(connection)}.{revoke}"
+        )
+    return (
+        f":no_entry: *The Aldense team kept the existing connection* ({connected_as(connection)}, key "
+        f"`…{connection.fingerprint}`), so the key ending `…{fingerprint}` was not used and has been forgotten. "
+        "If that isn't what you expected, reply here and the team will help."
+    )
+
+
+def reset_notice(disconnected: bool, by: str | None, connection: Connection | None) -> str:
+    """Told in a thread when Aldense staff reset a guide, saying exactly what was reset."""
+    if disconnected:
+        return (
+            ":leftwards_arrow_with_hook: The Aldense team reset your guide *and this clinic's Dentally connection*: "
+            "the stored key is no longer used. To connect again, click *Start Dentally setup*."
+        )
+    if connection is not None and by is not None:
+        return (
+            ":leftwards_arrow_with_hook: The Aldense team reset your guide. *Dentally stays connected* "
+            f"({connected_as(connection)}, by {by}) — there's nothing you need to do."
+        )
+    return (
+        ":leftwards_arrow_with_hook: The Aldense team reset your guide, so you can start afresh whenever you're "
+        "ready — nothing you need to undo. Dentally isn't connected yet: click *Start Dentally setup* to begin."
+    )

@@ -198,8 +198,7 @@ class Scheduler:
 
 
 def _record_keepalive(clinic: Clinic, now: float, status: str) -> Clinic:
-    if clinic.credential is None:
+    if clinic.connection is None:
         return clinic
     result = {"ok": "ok", "invalid": "invalid", "rate_limited": "retrying"}.get(status, "retrying")
-    credential = clinic.credential.model_copy(update={"last_keepalive": now, "keepalive_result": result})
-    return clinic.model_copy(update={"credential": credential})
+    return clinic.with_connection(clinic.connection.kept_alive(now, result))

@@ -16,14 +16,32 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.core.handoff import Handoff
-from bot.core.messages import KeyResult, Refused, TemporarilyUnavailable
+from bot.core.messages import (
+    AlreadyDone,
+    KeyResult,
+    Refused,
+    ReplacementDecided,
+    Standing,
+    TemporarilyUnavailable,
+)
 from bot.core.metrics import Metrics
 from bot.core.platform import Platforms
 from bot.core.retention import kept_check
+from bot.core.retiring import Kind
 from bot.core.runner import EffectRunner, Trigger
 from bot.core.support import SupportReports
 from conversations.addresses import KEEPALIVE_QUEUE, ConversationKey, clinic_key
-from conversations.clinic import Clinic, StoredCredential
+from conversations.clinic import Clinic
+from conversations.connection import (
+    Candidate,
+    ConnectionState,
+    Decision,
+    Identity,
+    StoredCredential,
+    accept,
+    connected,
+    reject,
+)
 from conversations.conversation import Conversation
 from conversations.events import CheckFinished, KeySubmitted, Verdict
 from conversations.service import OnboardingService, Outcome
@@ -36,7 +54,7 @@ from dentally.scopes import Verdict as CheckVerdict
 logger = logging.getLogger(__name__)
 
 
-ResultShown = Callable[[CheckResult], Awaitable[None]]
+ResultShown = Callable[[KeyResult], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +63,8 @@ class Checked:
 
     result: CheckResult
     outcome: Outcome
+    standing: Standing | None = None
+    """What a verified key did to the clinic's connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +137,17 @@ class KeyIntake:
 
         async def run_check(state: Conversation) -> None:
             checked = await self.check(state, token, region)
+            message = KeyResult(checked.result, state.user, checked.standing)
             if shown is not None:
-                await shown(checked.result)
+                await shown(message)
             await self._runner.carry_out(checked.outcome)
             platform = self._platforms[state.platform]
-            await platform.post(state.channel, KeyResult(checked.result, state.user), thread=state.thread_ref)
-            await self.follow_up(state, token, checked.result)
+            ref = await platform.post(state.channel, message, thread=state.thread_ref)
+            if checked.standing is not None:  # verified: this person's earlier results and reminders retire
+                await self._runner.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
+            elif checked.result.verdict is not CheckVerdict.VERIFIED:  # its buttons go stale once a key is verified
+                await self._runner.retiring.remember(state, Kind.RESULT, ref)
+            await self.follow_up(state, token, checked.result, checked.standing)
 
         await self._runner.carry_out(outcome, Trigger(run_key_check=run_check))
         return None
@@ -148,18 +173,23 @@ class KeyIntake:
             logger.exception("key check failed unexpectedly")
             result = could_not_check("The check stopped unexpectedly; the Aldense team has been told.")
         self._metrics.checks.labels(result.verdict.value).inc()
-        await self._remember(state, token, result)
-        if result.verdict is CheckVerdict.VERIFIED:
+        standing = await self._remember(state, token, result, region)
+        if standing is not None and not standing.held:
             await self._service.store.schedule(
                 KEEPALIVE_QUEUE,
                 clinic_key(state.platform, state.channel),
                 self._service.clock() + self._keepalive_every,
             )
         outcome = await self._service.handle(state.key, CheckFinished(Verdict(result.verdict.value), self.clock()))
-        return Checked(result, outcome)
+        return Checked(result, outcome, standing)
 
-    async def follow_up(self, state: Conversation, token: SecretStr, result: CheckResult) -> None:
-        """After the clinic has seen the result: alert support when Dentally misbehaved, hand a verified key on."""
+    async def follow_up(
+        self, state: Conversation, token: SecretStr, result: CheckResult, standing: Standing | None = None
+    ) -> None:
+        """After the clinic has seen the result: alert support when Dentally misbehaved, hand a verified key on.
+
+        A key held for staff (another practice or user) is not handed on: support is asked to accept or reject it.
+        """
         if result.incident is not None:
             await self._notes.note(
                 state,
@@ -175,8 +205,11 @@ class KeyIntake:
                 f"{result.reason} The clinic was told the key could not be proven; see the evidence above.",
                 broadcast=True,
             )
-        if result.verdict is CheckVerdict.VERIFIED and self._handoff is not None:
-            await self._hand_off(state, token, result)
+        if standing is None:
+            return
+        await self._notes.connection_changed(state.platform, state.channel, standing)
+        if not standing.held and self._handoff is not None:
+            await self._hand_off(state, token, standing.connection.key)
 
     async def kept_key(self, platform: str, channel: str, user: str) -> KeptKey | None:
         """The key ``user`` entered last that could not be checked, with the region of that check; None if gone."""
@@ -196,44 +229,145 @@ class KeyIntake:
             choice = DETECT
         return KeptKey(token, choice)
 
-    async def _remember(self, state: Conversation, token: SecretStr, result: CheckResult) -> None:
-        """Store the verified key encrypted, or keep an unchecked or unproven one encrypted for "Check again"."""
+    async def region_for(self, platform: str, channel: str, user: str) -> RegionChoice:
+        """The region ``user`` chose in the key form last time (so a retry starts with it), else "detect"."""
+        clinic = await self._service.clinic(platform, channel)
+        chosen = clinic.regions.get(user) if clinic else None
+        try:
+            return parse_region(chosen) if chosen and chosen != DETECT else DETECT
+        except ValueError:
+            return DETECT
+
+    async def late(self, key: ConversationKey) -> AlreadyDone | None:
+        """Why a key button of ``key.user``'s may not open a new flow: the clinic is connected and their guide is
+        not in progress (a late click on an old result or step); None when the form may open.
+
+        "Replace the key" restarts the guide at the key step, so its form opens (the guide is in progress again).
+        """
+        clinic = await self._service.clinic(key.platform, key.channel)
+        connection = clinic.connection if clinic else None
+        if connection is None or connection.state is ConnectionState.NEEDS_NEW_KEY:
+            return None  # nothing connected, or its key is dead: any key button is welcome
+        state = await self._service.conversation(key)
+        if state is not None and state.in_progress:
+            return None
+        return AlreadyDone(key.user, connection)
+
+    async def decide_replacement(self, platform: str, channel: str, accepted: bool) -> ReplacementDecided | None:
+        """Staff accepted or rejected the key held for ``platform``/``channel``: change the connection, tell the
+        clinic in the thread of whoever entered the key, and hand an accepted key to Aldense.
+
+        Returns:
+            What the clinic was told; None when nothing was pending (already decided, or replaced since).
+        """
+        clinic = await self._service.clinic(platform, channel)
+        held = clinic.connection.pending if clinic and clinic.connection else None
+        by = clinic.connection.pending_by if clinic and clinic.connection else None
+        if held is None or by is None:
+            return None
+
+        def change(record: Clinic) -> Clinic:
+            current = record.connection
+            if current is None or current.pending is None or current.pending.key != held.key:
+                return record  # decided by someone else meanwhile
+            after = accept(current, self.clock()) if accepted else reject(current)
+            changed = record.with_connection(after)
+            if accepted and after.identity.practice_name:
+                changed = changed.model_copy(update={"name": after.identity.practice_name})
+            return changed
+
+        after, before = await self._service.update_clinic(platform, channel, change)
+        if after == before or after.connection is None:
+            return None
+        told = ReplacementDecided(accepted, held.key.fingerprint, after.connection)
+        state = await self._service.conversation(ConversationKey(platform, after.team or "", channel, by))
+        served = self._platforms.get(platform)
+        if served is not None:
+            await served.post(channel, told, thread=state.thread_ref if state else None)
+        if accepted:
+            await self._service.store.schedule(
+                KEEPALIVE_QUEUE, clinic_key(platform, channel), self.clock() + self._keepalive_every
+            )
+            if self._handoff is not None and self._vault is not None and state is not None:
+                await self._hand_off(state, self._vault.decrypt(held.key.ciphertext), held.key)
+            elif self._handoff is not None:
+                await self._notes.clinic_note(
+                    platform,
+                    channel,
+                    f":warning: Key `…{held.key.fingerprint}` is now the connection, but it was not handed to "
+                    "Aldense: the guide of the person who entered it is gone (reset). It is stored encrypted.",
+                    broadcast=True,
+                )
+        return told
+
+    async def disconnect(self, platform: str, channel: str) -> None:
+        """Forget the clinic's connection (staff reset it): no key is kept alive or re-checked any more."""
+        await self._service.update_clinic(platform, channel, lambda clinic: clinic.with_connection(None))
+        await self._service.store.unschedule(KEEPALIVE_QUEUE, clinic_key(platform, channel))
+
+    async def _remember(
+        self, state: Conversation, token: SecretStr, result: CheckResult, region: RegionChoice
+    ) -> Standing | None:
+        """Keep what the check decided: a verified key per the connection's rule, an unproven one for "Check again".
+
+        Returns:
+            What a verified key did to the clinic's connection; None for any other verdict.
+        """
         assert self._vault is not None, "check() needs a vault; see accepts_keys"
         sealed = self._vault.encrypt(token)
         now = self._service.clock()
         summary = kept_check(result)
+        standing: Standing | None = None
 
         def change(clinic: Clinic) -> Clinic:
+            nonlocal standing
             pending = {user: kept for user, kept in clinic.unverified_keys.items() if user != state.user}
             if result.verdict in (CheckVerdict.COULD_NOT_CHECK, CheckVerdict.COULD_NOT_PROVE):
                 pending[state.user] = sealed
-            update: dict[str, Any] = {"last_check": summary, "unverified_keys": pending}
-            if result.clinic_name:
+            update: dict[str, Any] = {
+                "last_check": summary,
+                "unverified_keys": pending,
+                "regions": {**clinic.regions, state.user: str(region)},
+            }
+            # A key's practice names an unconnected clinic; a connected one is renamed only by its own connection.
+            if result.clinic_name and clinic.connection is None:
                 update["name"] = result.clinic_name
-            if result.verdict is CheckVerdict.VERIFIED and result.region is not None:
-                update["credential"] = StoredCredential(
+            changed = clinic.model_copy(update=update)
+            if result.verdict is not CheckVerdict.VERIFIED or result.region is None:
+                standing = None
+                return changed
+            candidate = Candidate(
+                key=StoredCredential(
                     ciphertext=sealed,
                     fingerprint=fingerprint(token),
                     region=result.region,
                     scopes=tuple(c.scope for c in result.scopes if c.status is ScopeStatus.GRANTED),
                     verified_at=now,
                     verified_by=state.user,
-                )
-            return clinic.model_copy(update=update)
+                ),
+                identity=identity_of(result),
+            )
+            decision, connection = connected(clinic.connection, candidate, state.user, now)
+            standing = Standing(decision, connection)
+            changed = changed.with_connection(connection)
+            if decision is not Decision.HOLD and connection.identity.practice_name:
+                changed = changed.model_copy(update={"name": connection.identity.practice_name})
+            return changed
 
         await self._service.update_clinic(state.platform, state.channel, change)
+        return standing
 
-    async def _hand_off(self, state: Conversation, token: SecretStr, result: CheckResult) -> None:
+    async def _hand_off(self, state: Conversation, token: SecretStr, key: StoredCredential) -> None:
         assert self._handoff is not None
         clinic = await self._service.clinic(state.platform, state.channel)
         facts = {
             "platform": state.platform,
             "clinic": {"name": clinic.display_name if clinic else None, "channel": state.channel, "team": state.team},
-            "region": result.region,
-            "scopes": [c.scope for c in result.scopes if c.status is ScopeStatus.GRANTED],
-            "fingerprint": fingerprint(token),
-            "verified_by": state.user,
-            "verified_at": result.checked_at.isoformat(),
+            "region": key.region,
+            "scopes": list(key.scopes),
+            "fingerprint": key.fingerprint,
+            "verified_by": key.verified_by,
+            "verified_at": datetime.fromtimestamp(key.verified_at, UTC).isoformat(),
         }
         outcome = await self._handoff.deliver(facts, token)
         if outcome.delivered:
@@ -245,6 +379,21 @@ class KeyIntake:
                 f"({outcome.detail}). The key is stored safely (encrypted); re-send it from the clinic record.",
                 broadcast=True,
             )
+
+
+def identity_of(result: CheckResult) -> Identity:
+    """The Dentally user and practice a check read for its key (each None when it could not read it)."""
+    user = result.user
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return Identity(
+        user_id=text(user.id) if user else None,
+        user_name=user.name if user else None,
+        practice_id=text(user.practice_id) if user else None,
+        practice_name=result.clinic_name,
+    )
 
 
 def could_not_check(reason: str) -> CheckResult:

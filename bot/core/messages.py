@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from conversations.connection import Connection, Decision
 from conversations.events import StepOutcome
 from dentally.scopes import CheckResult
 
@@ -67,7 +68,13 @@ class Reminder:
 
 @dataclass(frozen=True, slots=True)
 class ResetNotice:
-    """Told in the thread when Aldense staff reset the clinic's guide."""
+    """Told in the thread when Aldense staff reset a guide; ``disconnected`` when the connection was reset too.
+
+    ``connection`` is the clinic's connection that stays in place (None when there is none, or it was reset).
+    """
+
+    disconnected: bool = False
+    connection: Connection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +85,67 @@ class KeyCheckLost:
 
 
 @dataclass(frozen=True, slots=True)
+class Standing:
+    """What a verified key did to the clinic's connection, as the person who entered it is told."""
+
+    decision: Decision
+    connection: Connection
+    """The connection after the key: for ``HOLD`` the one still in use, with the key held as ``pending``."""
+
+    @property
+    def held(self) -> bool:
+        """Whether the key waits for Aldense staff (another practice or user than the connected one)."""
+        return self.decision is Decision.HOLD
+
+
+@dataclass(frozen=True, slots=True)
 class KeyResult:
-    """A key check's result in the user's thread: each permission, and what to do next."""
+    """A key check's result in the user's thread: each permission, and what to do next.
+
+    ``standing`` says what a verified key did to the clinic's connection (None for any other verdict).
+    """
 
     result: CheckResult
     user: str
+    standing: Standing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyConnected:
+    """Told privately on Start in a clinic whose Dentally is connected: who connected it, when; a Replace button."""
+
+    user: str
+    connection: Connection
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyDone:
+    """Told privately for a late click on a button whose moment passed: this is done, and where things stand."""
+
+    user: str
+    connection: Connection | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedResult:
+    """An earlier key result whose buttons retired once the clinic was connected: a closed line."""
+
+    fingerprint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedReminder:
+    """A reminder whose moment passed (a newer one, a verified key, a reset): a closed line."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacementDecided:
+    """Told in the clinic's channel when Aldense staff accepted or rejected a held replacement key."""
+
+    accepted: bool
+    fingerprint: str
+    connection: Connection
+    """The connection after the decision."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +224,11 @@ Outgoing = (
     | ResetNotice
     | KeyCheckLost
     | KeyResult
+    | AlreadyConnected
+    | AlreadyDone
+    | ClosedResult
+    | ClosedReminder
+    | ReplacementDecided
     | NewKeyNeeded
     | NotYourGuide
     | StaleClick

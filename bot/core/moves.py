@@ -15,6 +15,8 @@ from enum import Enum
 from typing import Any
 
 from bot.core.messages import (
+    AlreadyConnected,
+    AlreadyDone,
     AlreadyGoing,
     GaveUp,
     NothingToResume,
@@ -28,6 +30,7 @@ from bot.core.runner import EffectRunner, Trigger
 from bot.core.tasks import BackgroundTasks
 from bot.logs import bind_ids
 from conversations.addresses import ConversationKey
+from conversations.connection import ConnectionState
 from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.schema import IncompatibleRecord
@@ -72,8 +75,16 @@ class GuideMoves:
         self._tasks = tasks
         self._store_retry_pauses = store_retry_pauses
 
-    async def start(self, key: ConversationKey, at_step: str | None = None) -> None:
-        """Start (or show again) ``key.user``'s guide, at ``at_step`` for a fresh run."""
+    async def start(self, key: ConversationKey, at_step: str | None = None, *, replacing: bool = False) -> None:
+        """Start (or show again) ``key.user``'s guide, at ``at_step`` for a fresh run.
+
+        In a clinic that is already connected, a Start by someone without a guide in progress tells them (only) who
+        connected it and when, with "Replace the key" (``replacing``: a start at the key step) instead of a new
+        guide; so does a late "Set up a new key" once a working key is connected again.
+        """
+        if not replacing and (connected := await self._connected(key, dead_key_ok=at_step is not None)) is not None:
+            await self._tell(key, connected)
+            return
 
         async def present(outcome: Outcome) -> None:
             if outcome.refused is not None:
@@ -121,11 +132,33 @@ class GuideMoves:
 
         async def present(outcome: Outcome) -> None:
             if outcome.refused is not None:
-                await self._tell(key, NothingToResume())
+                # A Resume from a reminder whose moment passed: in a connected clinic, say where things stand.
+                clinic = await self._service.clinic(key.platform, key.channel)
+                connection = clinic.connection if clinic else None
+                await self._tell(key, AlreadyDone(key.user, connection) if connection else NothingToResume(), thread)
                 return
             await self._runner.carry_out(outcome)
 
         await self._apply(key, Resume(at=self._service.clock()), thread, present)
+
+    async def _connected(self, key: ConversationKey, dead_key_ok: bool) -> AlreadyConnected | None:
+        """What to tell ``key.user`` instead of starting: the clinic is connected and they have no guide going.
+
+        ``dead_key_ok``: a start that sets up a new key goes ahead while Dentally refuses the connected key.
+        """
+        try:
+            async with asyncio.timeout(INLINE_STORE_SECONDS):
+                clinic = await self._service.clinic(key.platform, key.channel)
+                if clinic is None or clinic.connection is None:
+                    return None
+                if dead_key_ok and clinic.connection.state is ConnectionState.NEEDS_NEW_KEY:
+                    return None
+                state = await self._service.conversation(key)
+        except (StoreUnavailable, TimeoutError):
+            return None  # the Start itself meets the outage, and says so
+        if state is not None and state.in_progress:
+            return None
+        return AlreadyConnected(key.user, clinic.connection)
 
     def owns(self, key: ConversationKey, owner: str, thread: str | None = None) -> bool:
         """Whether ``key.user`` owns the guide; tells them (only), in the background, when they do not."""
@@ -202,7 +235,15 @@ class GuideMoves:
     async def _tell(
         self,
         key: ConversationKey,
-        message: AlreadyGoing | GaveUp | NothingToResume | NotYourGuide | Refused | StaleClick | TemporarilyUnavailable,
+        message: AlreadyConnected
+        | AlreadyDone
+        | AlreadyGoing
+        | GaveUp
+        | NothingToResume
+        | NotYourGuide
+        | Refused
+        | StaleClick
+        | TemporarilyUnavailable,
         thread: str | None = None,
     ) -> None:
         platform = self._platforms.get(key.platform)

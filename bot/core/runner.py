@@ -24,6 +24,7 @@ from bot.core.messages import (
 )
 from bot.core.metrics import Metrics
 from bot.core.platform import CannotLook, ChatPlatform, Failure, Platforms
+from bot.core.retiring import Kind, Retiring
 from bot.core.support import SupportReports
 from conversations.conversation import Conversation
 from conversations.events import (
@@ -71,6 +72,12 @@ class EffectRunner:
         self._platforms = platforms
         self._reports = reports
         self._metrics = metrics
+        self._retiring = Retiring(service, platforms)
+
+    @property
+    def retiring(self) -> Retiring:
+        """Closes the buttons whose moment passed (old results and reminders)."""
+        return self._retiring
 
     @property
     def guide(self) -> Guide:
@@ -160,9 +167,14 @@ class EffectRunner:
                     await self._key_check_lost(platform, state)
             case Remind() if (index := self.guide.position(effect.step_id)) is not None:
                 reminder = Reminder(index, state.user, state.nudges)
-                await platform.post(state.channel, reminder, thread=state.thread_ref)
+                await self._retiring.retire(state, Kind.REMINDER)
+                ref = await platform.post(state.channel, reminder, thread=state.thread_ref)
+                await self._retiring.remember(state, Kind.REMINDER, ref)
             case TellReset():
-                await platform.post(state.channel, ResetNotice(), thread=state.thread_ref)
+                await self._retiring.retire(state, Kind.REMINDER, Kind.RESULT)
+                clinic = await self._service.clinic(state.platform, state.channel)
+                kept = None if effect.disconnected or clinic is None else clinic.connection
+                await platform.post(state.channel, ResetNotice(effect.disconnected, kept), thread=state.thread_ref)
         return state
 
     async def _close_step(self, platform: ChatPlatform, state: Conversation, ref: str, closed: ClosedStep) -> None:

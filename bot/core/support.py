@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.core.messages import Standing
 from conversations.conversation import Conversation
 from conversations.events import Milestone
 
@@ -21,6 +22,10 @@ class SupportReports(Protocol):
 
     async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
         """Like ``note`` for a clinic as a whole."""
+        ...
+
+    async def connection_changed(self, platform: str, channel: str, standing: Standing) -> None:
+        """Tell support what a verified key did to the clinic's connection; a held key asks staff to decide."""
         ...
 
     async def refresh_card(self, platform: str, channel: str) -> None:

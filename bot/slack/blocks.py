@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core import copy
+from bot.core.messages import AlreadyConnected, AlreadyDone, ClosedResult, ReplacementDecided
 from bot.slack.mrkdwn import mention
+from conversations.connection import Connection
 from conversations.events import StepOutcome
 from conversations.guide import Guide, Step, StepAction
 
@@ -16,6 +18,7 @@ ACTION_STUCK = "step_stuck"
 ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
+ACTION_REPLACE_KEY = "guide_replace_key"
 
 Blocks = list[dict[str, Any]]
 
@@ -138,16 +141,51 @@ def reminder(guide: Guide, index: int, owner: str, count: int) -> tuple[str, Blo
     ]
 
 
-def reset_notice(guide: Guide) -> tuple[str, Blocks]:
-    """Told to a user whose guide support reset."""
-    return copy.RESET_NOTICE, [
-        _section(copy.RESET_NOTICE, block_id="reset:text"),
+def reset_notice(guide: Guide, disconnected: bool, connection: Connection | None) -> tuple[str, Blocks]:
+    """Told to a user whose guide support reset, saying whether the clinic's connection was reset too."""
+    by = f"<@{connection.connected_by}>" if connection else None
+    text = copy.reset_notice(disconnected, by, connection)
+    shown: Blocks = [_section(text, block_id="reset:text")]
+    if connection is None:
+        shown.append(
+            {
+                "type": "actions",
+                "block_id": "reset:actions",
+                "elements": [button(copy.START, ACTION_START, guide.id, style="primary")],
+            }
+        )
+    return text, shown
+
+
+def already_connected(guide: Guide, message: AlreadyConnected) -> tuple[str, Blocks]:
+    """Told privately on Start in a connected clinic: who connected it and when, with "Replace the key"."""
+    text = copy.already_connected(f"<@{message.connection.connected_by}>", message.connection)
+    return text, [
+        _section(text, block_id="connected:text"),
         {
             "type": "actions",
-            "block_id": "reset:actions",
-            "elements": [button(copy.START, ACTION_START, guide.id, style="primary")],
+            "block_id": "connected:actions",
+            "elements": [button(copy.REPLACE_KEY, ACTION_REPLACE_KEY, guide.id)],
         },
     ]
+
+
+def already_done(message: AlreadyDone) -> str:
+    """Told privately for a late click on a button whose moment passed."""
+    connection = message.connection
+    return copy.already_done(f"<@{connection.connected_by}>" if connection else None, connection)
+
+
+def closed_result(message: ClosedResult) -> tuple[str, Blocks]:
+    """An earlier key result whose buttons retired."""
+    text = copy.closed_result(message.fingerprint)
+    return text, [_context(text)]
+
+
+def replacement_decided(message: ReplacementDecided) -> tuple[str, Blocks]:
+    """Told in the clinic's thread when staff accepted or rejected a held key."""
+    text = copy.replacement_decided(message.accepted, message.fingerprint, message.connection)
+    return text, [_section(text, block_id="replacement:text")]
 
 
 def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:

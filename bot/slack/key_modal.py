@@ -10,14 +10,13 @@ from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 
 from bot.core import copy
-from bot.core.messages import NotYourGuide, Refused, TemporarilyUnavailable
+from bot.core.messages import KeyResult, NotYourGuide, Refused, TemporarilyUnavailable
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
 from bot.slack.payloads import Click, selected_value, typed_value
 from bot.slack.platform import PLATFORM
 from conversations.addresses import ConversationKey
 from dentally.regions import DETECT, RegionChoice, parse_region
-from dentally.scopes import CheckResult
 from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token
 
 logger = logging.getLogger(__name__)
@@ -77,10 +76,15 @@ class SlackKeyModal:
         if owner != click.user:
             await ctx.platform.tell(click.channel, click.user, NotYourGuide(owner), click.thread_ts)
             return
+        late = await ctx.core.keys.late(await self._key(click.channel, click.user))
+        if late is not None:
+            await ctx.platform.tell(click.channel, click.user, late, click.thread_ts)
+            return
         if ctx.vault is None:
             view = modals.cannot_accept_keys_view()
         else:
-            view = modals.key_modal(click.channel, click.user, MIN_LENGTH, MAX_LENGTH)
+            region = await ctx.core.keys.region_for(PLATFORM, click.channel, click.user)
+            view = modals.key_modal(click.channel, click.user, MIN_LENGTH, MAX_LENGTH, region=region)
         try:
             await ctx.client.views_open(trigger_id=click.trigger_id, view=view)
         except SlackApiError as exc:
@@ -99,7 +103,7 @@ class SlackKeyModal:
         """Take the key (the modal already says "Checking…"); the modal then shows the result in place."""
         key = await self._key(submission.channel, submission.user)
 
-        async def shown(result: CheckResult) -> None:
+        async def shown(result: KeyResult) -> None:
             await self._show(submission.view_id, results.result_view(result))
 
         refused = await self.ctx.core.keys.take(key, submission.token, submission.region, shown)
@@ -117,6 +121,10 @@ class SlackKeyModal:
             return
         if parsed[0] != click.user:
             await ctx.platform.tell(click.channel, click.user, NotYourGuide(parsed[0]), click.thread_ts)
+            return
+        late = await ctx.core.keys.late(await self._key(click.channel, click.user))
+        if late is not None:
+            await ctx.platform.tell(click.channel, click.user, late, click.thread_ts)
             return
         kept = await ctx.core.keys.kept_key(PLATFORM, click.channel, click.user)
         if kept is None:

@@ -92,6 +92,27 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             return
         await handlers.start(click.channel, click.user, ctx.guide.new_key_step)
 
+    @app.action(blocks.ACTION_REPLACE_KEY)
+    async def replace_key_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "replace-key click")
+        if click is None:
+            return
+        # The person already has the new key (rotated, say): straight to the key step.
+        await handlers.start(click.channel, click.user, ctx.guide.steps[-1].id, replacing=True)
+
+    @app.action(re.compile(f"^({support_blocks.ACTION_ACCEPT_KEY}|{support_blocks.ACTION_REJECT_KEY})$"))
+    async def replacement_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "replacement click")
+        if click is None:
+            return
+        if not await staff.is_staff(click.user_team):
+            ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
+            return
+        accepted = click.action_id == support_blocks.ACTION_ACCEPT_KEY
+        ctx.tasks.spawn(staff.unavailable(click, staff.replacement(click, accepted)), name="replacement")
+
     @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
     async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -163,9 +184,9 @@ class _Handlers:
             return
         await self.start(click.channel, click.user)
 
-    async def start(self, channel: str, user: str, at_step: str | None = None) -> None:
+    async def start(self, channel: str, user: str, at_step: str | None = None, replacing: bool = False) -> None:
         """Start (or show again) ``user``'s guide in ``channel``, at ``at_step`` for a fresh run there."""
-        await self.ctx.core.moves.start(await self._key(channel, user), at_step)
+        await self.ctx.core.moves.start(await self._key(channel, user), at_step, replacing=replacing)
 
     async def step_click(self, body: dict[str, Any]) -> None:
         click = _read_click(body, "step click")

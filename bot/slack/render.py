@@ -31,11 +31,23 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
         case m.Reminder():
             return blocks.reminder(guide, message.index, message.user, message.count)
         case m.ResetNotice():
-            return blocks.reset_notice(guide)
+            return blocks.reset_notice(guide, message.disconnected, message.connection)
         case m.KeyCheckLost():
             return blocks.key_check_lost(guide, message.user)
         case m.KeyResult():
-            return results.result_message(message.result, message.user, guide.steps[-1].id)
+            return results.result_message(message.result, message.user, guide.steps[-1].id, message.standing)
+        case m.AlreadyConnected():
+            return blocks.already_connected(guide, message)
+        case m.AlreadyDone():
+            return blocks.already_done(message), None
+        case m.ClosedReminder():
+            return copy.CLOSED_REMINDER, [
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": copy.CLOSED_REMINDER}]}
+            ]
+        case m.ClosedResult():
+            return blocks.closed_result(message)
+        case m.ReplacementDecided():
+            return blocks.replacement_decided(message)
         case m.NewKeyNeeded():
             return blocks.new_key_needed(guide, message.fingerprint)
         case m.NotYourGuide():

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core import copy
+from bot.core.key_intake import identity_of
+from bot.core.messages import KeyResult, Standing
 from bot.slack.blocks import ACTION_ENTER_KEY, Blocks, button, step_value
 from bot.slack.modals import message_view
 from bot.slack.mrkdwn import escape
+from conversations.connection import Decision
 from dentally.report import format_evidence
 from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
 
@@ -24,14 +27,37 @@ def headline(result: CheckResult) -> str:
     return copy.headline(result, escape)
 
 
-def result_message(result: CheckResult, owner: str, key_step_id: str) -> tuple[str, Blocks]:
-    """The message posted in the user's thread after a check."""
+def held_text(result: CheckResult, standing: Standing) -> str:
+    """What the person reads when their verified key is held for staff (another practice or user)."""
+    return copy.held_headline(escape(identity_of(result).label), standing.connection)
+
+
+def _standing_note(standing: Standing | None) -> str | None:
+    replaced = standing.connection.replaced_fingerprint if standing else None
+    if standing is None or standing.decision is not Decision.REPLACE or replaced is None:
+        return None
+    return copy.revoke_old_key(replaced)
+
+
+def result_message(
+    result: CheckResult, owner: str, key_step_id: str, standing: Standing | None = None
+) -> tuple[str, Blocks]:
+    """The message posted in the user's thread after a check (a key held for staff says so instead)."""
+    if standing is not None and standing.held:
+        text = held_text(result, standing)
+        return text, [
+            {"type": "section", "block_id": "result:headline", "text": _mrkdwn(text)},
+            {"type": "section", "block_id": "result:scopes", "text": _mrkdwn(scope_lines(result))},
+        ]
     message: Blocks = [
         {"type": "section", "block_id": "result:headline", "text": {"type": "mrkdwn", "text": headline(result)}},
     ]
     if result.verdict is not Verdict.INVALID_KEY:
         message.append({"type": "section", "block_id": "result:scopes", "text": _mrkdwn(scope_lines(result))})
     message.append({"type": "section", "block_id": "result:advice", "text": _mrkdwn(copy.advice(result, escape))})
+    note = _standing_note(standing)
+    if note:
+        message.append({"type": "section", "block_id": "result:revoke", "text": _mrkdwn(note)})
     buttons = _buttons(result, owner, key_step_id)
     if buttons:
         message.append({"type": "actions", "block_id": "result:actions", "elements": buttons})
@@ -55,13 +81,20 @@ def _buttons(result: CheckResult, owner: str, key_step_id: str) -> list[dict[str
     return []
 
 
-def result_view(result: CheckResult) -> dict[str, Any]:
-    """The modal after a check: the verdict and the per-permission list."""
-    body = headline(result)
-    if result.verdict is not Verdict.INVALID_KEY:
-        body += "\n\n" + scope_lines(result)
-    body += "\n\n" + copy.advice(result, escape).split("\n")[0] + "\n\n" + copy.RESULT_WITH_GUIDE
-    return message_view(copy.KEY_TITLE, body)
+def result_view(shown: KeyResult) -> dict[str, Any]:
+    """The modal after a check: the verdict and the per-permission list (or that the key is held for staff)."""
+    result, standing = shown.result, shown.standing
+    if standing is not None and standing.held:
+        body = held_text(result, standing)
+    else:
+        body = headline(result)
+        if result.verdict is not Verdict.INVALID_KEY:
+            body += "\n\n" + scope_lines(result)
+        body += "\n\n" + copy.advice(result, escape).split("\n")[0]
+        note = _standing_note(standing)
+        if note:
+            body += "\n\n" + note
+    return message_view(copy.KEY_TITLE, body + "\n\n" + copy.RESULT_WITH_GUIDE)
 
 
 def support_summary(result: CheckResult, fingerprint: str) -> str:

@@ -21,6 +21,9 @@ from microsoft_teams.cards.utilities import OpenDialogData
 
 from bot.core import copy
 from bot.core.copy import Shown
+from bot.core.key_intake import identity_of
+from bot.core.messages import Standing
+from conversations.connection import Connection, Decision
 from conversations.events import StepOutcome
 from conversations.guide import Guide, StepAction
 from dentally.scopes import CheckResult, Verdict
@@ -33,6 +36,7 @@ ACTION_BACK = "step_back"
 ACTION_STUCK = "step_stuck"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
+ACTION_REPLACE_KEY = "guide_replace_key"
 ACTION_CHECK_AGAIN = "key_check_again"
 
 # Teams' host extension on an Image (stage view); the only field our cards add to the official schema.
@@ -60,6 +64,9 @@ _EMOJI = {
     ":arrow_heading_down:": "⤵️",
     ":point_down:": "👇",
     ":frame_with_picture:": "🖼️",
+    ":no_entry:": "⛔",
+    ":heavy_minus_sign:": "➖",
+    ":link:": "🔗",
 }
 # A backslash before a character is ``escape``'s: that character is text, never part of the markup around it.
 _EMOJI_CODE = re.compile(r"(?<!\\):[a-z_]+:")
@@ -190,9 +197,29 @@ def reminder(guide: Guide, index: int, owner: str, name: str) -> AdaptiveCard:
     )
 
 
-def reset_notice() -> AdaptiveCard:
-    """Told to a user whose guide support reset."""
-    return card(text(copy.RESET_NOTICE), actions=[submit(copy.START, ACTION_START, style="positive")])
+def reset_notice(
+    disconnected: bool = False, by: str | None = None, connection: Connection | None = None
+) -> AdaptiveCard:
+    """Told to a user whose guide support reset, saying whether the clinic's connection was reset too."""
+    actions = [submit(copy.START, ACTION_START, style="positive")] if connection is None else None
+    return card(text(copy.reset_notice(disconnected, by, connection)), actions=actions)
+
+
+def already_connected(by: str, connection: Connection) -> AdaptiveCard:
+    """Told privately on Start in a connected clinic: who connected it and when, with "Replace the key"."""
+    return card(text(copy.already_connected(by, connection)), actions=[submit(copy.REPLACE_KEY, ACTION_REPLACE_KEY)])
+
+
+def held_text(result: CheckResult, standing: Standing) -> str:
+    """What the person reads when their verified key is held for staff."""
+    return copy.held_headline(escape(identity_of(result).label), standing.connection)
+
+
+def _revoke_note(standing: Standing | None) -> str | None:
+    replaced = standing.connection.replaced_fingerprint if standing else None
+    if standing is None or standing.decision is not Decision.REPLACE or replaced is None:
+        return None
+    return copy.revoke_old_key(replaced)
 
 
 def new_key_needed(fingerprint: str) -> AdaptiveCard:
@@ -214,12 +241,17 @@ def _scope_facts(result: CheckResult) -> TextBlock:
     return text("\n\n".join(copy.scope_line(check) for check in result.scopes))
 
 
-def result_card(result: CheckResult, owner: str, key_step_id: str) -> AdaptiveCard:
+def result_card(result: CheckResult, owner: str, key_step_id: str, standing: Standing | None = None) -> AdaptiveCard:
     """The check's result in the user's conversation: verdict, every permission, what to do next."""
+    if standing is not None and standing.held:
+        return card(text(held_text(result, standing)), _scope_facts(result))
     body: list[Any] = [text(copy.headline(result, escape))]
     if result.verdict is not Verdict.INVALID_KEY:
         body.append(_scope_facts(result))
     body.append(text(copy.advice(result, escape).replace("\n", "\n\n")))
+    note = _revoke_note(standing)
+    if note:
+        body.append(text(note))
     actions: list[SubmitAction] = []
     if result.verdict in (Verdict.MISSING_SCOPES, Verdict.INVALID_KEY):
         actions.append(open_key_dialog(copy.TRY_ANOTHER_KEY, owner, key_step_id))
@@ -232,12 +264,18 @@ def result_card(result: CheckResult, owner: str, key_step_id: str) -> AdaptiveCa
     return card(*body, actions=actions)
 
 
-def result_dialog(result: CheckResult) -> AdaptiveCard:
+def result_dialog(result: CheckResult, standing: Standing | None = None) -> AdaptiveCard:
     """The dialog after a check: the verdict and the per-permission list (the full advice is in the conversation)."""
-    body: list[Any] = [text(copy.headline(result, escape))]
-    if result.verdict is not Verdict.INVALID_KEY:
-        body.append(_scope_facts(result))
-    body.append(text(copy.advice(result, escape).split("\n")[0]))
+    if standing is not None and standing.held:
+        body: list[Any] = [text(held_text(result, standing))]
+    else:
+        body = [text(copy.headline(result, escape))]
+        if result.verdict is not Verdict.INVALID_KEY:
+            body.append(_scope_facts(result))
+        body.append(text(copy.advice(result, escape).split("\n")[0]))
+        note = _revoke_note(standing)
+        if note:
+            body.append(text(note))
     body.append(text(copy.RESULT_WITH_GUIDE, is_subtle=True))
     return card(*body)
 

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from bot.core import copy
 from bot.core.kit import Core
+from bot.core.messages import KeyResult
 from bot.core.support import SupportReports
 from bot.teams import cards
 from bot.teams.activities import Actor, Place
@@ -32,7 +33,6 @@ from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation
 from conversations.store import StoreUnavailable
 from dentally.regions import DETECT, RegionChoice, parse_region
-from dentally.scopes import CheckResult
 from dentally.token import MAX_LENGTH, MIN_LENGTH, TokenFormatError, parse_token
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,9 @@ class TeamsKeyDialog:
         self._team = team
         self._patience = patience
 
+    async def _name(self, user: str) -> str:
+        return await self._platform.messenger.directory.name(user)
+
     def _key(self, place: Place, actor: Actor) -> ConversationKey:
         return ConversationKey(PLATFORM, self._team, place.channel, actor.id)
 
@@ -94,7 +97,12 @@ class TeamsKeyDialog:
                     "but KEY_ENCRYPTION_KEYS is not set.",
                 )
             return dialog(cards.cannot_accept_keys())
-        return dialog(cards.key_form(actor.id, MIN_LENGTH, MAX_LENGTH))
+        late = await self._core.keys.late(self._key(place, actor))
+        if late is not None:
+            by = await self._name(late.connection.connected_by) if late.connection else None
+            return dialog(cards.message_dialog(copy.already_done(by, late.connection)))
+        region = await self._core.keys.region_for(PLATFORM, place.channel, actor.id)
+        return dialog(cards.key_form(actor.id, MIN_LENGTH, MAX_LENGTH, region=region))
 
     async def _keys_state(self, place: Place, actor: Actor) -> Conversation | None:
         try:
@@ -120,10 +128,14 @@ class TeamsKeyDialog:
             return dialog(cards.message_dialog(result))
         if result is None:
             return dialog(cards.message_dialog(copy.STILL_CHECKING))
-        return dialog(cards.result_dialog(result))
+        return dialog(cards.result_dialog(result.result, result.standing))
 
     async def check_again(self, place: Place, actor: Actor) -> None:
         """Re-run a check that could not finish, with the key kept encrypted since then."""
+        late = await self._core.keys.late(self._key(place, actor))
+        if late is not None:
+            await self._platform.tell(place.channel, actor.id, late)
+            return
         kept = await self._core.keys.kept_key(PLATFORM, place.channel, actor.id)
         if kept is None:
             await self._platform.messenger.notify(
@@ -138,14 +150,14 @@ class TeamsKeyDialog:
 
     async def _run(
         self, key: ConversationKey, token: SecretStr, region: RegionChoice, wait: bool = True
-    ) -> CheckResult | str | None:
+    ) -> KeyResult | str | None:
         """Take the key in the background; the result, a refusal to show, or None when the check outlasts the dialog.
 
         A dialog's answer is the HTTP response to its ``task/submit``, so the dialog waits a few seconds at most.
         """
-        finished: asyncio.Future[CheckResult | str] = asyncio.get_running_loop().create_future()
+        finished: asyncio.Future[KeyResult | str] = asyncio.get_running_loop().create_future()
 
-        async def shown(result: CheckResult) -> None:
+        async def shown(result: KeyResult) -> None:
             if not finished.done():
                 finished.set_result(result)
 

@@ -118,6 +118,8 @@ class TeamsHandlers:
             await moves.start(key)
         elif click.action == cards.ACTION_NEW_KEY:
             await moves.start(key, at_step=self._core.guide.new_key_step)
+        elif click.action == cards.ACTION_REPLACE_KEY:
+            await moves.start(key, at_step=self._core.guide.steps[-1].id, replacing=True)
         elif click.action in _STEP_BUTTONS:
             if click.step is not None and click.owner is not None:
                 await moves.step(key, click.owner, click.step, _STEP_BUTTONS[click.action], click.message_id)

@@ -34,11 +34,25 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.Reminder():
             return cards.reminder(guide, message.index, message.user, name(message.user))
         case m.ResetNotice():
-            return cards.reset_notice()
+            by = cards.escape(name(message.connection.connected_by)) if message.connection else None
+            return cards.reset_notice(message.disconnected, by, message.connection)
         case m.KeyCheckLost():
             return cards.key_check_lost(message.user, guide.steps[-1].id)
         case m.KeyResult():
-            return cards.result_card(message.result, message.user, guide.steps[-1].id)
+            return cards.result_card(message.result, message.user, guide.steps[-1].id, message.standing)
+        case m.AlreadyConnected():
+            return cards.already_connected(cards.escape(name(message.connection.connected_by)), message.connection)
+        case m.AlreadyDone():
+            by = cards.escape(name(message.connection.connected_by)) if message.connection else None
+            return cards.markdown(copy.already_done(by, message.connection))
+        case m.ClosedReminder():
+            return cards.card(cards.text(copy.CLOSED_REMINDER, is_subtle=True))
+        case m.ClosedResult():
+            return cards.card(cards.text(copy.closed_result(message.fingerprint), is_subtle=True))
+        case m.ReplacementDecided():
+            return cards.card(
+                cards.text(copy.replacement_decided(message.accepted, message.fingerprint, message.connection))
+            )
         case m.NewKeyNeeded():
             return cards.new_key_needed(message.fingerprint)
         case m.NotYourGuide():
@@ -70,4 +84,8 @@ def people_in(message: m.Outgoing) -> tuple[str, ...]:
             return (message.user,)
         case m.NotYourGuide():
             return (message.owner,)
+        case m.AlreadyConnected():
+            return (message.connection.connected_by,)
+        case m.AlreadyDone() | m.ResetNotice() if message.connection is not None:
+            return (message.connection.connected_by,)
     return ()

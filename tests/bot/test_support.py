@@ -92,7 +92,7 @@ async def test_one_card_per_clinic_edited_through_the_whole_guide(world: World) 
     text = message_text(card)
     assert "Maple Leaf Dental" in text
     assert f"<#{CLINIC}>" in text
-    assert "Verified · UK & Ireland" in text
+    assert "Connected · Priya Shah at Maple Leaf Dental · UK & Ireland" in text
     assert f"`…{KEYS['all_scopes'].key[-4:]}`" in text
     assert "<!date^" in text
     texts = thread_texts(world.api)
@@ -190,16 +190,19 @@ async def test_staff_recheck_and_reset_with_confirmation(world: World) -> None:
     assert confirm.callback_id == support_blocks.RESET_VIEW
     await world.driver.submit_view(STAFF, confirm)
     told = await world.driver.wait_for(
-        lambda: next(
-            (m for m in world.driver.user_thread(CLINIC, ADMIN) if "reset this Dentally setup" in m.text), None
-        )
+        lambda: next((m for m in world.driver.user_thread(CLINIC, ADMIN) if "reset your guide" in m.text), None)
     )
-    assert blocks.ACTION_START in action_ids(told)
+    # The default scope is the guides only: the clinic reads that Dentally stays connected, with nothing to do.
+    assert "Dentally stays connected" in told.text
+    assert blocks.ACTION_START not in action_ids(told)
     await settle(world)
     state = await world.runtime.core.service.conversation(ConversationKey("slack", "T0ALDENSE", CLINIC, ADMIN))
     assert state is not None
     assert state.status.value == "abandoned"
-    assert any("Guide reset by" in t for t in thread_texts(world.api))
+    assert any("reset every guide (the connection is kept)" in t for t in thread_texts(world.api))
+    clinic = await world.runtime.core.service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.connection is not None
 
 
 async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(world: World) -> None:
@@ -212,7 +215,12 @@ async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(
     await settle(world)
 
     def reminders(user: str) -> list[Message]:
-        return [m for m in driver.user_thread(CLINIC, user) if blocks.ACTION_RESUME in action_ids(m)]
+        """Every reminder posted to ``user``, live or retired (an older one closes when a newer one is posted)."""
+        return [
+            m
+            for m in driver.user_thread(CLINIC, user)
+            if blocks.ACTION_RESUME in action_ids(m) or "An earlier reminder" in message_text(m)
+        ]
 
     world.clock.advance(23 * HOUR)  # Friday 09:00 London: not quiet long enough yet
     await scheduler.run_once()
@@ -244,6 +252,8 @@ async def test_reminders_follow_the_users_working_hours_and_stop_at_the_maximum(
     await scheduler.run_once()
     await settle(world)
     assert len(reminders(ADMIN)) == 2
+    # Only the newest reminder keeps its button: the older one's moment passed.
+    assert [blocks.ACTION_RESUME in action_ids(m) for m in reminders(ADMIN)] == [False, True]
     # Resume shows the current step again.
     await driver.click(ADMIN, reminders(ADMIN)[-1], blocks.ACTION_RESUME)
     await driver.wait_for(lambda: "Here's where you are" in message_text(driver.user_thread(CLINIC, ADMIN)[-1]))

@@ -9,23 +9,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.clinics import ClinicView, duration, last_check, outcome
-from bot.core.copy import Shown
+from bot.core.copy import Shown, moment
+from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
 from bot.slack.mrkdwn import escape
 from bot.slack.platform import PLATFORM as SLACK
 from conversations.clinic import Clinic
+from conversations.connection import Decision, Identity, StoredCredential
 from conversations.conversation import Conversation, Status
 from conversations.guide import Guide
+from dentally.regions import parse_region, region_label
 from dentally.scopes import SCOPE_LABELS, ScopeStatus
 
 ACTION_RECHECK = "staff_recheck"
 ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
+ACTION_ACCEPT_KEY = "staff_accept_key"
+ACTION_REJECT_KEY = "staff_reject_key"
 RESET_VIEW = "staff_reset_confirm"
 FORGET_VIEW = "staff_forget_confirm"
 FORGET_TELL_BLOCK = "forget_tell"
 FORGET_TELL_ACTION = "forget_tell"
 FORGET_TELL_VALUE = "tell"
+BLOCK_RESET_SCOPE = "reset_scope"
+ACTION_RESET_SCOPE = "reset_scope_choice"
+RESET_GUIDES = "guides"
+RESET_CONNECTION = "connection"
+RESET_PERSON = "person:"
+"""Prefix of the scope value that resets one person's guide (``person:<user id>``)."""
 
 # Slack allows 50 blocks in a message; the status list keeps room for its header and footer.
 MAX_LISTED = 40
@@ -78,7 +89,7 @@ def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
     index = guide.index_of(conversation.step_id)
     line = f"{person(view, conversation.user)} — step {index + 1}/{guide.step_count} *{guide.steps[index].title}*"
     if conversation.status is not Status.ACTIVE:
-        line += f" · {conversation.status.value.replace('_', ' ')}"
+        line += f" · {view.standing_of(conversation)}"
     if conversation.stuck_at is not None and conversation.in_progress:
         line += f" · :sos: stuck since {when(conversation.stuck_at, '{time}')}"
     return line
@@ -137,6 +148,76 @@ def _card_buttons(view: ClinicView) -> list[dict[str, Any]]:
         link["url"] = view.thread_link
         buttons.append(link)
     return buttons
+
+
+def _identity_field(title: str, view: ClinicView, key: StoredCredential, identity: Identity, by: str | None) -> str:
+    region = region_label(parse_region(key.region))
+    who = f"\nentered by {person(view, by)} on {moment(key.verified_at)}" if by else ""
+    return f"*{title}*\n{escape(identity.label)}\n{region} · key `…{key.fingerprint}`{who}"
+
+
+def connection_note(view: ClinicView, standing: Standing) -> tuple[str, Blocks | None] | None:
+    """What support reads when a verified key changed the connection; a held key gets both identities and buttons.
+
+    Returns:
+        The text and extra blocks for the support thread, or None when nothing changed worth a line (the key in
+        use verified again).
+    """
+    connection = standing.connection
+    by = person(view, connection.connected_by)
+    if standing.decision is Decision.CONNECT:
+        return (
+            f":link: Dentally connected by {by}: {escape(connection.identity.label)}, key `…{connection.fingerprint}`.",
+            None,
+        )
+    if standing.decision is Decision.REPLACE:
+        return (
+            f":arrows_counterclockwise: {by} replaced the key: `…{connection.fingerprint}` (same Dentally user and "
+            f"practice: {escape(connection.identity.label)}) replaces `…{connection.replaced_fingerprint}`. "
+            "The clinic was reminded to revoke the old key.",
+            None,
+        )
+    held = connection.pending
+    if standing.decision is not Decision.HOLD or held is None:
+        return None
+    text = (
+        f":warning: *A key of another Dentally practice or user is waiting for staff* in {place(view)}. Nothing "
+        "has changed and nothing was handed off: the current connection stays until a staff member accepts."
+    )
+    ref = clinic_ref(view.platform, view.clinic.channel)
+    extra: Blocks = [
+        {
+            "type": "section",
+            "block_id": "held:identities",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": _identity_field("Connected now", view, connection.key, connection.identity, None)
+                    + f"\nby {by} on {moment(connection.connected_at)}",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": _identity_field("Waiting", view, held.key, held.identity, connection.pending_by),
+                },
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "held:actions",
+            "elements": [
+                button("Accept the new key", ACTION_ACCEPT_KEY, ref, style="primary"),
+                button("Reject it", ACTION_REJECT_KEY, ref, style="danger"),
+            ],
+        },
+    ]
+    return text, extra
+
+
+def replacement_decided(accepted: bool, staff: str, fingerprint: str) -> str:
+    """The held-key alert once a staff member decided (its buttons retire)."""
+    if accepted:
+        return f":white_check_mark: <@{staff}> accepted key `…{fingerprint}`: it is now the clinic's connection."
+    return f":no_entry: <@{staff}> rejected key `…{fingerprint}`: the connection stays as it was."
 
 
 def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_count: int) -> tuple[str, Blocks]:
@@ -229,8 +310,80 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     return f"{name(clinic)}: {outcome(view)}", detail[:50]
 
 
-def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[str, Any]:
-    """The modal that confirms a guide reset of the clinic at ``platform``/``channel``."""
+def reset_confirmation(
+    platform: str,
+    channel: str,
+    clinic_name: str,
+    connection: str | None = None,
+    people: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """The modal that confirms a reset of the clinic at ``platform``/``channel``, saying exactly what it resets.
+
+    Args:
+        platform: The clinic's platform.
+        channel: The clinic's channel.
+        clinic_name: How the clinic is named.
+        connection: The clinic's connection in one line, when it has one (the modal then offers to reset it too).
+        people: (user id, how support sees them) of each person with a guide there: one option each to reset only
+            that person's guide (when there are several).
+    """
+    guides = {
+        "text": {"type": "mrkdwn", "text": "*Everyone's guide only*"},
+        "description": {
+            "type": "mrkdwn",
+            "text": "Each person's progress is cleared. "
+            + ("The Dentally connection is *kept*." if connection else "Nothing is connected yet."),
+        },
+        "value": RESET_GUIDES,
+    }
+    text = f"Reset the Dentally guide for *{escape(clinic_name)}*?"
+    if connection:
+        text += f"\n{connection}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    options = [guides]
+    kept = "The Dentally connection and everyone else's guide are *kept*."
+    if len(people) > 1:
+        options += [
+            {
+                "text": {"type": "mrkdwn", "text": f"*Only {name}'s guide*"[:75]},  # ``name``: support's own rendering
+                "description": {"type": "mrkdwn", "text": kept if connection else "Everyone else's guide is kept."},
+                "value": f"{RESET_PERSON}{user}",
+            }
+            for user, name in people[:8]
+        ]
+    if connection:
+        options.append(
+            {
+                "text": {"type": "mrkdwn", "text": "*Guides and the clinic's connection*"},
+                "description": {
+                    "type": "mrkdwn",
+                    "text": "The stored key is forgotten (revoke it in Dentally too) and the clinic is asked to "
+                    "connect again.",
+                },
+                "value": RESET_CONNECTION,
+            }
+        )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": BLOCK_RESET_SCOPE,
+            "label": {"type": "plain_text", "text": "What to reset"},
+            "element": {
+                "type": "radio_buttons",
+                "action_id": ACTION_RESET_SCOPE,
+                "options": options,
+                "initial_option": guides,
+            },
+        }
+    )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "The clinic is told in each thread exactly what was reset."},
+            ],
+        }
+    )
     return {
         "type": "modal",
         "callback_id": RESET_VIEW,
@@ -238,16 +391,7 @@ def reset_confirmation(platform: str, channel: str, clinic_name: str) -> dict[st
         "title": {"type": "plain_text", "text": "Reset guide?"},
         "submit": {"type": "plain_text", "text": "Reset"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"Reset the Dentally guide for *{escape(clinic_name)}*? Everyone's progress there is "
-                    "cleared and the clinic is told politely that they can start afresh. A stored key is kept.",
-                },
-            }
-        ],
+        "blocks": blocks,
     }
 
 

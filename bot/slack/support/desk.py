@@ -9,11 +9,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.core.clinics import connection_line
 from bot.core.retention import kept_check
 from bot.slack import blocks, calls, modals
 from bot.slack.app import BotContext
 from bot.slack.mrkdwn import escape
-from bot.slack.payloads import Click, channel_reference, metadata_fields
+from bot.slack.payloads import Click, channel_reference, metadata_fields, selected_value
 from bot.slack.platform import PLATFORM
 from bot.slack.results import support_summary
 from bot.slack.support import blocks as support_blocks
@@ -160,6 +161,34 @@ class StaffDesk:
         answer = f"Re-checked {support_blocks.name(clinic)}: {line}"
         await calls.ephemeral(ctx.client, click.channel, click.user, answer)
 
+    async def replacement(self, click: Click, accepted: bool) -> None:
+        """Accept or Reject on a held-key alert (staff only, checked by the listener)."""
+        ctx = self.ctx
+        ref = parse_clinic_ref(click.value)
+        if ref is None:
+            logger.warning("replacement click naming no clinic ignored")
+            return
+        platform, channel = ref
+        held = await ctx.service.clinic(platform, channel)
+        pending = held.connection.pending if held and held.connection else None
+        told = await ctx.core.keys.decide_replacement(platform, channel, accepted)
+        if told is None or pending is None:
+            await calls.ephemeral(
+                ctx.client,
+                click.channel,
+                click.user,
+                "Nothing is waiting for a decision there any more.",
+                thread_ts=click.thread_ts,
+            )
+            return
+        line = support_blocks.replacement_decided(accepted, click.user, pending.key.fingerprint)
+        try:
+            await calls.update(ctx.client, click.channel, click.message_ts, line, None)
+        except SlackApiError as exc:
+            logger.warning("the held-key alert kept its buttons: %s", calls.slack_error(exc))
+        await ctx.reporter.clinic_note(platform, channel, line)
+        await ctx.reporter.refresh_card(platform, channel)
+
     async def confirm_reset(self, click: Click) -> None:
         """Open the confirmation modal of a guide reset."""
         ctx = self.ctx
@@ -169,13 +198,19 @@ class StaffDesk:
             return
         clinic = await ctx.service.clinic(*ref)
         name = clinic.display_name if clinic else ref[1]
+        view = await ctx.reporter.clinic_view(*ref)
+        connection = clinic.connection if clinic else None
+        line = connection_line(view, connection) if view is not None and connection is not None else None
+        people = [(c.user, view.name_of(c.user)) for c in view.conversations] if view is not None else []
         try:
-            await ctx.client.views_open(trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(*ref, name))
+            await ctx.client.views_open(
+                trigger_id=click.trigger_id, view=support_blocks.reset_confirmation(*ref, name, line, people)
+            )
         except SlackApiError as exc:
             logger.warning("reset confirmation did not open: %s", calls.slack_error(exc))
 
     async def reset(self, body: dict[str, Any]) -> None:
-        """Reset every guide in the clinic's channel (after the confirmation modal)."""
+        """Reset every guide in the clinic's channel, and its connection when chosen (after the confirmation modal)."""
         ctx = self.ctx
         view = body.get("view")
         metadata = (metadata_fields(view.get("private_metadata")) if isinstance(view, dict) else None) or {}
@@ -187,11 +222,37 @@ class StaffDesk:
         clinic = await ctx.service.clinic(platform, channel)
         team = clinic.team if clinic and clinic.team else await ctx.workspace.installing_team()
         staff = (body.get("user") or {}).get("id")
+        state = view.get("state") if isinstance(view, dict) else None
+        chosen = selected_value(
+            state.get("values") if isinstance(state, dict) else None,
+            support_blocks.BLOCK_RESET_SCOPE,
+            support_blocks.ACTION_RESET_SCOPE,
+        )
+        connected = clinic is not None and clinic.connection is not None
+        disconnect = chosen == support_blocks.RESET_CONNECTION and connected
+        only = (
+            chosen[len(support_blocks.RESET_PERSON) :]
+            if chosen and chosen.startswith(support_blocks.RESET_PERSON)
+            else None
+        )
+        if disconnect:
+            await ctx.core.keys.disconnect(platform, channel)
         for conversation in await ctx.service.conversations(platform, team, channel):
-            outcome = await ctx.service.handle(conversation.key, Abandon(ctx.clock()))
+            if only is not None and conversation.user != only:
+                continue
+            outcome = await ctx.service.handle(conversation.key, Abandon(ctx.clock(), disconnect))
             if outcome.refused is None:
                 await ctx.core.runner.carry_out(outcome)
-        await ctx.reporter.clinic_note(platform, channel, f":leftwards_arrow_with_hook: Guide reset by <@{staff}>.")
+        kept = "the connection is kept" if connected else "nothing is connected yet"
+        if disconnect:
+            scope = "every guide *and the clinic's Dentally connection*"
+        elif only is not None:
+            scope = f"only {await ctx.reporter.person(platform, only)}'s guide ({kept})"
+        else:
+            scope = f"every guide ({kept})"
+        await ctx.reporter.clinic_note(
+            platform, channel, f":leftwards_arrow_with_hook: <@{staff}> reset {scope}.", broadcast=disconnect
+        )
         await ctx.reporter.refresh_card(platform, channel)
 
     async def confirm_forget(self, words: list[str], trigger_id: str | None, respond: AsyncRespond) -> None:

@@ -12,13 +12,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.clinics import Clinics, ClinicView
+from bot.core.messages import Standing
 from bot.core.platform import Platforms
 from bot.slack import calls
 from bot.slack.mrkdwn import escape
 from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
-from bot.slack.support.blocks import status_card
+from bot.slack.support.blocks import connection_note, status_card
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
@@ -94,6 +95,21 @@ class SupportReporter:
         view = await self.clinic_view(platform, channel)
         if view is not None and view.conversations:
             await self.note(view.conversations[0], text, broadcast)
+
+    async def connection_changed(self, platform: str, channel: str, standing: Standing) -> None:
+        """Queue what a verified key did to the connection for the support thread (a held key with Accept/Reject)."""
+        view = await self.clinic_view(platform, channel)
+        if self._channel is None or view is None or not view.conversations:
+            return
+        described = connection_note(view, standing)
+        if described is None:
+            return
+        text, extra = described
+
+        async def post() -> None:
+            await self._post(view.conversations[0], text, extra, standing.held, "connection")
+
+        await self._enqueue(post)
 
     async def _enqueue(self, post: Callable[[], Awaitable[None]]) -> None:
         """Posts go out in order, paced, by one background drain, so no user-facing work waits for them."""

@@ -7,13 +7,22 @@ from typing import Any
 import pytest
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core.messages import Standing
 from bot.teams import cards
+from conversations.connection import Candidate, Connection, Decision, Identity, StoredCredential
 from conversations.events import StepOutcome
 from conversations.guide import load_guide
 from dentally.scopes import REQUIRED_SCOPES, CheckResult, ScopeCheck, ScopeStatus, Verdict
 from tests.bot.teams import cardschema
 
 GUIDE = load_guide()
+KEY = StoredCredential(
+    ciphertext="sealed", fingerprint="abcd", region="uk", scopes=REQUIRED_SCOPES, verified_at=0.0, verified_by="U1"
+)
+CONNECTION = Connection(
+    key=KEY, identity=Identity(user_id="1", practice_id="p", practice_name="Maple"), connected_at=0, connected_by="U1"
+)
+CANDIDATE = Candidate(key=KEY.model_copy(update={"fingerprint": "efgh"}), identity=Identity(practice_name="Harbour"))
 
 
 def dump(card: AdaptiveCard) -> dict[str, Any]:
@@ -58,7 +67,15 @@ def every_card() -> list[tuple[str, AdaptiveCard]]:
         ("form", cards.key_form("owner", 20, 200)),
         ("form with error", cards.key_form("owner", 20, 200, region="au", error="Too short")),
         ("cannot accept", cards.cannot_accept_keys()),
+        ("reset, connection kept", cards.reset_notice(False, "Jane", CONNECTION)),
+        ("reset with the connection", cards.reset_notice(True)),
+        ("already connected", cards.already_connected("Jane", CONNECTION)),
     ]
+    held = Standing(Decision.HOLD, CONNECTION.model_copy(update={"pending": CANDIDATE, "pending_by": "owner"}))
+    replaced = Standing(Decision.REPLACE, CONNECTION.model_copy(update={"replaced_fingerprint": "wxyz"}))
+    for name, standing in (("held", held), ("replaced", replaced)):
+        rendered.append((f"result {name}", cards.result_card(result(Verdict.VERIFIED), "owner", "enter-key", standing)))
+        rendered.append((f"dialog {name}", cards.result_dialog(result(Verdict.VERIFIED), standing)))
     return rendered
 
 
