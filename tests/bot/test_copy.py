@@ -15,6 +15,7 @@ from bot.slack import render as slack
 from bot.slack.mrkdwn import escape as slack_escape
 from bot.teams import cards
 from bot.teams import render as teams
+from conversations.connection import Connection, Decision, Identity, StoredCredential
 from conversations.events import StepOutcome
 from conversations.guide import Step, load_guide
 from dentally.scopes import REQUIRED_SCOPES, CheckResult, ScopeCheck, ScopeStatus, Verdict
@@ -38,6 +39,17 @@ def result(verdict: Verdict) -> CheckResult:
     )
 
 
+CONNECTION = Connection(
+    key=StoredCredential(
+        ciphertext="sealed", fingerprint="abcd", region="uk", scopes=(), verified_at=100.0, verified_by="U0ADMIN"
+    ),
+    identity=Identity(user_id="7", user_name="Jane Admin", practice_id="3", practice_name="Maple Leaf Dental"),
+    connected_at=100.0,
+    connected_by="U0ADMIN",
+    replaced_fingerprint="wxyz",
+)
+
+
 SAMPLES: list[m.Outgoing] = [
     m.Kickoff(),
     m.Kickoff(welcome_user="U0ADMIN", welcome_name="Jane Admin"),
@@ -49,8 +61,19 @@ SAMPLES: list[m.Outgoing] = [
     m.HelpComing(4),
     m.Reminder(5, "U0ADMIN", 2),
     m.ResetNotice(),
+    m.ResetNotice(disconnected=True),
+    m.ResetNotice(connection=CONNECTION),
     m.KeyCheckLost("U0ADMIN"),
     *(m.KeyResult(result(verdict), "U0ADMIN") for verdict in Verdict),
+    *(m.KeyResult(result(Verdict.VERIFIED), "U0ADMIN", m.Standing(decision, CONNECTION)) for decision in Decision),
+    m.AlreadyConnected("U0NURSE", CONNECTION),
+    m.AlreadyDone("U0NURSE", CONNECTION),
+    m.AlreadyDone("U0NURSE", None),
+    m.ClosedResult("abcd"),
+    m.ClosedResult(None),
+    m.ClosedReminder(),
+    m.ReplacementDecided(True, "efgh", CONNECTION),
+    m.ReplacementDecided(False, "efgh", CONNECTION),
     m.NewKeyNeeded("abcd"),
     m.NotYourGuide("U0ADMIN"),
     m.StaleClick(3, "that step is done"),
