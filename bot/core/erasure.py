@@ -87,9 +87,7 @@ class Held:
         """As JSON: the clinic record without its key, each conversation, and what the platform remembers."""
         clinic = None
         if self.clinic is not None:
-            clinic = json.loads(self.clinic.model_dump_json(exclude={"unverified_keys"}))
-            if self.clinic.credential is not None:
-                clinic["credential"] = json.loads(self.clinic.credential.model_dump_json(exclude={"ciphertext"}))
+            clinic = _without_keys(json.loads(self.clinic.model_dump_json(exclude={"unverified_keys"})))
             clinic["unchecked_keys_kept_for"] = sorted(self.clinic.unverified_keys)
         return json.dumps(
             {
@@ -103,6 +101,15 @@ class Held:
             indent=2,
             sort_keys=True,
         )
+
+
+def _without_keys(node: Any) -> Any:
+    """``node`` with every encrypted key (a ``ciphertext`` field, wherever a record keeps one) left out."""
+    if isinstance(node, dict):
+        return {name: _without_keys(value) for name, value in node.items() if name != "ciphertext"}
+    if isinstance(node, list):
+        return [_without_keys(value) for value in node]
+    return node
 
 
 class Erasure:
