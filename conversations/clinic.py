@@ -25,6 +25,8 @@ class StoredCredential(BaseModel):
     verified_by: str
     last_keepalive: float | None = None
     keepalive_result: str | None = None
+    # When this key was seen pasted into a chat message: it is compromised and must be replaced.
+    exposed_at: float | None = None
 
     def __repr__(self) -> str:
         return f"StoredCredential(fingerprint={self.fingerprint!r}, region={self.region!r})"

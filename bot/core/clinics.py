@@ -81,6 +81,11 @@ def outcome(view: ClinicView) -> str:
         line = f":white_check_mark: Verified · {region} · key `…{credential.fingerprint}`"
         if credential.keepalive_result == "invalid":
             line = f":x: Key `…{credential.fingerprint}` expired or revoked ({region}) — a new key is needed"
+        if credential.exposed_at is not None:
+            line = (
+                f":rotating_light: Key `…{credential.fingerprint}` was pasted in the channel ({region}) — "
+                "compromised, a new key is needed"
+            )
         return line
     if check is not None and check.verdict is Verdict.MISSING_SCOPES:
         missing = ", ".join(SCOPE_LABELS[scope] for scope in check.missing_scopes)

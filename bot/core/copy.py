@@ -72,3 +72,29 @@ def advice(result: CheckResult) -> str:
         return could_not_prove_text(result)
     reason = result.reason or "Dentally didn't answer in time."
     return f"{reason} Nothing is wrong with what you did — click *Check again* in a minute or two."
+
+
+# A Dentally key pasted into a chat message (the bot listens in the channels where it runs guides).
+KEY_EXPOSED = (
+    ":rotating_light: That message contains what looks like a Dentally API key (ending `{fingerprint}`). Everyone "
+    "in this channel can read it — including people outside your practice — so please treat it as compromised:\n"
+    "1. In Dentally, open *Settings → Developer → Personal tokens* and revoke that key.\n"
+    "2. Make a new key and give it to me with the private form (the button below): it never appears in the channel.\n"
+    "You can also delete your message, but anyone may have seen it already, so revoke the key either way."
+)
+KEY_EXPOSED_STORED = (
+    "This is the key that connects your practice to Aldense. Once you revoke it, Aldense can't reach your "
+    "appointment book until a new key has been checked — so please do both steps now."
+)
+KEY_EXPOSED_BUTTON = "Set up a new key privately"
+
+# Anything else typed in a guide's thread goes to a person at Aldense (support hours come later: say "soon").
+QUESTION_FORWARDED = (
+    ":speech_balloon: Thanks — I've passed your message to the Aldense team, and a person will answer here soon."
+)
+
+
+def key_exposed(fingerprint: str, stored: bool) -> str:
+    """The warning posted under a message that shows a key; ``stored`` when it is the clinic's connected key."""
+    text = KEY_EXPOSED.format(fingerprint=fingerprint)
+    return f"{text}\n{KEY_EXPOSED_STORED}" if stored else text

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.core.deliveries import Deliveries
 from bot.core.handoff import Handoff
 from bot.core.key_intake import KeyIntake
+from bot.core.listening import ThreadListener
 from bot.core.metrics import Metrics
 from bot.core.moves import GuideMoves
 from bot.core.platform import Platforms
@@ -34,6 +35,7 @@ class Core:
     moves: GuideMoves
     keys: KeyIntake
     deliveries: Deliveries
+    listener: ThreadListener
     picture_url: Callable[[Step], str | None]
     checker: ScopeChecker | None = None
     vault: KeyVault | None = None
@@ -86,6 +88,7 @@ def build_core(
         moves=GuideMoves(service, runner, platforms, tasks),
         keys=keys,
         deliveries=Deliveries(service.store),
+        listener=ThreadListener(service, platforms, reports, vault),
         picture_url=picture_url,
         checker=checker,
         vault=vault,

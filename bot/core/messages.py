@@ -93,6 +93,22 @@ class NewKeyNeeded:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyExposed:
+    """Posted under a chat message that shows a Dentally key: revoke it, then make a new one privately.
+
+    ``stored`` when it is the key that connects the clinic (which is then marked compromised).
+    """
+
+    fingerprint: str
+    stored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionForwarded:
+    """Told privately to someone who typed in a guide's thread: their words went to the Aldense team."""
+
+
+@dataclass(frozen=True, slots=True)
 class NotYourGuide:
     """Told privately to someone who clicks a guide that belongs to another person."""
 
@@ -157,6 +173,8 @@ Outgoing = (
     | KeyCheckLost
     | KeyResult
     | NewKeyNeeded
+    | KeyExposed
+    | QuestionForwarded
     | NotYourGuide
     | StaleClick
     | Refused

@@ -23,6 +23,10 @@ class SupportReports(Protocol):
         """Like ``note`` for a clinic as a whole."""
         ...
 
+    async def clinic_said(self, conversation: Conversation, speaker: str, text: str) -> None:
+        """Forward ``text``, typed by ``speaker`` in ``conversation``'s thread, to support (shown as typed, escaped)."""
+        ...
+
     async def refresh_card(self, platform: str, channel: str) -> None:
         """Re-render the clinic's status card."""
         ...

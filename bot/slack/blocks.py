@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core import copy
 from bot.core.copy import progress
 from conversations.events import StepOutcome
 from conversations.guide import Guide, Step, StepAction
@@ -186,6 +187,19 @@ def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:
             "type": "actions",
             "block_id": "newkey:actions",
             "elements": [button("Set up a new key", ACTION_NEW_KEY, guide.id, style="primary")],
+        },
+    ]
+
+
+def key_exposed(guide: Guide, fingerprint: str, stored: bool) -> tuple[str, Blocks]:
+    """Posted under a message that shows a Dentally key: revoke it, then set up a new one privately."""
+    text = copy.key_exposed(fingerprint, stored)
+    return text, [
+        _section(text, block_id="exposed:text"),
+        {
+            "type": "actions",
+            "block_id": "exposed:actions",
+            "elements": [button(copy.KEY_EXPOSED_BUTTON, ACTION_NEW_KEY, guide.id, style="primary")],
         },
     ]
 

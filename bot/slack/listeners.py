@@ -10,12 +10,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.core.listening import Heard
 from bot.core.messages import HelpText, Kickoff
 from bot.core.moves import StepButton
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
 from bot.slack.key_modal import SlackKeyModal, read_submission
-from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
+from bot.slack.payloads import Click, PayloadError, Typed, channel_reference, mention_words, to_click, to_typed
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
 from bot.slack.support.desk import NOT_STAFF_RESET, StaffDesk
@@ -129,6 +130,15 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     @app.event("app_mention")
     async def mentioned(body: dict[str, Any]) -> None:
         ctx.tasks.spawn(handlers.once(body, lambda: handlers.mention(body)), name="mention")
+
+    # Every ``message`` event, whatever its subtype, is answered here so none reaches Bolt's "Unhandled request"
+    # warning; what a person typed is read by ``to_typed`` and the rest ignored.
+    @app.event("message")
+    async def message_typed(body: dict[str, Any]) -> None:
+        typed = to_typed(body.get("event") or {})
+        if typed is None:
+            return
+        ctx.tasks.spawn(handlers.once(body, lambda: handlers.typed(typed)), name="message")
 
     @app.action(re.compile(".*"))
     async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -294,6 +304,27 @@ class _Handlers:
             await self.resume(channel, user)
         else:
             await ctx.platform.tell(channel, user, HelpText())
+
+    async def typed(self, typed: Typed) -> None:
+        """A person typed in a channel: the shared listener flags keys and forwards words typed in guide threads."""
+        ctx = self.ctx
+        await ctx.workspace.ensure()
+        if typed.user == ctx.workspace.bot_user_id:
+            return
+        staff = typed.user_team is not None and typed.user_team in (ctx.workspace.team_id, ctx.workspace.enterprise_id)
+        heard = Heard(
+            platform=PLATFORM,
+            team=await ctx.workspace.installing_team(),
+            channel=typed.channel,
+            user=typed.user,
+            text=typed.text,
+            ref=typed.ts,
+            thread=typed.thread_ts,
+            from_staff=staff,
+            # A mention's words are answered by the ``app_mention`` listener (Slack sends both events).
+            to_bot=f"<@{ctx.workspace.bot_user_id}>" in typed.text,
+        )
+        await ctx.core.listener.heard(heard)
 
     async def once(self, body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` for an Events API delivery unless it was already handled (Slack retries by ``event_id``)."""

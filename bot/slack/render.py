@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.slack import blocks, results
 from bot.slack.blocks import Blocks
@@ -36,6 +37,10 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return results.result_message(message.result, message.user, guide.steps[-1].id)
         case m.NewKeyNeeded():
             return blocks.new_key_needed(guide, message.fingerprint)
+        case m.KeyExposed():
+            return blocks.key_exposed(guide, message.fingerprint, message.stored)
+        case m.QuestionForwarded():
+            return copy.QUESTION_FORWARDED, None
         case m.NotYourGuide():
             return blocks.not_your_guide(message.owner, guide)
         case m.StaleClick():

@@ -19,6 +19,7 @@ from microsoft_teams.cards import (
 )
 from microsoft_teams.cards.utilities import OpenDialogData
 
+from bot.core import copy
 from bot.core.copy import REGION_CHOICES, advice, progress
 from conversations.events import StepOutcome
 from conversations.guide import Guide, StepAction
@@ -199,6 +200,14 @@ def new_key_needed(fingerprint: str) -> AdaptiveCard:
             "it was revoked or expired. An administrator can set up a new one in a couple of minutes."
         ),
         actions=[submit("Set up a new key", ACTION_NEW_KEY, style="positive")],
+    )
+
+
+def key_exposed(fingerprint: str, stored: bool) -> AdaptiveCard:
+    """Posted under a message that shows a Dentally key: revoke it, then set up a new one privately."""
+    return card(
+        text(copy.key_exposed(fingerprint, stored)),
+        actions=[submit(copy.KEY_EXPOSED_BUTTON, ACTION_NEW_KEY, style="positive")],
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core import copy
 from bot.core import messages as m
 from bot.teams import cards
 from conversations.guide import Guide, Step
@@ -47,6 +48,10 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
             return cards.result_card(message.result, message.user, guide.steps[-1].id)
         case m.NewKeyNeeded():
             return cards.new_key_needed(message.fingerprint)
+        case m.KeyExposed():
+            return cards.key_exposed(message.fingerprint, message.stored)
+        case m.QuestionForwarded():
+            return cards.markdown(copy.QUESTION_FORWARDED)
         case m.NotYourGuide():
             return cards.not_your_guide(name(message.owner))
         case m.StaleClick():

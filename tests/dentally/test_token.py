@@ -60,7 +60,8 @@ def test_finds_a_key_pasted_into_chat(text: str) -> None:
     found = exposed_tokens(text)
     assert len(found) == 1
     assert found[0].get_secret_value() in (_URLSAFE, _HEX)
-    assert _URLSAFE not in repr(found) and _HEX not in repr(found)
+    assert _URLSAFE not in repr(found)
+    assert _HEX not in repr(found)
 
 
 @pytest.mark.parametrize(

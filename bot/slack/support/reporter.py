@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.clinics import Clinics, ClinicView
 from bot.core.platform import Platforms
 from bot.slack import calls
+from bot.slack.mrkdwn import quoted
 from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
@@ -85,6 +86,24 @@ class SupportReporter:
 
         async def post() -> None:
             await self._post(conversation, text, None, broadcast, "note")
+
+        await self._enqueue(post)
+
+    async def clinic_said(self, conversation: Conversation, speaker: str, text: str) -> None:
+        """Forward what a clinic user typed in a guide's thread: who, a link to the thread, the words quoted.
+
+        The words are escaped (a clinic cannot mention anyone or forge a link in Aldense's channel) and broadcast,
+        since someone must answer them.
+        """
+        if self._channel is None:
+            return
+
+        async def post() -> None:
+            person = await self.person(conversation.platform, speaker)
+            link = await self._thread_link(conversation)
+            where = f" <{link}|Open the thread>" if link else ""
+            said = f":speech_balloon: {person} wrote in their Dentally guide thread:{where}\n{quoted(text)}"
+            await self._post(conversation, said, None, True, "clinic_said")
 
         await self._enqueue(post)
 
