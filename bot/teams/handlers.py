@@ -17,6 +17,7 @@ from microsoft_teams.api.models import TaskModuleResponse
 from microsoft_teams.apps import ActivityContext, App
 
 from bot.core.kit import Core
+from bot.core.listening import Heard
 from bot.core.messages import HelpText
 from bot.core.moves import StepButton
 from bot.teams import activities, cards
@@ -105,11 +106,30 @@ class TeamsHandlers:
         async def work() -> None:
             if click is not None:
                 await self._click(place, actor, click)
-            else:
+                return
+            to_bot = place.kind == "personal" or activities.mentions_bot(activity)
+            if place.kind != "personal":
+                self._core.tasks.spawn(self._heard(place, actor, activity, to_bot), name="teams_heard")
+            if to_bot:
                 words = activities.words(activity)
                 self._core.tasks.spawn(self._words(place, actor, words), name="teams_words")
 
         await self._core.deliveries.once(PLATFORM, activity.id, work)
+
+    async def _heard(self, place: Place, actor: Actor, activity: MessageActivity, to_bot: bool) -> None:
+        """A message typed in a channel or group chat (with the RSC permission the bot hears them all)."""
+        heard = Heard(
+            platform=PLATFORM,
+            team=self._team,
+            channel=place.channel,
+            user=actor.id,
+            text=activity.text or "",
+            ref=activity.id,
+            thread=activities.thread_root(activity),
+            from_staff=actor.tenant is not None and actor.tenant == self._team,
+            to_bot=to_bot,
+        )
+        await self._core.listener.heard(heard)
 
     async def _click(self, place: Place, actor: Actor, click: CardClick) -> None:
         moves, key = self._core.moves, self._key(place, actor)
