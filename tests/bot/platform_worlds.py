@@ -101,6 +101,18 @@ class PlatformWorld(Protocol):
         """
         ...
 
+    async def type(self, text: str, in_thread: bool = True) -> str:
+        """The admin types ``text`` in their guide's thread (else at the top level, without mentioning the bot).
+
+        Returns:
+            The root of the thread the text is in (the typed message itself at the top level).
+        """
+        ...
+
+    def bot_replies(self, root: str) -> list[str]:
+        """What the bot posted for everyone under ``root``, oldest first."""
+        ...
+
     def platform_down(self) -> None:
         """The platform stops taking the bot's posts (it answers 503) until ``platform_up``."""
         ...
@@ -193,6 +205,18 @@ class SlackWorld:
             )
         assert (first.status_code, retry.status_code) == (200, 200)
         assert retry.event_id == first.event_id
+
+    async def type(self, text: str, in_thread: bool = True) -> str:
+        """A ``message`` event as Slack sends it (``channel_type``, ``team``/``user_team``, ``thread_ts``)."""
+        thread = self.openers()[-1].ref if in_thread else None
+        delivery = await self.driver.post_message(ADMIN, CLINIC, text, thread_ts=thread)
+        assert delivery.status_code == 200
+        return thread or str(delivery.payload["event"]["ts"])
+
+    def bot_replies(self, root: str) -> list[str]:
+        """The bot's replies in the thread under ``root``."""
+        bot = self.api.workspace.bot_user_id
+        return [message_text(m) for m in self.api.thread(CLINIC, root)[1:] if m.user == bot]
 
     def platform_down(self) -> None:
         """``chat.postMessage`` answers 503 (the bot's Slack client retries, then gives up)."""
@@ -299,6 +323,17 @@ class TeamsWorldView:
             first = await self.driver.post(activity)
             retry = await self.driver.post(activity)
         assert (first.status_code, retry.status_code) == (200, 200)
+
+    async def type(self, text: str, in_thread: bool = True) -> str:
+        """A channel message without a mention (it reaches the bot through ``ChannelMessage.Read.Group``)."""
+        thread = self.openers()[-1].ref if in_thread else None
+        activity = self.driver.activity("message", "admin", self.where, thread=thread, text=text, textFormat="plain")
+        assert (await self.driver.post(activity)).status_code == 200
+        return thread or str(activity["id"])
+
+    def bot_replies(self, root: str) -> list[str]:
+        """The untargeted messages the bot posted in the thread under ``root``."""
+        return [m.text for m in self.driver.connector.messages(self.where.id, root) if m.targeted_to is None]
 
     def platform_down(self) -> None:
         """The connector answers every call with 503."""
