@@ -98,3 +98,33 @@ def key_exposed(fingerprint: str, stored: bool) -> str:
     """The warning posted under a message that shows a key; ``stored`` when it is the clinic's connected key."""
     text = KEY_EXPOSED.format(fingerprint=fingerprint)
     return f"{text}\n{KEY_EXPOSED_STORED}" if stored else text
+
+
+# Hand-over: the person in the chat is often not the one with the Dentally admin login.
+HAND_OVER_BUTTON = "Someone else has the Dentally login"
+TAKE_OVER_BUTTON = "Take over"
+HAND_OVER_PICK = "Who has the Dentally admin login? They'll carry on from this step, in this thread."
+
+
+def handed_over(giver: str, receiver: str, step: str) -> str:
+    """Posted in the thread when ``giver`` hands the guide to ``receiver`` (both already shown as people)."""
+    return (
+        f":handshake: {receiver}, {giver} has handed you the Dentally set-up — please carry on from {step} below. "
+        f"{giver} can take it back from any step message."
+    )
+
+
+def taken_over(giver: str, taker: str, step: str) -> str:
+    """Posted in the thread when ``taker`` takes over ``giver``'s guide."""
+    return (
+        f":handshake: {taker} has taken over the Dentally set-up from {giver} at {step}. {giver}, you can take it "
+        "back from any step message."
+    )
+
+
+def not_your_guide(owner: str) -> str:
+    """Told privately to someone who clicks another person's guide (``owner`` already shown as a person)."""
+    return (
+        f"This guide belongs to {owner}. If you have the Dentally login, take it over (they'll be told), or start "
+        "your own guide."
+    )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.core.deliveries import Deliveries
 from bot.core.handoff import Handoff
+from bot.core.handovers import HandOvers
 from bot.core.key_intake import KeyIntake
 from bot.core.listening import ThreadListener
 from bot.core.metrics import Metrics
@@ -36,6 +37,7 @@ class Core:
     keys: KeyIntake
     deliveries: Deliveries
     listener: ThreadListener
+    handovers: HandOvers
     picture_url: Callable[[Step], str | None]
     checker: ScopeChecker | None = None
     vault: KeyVault | None = None
@@ -89,6 +91,7 @@ def build_core(
         keys=keys,
         deliveries=Deliveries(service.store),
         listener=ThreadListener(service, platforms, reports, vault),
+        handovers=HandOvers(service, runner, platforms, reports),
         picture_url=picture_url,
         checker=checker,
         vault=vault,

@@ -89,11 +89,13 @@ class ThreadListener:
         await platform.tell(said.channel, said.user, QuestionForwarded(), said.thread)
 
     async def _guide_of(self, said: Heard) -> Conversation | None:
-        """The guide whose thread ``said`` was typed in (one thread per guide), or None."""
-        for conversation in await self._service.conversations(said.platform, said.team, said.channel):
-            if conversation.thread_ref == said.thread:
-                return conversation
-        return None
+        """The guide whose thread ``said`` was typed in, or None; after a hand-over, the run that is in progress."""
+        runs = [
+            conversation
+            for conversation in await self._service.conversations(said.platform, said.team, said.channel)
+            if conversation.thread_ref == said.thread
+        ]
+        return next((run for run in runs if run.in_progress), runs[0] if runs else None)
 
     async def _exposed(self, platform: ChatPlatform, said: Heard, tokens: list[SecretStr]) -> None:
         clinic = await self._service.clinic(said.platform, said.channel)

@@ -109,8 +109,18 @@ class QuestionForwarded:
 
 
 @dataclass(frozen=True, slots=True)
+class GuideHandedOver:
+    """Posted in the guide's thread: ``receiver`` carries on from step ``index``; ``taken`` when they took it."""
+
+    giver: str
+    receiver: str
+    index: int
+    taken: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NotYourGuide:
-    """Told privately to someone who clicks a guide that belongs to another person."""
+    """Told privately to someone who clicks a guide that belongs to another person: take it over, or start one."""
 
     owner: str
 
@@ -174,6 +184,7 @@ Outgoing = (
     | KeyResult
     | NewKeyNeeded
     | KeyExposed
+    | GuideHandedOver
     | QuestionForwarded
     | NotYourGuide
     | StaleClick

@@ -16,6 +16,8 @@ ACTION_STUCK = "step_stuck"
 ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
+ACTION_HAND_OVER = "guide_hand_over"
+ACTION_TAKE_OVER = "guide_take_over"
 
 Blocks = list[dict[str, Any]]
 
@@ -124,6 +126,7 @@ def _step_buttons(step: Step, index: int, value: str) -> list[dict[str, Any]]:
     if index > 0:
         buttons.append(button("Back", ACTION_BACK, value))
     buttons.append(button("I'm stuck", ACTION_STUCK, value))
+    buttons.append(button(copy.HAND_OVER_BUTTON, ACTION_HAND_OVER, value))
     return buttons
 
 
@@ -232,16 +235,27 @@ def help_coming(guide: Guide, index: int) -> str:
 
 
 def not_your_guide(owner: str, guide: Guide) -> tuple[str, Blocks]:
-    """Ephemeral for someone who clicks a guide that belongs to another person."""
-    text = f"This guide belongs to <@{owner}>, so only they can move it on. Want to set up Dentally yourself?"
+    """Ephemeral for someone who clicks a guide that belongs to another person: take it over, or start one."""
+    text = copy.not_your_guide(f"<@{owner}>")
     return text, [
         _section(text, block_id="notyours:text"),
         {
             "type": "actions",
             "block_id": "notyours:actions",
-            "elements": [button("Start my own guide", ACTION_START, guide.id, style="primary")],
+            "elements": [
+                button(copy.TAKE_OVER_BUTTON, ACTION_TAKE_OVER, owner, style="primary"),
+                button("Start my own guide", ACTION_START, guide.id),
+            ],
         },
     ]
+
+
+def guide_handed_over(guide: Guide, giver: str, receiver: str, index: int, taken: bool) -> str:
+    """Posted in the thread when a guide moves to another person (both are mentioned)."""
+    step = f"step {index + 1} of {guide.step_count}, *{guide.steps[index].title}*"
+    if taken:
+        return copy.taken_over(f"<@{giver}>", f"<@{receiver}>", step)
+    return copy.handed_over(f"<@{giver}>", f"<@{receiver}>", step)
 
 
 def stale_click(guide: Guide, current_index: int | None, reason: str) -> str:

@@ -78,6 +78,33 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         await ack(response_action="update", view=modals.checking_view())
         ctx.tasks.spawn(keys.submitted(submission), name="key_check")
 
+    @app.action(blocks.ACTION_HAND_OVER)
+    async def hand_over_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "hand-over click")
+        if click is None:
+            return
+        ctx.tasks.spawn(handlers.offer_hand_over(click), name="offer_hand_over")
+
+    @app.view(modals.HAND_OVER_VIEW)
+    async def hand_over_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        picked = handlers.read_hand_over(body)
+        if isinstance(picked, dict):
+            await ack(response_action="errors", errors=picked)
+            return
+        await ack()
+        channel, user, colleague = picked
+        ctx.tasks.spawn(handlers.hand_over(channel, user, colleague), name="hand_over")
+
+    @app.action(blocks.ACTION_TAKE_OVER)
+    async def take_over_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "take-over click")
+        if click is None or not click.value:
+            return
+        key = await handlers._key(click.channel, click.user)
+        ctx.tasks.spawn(ctx.core.handovers.take_over(key, click.value), name="take_over")
+
     @app.command("/aldense")
     async def aldense_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -304,6 +331,42 @@ class _Handlers:
             await self.resume(channel, user)
         else:
             await ctx.platform.tell(channel, user, HelpText())
+
+    async def offer_hand_over(self, click: Click) -> None:
+        """The owner of a guide picks the colleague with the Dentally login in a modal."""
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is None:
+            return
+        key = await self._key(click.channel, click.user)
+        if not self.ctx.core.moves.owns(key, parsed[0], click.thread_ts):
+            return
+        try:
+            await self.ctx.client.views_open(
+                trigger_id=click.trigger_id, view=modals.hand_over_modal(click.channel, click.user)
+            )
+        except SlackApiError as exc:
+            logger.warning("views.open failed for a hand-over: %s", calls.slack_error(exc))
+
+    def read_hand_over(self, body: dict[str, Any]) -> tuple[str, str, str] | dict[str, str]:
+        """(channel, giver, colleague) from a hand-over submission, or inline errors."""
+        view = body.get("view") if isinstance(body.get("view"), dict) else {}
+        assert isinstance(view, dict)
+        user = (body.get("user") or {}).get("id")
+        target = modals.read_key_metadata(view.get("private_metadata"))
+        if target is None or target[1] != user or not isinstance(user, str):
+            return {modals.BLOCK_COLLEAGUE: "This form has expired. Close it and click the button again."}
+        colleague = modals.picked_user((view.get("state") or {}).get("values"))
+        if colleague is None:
+            return {modals.BLOCK_COLLEAGUE: "Pick the colleague who has the Dentally login."}
+        if colleague == user:
+            return {modals.BLOCK_COLLEAGUE: "That's you — pick the colleague who has the Dentally login."}
+        if colleague == self.ctx.workspace.bot_user_id:
+            return {modals.BLOCK_COLLEAGUE: "Pick a person: I can't log in to Dentally."}
+        return target[0], user, colleague
+
+    async def hand_over(self, channel: str, user: str, colleague: str) -> None:
+        """``user`` hands their guide in ``channel`` to ``colleague``."""
+        await self.ctx.core.handovers.hand_over(await self._key(channel, user), colleague)
 
     async def typed(self, typed: Typed) -> None:
         """A person typed in a channel: the shared listener flags keys and forwards words typed in guide threads."""

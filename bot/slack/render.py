@@ -41,6 +41,8 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return blocks.key_exposed(guide, message.fingerprint, message.stored)
         case m.QuestionForwarded():
             return copy.QUESTION_FORWARDED, None
+        case m.GuideHandedOver():
+            return blocks.guide_handed_over(guide, message.giver, message.receiver, message.index, message.taken), None
         case m.NotYourGuide():
             return blocks.not_your_guide(message.owner, guide)
         case m.StaleClick():

@@ -142,6 +142,9 @@ class TeamsHandlers:
                 await moves.step(key, click.owner, click.step, _STEP_BUTTONS[click.action], click.message_id)
         elif click.action == cards.ACTION_RESUME:
             await moves.resume(key, click.owner)
+        elif click.action == cards.ACTION_TAKE_OVER:
+            if click.owner is not None:
+                await self._core.handovers.take_over(key, click.owner)
         elif click.action == cards.ACTION_CHECK_AGAIN:
             if click.owner is not None and moves.owns(key, click.owner):
                 self._core.tasks.spawn(self._keys.check_again(place, actor), name="teams_check_again")
@@ -185,6 +188,8 @@ class TeamsHandlers:
         """``task/fetch``: the key form (or why not)."""
         place, actor = await self._arrived(activity)
         data = _dialog_data(activity)
+        if data.get("dialog_id") == cards.DIALOG_HAND_OVER:
+            return await self._hand_over_form(place, actor, data)
         if data.get("dialog_id") != cards.DIALOG_KEY:
             return dialog(cards.message_dialog("This button no longer opens anything. Please use the latest card."))
         return await self._keys.open(place, actor, data)
@@ -193,6 +198,39 @@ class TeamsHandlers:
         """``task/submit``: check the key and answer in the dialog."""
         place, actor = await self._arrived(activity)
         data = _dialog_data(activity)
+        if data.get("action") == cards.SUBMIT_HAND_OVER:
+            return await self._hand_over(place, actor, data)
         if data.get("action") != cards.SUBMIT_KEY:
             return dialog(cards.message_dialog("This form has expired. Close it and try again."))
         return await self._keys.submit(place, actor, data)
+
+    async def _colleagues(self, place: Place, actor: Actor) -> list[Actor]:
+        """The channel's members other than ``actor`` and the bot."""
+        members = await self._platform.messenger.members(place.channel)
+        return [m for m in members if m.id != actor.id and not m.account_id.startswith("28:")]
+
+    async def _hand_over_form(self, place: Place, actor: Actor, data: dict[str, Any]) -> TaskModuleResponse:
+        """``task/fetch`` of "Someone else has the Dentally login": pick a colleague from the channel's members."""
+        owner = data.get("owner")
+        if owner != actor.id:
+            name = await self.directory.name(str(owner)) if isinstance(owner, str) else "someone else"
+            return dialog(cards.message_dialog(f"This guide belongs to {name}, so only they can hand it over."))
+        people = await self._colleagues(place, actor)
+        if not people:
+            return dialog(cards.message_dialog("I couldn't list this channel's members just now — please try again."))
+        return dialog(cards.hand_over_form(actor.id, [(p.id, p.name) for p in people]), title="Hand over the guide")
+
+    async def _hand_over(self, place: Place, actor: Actor, data: dict[str, Any]) -> TaskModuleResponse:
+        """``task/submit`` of the hand-over form: the picked colleague carries on from the same step."""
+        if data.get("owner") != actor.id:
+            return dialog(cards.message_dialog("This form has expired. Close it and click the button again."))
+        people = {p.id: p for p in await self._colleagues(place, actor)}
+        picked = people.get(str(data.get(cards.INPUT_COLLEAGUE) or ""))
+        if picked is None:
+            choices = [(p.id, p.name) for p in people.values()]
+            return dialog(cards.hand_over_form(actor.id, choices, error="Pick a colleague from this channel."))
+        # Learnt now, so the thread and support can name them before they ever write to the bot.
+        await self.directory.learn(place, picked)
+        key = self._key(place, actor)
+        self._core.tasks.spawn(self._core.handovers.hand_over(key, picked.id), name="teams_hand_over")
+        return dialog(cards.message_dialog(f"Handed over to {picked.name} — they're asked to carry on in the thread."))

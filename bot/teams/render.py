@@ -53,7 +53,11 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.QuestionForwarded():
             return cards.markdown(copy.QUESTION_FORWARDED)
         case m.NotYourGuide():
-            return cards.not_your_guide(name(message.owner))
+            return cards.not_your_guide(message.owner, name(message.owner))
+        case m.GuideHandedOver():
+            return cards.guide_handed_over(
+                guide, name(message.giver), name(message.receiver), message.index, message.taken
+            )
         case m.StaleClick():
             return cards.stale_click(guide, message.current_index, message.reason)
         case m.Refused():
@@ -79,4 +83,6 @@ def people_in(message: m.Outgoing) -> tuple[str, ...]:
             return (message.user,)
         case m.NotYourGuide():
             return (message.owner,)
+        case m.GuideHandedOver():
+            return (message.giver, message.receiver)
     return ()
