@@ -102,8 +102,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         click = _read_click(body, "take-over click")
         if click is None or not click.value:
             return
-        key = await handlers._key(click.channel, click.user)
-        ctx.tasks.spawn(ctx.core.handovers.take_over(key, click.value), name="take_over")
+        ctx.tasks.spawn(handlers.take_over(click.channel, click.user, click.value), name="take_over")
 
     @app.command("/aldense")
     async def aldense_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -367,6 +366,10 @@ class _Handlers:
     async def hand_over(self, channel: str, user: str, colleague: str) -> None:
         """``user`` hands their guide in ``channel`` to ``colleague``."""
         await self.ctx.core.handovers.hand_over(await self._key(channel, user), colleague)
+
+    async def take_over(self, channel: str, user: str, owner: str) -> None:
+        """``user`` takes over ``owner``'s guide in ``channel`` (from the "not yours" answer)."""
+        await self.ctx.core.handovers.take_over(await self._key(channel, user), owner)
 
     async def typed(self, typed: Typed) -> None:
         """A person typed in a channel: the shared listener flags keys and forwards words typed in guide threads."""
