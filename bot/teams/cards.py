@@ -231,7 +231,7 @@ def help_coming(guide: Guide, index: int) -> str:
 def not_your_guide(owner: str, owner_name: str) -> AdaptiveCard:
     """For someone who clicks a guide that belongs to another person: take it over, or start one."""
     return card(
-        text(copy.not_your_guide(f"**{owner_name}**")),
+        text(copy.not_your_guide(owner_name)),
         actions=[
             submit(copy.TAKE_OVER_BUTTON, ACTION_TAKE_OVER, owner, style="positive"),
             submit("Start my own guide", ACTION_START),
