@@ -161,7 +161,11 @@ async def test_a_top_level_message_without_a_key_is_left_alone(world: PlatformWo
 
 @pytest.mark.parametrize("platform", ["slack"])
 async def test_slack_edits_joins_and_the_bots_own_messages_are_ignored(
-    platform: str, api: SlackApiSandbox, state_url: str, dentally_url: str
+    platform: str,
+    api: SlackApiSandbox,
+    state_url: str,
+    dentally_url: str,
+    every_logger_at_debug: pytest.LogCaptureFixture,
 ) -> None:
     async with platform_world(platform, api, state_url, dentally_url) as opened:
         world = opened
@@ -184,3 +188,7 @@ async def test_slack_edits_joins_and_the_bots_own_messages_are_ignored(
         await world.idle()
         assert [t for t in world.bot_replies(thread) if WARNING_WORDS in t] == []
         assert len([t for t in support_texts(api) if "wrote in their Dentally guide thread" in t]) == 1
+    # Every message event had a listener: Bolt never warned "Unhandled request", and nothing typed was logged.
+    assert "Unhandled request" not in every_logger_at_debug.text
+    assert "no listener" not in every_logger_at_debug.text
+    assert_nowhere(PASTED, every_logger_at_debug.text)
