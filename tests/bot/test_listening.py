@@ -192,3 +192,18 @@ async def test_slack_edits_joins_and_the_bots_own_messages_are_ignored(
     assert "Unhandled request" not in every_logger_at_debug.text
     assert "no listener" not in every_logger_at_debug.text
     assert_nowhere(PASTED, every_logger_at_debug.text)
+
+
+async def test_a_key_pasted_before_anyone_started_a_guide_still_reaches_support(
+    world: PlatformWorld, api: SlackApiSandbox, every_logger_at_debug: pytest.LogCaptureFixture
+) -> None:
+    root = await world.type(f"is this what you need? {PASTED}", in_thread=False)
+
+    await world.wait_for(lambda: next((t for t in world.bot_replies(root) if WARNING_WORDS in t), None))
+    note = await world.wait_for(
+        lambda: next(
+            (message_text(m) for m in api.messages(ONBOARDING) if "pasted a Dentally key" in message_text(m)), None
+        )
+    )
+    assert f"`…{PASTED[-4:]}`" in note
+    assert_nowhere(PASTED, *support_texts(api), every_logger_at_debug.text)

@@ -108,10 +108,28 @@ class SupportReporter:
         await self._enqueue(post)
 
     async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
-        """Like ``note`` for a clinic as a whole (keep-alive results, staff actions)."""
+        """Like ``note`` for a clinic as a whole (keep-alive results, staff actions, a pasted key).
+
+        A clinic where no guide has started has no support thread yet: the note goes in the onboarding channel.
+        """
         view = await self.clinic_view(platform, channel)
         if view is not None and view.conversations:
             await self.note(view.conversations[0], text, broadcast)
+            return
+        if self._channel is None:
+            return
+        # No guide has started there yet, so the clinic has no support thread: say it in the channel itself.
+        onboarding = self._channel
+
+        async def post() -> None:
+            place = await self._place(platform, channel)
+            await self._pacer.wait(onboarding)
+            try:
+                await calls.post(self._client, onboarding, f"{place} {text}", None)
+            except SlackApiError as exc:
+                logger.warning("support note for a clinic without a guide failed: %s", calls.slack_error(exc))
+
+        await self._enqueue(post)
 
     async def _enqueue(self, post: Callable[[], Awaitable[None]]) -> None:
         """Posts go out in order, paced, by one background drain, so no user-facing work waits for them."""
