@@ -102,8 +102,14 @@ class ThreadListener:
         credential = clinic.credential if clinic is not None else None
         stored = credential is not None and any(self._is_stored(credential, token) for token in tokens)
         shown = fingerprint(tokens[0])
-        # The warning goes where the key is, for everyone who can read it.
-        await platform.post(said.channel, KeyExposed(shown, stored), thread=said.thread or said.ref)
+        # The warning goes where the key is, for everyone who can read it; support is told even if it can't be.
+        try:
+            await platform.post(said.channel, KeyExposed(shown, stored), thread=said.thread or said.ref)
+        except Exception as exc:
+            failed = platform.failure(exc)
+            if failed is None:
+                raise
+            logger.warning("could not warn a %s channel about a pasted key: %s", platform.label, failed[1])
         if stored:
             now = self._service.clock()
             await self._service.update_clinic(said.platform, said.channel, lambda record: _mark_exposed(record, now))
