@@ -25,6 +25,8 @@ class StoredCredential(BaseModel):
     verified_by: str
     last_keepalive: float | None = None
     keepalive_result: str | None = None
+    # When this key was seen pasted into a chat message: it is compromised and must be replaced.
+    exposed_at: float | None = None
 
     def __repr__(self) -> str:
         return f"StoredCredential(fingerprint={self.fingerprint!r}, region={self.region!r})"
@@ -104,7 +106,8 @@ class Connection(BaseModel):
 
     def with_key(self, key: StoredCredential) -> Connection:
         """The same connection with ``key``'s keep-alive news (a key Dentally refused needs a new one)."""
-        state = ConnectionState.NEEDS_NEW_KEY if key.keepalive_result == "invalid" else self.state
+        dead = key.keepalive_result == "invalid" or key.exposed_at is not None  # refused, or pasted in a channel
+        state = ConnectionState.NEEDS_NEW_KEY if dead else self.state
         return self.model_copy(update={"key": key, "state": state})
 
 

@@ -71,6 +71,9 @@ class Conversation(BaseModel):
     last_nudge_at: float | None = None
     key_fingerprint: str | None = None
     last_verdict: str | None = None
+    # Hand-over: whom this run was handed to (it then ends as abandoned), and whose run this one continues.
+    handed_to: str | None = None
+    taken_from: str | None = None
     outbox: tuple[OutboxBatch, ...] = ()
 
     @model_validator(mode="before")

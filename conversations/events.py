@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the conversation module imports this one (through the outbox)
+    from conversations.conversation import StepTimes
 
 
 # Events: facts from the platform adapter, already translated from its payloads.
@@ -102,8 +106,40 @@ class Abandon:
     disconnected: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """The guide moves to ``to`` (a colleague with the Dentally login, or someone taking it over): this run ends."""
+
+    to: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOver:
+    """This person continues ``giver``'s guide where it stands: the same step, thread and progress."""
+
+    giver: str
+    step_id: str
+    thread_ref: str | None
+    steps: dict[str, StepTimes]
+    started_at: float
+    at: float
+
+
 Event = (
-    Start | Done | Back | Stuck | Resume | ThreadOpened | StepPosted | KeySubmitted | CheckFinished | Nudged | Abandon
+    Start
+    | Done
+    | Back
+    | Stuck
+    | Resume
+    | ThreadOpened
+    | StepPosted
+    | KeySubmitted
+    | CheckFinished
+    | Nudged
+    | Abandon
+    | HandOver
+    | TakeOver
 )
 
 

@@ -15,6 +15,7 @@ from conversations.events import (
     Done,
     Effect,
     Event,
+    HandOver,
     KeySubmitted,
     Milestone,
     Nudged,
@@ -28,6 +29,7 @@ from conversations.events import (
     StepOutcome,
     StepPosted,
     Stuck,
+    TakeOver,
     TellReset,
     ThreadOpened,
     Verdict,
@@ -89,6 +91,8 @@ def apply(
     if state is None:
         if isinstance(event, Start):
             return _start(guide, key, None, event)
+        if isinstance(event, TakeOver):
+            return _take_over(guide, key, None, event)
         raise IllegalMove("there is no guide in progress", stale=True)
     adoption = adopt(guide, state)
     asked_at = _asked_for_the_current_step(event, state.step_id)
@@ -139,6 +143,10 @@ def _apply(
             return _nudged(state, event, reminders)
         case Abandon():
             return _abandon(state, event)
+        case HandOver():
+            return _hand_over(state, event)
+        case TakeOver():
+            return _take_over(guide, key, state, event)
 
 
 def adopt(guide: Guide, state: Conversation) -> Transition:
@@ -376,6 +384,56 @@ def _abandon(state: Conversation, event: Abandon) -> Transition:
         update={"status": Status.ABANDONED, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
     )
     return Transition(reset, tuple(effects))
+
+
+def _hand_over(state: Conversation, event: HandOver) -> Transition:
+    if state.status is Status.CHECKING:
+        raise IllegalMove("a key is being checked")
+    if state.status not in _IN_PROGRESS:
+        raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
+    if event.to == state.user:
+        raise IllegalMove("the guide is already theirs")
+    effects: tuple[Effect, ...] = ()
+    if state.step_message_ref:
+        # The giver's buttons go; the step is shown again below for the colleague.
+        effects = (CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED),)
+    handed = state.model_copy(
+        update={
+            "status": Status.ABANDONED,
+            "handed_to": event.to,
+            "updated_at": event.at,
+            "stuck_at": None,
+            "step_message_ref": None,
+        }
+    )
+    return Transition(handed, effects)
+
+
+def _take_over(guide: Guide, key: ConversationKey, state: Conversation | None, event: TakeOver) -> Transition:
+    """Continue ``event.giver``'s guide at its step, in its thread, with its progress (a fresh run for this user)."""
+    if guide.position(event.step_id) is None:
+        raise IllegalMove(f"the guide has no step {event.step_id!r}")
+    if state is not None and state.status is Status.CHECKING:
+        raise IllegalMove("a key of yours is being checked")
+    continued = Conversation(
+        platform=key.platform,
+        team=key.team,
+        channel=key.channel,
+        user=key.user,
+        guide_id=guide.id,
+        guide_version=guide.version,
+        step_id=event.step_id,
+        thread_ref=event.thread_ref,
+        started_at=event.started_at,
+        updated_at=event.at,
+        steps=dict(event.steps),
+        taken_from=event.giver,
+    )
+    effects: list[Effect] = []
+    if state is not None and state.step_message_ref and state.status in _IN_PROGRESS:
+        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+    effects.append(PostStep(event.step_id, again=True))
+    return Transition(_with_status_for_step(guide, continued), tuple(effects))
 
 
 def _finished(steps: dict[str, StepTimes], step_id: str, at: float) -> dict[str, StepTimes]:

@@ -47,3 +47,35 @@ def parse_token(raw: str) -> SecretStr:
             "That doesn't look like a Dentally key: keys use only letters, digits and - _ . ~ + / =."
         )
     return SecretStr(text)
+
+
+# A key pasted into a chat message: a whole "word" with one of the two shapes Dentally's Doorkeeper issues (43
+# url-safe base64 characters, or 64 hex characters in keys from 2017-era installs). The broad alphabet that
+# ``parse_token`` accepts from the private form would flag paths and long identifiers, so chat text needs the exact
+# shape, and a mix of character kinds that ordinary words and identifiers do not have.
+_URLSAFE_KEY = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")
+_HEX_KEY = re.compile(r"(?<![A-Za-z0-9_\-])[0-9a-fA-F]{64}(?![A-Za-z0-9_\-])")
+
+
+def _mixed(word: str) -> bool:
+    """Whether ``word`` mixes at least two of upper case, lower case and digits (random keys always do)."""
+    kinds = (any(c.isupper() for c in word), any(c.islower() for c in word), any(c.isdigit() for c in word))
+    return sum(kinds) >= 2
+
+
+def exposed_tokens(text: str) -> list[SecretStr]:
+    """Every Dentally-key-shaped word in chat ``text`` (each wrapped so it never prints), in order, without repeats.
+
+    Args:
+        text: A message someone typed where others can read it.
+
+    Returns:
+        The keys found; empty for ordinary text.
+    """
+    found: list[str] = []
+    for pattern in (_URLSAFE_KEY, _HEX_KEY):
+        for match in pattern.finditer(text):
+            word = match.group(0)
+            if (pattern is _HEX_KEY or _mixed(word)) and word not in found:
+                found.append(word)
+    return [SecretStr(word) for word in found]

@@ -21,8 +21,9 @@ EXPECTED_SCOPES = {
     "chat:write": "posting steps, threads and support milestones",
     "commands": "/aldense",
     "users:read": "users.info to tell clinic members from Aldense staff",
-    "channels:history": "after a crash, finding a step message already posted instead of posting it twice",
-    "groups:history": "the same in private channels",
+    "channels:history": "message.channels (a pasted key, a question in a guide thread) and, after a crash, finding "
+    "a step message already posted instead of posting it twice",
+    "groups:history": "the same in private channels (message.groups)",
 }
 
 
@@ -63,5 +64,15 @@ def test_commands_and_events_match_the_listeners(manifest: dict[str, Any]) -> No
         assert f'app.command("{command["command"]}")' in listeners
         assert command["url"].endswith("/slack/events")
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
-        assert re.search(rf'app\.event\("{event}"\)', listeners), event
+        # ``message.channels`` and ``message.groups`` both arrive as the ``message`` event.
+        name = event.split(".", 1)[0]
+        assert re.search(rf'app\.event\("{name}"\)', listeners), event
+
+
+def test_the_bot_listens_to_messages_where_it_runs_guides(manifest: dict[str, Any]) -> None:
+    """Public and private shared channels: each message event needs its history scope."""
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"message.channels", "message.groups"} <= events
+    assert {"channels:history", "groups:history"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

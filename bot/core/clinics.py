@@ -101,6 +101,11 @@ def connection_line(view: ClinicView, connection: Connection) -> str:
     region = region_label(parse_region(connection.key.region))
     who = f"{view.name_of(connection.connected_by)} on {moment(connection.connected_at)}"
     whose = inert(connection.identity.label)
+    if connection.key.exposed_at is not None:
+        return (
+            f":rotating_light: Key `…{connection.fingerprint}` was pasted in the channel ({whose}, {region}) — "
+            f"compromised, a new key is needed (connected by {who})"
+        )
     if connection.state is ConnectionState.NEEDS_NEW_KEY:
         return (
             f":x: Needs a new key: `…{connection.fingerprint}` expired or revoked ({whose}, "

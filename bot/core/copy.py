@@ -171,8 +171,11 @@ def help_coming(guide: Guide, index: int) -> str:
 
 
 def not_your_guide(who: Shown) -> str:
-    """For someone who clicks a guide that belongs to another person."""
-    return f"This guide belongs to {who}, so only they can move it on. Want to set up Dentally yourself?"
+    """Told privately to someone who clicks another person's guide (``who`` already shown by the platform)."""
+    return (
+        f"This guide belongs to {who}. If you have the Dentally login, take it over (they'll be told), or start "
+        "your own guide."
+    )
 
 
 def stale_click(guide: Guide, current_index: int | None, reason: str) -> str:
@@ -504,4 +507,52 @@ def reset_notice(disconnected: bool, by: str | None, connection: Connection | No
     return (
         ":leftwards_arrow_with_hook: The Aldense team reset your guide, so you can start afresh whenever you're "
         "ready — nothing you need to undo. Dentally isn't connected yet: click *Start Dentally setup* to begin."
+    )
+
+
+# A Dentally key pasted into a chat message (the bot listens in the channels where it runs guides).
+KEY_EXPOSED = (
+    ":rotating_light: That message contains what looks like a Dentally API key (ending `{fingerprint}`). Everyone "
+    "in this channel can read it — including people outside your practice — so please treat it as compromised:\n"
+    "1. In Dentally, open *Settings → Developer → Personal tokens* and revoke that key.\n"
+    "2. Make a new key and give it to me with the private form (the button below): it never appears in the channel.\n"
+    "You can also delete your message, but anyone may have seen it already, so revoke the key either way."
+)
+KEY_EXPOSED_STORED = (
+    "This is the key that connects your practice to Aldense. Once you revoke it, Aldense can't reach your "
+    "appointment book until a new key has been checked — so please do both steps now."
+)
+KEY_EXPOSED_BUTTON = "Set up a new key privately"
+
+# Anything else typed in a guide's thread goes to a person at Aldense (support hours come later: say "soon").
+QUESTION_FORWARDED = (
+    ":speech_balloon: Thanks — I've passed your message to the Aldense team, and a person will answer here soon."
+)
+
+
+def key_exposed(fingerprint: str, stored: bool) -> str:
+    """The warning posted under a message that shows a key; ``stored`` when it is the clinic's connected key."""
+    text = KEY_EXPOSED.format(fingerprint=fingerprint)
+    return f"{text}\n{KEY_EXPOSED_STORED}" if stored else text
+
+
+# Hand-over: the person in the chat is often not the one with the Dentally admin login.
+HAND_OVER_BUTTON = "Someone else has the Dentally login"
+TAKE_OVER_BUTTON = "Take over"
+HAND_OVER_PICK = "Who has the Dentally admin login? They'll carry on from this step, in this thread."
+
+
+def handed_over(giver: str, receiver: str, step: str) -> str:
+    """Posted in the thread when ``giver`` hands the guide to ``receiver`` (both already shown as people)."""
+    return (
+        f":handshake: {receiver}, {giver} has handed you the Dentally set-up — please carry on from {step} below. "
+        f"{giver} can take it back from any step message."
+    )
+
+
+def taken_over(giver: str, taker: str, step: str) -> str:
+    """Posted in the thread when ``taker`` takes over ``giver``'s guide."""
+    return (
+        f":handshake: {taker} has taken over the Dentally set-up from {giver} at {step}. {giver}, you can take it "
+        "back from any step message."
     )

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from bot.core.deliveries import Deliveries
 from bot.core.erasure import Erasure
 from bot.core.handoff import Handoff
+from bot.core.handovers import HandOvers
 from bot.core.key_intake import KeyIntake
+from bot.core.listening import ThreadListener
 from bot.core.metrics import Metrics
 from bot.core.moves import GuideMoves
 from bot.core.platform import Platforms
@@ -35,6 +37,8 @@ class Core:
     moves: GuideMoves
     keys: KeyIntake
     deliveries: Deliveries
+    listener: ThreadListener
+    handovers: HandOvers
     picture_url: Callable[[Step], str | None]
     erasure: Erasure
     checker: ScopeChecker | None = None
@@ -88,6 +92,8 @@ def build_core(
         moves=GuideMoves(service, runner, platforms, tasks),
         keys=keys,
         deliveries=Deliveries(service.store),
+        listener=ThreadListener(service, platforms, reports, vault),
+        handovers=HandOvers(service, runner, platforms, reports),
         picture_url=picture_url,
         erasure=Erasure(service, platforms, reports),
         checker=checker,

@@ -156,8 +156,34 @@ class NewKeyNeeded:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyExposed:
+    """Posted under a chat message that shows a Dentally key: revoke it, then make a new one privately.
+
+    ``stored`` when it is the key that connects the clinic (which is then marked compromised).
+    """
+
+    fingerprint: str
+    stored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionForwarded:
+    """Told privately to someone who typed in a guide's thread: their words went to the Aldense team."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuideHandedOver:
+    """Posted in the guide's thread: ``receiver`` carries on from step ``index``; ``taken`` when they took it."""
+
+    giver: str
+    receiver: str
+    index: int
+    taken: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NotYourGuide:
-    """Told privately to someone who clicks a guide that belongs to another person."""
+    """Told privately to someone who clicks a guide that belongs to another person: take it over, or start one."""
 
     owner: str
 
@@ -230,6 +256,9 @@ Outgoing = (
     | ClosedReminder
     | ReplacementDecided
     | NewKeyNeeded
+    | KeyExposed
+    | GuideHandedOver
+    | QuestionForwarded
     | NotYourGuide
     | StaleClick
     | Refused

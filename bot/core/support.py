@@ -26,6 +26,9 @@ class SupportReports(Protocol):
 
     async def connection_changed(self, platform: str, channel: str, standing: Standing) -> None:
         """Tell support what a verified key did to the clinic's connection; a held key asks staff to decide."""
+
+    async def clinic_said(self, conversation: Conversation, speaker: str, text: str) -> None:
+        """Forward ``text``, typed by ``speaker`` in ``conversation``'s thread, to support (shown as typed, escaped)."""
         ...
 
     async def refresh_card(self, platform: str, channel: str) -> None:

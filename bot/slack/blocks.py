@@ -19,6 +19,8 @@ ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
 ACTION_REPLACE_KEY = "guide_replace_key"
+ACTION_HAND_OVER = "guide_hand_over"
+ACTION_TAKE_OVER = "guide_take_over"
 
 Blocks = list[dict[str, Any]]
 
@@ -118,6 +120,7 @@ def _step_buttons(step: Step, index: int, value: str) -> list[dict[str, Any]]:
     if index > 0:
         buttons.append(button(copy.BACK, ACTION_BACK, value))
     buttons.append(button(copy.STUCK, ACTION_STUCK, value))
+    buttons.append(button(copy.HAND_OVER_BUTTON, ACTION_HAND_OVER, value))
     return buttons
 
 
@@ -201,6 +204,19 @@ def new_key_needed(guide: Guide, fingerprint: str) -> tuple[str, Blocks]:
     ]
 
 
+def key_exposed(guide: Guide, fingerprint: str, stored: bool) -> tuple[str, Blocks]:
+    """Posted under a message that shows a Dentally key: revoke it, then set up a new one privately."""
+    text = copy.key_exposed(fingerprint, stored)
+    return text, [
+        _section(text, block_id="exposed:text"),
+        {
+            "type": "actions",
+            "block_id": "exposed:actions",
+            "elements": [button(copy.KEY_EXPOSED_BUTTON, ACTION_NEW_KEY, guide.id, style="primary")],
+        },
+    ]
+
+
 def key_check_lost(guide: Guide, owner: str) -> tuple[str, Blocks]:
     """Told when the check of a key was cut short (the service restarted while the key was only in memory)."""
     return copy.KEY_CHECK_LOST, [
@@ -214,16 +230,27 @@ def key_check_lost(guide: Guide, owner: str) -> tuple[str, Blocks]:
 
 
 def not_your_guide(owner: str, guide: Guide) -> tuple[str, Blocks]:
-    """Ephemeral for someone who clicks a guide that belongs to another person."""
+    """Ephemeral for someone who clicks a guide that belongs to another person: take it over, or start one."""
     text = copy.not_your_guide(mention(owner))
     return text, [
         _section(text, block_id="notyours:text"),
         {
             "type": "actions",
             "block_id": "notyours:actions",
-            "elements": [button(copy.START_OWN, ACTION_START, guide.id, style="primary")],
+            "elements": [
+                button(copy.TAKE_OVER_BUTTON, ACTION_TAKE_OVER, owner, style="primary"),
+                button(copy.START_OWN, ACTION_START, guide.id),
+            ],
         },
     ]
+
+
+def guide_handed_over(guide: Guide, giver: str, receiver: str, index: int, taken: bool) -> str:
+    """Posted in the thread when a guide moves to another person (both are mentioned)."""
+    step = f"step {index + 1} of {guide.step_count}, *{guide.steps[index].title}*"
+    if taken:
+        return copy.taken_over(mention(giver), mention(receiver), step)
+    return copy.handed_over(mention(giver), mention(receiver), step)
 
 
 def temporarily_unavailable_for_staff() -> str:

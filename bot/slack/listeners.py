@@ -10,13 +10,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.core.listening import Heard
 from bot.core.messages import HelpText, Kickoff
 from bot.core.moves import StepButton
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
 from bot.slack.key_modal import SlackKeyModal, read_submission
 from bot.slack.mrkdwn import escape
-from bot.slack.payloads import Click, PayloadError, channel_reference, mention_words, to_click
+from bot.slack.payloads import Click, PayloadError, Typed, channel_reference, mention_words, to_click, to_typed
 from bot.slack.platform import PLATFORM
 from bot.slack.support import blocks as support_blocks
 from bot.slack.support.desk import INCOMPATIBLE_FOR_STAFF, NOT_STAFF_FORGET, NOT_STAFF_RESET, StaffDesk
@@ -78,6 +79,32 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             return
         await ack(response_action="update", view=modals.checking_view())
         ctx.tasks.spawn(keys.submitted(submission), name="key_check")
+
+    @app.action(blocks.ACTION_HAND_OVER)
+    async def hand_over_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "hand-over click")
+        if click is None:
+            return
+        ctx.tasks.spawn(handlers.offer_hand_over(click), name="offer_hand_over")
+
+    @app.view(modals.HAND_OVER_VIEW)
+    async def hand_over_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        picked = handlers.read_hand_over(body)
+        if isinstance(picked, dict):
+            await ack(response_action="errors", errors=picked)
+            return
+        await ack()
+        channel, user, colleague = picked
+        ctx.tasks.spawn(handlers.hand_over(channel, user, colleague), name="hand_over")
+
+    @app.action(blocks.ACTION_TAKE_OVER)
+    async def take_over_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "take-over click")
+        if click is None or not click.value:
+            return
+        ctx.tasks.spawn(handlers.take_over(click.channel, click.user, click.value), name="take_over")
 
     @app.command("/aldense")
     async def aldense_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -160,6 +187,15 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     @app.event("app_mention")
     async def mentioned(body: dict[str, Any]) -> None:
         ctx.tasks.spawn(handlers.once(body, lambda: handlers.mention(body)), name="mention")
+
+    # Every ``message`` event, whatever its subtype, is answered here so none reaches Bolt's "Unhandled request"
+    # warning; what a person typed is read by ``to_typed`` and the rest ignored.
+    @app.event("message")
+    async def message_typed(body: dict[str, Any]) -> None:
+        typed = to_typed(body.get("event") or {})
+        if typed is None:
+            return
+        ctx.tasks.spawn(handlers.once(body, lambda: handlers.typed(typed)), name="message")
 
     @app.action(re.compile(".*"))
     async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -331,6 +367,67 @@ class _Handlers:
             await self.resume(channel, user)
         else:
             await ctx.platform.tell(channel, user, HelpText())
+
+    async def offer_hand_over(self, click: Click) -> None:
+        """The owner of a guide picks the colleague with the Dentally login in a modal."""
+        parsed = blocks.parse_step_value(click.value)
+        if parsed is None:
+            return
+        key = await self._key(click.channel, click.user)
+        if not self.ctx.core.moves.owns(key, parsed[0], click.thread_ts):
+            return
+        try:
+            await self.ctx.client.views_open(
+                trigger_id=click.trigger_id, view=modals.hand_over_modal(click.channel, click.user)
+            )
+        except SlackApiError as exc:
+            logger.warning("views.open failed for a hand-over: %s", calls.slack_error(exc))
+
+    def read_hand_over(self, body: dict[str, Any]) -> tuple[str, str, str] | dict[str, str]:
+        """(channel, giver, colleague) from a hand-over submission, or inline errors."""
+        view = body.get("view") if isinstance(body.get("view"), dict) else {}
+        assert isinstance(view, dict)
+        user = (body.get("user") or {}).get("id")
+        target = modals.read_key_metadata(view.get("private_metadata"))
+        if target is None or target[1] != user or not isinstance(user, str):
+            return {modals.BLOCK_COLLEAGUE: "This form has expired. Close it and click the button again."}
+        colleague = modals.picked_user((view.get("state") or {}).get("values"))
+        if colleague is None:
+            return {modals.BLOCK_COLLEAGUE: "Pick the colleague who has the Dentally login."}
+        if colleague == user:
+            return {modals.BLOCK_COLLEAGUE: "That's you — pick the colleague who has the Dentally login."}
+        if colleague == self.ctx.workspace.bot_user_id:
+            return {modals.BLOCK_COLLEAGUE: "Pick a person: I can't log in to Dentally."}
+        return target[0], user, colleague
+
+    async def hand_over(self, channel: str, user: str, colleague: str) -> None:
+        """``user`` hands their guide in ``channel`` to ``colleague``."""
+        await self.ctx.core.handovers.hand_over(await self._key(channel, user), colleague)
+
+    async def take_over(self, channel: str, user: str, owner: str) -> None:
+        """``user`` takes over ``owner``'s guide in ``channel`` (from the "not yours" answer)."""
+        await self.ctx.core.handovers.take_over(await self._key(channel, user), owner)
+
+    async def typed(self, typed: Typed) -> None:
+        """A person typed in a channel: the shared listener flags keys and forwards words typed in guide threads."""
+        ctx = self.ctx
+        await ctx.workspace.ensure()
+        if typed.user == ctx.workspace.bot_user_id:
+            return
+        staff = typed.user_team is not None and typed.user_team in (ctx.workspace.team_id, ctx.workspace.enterprise_id)
+        heard = Heard(
+            platform=PLATFORM,
+            team=await ctx.workspace.installing_team(),
+            channel=typed.channel,
+            user=typed.user,
+            text=typed.text,
+            ref=typed.ts,
+            thread=typed.thread_ts,
+            from_staff=staff,
+            # A mention's words are answered by the ``app_mention`` listener (Slack sends both events).
+            to_bot=f"<@{ctx.workspace.bot_user_id}>" in typed.text,
+        )
+        await ctx.core.listener.heard(heard)
 
     async def once(self, body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` for an Events API delivery unless it was already handled (Slack retries by ``event_id``)."""

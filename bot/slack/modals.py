@@ -107,3 +107,37 @@ def cannot_accept_keys_view() -> dict[str, Any]:
 def message_view(title: str, markdown: str) -> dict[str, Any]:
     """A simple modal with one message (used for results and errors)."""
     return _modal(title[:24], [_section(markdown)])
+
+
+HAND_OVER_VIEW = "guide_hand_over"
+BLOCK_COLLEAGUE = "colleague"
+ACTION_COLLEAGUE = "colleague_pick"
+
+
+def hand_over_modal(channel: str, owner: str) -> dict[str, Any]:
+    """Pick the colleague who has the Dentally login (``private_metadata`` holds ids only)."""
+    view = _modal(
+        "Hand over the guide",
+        [
+            _section(copy.HAND_OVER_PICK),
+            {
+                "type": "input",
+                "block_id": BLOCK_COLLEAGUE,
+                "label": _plain("Colleague"),
+                "element": {"type": "users_select", "action_id": ACTION_COLLEAGUE},
+            },
+        ],
+        submit="Hand over",
+        close="Cancel",
+    )
+    view["callback_id"] = HAND_OVER_VIEW
+    view["private_metadata"] = key_metadata(channel, owner)
+    return view
+
+
+def picked_user(values: object) -> str | None:
+    """The user picked in ``hand_over_modal``'s state values; None when absent or misshapen."""
+    node = values.get(BLOCK_COLLEAGUE) if isinstance(values, dict) else None
+    node = node.get(ACTION_COLLEAGUE) if isinstance(node, dict) else None
+    user = node.get("selected_user") if isinstance(node, dict) else None
+    return user if isinstance(user, str) and user else None

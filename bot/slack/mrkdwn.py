@@ -43,3 +43,12 @@ def escape(text: str, limit: int = NAME_LIMIT, one_line: bool = True) -> Shown:
 def mention(user: str) -> Shown:
     """A Slack mention of ``user`` (an id Slack gave us): Slack shows every reader the person's current name."""
     return Shown(f"<@{user}>")
+
+
+def quoted(text: str, limit: int = 2000) -> str:
+    """``text`` escaped and shown as a block quote (each line), cut to ``limit`` characters with an ellipsis.
+
+    Formatting characters (``*``, ``_``, backticks) inside the quote still format, which is harmless: they cannot
+    reach outside the quote, and no mention or link can be formed.
+    """
+    return "\n".join(f"> {line}" for line in escape(text, limit, one_line=False).splitlines() or [""])

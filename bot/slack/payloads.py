@@ -117,3 +117,43 @@ def typed_value(values: object, block_id: str, action_id: str) -> str:
         node = node.get(name)
     value = node.get("value") if isinstance(node, dict) else None
     return value if isinstance(value, str) else ""
+
+
+# Subtypes of ``message`` that are still something a person typed: a reply also sent to the channel, a message
+# with a file. Every other subtype (edits, deletions, joins, topic changes, bot messages…) is not listened to.
+_TYPED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A message a person typed in a channel (``text`` is never logged; ``repr`` leaves it out)."""
+
+    user: str
+    user_team: str | None
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str
+
+    def __repr__(self) -> str:
+        return f"Typed({self.user}, {self.channel}, ts={self.ts}, thread_ts={self.thread_ts})"
+
+
+def to_typed(event: dict[str, Any]) -> Typed | None:
+    """A ``message`` event as something a person typed, or None for bots, edits, joins and other subtypes."""
+    if event.get("type") != "message" or event.get("subtype") not in _TYPED_SUBTYPES or event.get("bot_id"):
+        return None
+    user, channel, ts = _str(event, "user"), _str(event, "channel"), _str(event, "ts")
+    text = event.get("text")
+    if not (user and channel and ts and isinstance(text, str)):
+        return None
+    thread_ts = _str(event, "thread_ts")
+    return Typed(
+        user=user,
+        # ``user_team`` is the typist's own team in Slack Connect; ``team`` may name the channel's host.
+        user_team=_str(event, "user_team") or _str(event, "team"),
+        channel=channel,
+        ts=ts,
+        thread_ts=thread_ts if thread_ts != ts else None,
+        text=text,
+    )

@@ -50,6 +50,12 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return blocks.replacement_decided(message)
         case m.NewKeyNeeded():
             return blocks.new_key_needed(guide, message.fingerprint)
+        case m.KeyExposed():
+            return blocks.key_exposed(guide, message.fingerprint, message.stored)
+        case m.QuestionForwarded():
+            return copy.QUESTION_FORWARDED, None
+        case m.GuideHandedOver():
+            return blocks.guide_handed_over(guide, message.giver, message.receiver, message.index, message.taken), None
         case m.NotYourGuide():
             return blocks.not_your_guide(message.owner, guide)
         case m.StaleClick():

@@ -125,6 +125,26 @@ def card_click(activity: MessageActivity) -> CardClick | None:
     )
 
 
+def thread_root(activity: ActivityBase) -> str | None:
+    """The id of the root message of the channel thread ``activity`` was sent in (``;messageid=``), or None."""
+    _, _, suffix = activity.conversation.id.partition(";messageid=")
+    return suffix or None
+
+
+def mentions_bot(activity: MessageActivity) -> bool:
+    """Whether a typed message @-mentions the bot (a ``mention`` entity naming the recipient, or ``<at>`` text)."""
+    for entity in activity.entities or []:
+        fields = entity.model_dump(by_alias=True) if hasattr(entity, "model_dump") else {}
+        mentioned = fields.get("mentioned") or {}
+        if (
+            fields.get("type") == "mention"
+            and isinstance(mentioned, dict)
+            and mentioned.get("id") == activity.recipient.id
+        ):
+            return True
+    return bool(_MENTION.search(activity.text or ""))
+
+
 def words(activity: MessageActivity) -> list[str]:
     """The words of a typed message, lower-cased, without ``<at>…</at>`` mentions."""
     return _MENTION.sub(" ", activity.text or "").lower().split()

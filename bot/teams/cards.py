@@ -38,12 +38,16 @@ ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
 ACTION_REPLACE_KEY = "guide_replace_key"
 ACTION_CHECK_AGAIN = "key_check_again"
+ACTION_TAKE_OVER = "guide_take_over"
 
 # Teams' host extension on an Image (stage view); the only field our cards add to the official schema.
 TEAMS_IMAGE_EXTENSION = "msTeams"
 
 DIALOG_KEY = "enter_key"
 SUBMIT_KEY = "submit_key"
+DIALOG_HAND_OVER = "hand_over"
+SUBMIT_HAND_OVER = "submit_hand_over"
+INPUT_COLLEAGUE = "colleague"
 INPUT_KEY = "api_key"
 INPUT_REGION = "region"
 
@@ -180,6 +184,11 @@ def step_card(guide: Guide, index: int, owner: str, image_url: str | None, again
     if index > 0:
         actions.append(submit(copy.BACK, ACTION_BACK, owner, step.id))
     actions.append(submit(copy.STUCK, ACTION_STUCK, owner, step.id))
+    actions.append(
+        SubmitAction(
+            title=copy.HAND_OVER_BUTTON, data=OpenDialogData(DIALOG_HAND_OVER, {"owner": owner, "step": step.id})
+        )
+    )
     return card(*body, actions=actions)
 
 
@@ -229,12 +238,50 @@ def new_key_needed(fingerprint: str) -> AdaptiveCard:
     )
 
 
-def not_your_guide(owner_name: str) -> AdaptiveCard:
-    """For someone who clicks a guide that belongs to another person; ``owner_name``: Teams'."""
+def key_exposed(fingerprint: str, stored: bool) -> AdaptiveCard:
+    """Posted under a message that shows a Dentally key: revoke it, then set up a new one privately."""
+    return card(
+        text(copy.key_exposed(fingerprint, stored)),
+        actions=[submit(copy.KEY_EXPOSED_BUTTON, ACTION_NEW_KEY, style="positive")],
+    )
+
+
+def not_your_guide(owner: str, owner_name: str) -> AdaptiveCard:
+    """For someone who clicks a guide that belongs to another person: take it over, or start one (``owner_name``:
+    Teams')."""
     return card(
         text(copy.not_your_guide(escape(owner_name))),
-        actions=[submit(copy.START_OWN, ACTION_START, style="positive")],
+        actions=[
+            submit(copy.TAKE_OVER_BUTTON, ACTION_TAKE_OVER, owner, style="positive"),
+            submit(copy.START_OWN, ACTION_START),
+        ],
     )
+
+
+def guide_handed_over(guide: Guide, giver_name: str, receiver_name: str, index: int, taken: bool) -> str:
+    """Posted in the thread when a guide moves to another person."""
+    step = f"step {index + 1} of {guide.step_count}, *{guide.steps[index].title}*"
+    giver, receiver = Shown(f"*{escape(giver_name)}*"), Shown(f"*{escape(receiver_name)}*")
+    said = copy.taken_over(giver, receiver, step) if taken else copy.handed_over(giver, receiver, step)
+    return markdown(said)
+
+
+def hand_over_form(owner: str, people: list[tuple[str, str]], error: str | None = None) -> AdaptiveCard:
+    """Pick the colleague with the Dentally login from the channel's members (``people``: id and name)."""
+    body: list[Any] = [
+        text(copy.HAND_OVER_PICK),
+        ChoiceSetInput(
+            id=INPUT_COLLEAGUE,
+            label="Colleague",
+            style="compact",
+            choices=[Choice(title=name, value=user) for user, name in people],
+            is_required=True,
+            error_message="Pick the colleague who has the Dentally login.",
+        ),
+    ]
+    if error:
+        body.append(text(f"⚠️ {error}", color="Attention"))
+    return card(*body, actions=[submit("Hand over", SUBMIT_HAND_OVER, owner, style="positive")])
 
 
 def _scope_facts(result: CheckResult) -> TextBlock:

@@ -18,6 +18,7 @@ from microsoft_teams.apps import ActivityContext, App
 
 from bot.core import copy
 from bot.core.kit import Core
+from bot.core.listening import Heard
 from bot.core.messages import HelpText
 from bot.core.moves import StepButton
 from bot.teams import activities, cards
@@ -106,11 +107,30 @@ class TeamsHandlers:
         async def work() -> None:
             if click is not None:
                 await self._click(place, actor, click)
-            else:
+                return
+            to_bot = place.kind == "personal" or activities.mentions_bot(activity)
+            if place.kind != "personal":
+                self._core.tasks.spawn(self._heard(place, actor, activity, to_bot), name="teams_heard")
+            if to_bot:
                 words = activities.words(activity)
                 self._core.tasks.spawn(self._words(place, actor, words), name="teams_words")
 
         await self._core.deliveries.once(PLATFORM, activity.id, work)
+
+    async def _heard(self, place: Place, actor: Actor, activity: MessageActivity, to_bot: bool) -> None:
+        """A message typed in a channel or group chat (with the RSC permission the bot hears them all)."""
+        heard = Heard(
+            platform=PLATFORM,
+            team=self._team,
+            channel=place.channel,
+            user=actor.id,
+            text=activity.text or "",
+            ref=activity.id,
+            thread=activities.thread_root(activity),
+            from_staff=actor.tenant is not None and actor.tenant == self._team,
+            to_bot=to_bot,
+        )
+        await self._core.listener.heard(heard)
 
     async def _click(self, place: Place, actor: Actor, click: CardClick) -> None:
         moves, key = self._core.moves, self._key(place, actor)
@@ -125,6 +145,9 @@ class TeamsHandlers:
                 await moves.step(key, click.owner, click.step, _STEP_BUTTONS[click.action], click.message_id)
         elif click.action == cards.ACTION_RESUME:
             await moves.resume(key, click.owner)
+        elif click.action == cards.ACTION_TAKE_OVER:
+            if click.owner is not None:
+                await self._core.handovers.take_over(key, click.owner)
         elif click.action == cards.ACTION_CHECK_AGAIN:
             if click.owner is not None and moves.owns(key, click.owner):
                 self._core.tasks.spawn(self._keys.check_again(place, actor), name="teams_check_again")
@@ -170,6 +193,8 @@ class TeamsHandlers:
         """``task/fetch``: the key form (or why not)."""
         place, actor = await self._arrived(activity)
         data = _dialog_data(activity)
+        if data.get("dialog_id") == cards.DIALOG_HAND_OVER:
+            return await self._hand_over_form(place, actor, data)
         if data.get("dialog_id") != cards.DIALOG_KEY:
             return dialog(cards.message_dialog(copy.BUTTON_OUTDATED))
         return await self._keys.open(place, actor, data)
@@ -178,6 +203,39 @@ class TeamsHandlers:
         """``task/submit``: check the key and answer in the dialog."""
         place, actor = await self._arrived(activity)
         data = _dialog_data(activity)
+        if data.get("action") == cards.SUBMIT_HAND_OVER:
+            return await self._hand_over(place, actor, data)
         if data.get("action") != cards.SUBMIT_KEY:
             return dialog(cards.message_dialog(copy.FORM_EXPIRED))
         return await self._keys.submit(place, actor, data)
+
+    async def _colleagues(self, place: Place, actor: Actor) -> list[Actor]:
+        """The channel's members other than ``actor`` and the bot."""
+        members = await self._platform.messenger.members(place.channel)
+        return [m for m in members if m.id != actor.id and not m.account_id.startswith("28:")]
+
+    async def _hand_over_form(self, place: Place, actor: Actor, data: dict[str, Any]) -> TaskModuleResponse:
+        """``task/fetch`` of "Someone else has the Dentally login": pick a colleague from the channel's members."""
+        owner = data.get("owner")
+        if owner != actor.id:
+            name = await self.directory.name(str(owner)) if isinstance(owner, str) else "someone else"
+            return dialog(cards.message_dialog(f"This guide belongs to {name}, so only they can hand it over."))
+        people = await self._colleagues(place, actor)
+        if not people:
+            return dialog(cards.message_dialog("I couldn't list this channel's members just now — please try again."))
+        return dialog(cards.hand_over_form(actor.id, [(p.id, p.name) for p in people]), title="Hand over the guide")
+
+    async def _hand_over(self, place: Place, actor: Actor, data: dict[str, Any]) -> TaskModuleResponse:
+        """``task/submit`` of the hand-over form: the picked colleague carries on from the same step."""
+        if data.get("owner") != actor.id:
+            return dialog(cards.message_dialog("This form has expired. Close it and click the button again."))
+        people = {p.id: p for p in await self._colleagues(place, actor)}
+        picked = people.get(str(data.get(cards.INPUT_COLLEAGUE) or ""))
+        if picked is None:
+            choices = [(p.id, p.name) for p in people.values()]
+            return dialog(cards.hand_over_form(actor.id, choices, error="Pick a colleague from this channel."))
+        # Learnt now, so the thread and support can name them before they ever write to the bot.
+        await self.directory.learn(place, picked)
+        key = self._key(place, actor)
+        self._core.tasks.spawn(self._core.handovers.hand_over(key, picked.id), name="teams_hand_over")
+        return dialog(cards.message_dialog(f"Handed over to {picked.name} — they're asked to carry on in the thread."))

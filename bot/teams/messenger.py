@@ -19,7 +19,7 @@ from microsoft_teams.api.models import Account
 from microsoft_teams.apps import App
 from microsoft_teams.cards import AdaptiveCard
 
-from bot.teams.activities import Place, threaded
+from bot.teams.activities import Actor, Place, threaded
 from bot.teams.directory import TeamsDirectory
 from conversations.store import StoreUnavailable
 
@@ -115,6 +115,24 @@ class TeamsMessenger:
         except (httpx.HTTPError, UnknownConversation, StoreUnavailable) as exc:
             logger.warning("could not tell a Teams user something privately: %s", type(exc).__name__)
             return False
+
+    async def members(self, channel: str) -> list[Actor]:
+        """The members of a conversation (for picking a colleague); empty when Teams won't say."""
+        try:
+            api, _ = await self._where(channel, None)
+            accounts = await api.conversations.get_members(channel)
+        except (httpx.HTTPError, UnknownConversation) as exc:
+            logger.warning("could not list a Teams conversation's members: %s", type(exc).__name__)
+            return []
+        return [
+            Actor(
+                id=account.aad_object_id or account.id,
+                account_id=account.id,
+                name=(account.name or "").strip() or "Someone",
+                tenant=getattr(account, "tenant_id", None),
+            )
+            for account in accounts
+        ]
 
     async def member_tenant(self, channel: str, account_id: str) -> str | None:
         """The Entra tenant of a conversation member (their own, in a shared channel), or None if unknown."""

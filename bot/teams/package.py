@@ -39,6 +39,9 @@ _REQUIRED_TEXT = (
 # member-added events there (Microsoft's "build apps for shared and private channels").
 MIN_MANIFEST_VERSION = (1, 25)
 CHANNEL_MEMBER_PERMISSION = "ChannelMember.Read.Group"
+# Without it a channel message reaches the bot only when it is @-mentioned: a key pasted into the channel, or a
+# question typed in a guide's thread, would go unseen.
+CHANNEL_MESSAGE_PERMISSION = "ChannelMessage.Read.Group"
 # Typed by Aldense staff only: never offered in the command menu of channels and group chats, where clinics are.
 STAFF_COMMANDS = frozenset({"status", "onboard"})
 _LIMITS = {("name", "short"): 30, ("name", "full"): 100, ("description", "short"): 80, ("description", "full"): 4000}
@@ -99,14 +102,14 @@ def _shared_channel_problems(manifest: dict[str, Any]) -> list[str]:
     if manifest.get("supportsChannelFeatures") != "tier1":
         problems.append('supportsChannelFeatures must be "tier1", or the app may not appear in shared channels')
     permissions = ((manifest.get("authorization") or {}).get("permissions") or {}).get("resourceSpecific") or []
-    if not any(
-        isinstance(p, dict) and p.get("name") == CHANNEL_MEMBER_PERMISSION and p.get("type") == "Application"
-        for p in permissions
+    for name, why in (
+        (CHANNEL_MEMBER_PERMISSION, "or the bot hears of no one joining a shared channel"),
+        (CHANNEL_MESSAGE_PERMISSION, "or the bot sees no key pasted and no question typed without a mention"),
     ):
-        problems.append(
-            f"authorization.permissions.resourceSpecific must grant {CHANNEL_MEMBER_PERMISSION} (Application), "
-            "or the bot hears of no one joining a shared channel"
-        )
+        if not any(
+            isinstance(p, dict) and p.get("name") == name and p.get("type") == "Application" for p in permissions
+        ):
+            problems.append(f"authorization.permissions.resourceSpecific must grant {name} (Application), {why}")
     return problems
 
 

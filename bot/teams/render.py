@@ -55,8 +55,16 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
             )
         case m.NewKeyNeeded():
             return cards.new_key_needed(message.fingerprint)
+        case m.KeyExposed():
+            return cards.key_exposed(message.fingerprint, message.stored)
+        case m.QuestionForwarded():
+            return cards.markdown(copy.QUESTION_FORWARDED)
         case m.NotYourGuide():
-            return cards.not_your_guide(name(message.owner))
+            return cards.not_your_guide(message.owner, name(message.owner))
+        case m.GuideHandedOver():
+            return cards.guide_handed_over(
+                guide, name(message.giver), name(message.receiver), message.index, message.taken
+            )
         case m.StaleClick():
             return cards.markdown(copy.stale_click(guide, message.current_index, message.reason))
         case m.Refused():
@@ -88,4 +96,6 @@ def people_in(message: m.Outgoing) -> tuple[str, ...]:
             return (message.connection.connected_by,)
         case m.AlreadyDone() | m.ResetNotice() if message.connection is not None:
             return (message.connection.connected_by,)
+        case m.GuideHandedOver():
+            return (message.giver, message.receiver)
     return ()

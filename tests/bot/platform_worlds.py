@@ -16,17 +16,20 @@ from typing import Protocol, TypeVar
 
 import httpx
 
+from bot.core import copy
 from bot.core.moves import StepButton
 from bot.fakes.slack import SlackApiSandbox, SlackDriver, payloads
 from bot.fakes.slack.api import Message
 from bot.fakes.teams.connector import Sent, TeamsConnector
 from bot.fakes.teams.driver import TeamsDriver, TeamsWorld
 from bot.runtime import Runtime
-from bot.slack import blocks
+from bot.slack import blocks, modals
+from bot.teams import cards
 from conversations.addresses import ConversationKey
 from tests.bot.harness import (
     ADMIN,
     CLINIC,
+    NURSE,
     SIGNING_SECRET,
     MovableClock,
     Scenario,
@@ -40,6 +43,8 @@ from tests.bot.teams.harness import LOCAL_AUTH, running_teams_bot, teams_setting
 T = TypeVar("T")
 
 PLATFORMS = ("slack", "teams")
+# The Slack sandbox's clinic people by the names the worlds use.
+SLACK_PEOPLE = {"admin": ADMIN, "nurse": NURSE}
 OPENER_WORDS = "is connecting Dentally"
 
 
@@ -99,6 +104,38 @@ class PlatformWorld(Protocol):
 
         ``at_once``: the retry arrives while the first delivery is still being answered; else after its answer.
         """
+        ...
+
+    async def type(self, text: str, in_thread: bool = True) -> str:
+        """The admin types ``text`` in their guide's thread (else at the top level, without mentioning the bot).
+
+        Returns:
+            The root of the thread the text is in (the typed message itself at the top level).
+        """
+        ...
+
+    def bot_replies(self, root: str) -> list[str]:
+        """What the bot posted for everyone under ``root``, oldest first."""
+        ...
+
+    def user_key(self, who: str) -> ConversationKey:
+        """The guide key of ``who`` (``admin`` or ``nurse``) in the clinic channel."""
+        ...
+
+    async def hand_over(self, on: Shown, to: str) -> None:
+        """The admin presses "Someone else has the Dentally login" on ``on`` and picks ``to`` (``nurse``)."""
+        ...
+
+    async def click_as(self, who: str, button: StepButton, on: Shown) -> int:
+        """``who`` (``admin`` or ``nurse``) presses ``button`` on ``on``."""
+        ...
+
+    async def take_over(self, who: str) -> None:
+        """``who`` presses "Take over" on the private "not yours" answer they were given last."""
+        ...
+
+    def notes_of(self, who: str) -> list[str]:
+        """What the bot told only ``who``, oldest first."""
         ...
 
     def platform_down(self) -> None:
@@ -193,6 +230,53 @@ class SlackWorld:
             )
         assert (first.status_code, retry.status_code) == (200, 200)
         assert retry.event_id == first.event_id
+
+    async def type(self, text: str, in_thread: bool = True) -> str:
+        """A ``message`` event as Slack sends it (``channel_type``, ``team``/``user_team``, ``thread_ts``)."""
+        thread = self.openers()[-1].ref if in_thread else None
+        delivery = await self.driver.post_message(ADMIN, CLINIC, text, thread_ts=thread)
+        assert delivery.status_code == 200
+        return thread or str(delivery.payload["event"]["ts"])
+
+    def bot_replies(self, root: str) -> list[str]:
+        """The bot's replies in the thread under ``root``."""
+        bot = self.api.workspace.bot_user_id
+        return [message_text(m) for m in self.api.thread(CLINIC, root)[1:] if m.user == bot]
+
+    def user_key(self, who: str) -> ConversationKey:
+        """``who``'s guide in the clinic channel."""
+        return ConversationKey("slack", self.api.workspace.installing_team_id, CLINIC, SLACK_PEOPLE[who])
+
+    async def hand_over(self, on: Shown, to: str) -> None:
+        """The button opens a modal with a user picker; the admin picks and submits."""
+        assert (await self.driver.click(ADMIN, on.ref, blocks.ACTION_HAND_OVER)).status_code == 200
+        view = await self.wait_for(lambda: self.driver.open_view(ADMIN))
+        submitted = await self.driver.submit_view(ADMIN, view, {modals.BLOCK_COLLEAGUE: SLACK_PEOPLE[to]})
+        assert submitted.status_code == 200
+
+    async def click_as(self, who: str, button: StepButton, on: Shown) -> int:
+        """A signed ``block_actions`` from ``who``."""
+        action = {
+            StepButton.DONE: blocks.ACTION_DONE,
+            StepButton.BACK: blocks.ACTION_BACK,
+            StepButton.STUCK: blocks.ACTION_STUCK,
+        }[button]
+        return (await self.driver.click(SLACK_PEOPLE[who], on.ref, action)).status_code
+
+    async def take_over(self, who: str) -> None:
+        """ "Take over" on the latest ephemeral that offers it."""
+        user = SLACK_PEOPLE[who]
+        offer = await self.wait_for(
+            lambda: next(
+                (e for e in reversed(self.driver.ephemeral(user, CLINIC)) if blocks.ACTION_TAKE_OVER in str(e.blocks)),
+                None,
+            )
+        )
+        assert (await self.driver.click(user, offer, blocks.ACTION_TAKE_OVER)).status_code == 200
+
+    def notes_of(self, who: str) -> list[str]:
+        """Ephemerals shown to ``who`` in the clinic channel."""
+        return [e.text for e in self.driver.ephemeral(SLACK_PEOPLE[who], CLINIC)]
 
     def platform_down(self) -> None:
         """``chat.postMessage`` answers 503 (the bot's Slack client retries, then gives up)."""
@@ -299,6 +383,59 @@ class TeamsWorldView:
             first = await self.driver.post(activity)
             retry = await self.driver.post(activity)
         assert (first.status_code, retry.status_code) == (200, 200)
+
+    async def type(self, text: str, in_thread: bool = True) -> str:
+        """A channel message without a mention (it reaches the bot through ``ChannelMessage.Read.Group``)."""
+        thread = self.openers()[-1].ref if in_thread else None
+        activity = self.driver.activity("message", "admin", self.where, thread=thread, text=text, textFormat="plain")
+        assert (await self.driver.post(activity)).status_code == 200
+        return thread or str(activity["id"])
+
+    def bot_replies(self, root: str) -> list[str]:
+        """The untargeted messages the bot posted in the thread under ``root``."""
+        return [m.text for m in self.driver.connector.messages(self.where.id, root) if m.targeted_to is None]
+
+    def user_key(self, who: str) -> ConversationKey:
+        """``who``'s guide in the shared channel."""
+        member = self.driver.world.member(who)
+        return ConversationKey("teams", self.driver.world.aldense_tenant, self.where.id, member.aad_object_id)
+
+    async def hand_over(self, on: Shown, to: str) -> None:
+        """The button opens a dialog (``task/fetch``) listing the channel's members; the admin picks and submits."""
+        card = self.driver.connector.sent[on.ref]
+        opened = await self.driver.click("admin", self.where, card, copy.HAND_OVER_BUTTON)
+        assert opened.status_code == 200
+        colleague = self.driver.world.member(to).aad_object_id
+        submitted = await self.driver.submit_dialog(
+            "admin", self.where, opened.json(), {cards.INPUT_COLLEAGUE: colleague}, thread=card.thread
+        )
+        assert submitted.status_code == 200
+
+    async def click_as(self, who: str, button: StepButton, on: Shown) -> int:
+        """An ``Action.Submit`` from ``who``."""
+        title = {StepButton.DONE: "Done, next step", StepButton.BACK: "Back", StepButton.STUCK: "I'm stuck"}[button]
+        card = self.driver.connector.sent[on.ref]
+        return (await self.driver.click(who, self.where, card, title)).status_code
+
+    async def take_over(self, who: str) -> None:
+        """ "Take over" on the latest targeted message to ``who`` that offers it."""
+        account = self.driver.world.member(who).account_id
+        offer = await self.wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in reversed(self.driver.in_conversation(self.where))
+                    if m.targeted_to == account and copy.TAKE_OVER_BUTTON in m.titles
+                ),
+                None,
+            )
+        )
+        assert (await self.driver.click(who, self.where, offer, copy.TAKE_OVER_BUTTON)).status_code == 200
+
+    def notes_of(self, who: str) -> list[str]:
+        """Targeted messages to ``who``."""
+        account = self.driver.world.member(who).account_id
+        return [m.text for m in self.driver.in_conversation(self.where) if m.targeted_to == account]
 
     def platform_down(self) -> None:
         """The connector answers every call with 503."""

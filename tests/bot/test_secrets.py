@@ -18,12 +18,23 @@ from bot.serving import serve
 from bot.settings import load_settings
 from bot.slack import blocks, modals
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
-from tests.bot.harness import ADMIN, CLINIC, SIGNING_SECRET, Scenario, bot_settings, message_text, running_bot
+from tests.bot.harness import (
+    ADMIN,
+    CLINIC,
+    ONBOARDING,
+    SIGNING_SECRET,
+    Scenario,
+    bot_settings,
+    message_text,
+    running_bot,
+)
 from tests.bot.shipped import ShippedLogs
 from tests.bot.test_key_check import GUIDE, open_modal, reach_key_step, submit_key
 
 # Distinctive, and shaped like a real Doorkeeper token (43 url-safe characters).
 CANARY = "CanaryQ7x_Zr2W-vY8pLm3KdT9sHf4JbN6cXe1uAo5G"
+# Words a clinic types in its guide thread: forwarded to support, never logged.
+TYPED = "Zebra crossing question that no log line may hold"
 REQUIRED = ("user:read", "appointment:read", "appointment:create", "appointment:update", "appointment:delete")
 
 
@@ -106,6 +117,23 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
         assert (forged.status_code, stale.status_code) == (401, 401)
         assert CANARY not in forged.text + stale.text
         await running.runtime.core.tasks.drain(10)
+        # The connected key pasted into the guide's thread, into a mention, and a question typed there: the bot
+        # listens (message events), warns, marks the connection compromised and forwards the words to support.
+        thread = down.thread_ts
+        assert thread is not None
+        await driver.post_message(ADMIN, CLINIC, f"is this the right one? {CANARY}", thread_ts=thread)
+        await driver.mention(ADMIN, CLINIC, f"resume {CANARY}", thread_ts=thread)
+        await driver.post_message(ADMIN, CLINIC, TYPED, thread_ts=thread)
+
+        async def compromised() -> bool:
+            clinic = await running.runtime.core.service.clinic("slack", CLINIC)
+            return clinic is not None and clinic.credential is not None and clinic.credential.exposed_at is not None
+
+        await driver.wait_for(compromised)
+        await driver.wait_for(
+            lambda: any(TYPED in message_text(m) for m in api.messages(ONBOARDING, include_replies=True))
+        )
+        await running.runtime.core.tasks.drain(10)
         try:
             load_settings("http", slack__bot_token=CANARY)
         except Exception as exc:  # the settings error must not echo a bad value either
@@ -117,6 +145,7 @@ async def test_the_key_appears_nowhere_after_a_whole_flow(
     for record in records:
         text = record.getMessage() + (record.exc_text or "") + repr(record.args)
         assert leaks(text) == [], f"{record.name}: {text[:3000]}"
+        assert TYPED not in text, f"{record.name} logged what a clinic typed"
     assert_shipped_clean(shipped_logs)
     for exc in raised:
         assert leaks(str(exc) + repr(exc)) == []

@@ -64,7 +64,7 @@ async def test_external_admin_walks_every_step_to_the_key_step(
         assert image["alt_text"] == step.alt
         expected = [blocks.ACTION_ENTER_KEY] if step is GUIDE.steps[-1] else [blocks.ACTION_DONE]
         expected += [blocks.ACTION_BACK] if index else []
-        assert action_ids(message) == [*expected, blocks.ACTION_STUCK]
+        assert action_ids(message) == [*expected, blocks.ACTION_STUCK, blocks.ACTION_HAND_OVER]
         if step is GUIDE.steps[-1]:
             break
         await driver.click(ADMIN, message, blocks.ACTION_DONE)

@@ -18,6 +18,7 @@ from conversations.events import (
     ConfirmHelpComing,
     Done,
     Event,
+    HandOver,
     KeySubmitted,
     Milestone,
     OpenThread,
@@ -29,6 +30,7 @@ from conversations.events import (
     StepOutcome,
     StepPosted,
     Stuck,
+    TakeOver,
     ThreadOpened,
     Verdict,
 )
@@ -485,6 +487,16 @@ events = st.one_of(
     st.builds(StepPosted, step_id=step_ids, ref=st.just("")),
     st.builds(KeySubmitted, fingerprint=text, at=times),
     st.builds(CheckFinished, verdict=st.sampled_from(Verdict), at=times),
+    st.builds(HandOver, to=st.sampled_from(["U1", "U2"]), at=times),
+    st.builds(
+        TakeOver,
+        giver=st.just("U2"),
+        step_id=step_ids,
+        thread_ref=st.one_of(st.none(), text),
+        steps=st.just({}),
+        started_at=times,
+        at=times,
+    ),
 )
 
 
@@ -507,7 +519,10 @@ def test_any_event_sequence_keeps_the_state_sound(sequence: list[Event]) -> None
         assert Conversation.from_json(state.to_json()) == state
         assert set(state.steps) <= set(STEP_IDS)
         on_key_step = place(state) == KEY_STEP
-        assert (state.status is Status.ACTIVE) == (not on_key_step), state
+        if state.status is Status.ABANDONED:
+            assert state.handed_to == "U2", state  # only a hand-over (to someone else) ends a run here
+        else:
+            assert (state.status is Status.ACTIVE) == (not on_key_step), state
         if state.step_message_ref is not None:
             assert posted[state.step_message_ref] == STEP_IDS[place(state)], "message ref of another step"
         for effect in transition.effects:
@@ -534,3 +549,55 @@ def test_a_conversation_outlives_a_shorter_new_version_of_its_guide() -> None:
     assert after.guide_version == shorter.version
     # The step the user was on is gone: they land on the nearest earlier one that is left, not past it.
     assert after.step_id == guide.steps[2].id
+
+
+# Hand-over: the giver's run ends, the receiver's starts at the same step with the same progress
+
+
+def test_a_hand_over_ends_the_givers_run_and_closes_its_step_message() -> None:
+    giver = at_step(2)
+    handed = apply(GUIDE, KEY, giver, HandOver("U2", at=300.0))
+    assert handed.state.status is Status.ABANDONED
+    assert handed.state.handed_to == "U2"
+    assert handed.state.step_message_ref is None
+    assert handed.effects == (CloseStep(ID[2], "m-current", StepOutcome.SUPERSEDED),)
+
+
+def test_a_hand_over_to_oneself_is_refused() -> None:
+    with pytest.raises(IllegalMove):
+        apply(GUIDE, KEY, at_step(1), HandOver(KEY.user, at=300.0))
+
+
+def test_a_guide_being_checked_or_finished_cannot_be_handed_over() -> None:
+    with pytest.raises(IllegalMove):
+        apply(GUIDE, KEY, checking(), HandOver("U2", at=300.0))
+    handed = apply(GUIDE, KEY, at_step(1), HandOver("U2", at=300.0)).state
+    with pytest.raises(IllegalMove) as refused:
+        apply(GUIDE, KEY, handed, HandOver("U3", at=301.0))
+    assert refused.value.stale
+
+
+def test_take_over_continues_at_the_same_step_in_the_same_thread_with_the_progress() -> None:
+    giver = run(ThreadOpened("t-1"), state=at_step(2)).state
+    receiver = ConversationKey("slack", "T1", "C1", "U2")
+    taken = apply(
+        GUIDE,
+        receiver,
+        None,
+        TakeOver(giver.user, giver.step_id, giver.thread_ref, dict(giver.steps), giver.started_at, at=300.0),
+    )
+    assert taken.state.user == "U2"
+    assert (taken.state.step_id, taken.state.thread_ref) == (ID[2], "t-1")
+    assert taken.state.steps == giver.steps
+    assert taken.state.taken_from == "U1"
+    assert taken.state.status is Status.ACTIVE
+    assert taken.effects == (PostStep(ID[2], again=True),)  # no new thread: the step goes in the giver's
+
+
+def test_take_over_on_the_key_step_awaits_the_key_and_closes_the_receivers_own_step() -> None:
+    own = at_step(1, ref="m-own")
+    taken = apply(GUIDE, KEY, own, TakeOver("U9", ID[KEY_STEP], "t-9", {}, 100.0, at=300.0))
+    assert taken.state.status is Status.AWAITING_KEY
+    assert taken.effects == (CloseStep(ID[1], "m-own", StepOutcome.SUPERSEDED), PostStep(ID[KEY_STEP], again=True))
+    with pytest.raises(IllegalMove):
+        apply(GUIDE, KEY, checking(), TakeOver("U9", ID[1], "t-9", {}, 100.0, at=300.0))

@@ -440,7 +440,12 @@ class SlackDriver:
         return await self.send_event(event)
 
     async def mention(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> Delivery:
-        """Have a person @-mention the bot; only ``app_mention`` is delivered (not the ``message`` event too)."""
+        """Have a person @-mention the bot: Slack delivers ``app_mention`` and, to an app subscribed to
+        ``message.channels``/``message.groups`` (ours is), the ``message`` event of the same message too.
+
+        Returns:
+            The ``app_mention`` delivery.
+        """
         ws = self.workspace
         mention = f"<@{ws.bot_user_id}>"
         text = text if mention in text else f"{mention} {text}"
@@ -448,16 +453,54 @@ class SlackDriver:
         event = payloads.message_event(
             user=ws.user(user), channel=ws.channel(channel), text=text, ts=message.ts, thread_ts=thread_ts, mention=True
         )
+        delivered = await self.send_event(event)
+        plain = payloads.message_event(
+            user=ws.user(user), channel=ws.channel(channel), text=text, ts=message.ts, thread_ts=thread_ts
+        )
+        await self.send_event(plain)
+        return delivered
+
+    async def edit_message(self, user: str, channel: str, ts: str, text: str) -> Delivery:
+        """Have a person edit their message and deliver the ``message_changed`` event (which the bot ignores)."""
+        ws = self.workspace
+        message = next(m for m in self.api.messages(channel, include_replies=True) if m.ts == ts)
+        old = message.text
+        message.text = text
+        event = payloads.message_changed_event(
+            user=ws.user(user),
+            channel=ws.channel(channel),
+            ts=ts,
+            old_text=old,
+            new_text=text,
+            edit_ts=self._action_ts(),
+        )
+        return await self.send_event(event)
+
+    async def echo_bot_message(self, channel: str, ts: str) -> Delivery:
+        """Deliver the ``message`` event Slack sends for one of the bot's own posts (``bot_id`` set)."""
+        ws = self.workspace
+        message = next(m for m in self.api.messages(channel, include_replies=True) if m.ts == ts)
+        event = payloads.bot_message_event(
+            bot=ws.user(ws.bot_user_id),
+            app_id=ws.app_id,
+            channel=ws.channel(channel),
+            text=message.text,
+            ts=message.ts,
+            thread_ts=message.thread_ts,
+        )
         return await self.send_event(event)
 
     async def join_channel(self, user: str, channel: str, *, inviter: str | None = None) -> Delivery:
-        """Add a person to a channel and deliver ``member_joined_channel``."""
+        """Add a person to a channel and deliver ``member_joined_channel`` (and the ``channel_join`` message)."""
         ws = self.workspace
         self.api.add_member(channel, user)
         event = payloads.member_joined_channel_event(
             user=ws.user(user), channel=ws.channel(channel), event_ts=self._action_ts(), inviter=inviter
         )
-        return await self.send_event(event)
+        delivered = await self.send_event(event)
+        joined = payloads.channel_join_event(user=ws.user(user), channel=ws.channel(channel), ts=self._action_ts())
+        await self.send_event(joined)
+        return delivered
 
     async def open_home(self, user: str) -> Delivery:
         """Have a person open the app's Home tab (``app_home_opened``, with the published view if any)."""

@@ -367,6 +367,64 @@ def message_event(
     return event
 
 
+def message_changed_event(*, user: User, channel: Channel, ts: str, old_text: str, new_text: str, edit_ts: str) -> JSON:
+    """The ``message`` event Slack sends when a person edits a message (subtype ``message_changed``, no ``user``)."""
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": channel.id,
+        "channel_type": _channel_type(channel),
+        "ts": edit_ts,
+        "event_ts": edit_ts,
+        "message": {
+            "type": "message",
+            "user": user.id,
+            "team": user.team_id,
+            "text": new_text,
+            "ts": ts,
+            "edited": {"user": user.id, "ts": edit_ts},
+        },
+        "previous_message": {"type": "message", "user": user.id, "team": user.team_id, "text": old_text, "ts": ts},
+    }
+
+
+def bot_message_event(
+    *, bot: User, app_id: str, channel: Channel, text: str, ts: str, thread_ts: str | None = None
+) -> JSON:
+    """The ``message`` event for a message an app posted (Slack echoes the bot's own posts: ``bot_id`` set)."""
+    event: JSON = {
+        "type": "message",
+        "user": bot.id,
+        "bot_id": bot.bot_id,
+        "app_id": app_id,
+        "bot_profile": {"id": bot.bot_id, "app_id": app_id, "name": bot.real_name, "team_id": bot.team_id},
+        "text": text,
+        "ts": ts,
+        "team": bot.team_id,
+        "channel": channel.id,
+        "channel_type": _channel_type(channel),
+        "event_ts": ts,
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def channel_join_event(*, user: User, channel: Channel, ts: str) -> JSON:
+    """The ``message`` event of subtype ``channel_join`` posted when someone joins a channel."""
+    return {
+        "type": "message",
+        "subtype": "channel_join",
+        "user": user.id,
+        "text": f"<@{user.id}> has joined the channel",
+        "ts": ts,
+        "channel": channel.id,
+        "channel_type": _channel_type(channel),
+        "event_ts": ts,
+    }
+
+
 def member_joined_channel_event(*, user: User, channel: Channel, event_ts: str, inviter: str | None = None) -> JSON:
     """A ``member_joined_channel`` event."""
     event: JSON = {

@@ -150,6 +150,7 @@ class TeamsConnector:
                 Route("/v3/conversations/{conversation}/activities", self._create, methods=["POST"]),
                 Route("/v3/conversations/{conversation}/activities/{activity}", self._reply, methods=["POST"]),
                 Route("/v3/conversations/{conversation}/activities/{activity}", self._update, methods=["PUT"]),
+                Route("/v3/conversations/{conversation}/members", self._members, methods=["GET"]),
                 Route("/v3/conversations/{conversation}/members/{member}", self._member, methods=["GET"]),
             ]
         )
@@ -240,6 +241,14 @@ class TeamsConnector:
             return JSONResponse({"error": {"code": "ActivityNotFoundInConversation"}}, status_code=404)
         sent.versions.append(body)
         return JSONResponse({"id": sent.id})
+
+    async def _members(self, request: Request) -> Response:
+        """Every member of a conversation (the roster stands for every channel's membership)."""
+        refusal = self._refusal(request, None)
+        await self._record(request, refusal.status_code if refusal else 200, None)
+        if refusal:
+            return refusal
+        return JSONResponse([m.to_json() for m in self.members.values() if m.tenant_id not in self.roster_hides])
 
     async def _member(self, request: Request) -> Response:
         refusal = self._refusal(request, None)

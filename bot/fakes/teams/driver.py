@@ -143,10 +143,26 @@ class TeamsDriver:
         """Deliver ``activity`` to the bot's messaging endpoint."""
         return await self.http.post(f"{self.bot_url}/api/messages", json=activity)
 
-    async def say(self, who: str, where: Conversation, text: str, mention: bool = True) -> httpx.Response:
-        """``who`` types ``text`` (mentioning the bot, as channels require)."""
+    async def say(
+        self, who: str, where: Conversation, text: str, mention: bool = True, thread: str | None = None
+    ) -> httpx.Response:
+        """``who`` types ``text`` (in the thread under ``thread`` when given).
+
+        With ``mention`` the bot is @-mentioned, as Teams sends it: ``<at>…</at>`` in the text and a ``mention``
+        entity naming the bot. Without it, a channel message reaches the bot only because the app holds the
+        ``ChannelMessage.Read.Group`` permission.
+        """
         shown = f"<at>Aldense Guide</at> {text}" if mention else text
-        return await self.post(self.activity("message", who, where, text=shown, textFormat="plain"))
+        fields: dict[str, Any] = {"text": shown, "textFormat": "plain"}
+        if mention:
+            fields["entities"] = [
+                {
+                    "type": "mention",
+                    "text": "<at>Aldense Guide</at>",
+                    "mentioned": {"id": BOT_ACCOUNT, "name": "Aldense Guide"},
+                }
+            ]
+        return await self.post(self.activity("message", who, where, thread=thread, **fields))
 
     async def install(self, where: Conversation, shape: str = "recorded") -> httpx.Response:
         """The bot is added to ``where``: a ``conversationUpdate`` whose ``membersAdded`` is the bot itself.

@@ -88,8 +88,12 @@ def _utc(timestamp: float) -> str:
 def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
     index = guide.index_of(conversation.step_id)
     line = f"{person(view, conversation.user)} — step {index + 1}/{guide.step_count} *{guide.steps[index].title}*"
-    if conversation.status is not Status.ACTIVE:
+    if conversation.handed_to is not None and not conversation.in_progress:
+        line += f" · :handshake: handed over to {person(view, conversation.handed_to)}"
+    elif conversation.status is not Status.ACTIVE:
         line += f" · {view.standing_of(conversation)}"
+    if conversation.taken_from is not None and conversation.in_progress:
+        line += f" · carrying on for {person(view, conversation.taken_from)}"
     if conversation.stuck_at is not None and conversation.in_progress:
         line += f" · :sos: stuck since {when(conversation.stuck_at, '{time}')}"
     return line

@@ -15,7 +15,7 @@ from bot.core.clinics import Clinics, ClinicView
 from bot.core.messages import Standing
 from bot.core.platform import Platforms
 from bot.slack import calls
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, quoted
 from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
@@ -90,11 +90,47 @@ class SupportReporter:
 
         await self._enqueue(post)
 
+    async def clinic_said(self, conversation: Conversation, speaker: str, text: str) -> None:
+        """Forward what a clinic user typed in a guide's thread: who, a link to the thread, the words quoted.
+
+        The words are escaped (a clinic cannot mention anyone or forge a link in Aldense's channel) and broadcast,
+        since someone must answer them.
+        """
+        if self._channel is None:
+            return
+
+        async def post() -> None:
+            person = await self.person(conversation.platform, speaker)
+            link = await self._thread_link(conversation)
+            where = f" <{link}|Open the thread>" if link else ""
+            said = f":speech_balloon: {person} wrote in their Dentally guide thread:{where}\n{quoted(text)}"
+            await self._post(conversation, said, None, True, "clinic_said")
+
+        await self._enqueue(post)
+
     async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
-        """Like ``note`` for a clinic as a whole (keep-alive results, staff actions)."""
+        """Like ``note`` for a clinic as a whole (keep-alive results, staff actions, a pasted key).
+
+        A clinic where no guide has started has no support thread yet: the note goes in the onboarding channel.
+        """
         view = await self.clinic_view(platform, channel)
         if view is not None and view.conversations:
             await self.note(view.conversations[0], text, broadcast)
+            return
+        if self._channel is None:
+            return
+        # No guide has started there yet, so the clinic has no support thread: say it in the channel itself.
+        onboarding = self._channel
+
+        async def post() -> None:
+            place = await self._place(platform, channel)
+            await self._pacer.wait(onboarding)
+            try:
+                await calls.post(self._client, onboarding, f"{place} {text}", None)
+            except SlackApiError as exc:
+                logger.warning("support note for a clinic without a guide failed: %s", calls.slack_error(exc))
+
+        await self._enqueue(post)
 
     async def connection_changed(self, platform: str, channel: str, standing: Standing) -> None:
         """Queue what a verified key did to the connection for the support thread (a held key with Accept/Reject)."""

@@ -63,7 +63,11 @@ def every_card() -> list[tuple[str, AdaptiveCard]]:
         ("reminder", cards.reminder(GUIDE, 3, "owner", "Jane")),
         ("reset", cards.reset_notice()),
         ("new key", cards.new_key_needed("abcd")),
-        ("not yours", cards.not_your_guide("Jane")),
+        ("not yours", cards.not_your_guide("owner", "Jane")),
+        ("exposed key", cards.key_exposed("abcd", stored=False)),
+        ("exposed stored key", cards.key_exposed("abcd", stored=True)),
+        ("hand-over form", cards.hand_over_form("owner", [("u1", "Nora Nurse"), ("u2", "Neil Newcomer")])),
+        ("hand-over form with error", cards.hand_over_form("owner", [("u1", "Nora")], error="Pick a colleague")),
         ("form", cards.key_form("owner", 20, 200)),
         ("form with error", cards.key_form("owner", 20, 200, region="au", error="Too short")),
         ("cannot accept", cards.cannot_accept_keys()),
@@ -88,7 +92,20 @@ def test_every_card_is_checked_including_the_dialogs() -> None:
     from bot.teams.dialog import dialog
 
     names = {name.split(" ")[0] for name, _ in every_card()}
-    assert {"kickoff", "step", "closed", "result", "dialog", "form", "reminder", "reset", "new", "not"} <= names
+    assert {
+        "kickoff",
+        "step",
+        "closed",
+        "result",
+        "dialog",
+        "form",
+        "reminder",
+        "reset",
+        "new",
+        "not",
+        "exposed",
+    } <= names
+    assert "hand-over" in names
     # A dialog wraps a card in the task module response; the card inside is what Teams renders.
     wrapped = dialog(cards.key_form("owner", 20, 200)).model_dump(by_alias=True, exclude_none=True)
     assert cardschema.problems(wrapped["task"]["value"]["card"]["content"]) == []
@@ -143,6 +160,13 @@ def test_step_cards_carry_ids_only_and_a_real_picture_description() -> None:
         {"action": cards.ACTION_DONE, "owner": "aad-owner", "step": GUIDE.steps[1].id},
         {"action": cards.ACTION_BACK, "owner": "aad-owner", "step": GUIDE.steps[1].id},
         {"action": cards.ACTION_STUCK, "owner": "aad-owner", "step": GUIDE.steps[1].id},
+        # "Someone else has the Dentally login" opens the hand-over dialog (``task/fetch``).
+        {
+            "msteams": {"type": "task/fetch", "key": None},
+            "dialog_id": cards.DIALOG_HAND_OVER,
+            "owner": "aad-owner",
+            "step": GUIDE.steps[1].id,
+        },
     ]
     assert "Step 2 of 9" in card["body"][0]["text"]
 

@@ -60,9 +60,10 @@ def test_the_built_package_passes_the_official_v1_25_manifest_schema(tmp_path: P
     assert manifest["manifestVersion"] == "1.25"
     assert manifest["$schema"].endswith("/v1.25/MicrosoftTeams.schema.json")
     assert manifest["supportsChannelFeatures"] == "tier1"
-    assert {"name": "ChannelMember.Read.Group", "type": "Application"} in (
-        manifest["authorization"]["permissions"]["resourceSpecific"]
-    )
+    granted = manifest["authorization"]["permissions"]["resourceSpecific"]
+    assert {"name": "ChannelMember.Read.Group", "type": "Application"} in granted
+    # Channel messages without a mention: a pasted key, a question typed in a guide's thread.
+    assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in granted
 
 
 def test_the_schema_check_and_ours_refuse_a_manifest_without_shared_channel_support() -> None:
@@ -76,6 +77,7 @@ def test_the_schema_check_and_ours_refuse_a_manifest_without_shared_channel_supp
     problems = manifest_problems(manifest)
     assert any("supportsChannelFeatures" in p for p in problems)
     assert any("ChannelMember.Read.Group" in p for p in problems)
+    assert any("ChannelMessage.Read.Group" in p for p in problems)
     assert any("manifestVersion" in p for p in problems)
     assert any("staff commands ['status']" in p for p in problems)
 

@@ -55,7 +55,7 @@ async def test_a_clinic_admin_walks_the_guide_and_verifies_a_key_in_a_shared_cha
     image = next(e for e in first.cards[0]["body"] if e["type"] == "Image")
     assert image["url"].startswith(f"{PUBLIC_BASE_URL}/guide-assets/")
     assert image["altText"] == GUIDE.steps[0].alt
-    assert first.titles == ["Done, next step", "I'm stuck"]
+    assert first.titles == ["Done, next step", "I'm stuck", "Someone else has the Dentally login"]
 
     # Back, then on again; I'm stuck tells support (in Slack) which platform the clinic uses.
     await teams.click("admin", where, first, "Done, next step")
@@ -68,7 +68,7 @@ async def test_a_clinic_admin_walks_the_guide_and_verifies_a_key_in_a_shared_cha
     await teams.wait_for(lambda: any("asked the Aldense team" in m.text for m in teams.in_conversation(where)))
 
     key_step = await walk_to_key_step(teams, "admin", again)
-    assert key_step.titles == ["Enter the key privately", "Back", "I'm stuck"]
+    assert key_step.titles == ["Enter the key privately", "Back", "I'm stuck", "Someone else has the Dentally login"]
     opened = await teams.click("admin", where, key_step, "Enter the key privately")
     form = dialog_card(opened.json())
     key_input = next(e for e in form["body"] if e.get("id") == "api_key")
