@@ -86,6 +86,11 @@ SAMPLES: list[m.Outgoing] = [
     m.NotAccepted("HTTP 403"),
     m.HelpText(),
     m.Forgotten(),
+    m.KeyExposed("abcd", stored=False),
+    m.KeyExposed("abcd", stored=True),
+    m.QuestionForwarded(),
+    m.GuideHandedOver("U0ADMIN", "U0NURSE", 3, taken=False),
+    m.GuideHandedOver("U0ADMIN", "U0NURSE", 3, taken=True),
 ]
 
 
