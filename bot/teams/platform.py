@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core.copy import inert
 from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
@@ -92,7 +93,8 @@ class TeamsPlatform:
 
     async def person(self, user: str) -> str:
         """The user's Teams display name, in bold, for Slack text."""
-        return f"*{_slack_safe(await self._messenger.directory.name(user))}*"
+        # Support's text is Slack's, and Teams' own staff desk shows it too: inert on both (no mention, link, bold).
+        return f"*{inert(await self._messenger.directory.name(user))}*"
 
     async def channel_name(self, channel: str) -> str | None:
         """The channel's (or chat's) name as Teams gave it."""
@@ -118,14 +120,3 @@ class TeamsPlatform:
             return ZoneInfo(person.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             return None
-
-
-def _slack_safe(name: str) -> str:
-    """A display name that cannot form Slack markup (mentions, links, bold) inside support's Slack text.
-
-    Support lives in Slack, but ``bot.teams`` may not import ``bot.slack``: this mirrors ``bot.slack.mrkdwn.escape``
-    (entities for ``&<>``, one line, at most 80 characters) and also drops ``*``, which would end the bold around it.
-    """
-    one_line = "".join(c if c.isprintable() else " " for c in name.replace("*", ""))
-    cut = one_line if len(one_line) <= 80 else one_line[:79] + "…"
-    return cut.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
