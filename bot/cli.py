@@ -24,6 +24,7 @@ from bot.runtime import http_limits, load_checked_guide, open_runtime
 from bot.serving import serve, server_config
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.slack.calls import slack_error
+from bot.usage import QuietParser
 from conversations.guide import DEFAULT_GUIDE, GuideError
 from conversations.vault import new_secret
 from dentally.calibrate import calibrate, format_profile
@@ -36,7 +37,7 @@ logger = logging.getLogger("aldense_guide")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aldense-guide", description="Aldense Guide: the Dentally set-up bot.")
+    parser = QuietParser(prog="aldense-guide", description="Aldense Guide: the Dentally set-up bot.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot (HTTP mode, or --socket for Socket Mode)")

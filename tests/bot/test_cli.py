@@ -218,3 +218,42 @@ async def test_run_with_json_logs_writes_one_object_per_line_with_the_request_id
     assert any("listening on http://127.0.0.1" in line["message"] for line in lines)
     [refused] = [line for line in lines if "forged or stale Slack signature" in line["message"]]
     assert (refused["level"], refused["request_id"]) == ("WARNING", "cli-test-0123456789")
+
+
+# A distinctive key typed where it must not be: on the command line.
+TYPED_KEY = "ArgvCanary9q_Wz3Xk-Pm7RtY2LbV5NcJ8HdF4GsQ1a"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check-key", TYPED_KEY),
+        ("check-key", "--region", TYPED_KEY),
+        ("check-key", f"--region={TYPED_KEY}"),
+        ("check-key", f"--verbose={TYPED_KEY}"),
+        ("check-key", f"--{TYPED_KEY}"),
+        (TYPED_KEY,),
+        ("keys", TYPED_KEY),
+        ("keys", "rotate", TYPED_KEY),
+        ("run", "--port", TYPED_KEY),
+        ("dentally-sandbox", "--mode", TYPED_KEY),
+    ],
+)
+def test_usage_errors_exit_64_and_never_echo_what_was_typed(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 64
+    assert TYPED_KEY[4:12] not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("aldense-guide: usage error:")
+    assert "usage: aldense-guide" in result.stderr
+
+
+def test_a_usage_error_still_says_what_was_wrong_without_the_value() -> None:
+    wrong_choice = run_cli("check-key", "--region", "mars")
+    assert wrong_choice.returncode == 64
+    assert "--region" in wrong_choice.stderr
+    assert "uk, au, ca, sandbox, detect" in wrong_choice.stderr
+    assert "mars" not in wrong_choice.stderr
+    missing = run_cli("keys")
+    assert missing.returncode == 64
+    assert "SUBCOMMAND" in missing.stderr
+    assert run_cli("check-key", "--help").returncode == 0
