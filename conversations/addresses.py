@@ -79,6 +79,11 @@ def clinic_prefix(platform: str) -> str:
     return store_key("clinic", platform) + ":"
 
 
+def every_clinic_prefix() -> str:
+    """Prefix of every clinic record of every platform."""
+    return store_key("clinic") + ":"
+
+
 def conversation_prefix(platform: str, team: str, channel: str | None = None) -> str:
     """Prefix of every conversation key of a team, or of one channel."""
     parts = [platform, team] if channel is None else [platform, team, channel]

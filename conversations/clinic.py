@@ -25,6 +25,8 @@ class StoredCredential(BaseModel):
     verified_by: str
     last_keepalive: float | None = None
     keepalive_result: str | None = None
+    # When the bot first found that no configured encryption key opens ``ciphertext`` (None: it opens, or untried).
+    undecryptable_at: float | None = None
 
     def __repr__(self) -> str:
         return f"StoredCredential(fingerprint={self.fingerprint!r}, region={self.region!r})"

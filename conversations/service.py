@@ -178,11 +178,35 @@ class OnboardingService:
         Returns:
             The record after the change and the one before it (None when it was just created).
         """
+        changed = await self._change_clinic(platform, channel, change, create=True)
+        assert changed is not None, "a created record is never missing"
+        return changed
+
+    async def change_existing_clinic(
+        self, platform: str, channel: str, change: Callable[[Clinic], Clinic]
+    ) -> tuple[Clinic, Clinic] | None:
+        """Like ``update_clinic``, but a missing record stays missing (it may have just been erased).
+
+        Returns:
+            The record after the change and the one before it, or None when there is no record.
+        """
+        changed = await self._change_clinic(platform, channel, change, create=False)
+        if changed is None:
+            return None
+        after, before = changed
+        assert before is not None, "an existing record has a before"
+        return after, before
+
+    async def _change_clinic(
+        self, platform: str, channel: str, change: Callable[[Clinic], Clinic], create: bool
+    ) -> tuple[Clinic, Clinic | None] | None:
         key = clinic_key(platform, channel)
         for attempt in range(_MAX_ATTEMPTS):
             record = await self.store.get(key)
             now = self.clock()
             before = None if record is None else Clinic.model_validate_json(record.data)
+            if before is None and not create:
+                return None
             base = before or Clinic(platform=platform, channel=channel, created_at=now, updated_at=now)
             after = change(base)
             if after == before:

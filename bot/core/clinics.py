@@ -81,6 +81,11 @@ def outcome(view: ClinicView) -> str:
         line = f":white_check_mark: Verified · {region} · key `…{credential.fingerprint}`"
         if credential.keepalive_result == "invalid":
             line = f":x: Key `…{credential.fingerprint}` expired or revoked ({region}) — a new key is needed"
+        elif credential.undecryptable_at is not None:
+            line = (
+                f":warning: Stored key `…{credential.fingerprint}` can't be decrypted ({region}) — check "
+                "KEY_ENCRYPTION_KEYS; it is not being kept alive"
+            )
         return line
     if check is not None and check.verdict is Verdict.MISSING_SCOPES:
         missing = ", ".join(SCOPE_LABELS[scope] for scope in check.missing_scopes)

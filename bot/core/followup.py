@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import TypeVar
 
-from pydantic import SecretStr
-
 from bot.core import lease
+from bot.core.credentials import open_stored_key
 from bot.core.kit import Core
 from bot.core.messages import NewKeyNeeded
 from conversations.addresses import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
 from conversations.clinic import Clinic
 from conversations.events import Nudged
 from conversations.store import StoreUnavailable
-from conversations.vault import VaultError
 from dentally.regions import parse_region
 
 logger = logging.getLogger(__name__)
@@ -147,10 +145,9 @@ class Scheduler:
         if clinic is None or credential is None or credential.keepalive_result == "invalid" or ctx.vault is None:
             await store.unschedule(KEEPALIVE_QUEUE, item)
             return
-        try:
-            token: SecretStr = ctx.vault.decrypt(credential.ciphertext)
-        except VaultError:
-            logger.error("stored key of %s cannot be decrypted: check KEY_ENCRYPTION_KEYS", channel)
+        token = await open_stored_key(ctx.service, ctx.vault, ctx.reports, platform, channel, credential)
+        if token is None:
+            # Marked and told once; keep looking, so the key is kept alive again as soon as it can be opened.
             await store.schedule(KEEPALIVE_QUEUE, item, now + RETRY_SECONDS)
             return
         assert ctx.clients is not None

@@ -169,3 +169,22 @@ def assert_store_clean(backend: str, state_url: str) -> None:
 def test_the_leak_check_can_fail() -> None:
     assert leaks(f"x{CANARY[10:18]}y") == [CANARY[10:18]]
     assert blocks.ACTION_ENTER_KEY  # the flow's buttons exist
+
+
+def test_keys_rotate_leaves_no_piece_of_a_key_in_its_output_or_the_store(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from conversations.vault import KeyVault, new_secret
+    from tests.bot.test_cli import _seed_clinics, run_cli
+
+    old, new, lost = new_secret(), new_secret(), new_secret()
+    state_url = f"sqlite:///{tmp_path}/state.sqlite3"
+    canary = SecretStr(CANARY)
+    _seed_clinics(state_url, C1=KeyVault([old]).encrypt(canary), C2=KeyVault([lost]).encrypt(canary))
+
+    result = run_cli("keys", "rotate", env={"STATE_URL": state_url, "KEY_ENCRYPTION_KEYS": f"{new},{old}"})
+
+    assert result.returncode == 1  # C2 cannot be decrypted
+    assert "rotated: 1" in result.stdout
+    assert leaks(result.stdout + result.stderr) == []
+    assert_store_clean("sqlite", state_url)

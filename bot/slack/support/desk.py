@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.core.credentials import open_stored_key
 from bot.slack import blocks, calls
 from bot.slack.app import BotContext
 from bot.slack.payloads import Click, channel_reference, metadata_fields
@@ -20,7 +21,6 @@ from bot.slack.support.blocks import parse_clinic_ref
 from conversations.conversation import Conversation
 from conversations.events import Abandon
 from conversations.store import StoreUnavailable
-from conversations.vault import VaultError
 from dentally.regions import parse_region
 
 logger = logging.getLogger(__name__)
@@ -131,9 +131,8 @@ class StaffDesk:
         if clinic is None or credential is None or ctx.vault is None or ctx.checker is None:
             await calls.ephemeral(ctx.client, click.channel, click.user, "There is no stored key to re-check.")
             return
-        try:
-            token = ctx.vault.decrypt(credential.ciphertext)
-        except VaultError:
+        token = await open_stored_key(ctx.service, ctx.vault, ctx.reporter, platform, channel, credential)
+        if token is None:
             await calls.ephemeral(
                 ctx.client, click.channel, click.user, "The stored key can't be decrypted: check KEY_ENCRYPTION_KEYS."
             )
