@@ -93,6 +93,7 @@ def conversation_prefix(platform: str, team: str, channel: str | None = None) ->
 NUDGE_QUEUE = store_key("due", "nudge")
 KEEPALIVE_QUEUE = store_key("due", "keepalive")
 OUTBOX_QUEUE = store_key("due", "outbox")
+HANDOFF_QUEUE = store_key("due", "handoff")
 
 
 # Stores that spread records over shards (Redis Cluster) keep records of one *placement* together. A clinic's

@@ -81,7 +81,11 @@ def outcome(view: ClinicView) -> str:
         line = f":white_check_mark: Verified · {region} · key `…{credential.fingerprint}`"
         if credential.keepalive_result == "invalid":
             line = f":x: Key `…{credential.fingerprint}` expired or revoked ({region}) — a new key is needed"
-        elif credential.undecryptable_at is not None:
+        elif credential.handoff == "failed":
+            line += " · :warning: hand-off to Aldense failed (Re-send hand-off)"
+        elif credential.handoff == "pending" and credential.handoff_rounds:
+            line += " · hand-off to Aldense not delivered yet (retrying)"
+        if credential.undecryptable_at is not None and credential.keepalive_result != "invalid":
             line = (
                 f":warning: Stored key `…{credential.fingerprint}` can't be decrypted ({region}) — check "
                 "KEY_ENCRYPTION_KEYS; it is not being kept alive"

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.core.handoff import Handoff
+from bot.core.handoffs import Handoffs
 from bot.core.messages import KeyResult, Refused, TemporarilyUnavailable
 from bot.core.metrics import Metrics
 from bot.core.platform import Platforms
@@ -67,7 +67,7 @@ class KeyIntake:
         vault: KeyVault | None,
         notes: SupportReports,
         metrics: Metrics,
-        handoff: Handoff | None = None,
+        handoffs: Handoffs | None = None,
         keepalive_every: float = 7 * 86400.0,
     ) -> None:
         self._service = service
@@ -77,7 +77,7 @@ class KeyIntake:
         self._vault = vault
         self._notes = notes
         self._metrics = metrics
-        self._handoff = handoff
+        self._handoffs = handoffs
         self._keepalive_every = keepalive_every
 
     @property
@@ -121,8 +121,11 @@ class KeyIntake:
                 await shown(checked.result)
             await self._runner.carry_out(checked.outcome)
             platform = self._platforms[state.platform]
-            await platform.post(state.channel, KeyResult(checked.result, state.user), thread=state.thread_ref)
-            await self.follow_up(state, token, checked.result)
+            try:
+                await platform.post(state.channel, KeyResult(checked.result, state.user), thread=state.thread_ref)
+            finally:
+                # The hand-off and support's alerts never depend on the clinic's channel taking the result.
+                await self.follow_up(state, token, checked.result)
 
         await self._runner.carry_out(outcome, Trigger(run_key_check=run_check))
         return None
@@ -175,8 +178,8 @@ class KeyIntake:
                 f"{result.reason} The clinic was told the key could not be proven; see the evidence above.",
                 broadcast=True,
             )
-        if result.verdict is CheckVerdict.VERIFIED and self._handoff is not None:
-            await self._hand_off(state, token, result)
+        if result.verdict is CheckVerdict.VERIFIED and self._handoffs is not None:
+            await self._handoffs.send(state.platform, state.channel)
 
     async def kept_key(self, platform: str, channel: str, user: str) -> KeptKey | None:
         """The key ``user`` entered last that could not be checked, with the region of that check; None if gone."""
@@ -218,33 +221,14 @@ class KeyIntake:
                     scopes=tuple(c.scope for c in result.scopes if c.status is ScopeStatus.GRANTED),
                     verified_at=now,
                     verified_by=state.user,
+                    handoff=self._handoffs.initial_state() if self._handoffs else None,
                 )
             return clinic.model_copy(update=update)
 
-        await self._service.update_clinic(state.platform, state.channel, change)
-
-    async def _hand_off(self, state: Conversation, token: SecretStr, result: CheckResult) -> None:
-        assert self._handoff is not None
-        clinic = await self._service.clinic(state.platform, state.channel)
-        facts = {
-            "platform": state.platform,
-            "clinic": {"name": clinic.display_name if clinic else None, "channel": state.channel, "team": state.team},
-            "region": result.region,
-            "scopes": [c.scope for c in result.scopes if c.status is ScopeStatus.GRANTED],
-            "fingerprint": fingerprint(token),
-            "verified_by": state.user,
-            "verified_at": result.checked_at.isoformat(),
-        }
-        outcome = await self._handoff.deliver(facts, token)
-        if outcome.delivered:
-            await self._notes.note(state, f":outbox_tray: Key `…{fingerprint(token)}` handed to Aldense.")
-        else:
-            await self._notes.note(
-                state,
-                f":warning: Hand-off of key `…{fingerprint(token)}` failed after {outcome.attempts} attempt(s) "
-                f"({outcome.detail}). The key is stored safely (encrypted); re-send it from the clinic record.",
-                broadcast=True,
-            )
+        # A verified key's hand-off is queued in the same write that stores it (see bot.core.handoffs).
+        verified = result.verdict is CheckVerdict.VERIFIED and result.region is not None and self._handoffs
+        due = self._handoffs.queued(state.platform, state.channel) if verified and self._handoffs else []
+        await self._service.update_clinic(state.platform, state.channel, change, due)
 
 
 def could_not_check(reason: str) -> CheckResult:

@@ -17,6 +17,7 @@ from conversations.guide import Guide
 from dentally.scopes import SCOPE_LABELS, ScopeStatus
 
 ACTION_RECHECK = "staff_recheck"
+ACTION_RESEND_HANDOFF = "staff_resend_handoff"
 ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
 RESET_VIEW = "staff_reset_confirm"
@@ -120,6 +121,8 @@ def _card_buttons(view: ClinicView) -> list[dict[str, Any]]:
     buttons = []
     if view.clinic.credential is not None:
         buttons.append(button("Re-check key", ACTION_RECHECK, channel))
+        if view.clinic.credential.handoff == "failed":
+            buttons.append(button("Re-send hand-off", ACTION_RESEND_HANDOFF, channel))
     if view.conversations:
         buttons.append(button("Reset guide", ACTION_RESET, channel, style="danger"))
     if view.thread_link:

@@ -148,6 +148,30 @@ class StaffDesk:
         await ctx.reporter.refresh_card(platform, clinic.channel)
         await calls.ephemeral(ctx.client, click.channel, click.user, f"Re-checked {clinic.display_name}: {line}")
 
+    async def resend_handoff(self, click: Click) -> None:
+        """Hand the clinic's stored key to Aldense again after a failed hand-off (bot.core.handoffs)."""
+        ctx = self.ctx
+        ref = parse_clinic_ref(click.value)
+        if ref is None:
+            logger.warning("re-send hand-off click naming no clinic ignored")
+            return
+        handoffs = ctx.core.handoffs
+        if handoffs is None or not handoffs.enabled:
+            await calls.ephemeral(
+                ctx.client, click.channel, click.user, "Hand-offs are off: ALDENSE_HANDOFF_URL is not set."
+            )
+            return
+        platform, channel = ref
+        await ctx.reporter.clinic_note(platform, channel, f":repeat: Hand-off re-sent by <@{click.user}>.")
+        sent = await handoffs.resend(platform, channel)
+        said = {
+            "delivered": "The key was handed to Aldense.",
+            "retrying": f"Not delivered yet ({sent.detail}); it will be tried again automatically.",
+            "failed": f"The hand-off failed again ({sent.detail}); see the clinic's support thread.",
+        }.get(sent.what, f"Nothing was sent: {sent.detail or 'no pending hand-off'}.")
+        await ctx.reporter.refresh_card(platform, channel)
+        await calls.ephemeral(ctx.client, click.channel, click.user, said)
+
     async def confirm_reset(self, click: Click) -> None:
         """Open the confirmation modal of a guide reset."""
         ctx = self.ctx
