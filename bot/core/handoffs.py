@@ -130,12 +130,16 @@ class Handoffs:
             await self._reports.clinic_note(
                 platform, channel, f":outbox_tray: Key `…{credential.fingerprint}` handed to Aldense."
             )
+            if rounds_before := credential.handoff_rounds:
+                logger.info("hand-off delivered after %d earlier round(s)", rounds_before)
+                await self._reports.refresh_card(platform, channel)  # it said "not delivered yet"
             return Sent("delivered")
         rounds = credential.handoff_rounds
         if result.retryable and rounds < len(self._delays):
             at = self._service.clock() + self._delays[rounds]
             await self._record(platform, channel, credential, PENDING, result.detail, at, rounds + 1)
             logger.warning("hand-off not delivered (%s); trying again later", result.detail)
+            await self._reports.refresh_card(platform, channel)
             return Sent("retrying", result.detail)
         await self._record(platform, channel, credential, FAILED, result.detail, None)
         await self._reports.clinic_note(
