@@ -117,7 +117,9 @@ class Handoffs:
         item = clinic_key(platform, channel)
         clinic = await self._service.clinic(platform, channel)
         credential = clinic.credential if clinic else None
-        if clinic is None or credential is None or credential.handoff != PENDING:
+        # No state but a queue entry: an older replica rewrote the record during a rolling deploy and dropped the
+        # field it does not know. Only a pending hand-off is ever queued, so it is still pending.
+        if clinic is None or credential is None or credential.handoff not in (PENDING, None):
             await store.unschedule(HANDOFF_QUEUE, item)
             return Sent("nothing")
         token = await open_stored_key(self._service, self._vault, self._reports, platform, channel, credential)
@@ -167,7 +169,7 @@ class Handoffs:
 
         def change(clinic: Clinic) -> Clinic:
             current = clinic.credential
-            if current is None or current.ciphertext != tried.ciphertext or current.handoff != PENDING:
+            if current is None or current.ciphertext != tried.ciphertext or current.handoff not in (PENDING, None):
                 return clinic  # a new key was verified meanwhile: its own hand-off is pending
             update: dict[str, Any] = {"handoff": state, "handoff_detail": detail}
             if rounds is not None:

@@ -226,8 +226,8 @@ class KeyIntake:
             return clinic.model_copy(update=update)
 
         # A verified key's hand-off is queued in the same write that stores it (see bot.core.handoffs).
-        verified = result.verdict is CheckVerdict.VERIFIED and result.region is not None and self._handoffs
-        due = self._handoffs.queued(state.platform, state.channel) if verified and self._handoffs else []
+        stored = result.verdict is CheckVerdict.VERIFIED and result.region is not None
+        due = self._handoffs.queued(state.platform, state.channel) if stored and self._handoffs else []
         await self._service.update_clinic(state.platform, state.channel, change, due)
 
 
