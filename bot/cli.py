@@ -20,10 +20,11 @@ from slack_sdk.errors import SlackApiError
 from bot.dentally_wiring import dentally_clients, scope_checker
 from bot.logs import configure_logging
 from bot.playground import command as playground_command
-from bot.runtime import http_limits, load_checked_guide, open_runtime
+from bot.runtime import http_limits, key_vault, load_checked_guide, open_runtime
 from bot.serving import serve, server_config
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.slack.calls import slack_error
+from bot.usage import QuietParser
 from conversations.guide import DEFAULT_GUIDE, GuideError
 from conversations.vault import new_secret
 from dentally.calibrate import calibrate, format_profile
@@ -36,7 +37,7 @@ logger = logging.getLogger("aldense_guide")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aldense-guide", description="Aldense Guide: the Dentally set-up bot.")
+    parser = QuietParser(prog="aldense-guide", description="Aldense Guide: the Dentally set-up bot.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot (HTTP mode, or --socket for Socket Mode)")
@@ -76,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="encryption keys for stored Dentally keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
     keys_commands.add_parser("new-secret", help="print a fresh key for KEY_ENCRYPTION_KEYS")
+    keys_commands.add_parser(
+        "rotate",
+        help="re-encrypt every stored Dentally key under the newest KEY_ENCRYPTION_KEYS key (safe to re-run, and "
+        "while the bot runs); exit 0 done, 1 some keys could not be decrypted",
+    )
 
     store = commands.add_parser("store", help="state store tools")
     store_commands = store.add_subparsers(dest="store_command", required=True, metavar="SUBCOMMAND")
@@ -92,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_clinic_data_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_clinic_data_commands(commands: argparse._SubParsersAction[QuietParser]) -> None:
     """``forget`` and ``export``: a clinic's stored data erased, or printed for an access request."""
     forget = commands.add_parser("forget", help="erase everything stored about a clinic (exit 1: nothing stored)")
     export = commands.add_parser("export", help="print what is stored about a clinic as JSON (never its key)")
@@ -119,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "playground":
             return playground_command.run(args)
+        if args.command == "keys" and args.keys_command == "rotate":
+            return asyncio.run(_keys_rotate())
         if args.command == "keys":
             print(new_secret())
             return 0
@@ -253,6 +261,42 @@ def _clinic_data(args: argparse.Namespace) -> int:
     if args.command == "forget":
         return asyncio.run(clinic_data.forget(args.channel, args.platform, args.tell_clinic))
     return asyncio.run(clinic_data.export(args.channel, args.platform))
+
+
+async def _keys_rotate() -> int:
+    from conversations.guide import load_guide
+    from conversations.rotation import rotate_keys
+    from conversations.service import OnboardingService
+    from conversations.store import StoreUnavailable
+    from conversations.stores import open_store
+
+    settings = load_settings("check-key")
+    configure_logging("WARNING")
+    vault = key_vault(settings)
+    if vault is None:
+        raise SettingsError("KEY_ENCRYPTION_KEYS is required to rotate (the newest key first, then the older ones)")
+    try:
+        store = open_store(settings.server.state_url)
+    except ValueError as exc:
+        raise SettingsError(f"STATE_URL: {exc}") from None
+    try:
+        service = OnboardingService(store, load_guide(settings.server.guide_path or DEFAULT_GUIDE))
+        report = await rotate_keys(service, vault)
+    except StoreUnavailable:
+        # Never the URL: it may hold the password.
+        print("aldense-guide: the store stopped answering; what was rotated stays rotated: run again", file=sys.stderr)
+        return 1
+    finally:
+        await store.aclose()
+    print("\n".join(report.lines()))
+    if report.undecryptable:
+        print(
+            "aldense-guide: some stored keys cannot be decrypted with KEY_ENCRYPTION_KEYS: put back the encryption "
+            "key they were stored under (after the newest) and run again, or ask those clinics for a new key",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _teams_package(source: str | None, out: str) -> int:

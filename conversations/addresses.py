@@ -79,6 +79,11 @@ def clinic_prefix(platform: str) -> str:
     return store_key("clinic", platform) + ":"
 
 
+def every_clinic_prefix() -> str:
+    """Prefix of every clinic record of every platform."""
+    return store_key("clinic") + ":"
+
+
 def conversation_prefix(platform: str, team: str, channel: str | None = None) -> str:
     """Prefix of every conversation key of a team, or of one channel."""
     parts = [platform, team] if channel is None else [platform, team, channel]
@@ -88,6 +93,7 @@ def conversation_prefix(platform: str, team: str, channel: str | None = None) ->
 NUDGE_QUEUE = store_key("due", "nudge")
 KEEPALIVE_QUEUE = store_key("due", "keepalive")
 OUTBOX_QUEUE = store_key("due", "outbox")
+HANDOFF_QUEUE = store_key("due", "handoff")
 
 
 # Stores that spread records over shards (Redis Cluster) keep records of one *placement* together. A clinic's

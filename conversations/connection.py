@@ -27,6 +27,12 @@ class StoredCredential(BaseModel):
     keepalive_result: str | None = None
     # When this key was seen pasted into a chat message: it is compromised and must be replaced.
     exposed_at: float | None = None
+    # When the bot first found that no configured encryption key opens ``ciphertext`` (None: it opens, or untried).
+    undecryptable_at: float | None = None
+    # The hand-off of this key to Aldense: None (no hand-off configured), "pending", "delivered" or "failed".
+    handoff: str | None = None
+    handoff_rounds: int = 0
+    handoff_detail: str | None = None
 
     def __repr__(self) -> str:
         return f"StoredCredential(fingerprint={self.fingerprint!r}, region={self.region!r})"

@@ -179,25 +179,56 @@ class OnboardingService:
         return [Clinic.model_validate_json(record.data) for _, record in rows]
 
     async def update_clinic(
-        self, platform: str, channel: str, change: Callable[[Clinic], Clinic]
+        self, platform: str, channel: str, change: Callable[[Clinic], Clinic], due: Sequence[DueChange] = ()
     ) -> tuple[Clinic, Clinic | None]:
         """Apply ``change`` to a clinic record (created empty when missing) with compare-and-set.
+
+        ``due`` changes (about the clinic's own address) are saved in the same atomic step when the record changes.
 
         Returns:
             The record after the change and the one before it (None when it was just created).
         """
+        changed = await self._change_clinic(platform, channel, change, create=True, due=due)
+        assert changed is not None, "a created record is never missing"
+        return changed
+
+    async def change_existing_clinic(
+        self, platform: str, channel: str, change: Callable[[Clinic], Clinic], due: Sequence[DueChange] = ()
+    ) -> tuple[Clinic, Clinic] | None:
+        """Like ``update_clinic``, but a missing record stays missing (it may have just been erased).
+
+        Returns:
+            The record after the change and the one before it, or None when there is no record.
+        """
+        changed = await self._change_clinic(platform, channel, change, create=False, due=due)
+        if changed is None:
+            return None
+        after, before = changed
+        assert before is not None, "an existing record has a before"
+        return after, before
+
+    async def _change_clinic(
+        self,
+        platform: str,
+        channel: str,
+        change: Callable[[Clinic], Clinic],
+        create: bool,
+        due: Sequence[DueChange] = (),
+    ) -> tuple[Clinic, Clinic | None] | None:
         key = clinic_key(platform, channel)
         for attempt in range(_MAX_ATTEMPTS):
             record = await self.store.get(key)
             now = self.clock()
             before = None if record is None else Clinic.model_validate_json(record.data)
+            if before is None and not create:
+                return None
             base = before or Clinic(platform=platform, channel=channel, created_at=now, updated_at=now)
             after = change(base)
             if after == before:
                 return after, before
             after = after.model_copy(update={"updated_at": now})
             try:
-                await self.store.put(key, after.model_dump_json(), record.version if record else 0)
+                await self.store.put(key, after.model_dump_json(), record.version if record else 0, due)
             except VersionConflict:
                 await _pause_after_lost_race(attempt + 1)
                 continue

@@ -31,9 +31,11 @@ class KeyVault:
         if not cleaned:
             raise VaultError("no encryption keys given")
         try:
-            self._fernet = MultiFernet([Fernet(key.encode("ascii")) for key in cleaned])
+            fernets = [Fernet(key.encode("ascii")) for key in cleaned]
         except (ValueError, UnicodeEncodeError):
             raise VaultError("an encryption key is not a valid Fernet key (32 url-safe base64 bytes)") from None
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     @classmethod
     def from_setting(cls, setting: SecretStr | None) -> KeyVault | None:
@@ -56,9 +58,21 @@ class KeyVault:
         except (InvalidToken, UnicodeError):
             raise VaultError("stored key cannot be decrypted with any configured encryption key") from None
 
+    def is_current(self, ciphertext: str) -> bool:
+        """Whether ``ciphertext`` is already encrypted under the newest key (rotating it would change nothing)."""
+        try:
+            self._newest.decrypt(ciphertext.encode("ascii"))
+        except (InvalidToken, UnicodeError):
+            return False
+        return True
+
     def rotate(self, ciphertext: str) -> str:
-        """Re-encrypt ``ciphertext`` under the newest key."""
+        """Re-encrypt ``ciphertext`` under the newest key.
+
+        Raises:
+            VaultError: No configured key opens it.
+        """
         try:
             return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             raise VaultError("stored key cannot be decrypted with any configured encryption key") from None

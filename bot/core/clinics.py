@@ -111,8 +111,22 @@ def connection_line(view: ClinicView, connection: Connection) -> str:
             f":x: Needs a new key: `…{connection.fingerprint}` expired or revoked ({whose}, "
             f"{region}; connected by {who})"
         )
+    key = connection.key
+    if key.undecryptable_at is not None:
+        return (
+            f":warning: Stored key `…{connection.fingerprint}` can't be decrypted ({whose}, {region}) — check "
+            "KEY_ENCRYPTION_KEYS; it is not being kept alive"
+        )
     replaced = f" · replaced `…{connection.replaced_fingerprint}`" if connection.replaced_fingerprint else ""
-    return f":white_check_mark: Connected · {whose} · {region} · key `…{connection.fingerprint}` · by {who}{replaced}"
+    handoff = ""
+    if key.handoff == "failed":
+        handoff = " · :warning: hand-off to Aldense failed (Re-send hand-off)"
+    elif key.handoff == "pending" and key.handoff_rounds:
+        handoff = " · hand-off to Aldense not delivered yet (retrying)"
+    return (
+        f":white_check_mark: Connected · {whose} · {region} · key `…{connection.fingerprint}` · by {who}{replaced}"
+        f"{handoff}"
+    )
 
 
 def pending_line(view: ClinicView, connection: Connection) -> str | None:

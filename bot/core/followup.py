@@ -1,4 +1,4 @@
-"""Timed work from the store's due queues: reminders for quiet guides and keep-alive calls for stored keys.
+"""Timed work from the store's due queues: reminders, keep-alive calls for stored keys, unfinished work, hand-offs.
 
 Each item is claimed atomically with a lease, so a restart loses nothing and two replicas never run the same item.
 """
@@ -12,17 +12,22 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import TypeVar
 
-from pydantic import SecretStr
-
 from bot.core import lease
+from bot.core.credentials import open_stored_key
 from bot.core.kit import Core
 from bot.core.messages import NewKeyNeeded
 from bot.core.retention import Retention
-from conversations.addresses import KEEPALIVE_QUEUE, NUDGE_QUEUE, OUTBOX_QUEUE, ConversationKey, parse_clinic_key
+from conversations.addresses import (
+    HANDOFF_QUEUE,
+    KEEPALIVE_QUEUE,
+    NUDGE_QUEUE,
+    OUTBOX_QUEUE,
+    ConversationKey,
+    parse_clinic_key,
+)
 from conversations.clinic import Clinic
 from conversations.events import Nudged
 from conversations.store import StoreUnavailable
-from conversations.vault import VaultError
 from dentally.regions import parse_region
 
 logger = logging.getLogger(__name__)
@@ -79,9 +84,22 @@ class Scheduler:
         unfinished = await store.claim_due(OUTBOX_QUEUE, now, OUTBOX_LEASE_SECONDS, limit)
         for item in unfinished:
             await self._recover(item, now)
+        handoffs = await store.claim_due(HANDOFF_QUEUE, now, LEASE_SECONDS, limit)
+        for item in handoffs:
+            await self._hand_off(item)
         # Last, so a slow sweep never delays a reminder; one replica an hour does it (see ``bot.core.retention``).
         await self.retention.sweep(now)
-        return len(nudges) + len(keepalives) + len(unfinished)
+        return len(nudges) + len(keepalives) + len(unfinished) + len(handoffs)
+
+    async def _hand_off(self, item: str) -> None:
+        """Retry a verified key's hand-off (bot.core.handoffs); the claim hides it while this round runs."""
+        clinic_id = await self._readable(HANDOFF_QUEUE, item, parse_clinic_key)
+        if clinic_id is None:
+            return
+        if self.ctx.handoffs is None or not self.ctx.handoffs.enabled:
+            # No hand-off URL in this process's settings: leave the item to a process that has one.
+            return
+        await self.ctx.handoffs.send(*clinic_id)
 
     async def _readable(self, queue: str, item: str, parse: Callable[[str], _T]) -> _T | None:
         """The item's ids, or None after dropping an item no code of ours could have queued."""
@@ -156,10 +174,9 @@ class Scheduler:
         if clinic is None or credential is None or credential.keepalive_result == "invalid" or ctx.vault is None:
             await store.unschedule(KEEPALIVE_QUEUE, item)
             return
-        try:
-            token: SecretStr = ctx.vault.decrypt(credential.ciphertext)
-        except VaultError:
-            logger.error("stored key of %s cannot be decrypted: check KEY_ENCRYPTION_KEYS", channel)
+        token = await open_stored_key(ctx.service, ctx.vault, ctx.reports, platform, channel, credential)
+        if token is None:
+            # Marked and told once; keep looking, so the key is kept alive again as soon as it can be opened.
             await store.schedule(KEEPALIVE_QUEUE, item, now + RETRY_SECONDS)
             return
         assert ctx.clients is not None

@@ -62,6 +62,8 @@ class HandoffResult:
     delivered: bool
     attempts: int
     detail: str
+    retryable: bool = False
+    """Whether a later try may succeed (the receiver was unreachable or answered 429/5xx every time)."""
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -119,7 +121,7 @@ class Handoff:
                     return HandoffResult(False, attempt, detail)
             if attempt < self._attempts:
                 await self._sleep(self._first_delay * 2 ** (attempt - 1))
-        return HandoffResult(False, self._attempts, detail)
+        return HandoffResult(False, self._attempts, detail, retryable=True)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         if self._allow_private:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.core.handoff import Handoff
+from bot.core.handoffs import Handoffs
 from bot.core.messages import (
     AlreadyDone,
     KeyResult,
@@ -87,7 +87,7 @@ class KeyIntake:
         vault: KeyVault | None,
         notes: SupportReports,
         metrics: Metrics,
-        handoff: Handoff | None = None,
+        handoffs: Handoffs | None = None,
         keepalive_every: float = 7 * 86400.0,
     ) -> None:
         self._service = service
@@ -97,7 +97,7 @@ class KeyIntake:
         self._vault = vault
         self._notes = notes
         self._metrics = metrics
-        self._handoff = handoff
+        self._handoffs = handoffs
         self._keepalive_every = keepalive_every
 
     @property
@@ -142,12 +142,15 @@ class KeyIntake:
                 await shown(message)
             await self._runner.carry_out(checked.outcome)
             platform = self._platforms[state.platform]
-            ref = await platform.post(state.channel, message, thread=state.thread_ref)
-            if checked.standing is not None:  # verified: this person's earlier results and reminders retire
-                await self._runner.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
-            elif checked.result.verdict is not CheckVerdict.VERIFIED:  # its buttons go stale once a key is verified
-                await self._runner.retiring.remember(state, Kind.RESULT, ref)
-            await self.follow_up(state, token, checked.result, checked.standing)
+            try:
+                ref = await platform.post(state.channel, message, thread=state.thread_ref)
+                if checked.standing is not None:  # verified: this person's earlier results and reminders retire
+                    await self._runner.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
+                elif checked.result.verdict is not CheckVerdict.VERIFIED:  # its buttons go stale once verified
+                    await self._runner.retiring.remember(state, Kind.RESULT, ref)
+            finally:
+                # The hand-off and support's alerts never depend on the clinic's channel taking the result.
+                await self.follow_up(state, token, checked.result, checked.standing)
 
         await self._runner.carry_out(outcome, Trigger(run_key_check=run_check))
         return None
@@ -208,8 +211,8 @@ class KeyIntake:
         if standing is None:
             return
         await self._notes.connection_changed(state.platform, state.channel, standing)
-        if not standing.held and self._handoff is not None:
-            await self._hand_off(state, token, standing.connection.key)
+        if not standing.held and self._handoffs is not None:
+            await self._handoffs.send(state.platform, state.channel)
 
     async def kept_key(self, platform: str, channel: str, user: str) -> KeptKey | None:
         """The key ``user`` entered last that could not be checked, with the region of that check; None if gone."""
@@ -288,16 +291,8 @@ class KeyIntake:
             await self._service.store.schedule(
                 KEEPALIVE_QUEUE, clinic_key(platform, channel), self.clock() + self._keepalive_every
             )
-            if self._handoff is not None and self._vault is not None and state is not None:
-                await self._hand_off(state, self._vault.decrypt(held.key.ciphertext), held.key)
-            elif self._handoff is not None:
-                await self._notes.clinic_note(
-                    platform,
-                    channel,
-                    f":warning: Key `…{held.key.fingerprint}` is now the connection, but it was not handed to "
-                    "Aldense: the guide of the person who entered it is gone (reset). It is stored encrypted.",
-                    broadcast=True,
-                )
+            if self._handoffs is not None:
+                await self._handoffs.resend(platform, channel)
         return told
 
     async def disconnect(self, platform: str, channel: str) -> None:
@@ -344,6 +339,7 @@ class KeyIntake:
                     scopes=tuple(c.scope for c in result.scopes if c.status is ScopeStatus.GRANTED),
                     verified_at=now,
                     verified_by=state.user,
+                    handoff=self._handoffs.initial_state() if self._handoffs else None,
                 ),
                 identity=identity_of(result),
             )
@@ -354,31 +350,12 @@ class KeyIntake:
                 changed = changed.model_copy(update={"name": connection.identity.practice_name})
             return changed
 
-        await self._service.update_clinic(state.platform, state.channel, change)
+        # A verified key's hand-off is queued in the same write that stores it (see bot.core.handoffs); a key held
+        # for staff is not the connection's, so the queued hand-off finds nothing pending and is dropped.
+        stored = result.verdict is CheckVerdict.VERIFIED and result.region is not None
+        due = self._handoffs.queued(state.platform, state.channel) if stored and self._handoffs else []
+        await self._service.update_clinic(state.platform, state.channel, change, due)
         return standing
-
-    async def _hand_off(self, state: Conversation, token: SecretStr, key: StoredCredential) -> None:
-        assert self._handoff is not None
-        clinic = await self._service.clinic(state.platform, state.channel)
-        facts = {
-            "platform": state.platform,
-            "clinic": {"name": clinic.display_name if clinic else None, "channel": state.channel, "team": state.team},
-            "region": key.region,
-            "scopes": list(key.scopes),
-            "fingerprint": key.fingerprint,
-            "verified_by": key.verified_by,
-            "verified_at": datetime.fromtimestamp(key.verified_at, UTC).isoformat(),
-        }
-        outcome = await self._handoff.deliver(facts, token)
-        if outcome.delivered:
-            await self._notes.note(state, f":outbox_tray: Key `…{fingerprint(token)}` handed to Aldense.")
-        else:
-            await self._notes.note(
-                state,
-                f":warning: Hand-off of key `…{fingerprint(token)}` failed after {outcome.attempts} attempt(s) "
-                f"({outcome.detail}). The key is stored safely (encrypted); re-send it from the clinic record.",
-                broadcast=True,
-            )
 
 
 def identity_of(result: CheckResult) -> Identity:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.core.deliveries import Deliveries
 from bot.core.erasure import Erasure
 from bot.core.handoff import Handoff
+from bot.core.handoffs import Handoffs
 from bot.core.handovers import HandOvers
 from bot.core.key_intake import KeyIntake
 from bot.core.listening import ThreadListener
@@ -44,6 +45,7 @@ class Core:
     checker: ScopeChecker | None = None
     vault: KeyVault | None = None
     clients: ClientFactory | None = None
+    handoffs: Handoffs | None = None
 
     @property
     def guide(self) -> Guide:
@@ -79,8 +81,9 @@ def build_core(
 ) -> Core:
     """Wire the shared objects; platforms are added to ``platforms`` by their adapters."""
     runner = EffectRunner(service, platforms, reports, metrics)
+    handoffs = Handoffs(service, vault, reports, handoff)
     keys = KeyIntake(
-        service, runner, platforms, checker, vault, reports, metrics, handoff=handoff, keepalive_every=keepalive_every
+        service, runner, platforms, checker, vault, reports, metrics, handoffs=handoffs, keepalive_every=keepalive_every
     )
     return Core(
         service=service,
@@ -99,4 +102,5 @@ def build_core(
         checker=checker,
         vault=vault,
         clients=clients,
+        handoffs=handoffs,
     )

@@ -56,7 +56,21 @@ async def hold(
 
     With the store unreachable the body runs without a lease (yields True): the work is in the outbox either way.
     """
-    name = lease_key(key, batch)
+    async with hold_named(store, lease_key(key, batch), lease_seconds, renew_every) as held:
+        yield held
+
+
+@contextlib.asynccontextmanager
+async def hold_named(
+    store: Store,
+    name: str,
+    lease_seconds: float = LEASE_SECONDS,
+    renew_every: float | None = None,
+) -> AsyncIterator[bool]:
+    """Hold the lease at store address ``name`` (renewed while the body runs); False when another process holds it.
+
+    With the store unreachable the body runs without a lease (yields True).
+    """
     try:
         taken = await store.mark_once(name, lease_seconds)
     except StoreUnavailable:

@@ -140,7 +140,9 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         accepted = click.action_id == support_blocks.ACTION_ACCEPT_KEY
         ctx.tasks.spawn(staff.unavailable(click, staff.replacement(click, accepted)), name="replacement")
 
-    @app.action(re.compile(f"^({support_blocks.ACTION_RECHECK}|{support_blocks.ACTION_RESET})$"))
+    staff_actions = (support_blocks.ACTION_RECHECK, support_blocks.ACTION_RESET, support_blocks.ACTION_RESEND_HANDOFF)
+
+    @app.action(re.compile(f"^({'|'.join(staff_actions)})$"))
     async def staff_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         click = _read_click(body, "staff click")
@@ -150,6 +152,8 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
         elif click.action_id == support_blocks.ACTION_RECHECK:
             ctx.tasks.spawn(staff.unavailable(click, staff.recheck(click)), name="recheck")
+        elif click.action_id == support_blocks.ACTION_RESEND_HANDOFF:
+            ctx.tasks.spawn(staff.unavailable(click, staff.resend_handoff(click)), name="resend_handoff")
         else:
             ctx.tasks.spawn(staff.unavailable(click, staff.confirm_reset(click)), name="confirm_reset")
 

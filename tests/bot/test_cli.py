@@ -218,3 +218,102 @@ async def test_run_with_json_logs_writes_one_object_per_line_with_the_request_id
     assert any("listening on http://127.0.0.1" in line["message"] for line in lines)
     [refused] = [line for line in lines if "forged or stale Slack signature" in line["message"]]
     assert (refused["level"], refused["request_id"]) == ("WARNING", "cli-test-0123456789")
+
+
+# A distinctive key typed where it must not be: on the command line.
+TYPED_KEY = "ArgvCanary9q_Wz3Xk-Pm7RtY2LbV5NcJ8HdF4GsQ1a"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check-key", TYPED_KEY),
+        ("check-key", "--region", TYPED_KEY),
+        ("check-key", f"--region={TYPED_KEY}"),
+        ("check-key", f"--verbose={TYPED_KEY}"),
+        ("check-key", f"--{TYPED_KEY}"),
+        (TYPED_KEY,),
+        ("keys", TYPED_KEY),
+        ("keys", "rotate", TYPED_KEY),
+        ("run", "--port", TYPED_KEY),
+        ("dentally-sandbox", "--mode", TYPED_KEY),
+    ],
+)
+def test_usage_errors_exit_64_and_never_echo_what_was_typed(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 64
+    assert TYPED_KEY[4:12] not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("aldense-guide: usage error:")
+    assert "usage: aldense-guide" in result.stderr
+
+
+def test_a_usage_error_still_says_what_was_wrong_without_the_value() -> None:
+    wrong_choice = run_cli("check-key", "--region", "mars")
+    assert wrong_choice.returncode == 64
+    assert "--region" in wrong_choice.stderr
+    assert "uk, au, ca, sandbox, detect" in wrong_choice.stderr
+    assert "mars" not in wrong_choice.stderr
+    missing = run_cli("keys")
+    assert missing.returncode == 64
+    assert "SUBCOMMAND" in missing.stderr
+    assert run_cli("check-key", "--help").returncode == 0
+
+
+def _seed_clinics(state: str, **credentials: str) -> None:
+    """Clinic records whose verified key is ``ciphertext``, one per channel given."""
+    import asyncio
+
+    from conversations.clinic import StoredCredential
+    from conversations.guide import load_guide
+    from conversations.service import OnboardingService
+    from conversations.stores import open_store
+
+    async def seed() -> None:
+        store = open_store(state)
+        service = OnboardingService(store, load_guide())
+        for channel, ciphertext in credentials.items():
+            credential = StoredCredential(
+                ciphertext=ciphertext,
+                fingerprint="ABCD",
+                region="uk",
+                scopes=(),
+                verified_at=1.0,
+                verified_by="U1",
+            )
+            await service.update_clinic(
+                "slack", channel, lambda c, k=credential: c.model_copy(update={"credential": k})
+            )
+        await store.aclose()
+
+    asyncio.run(seed())
+
+
+def test_keys_rotate_re_encrypts_under_the_newest_key_and_exits_1_while_a_key_cannot_be_decrypted(
+    state: str,
+) -> None:
+    from pydantic import SecretStr
+
+    from conversations.vault import KeyVault, new_secret
+
+    old, new, lost = new_secret(), new_secret(), new_secret()
+    key = SecretStr("RotateCliKey_Zq8Wm3Lx7Pv2Nc5Tb9Hk4Jd6Fs1Gr0E")
+    _seed_clinics(state, C1=KeyVault([old]).encrypt(key), C2=KeyVault([lost]).encrypt(key))
+    env = {"STATE_URL": state, "KEY_ENCRYPTION_KEYS": f"{new},{old}"}
+
+    first = run_cli("keys", "rotate", env=env)
+    assert first.returncode == 1
+    assert "rotated: 1" in first.stdout
+    assert "already current: 0" in first.stdout
+    assert "undecryptable: 1" in first.stdout
+    assert "slack C2 credential …ABCD" in first.stdout
+    assert "cannot be decrypted" in first.stderr
+    second = run_cli("keys", "rotate", env=env)
+    assert "rotated: 0" in second.stdout
+    assert "already current: 1" in second.stdout
+    assert key.get_secret_value()[:8] not in first.stdout + first.stderr + second.stdout + second.stderr
+
+    _seed_clinics(state, C2=KeyVault([new]).encrypt(key))  # the clinic entered a new key
+    done = run_cli("keys", "rotate", env={**env, "KEY_ENCRYPTION_KEYS": new})
+    assert done.returncode == 0
+    assert "already current: 2" in done.stdout
+    assert run_cli("keys", "rotate", env={"STATE_URL": state}).returncode == 2  # no encryption keys: configuration

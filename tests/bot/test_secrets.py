@@ -12,6 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from bot.fakes.slack import SlackApiSandbox, SlackDriver, payloads
 from bot.serving import serve
@@ -198,3 +202,77 @@ def assert_store_clean(backend: str, state_url: str) -> None:
 def test_the_leak_check_can_fail() -> None:
     assert leaks(f"x{CANARY[10:18]}y") == [CANARY[10:18]]
     assert blocks.ACTION_ENTER_KEY  # the flow's buttons exist
+
+
+def test_keys_rotate_leaves_no_piece_of_a_key_in_its_output_or_the_store(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from conversations.vault import KeyVault, new_secret
+    from tests.bot.test_cli import _seed_clinics, run_cli
+
+    old, new, lost = new_secret(), new_secret(), new_secret()
+    state_url = f"sqlite:///{tmp_path}/state.sqlite3"
+    canary = SecretStr(CANARY)
+    _seed_clinics(state_url, C1=KeyVault([old]).encrypt(canary), C2=KeyVault([lost]).encrypt(canary))
+
+    result = run_cli("keys", "rotate", env={"STATE_URL": state_url, "KEY_ENCRYPTION_KEYS": f"{new},{old}"})
+
+    assert result.returncode == 1  # C2 cannot be decrypted
+    assert "rotated: 1" in result.stdout
+    assert leaks(result.stdout + result.stderr) == []
+    assert_store_clean("sqlite", state_url)
+
+
+async def test_a_durable_hand_off_leaves_no_piece_of_the_key_in_logs_or_the_store(
+    api: SlackApiSandbox,
+    tmp_path: Path,
+    dentally_url: str,
+    every_logger_at_debug: pytest.LogCaptureFixture,
+) -> None:
+    from pydantic import SecretStr
+
+    from bot.core.handoffs import RETRY_DELAYS
+    from tests.bot.harness import MovableClock
+    from tests.bot.test_key_check import HANDOFF_SECRET
+
+    received: list[bytes] = []
+    answers = [503] * 4  # the first round fails; the due queue delivers it later
+
+    async def take(request: Request) -> Response:
+        body = await request.body()
+        status = answers.pop(0) if answers else 200
+        if status == 200:
+            received.append(body)
+        return JSONResponse({}, status_code=status)
+
+    state_url = f"sqlite:///{tmp_path}/state.sqlite3"
+    clock = MovableClock()
+    async with serve(Starlette(routes=[Route("/keys", take, methods=["POST"])])) as receiver_url:
+        settings = bot_settings(
+            api,
+            state_url,
+            dentally_url,
+            log_level="DEBUG",
+            support__handoff_url=f"{receiver_url}/keys",
+            support__handoff_secret=SecretStr(HANDOFF_SECRET),
+            support__handoff_allow_private=True,
+        )
+        async with httpx.AsyncClient(timeout=10) as client, running_bot(settings, clock) as running:
+            driver = SlackDriver(running.url, SIGNING_SECRET, api, client, clock=clock)
+            scenario = Scenario(api, driver, tmp_path)
+            await open_modal(driver, await reach_key_step(scenario))
+            await submit_key(driver, CANARY)
+            await driver.wait_for(lambda: not answers, timeout=15)
+            await running.runtime.core.tasks.drain(10)
+            assert_store_clean("sqlite", state_url)  # pending: only ciphertext at rest
+            clock.advance(RETRY_DELAYS[0] + 1)
+            await running.runtime.scheduler.run_once()
+            await running.runtime.core.tasks.drain(10)
+    assert len(received) == 1
+    assert CANARY.encode() in received[0]  # the receiver, and only the receiver, got the key
+    for record in every_logger_at_debug.records:
+        text = record.getMessage() + (record.exc_text or "") + repr(record.args)
+        assert leaks(text) == [], f"{record.name}: {text[:3000]}"
+    for call in api.calls():
+        assert leaks(json.dumps(call.params, default=str)) == [], call.method
+    assert_store_clean("sqlite", state_url)

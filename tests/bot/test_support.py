@@ -319,3 +319,48 @@ def _response_with(api: SlackApiSandbox, needle: str) -> str | None:
         if needle in text:
             return text
     return None
+
+
+async def test_an_undecryptable_stored_key_shows_on_the_card_and_support_is_told_once(world: World) -> None:
+    from conversations.vault import KeyVault, new_secret
+
+    await verified_clinic(world)
+    service = world.runtime.core.service
+    clinic = await service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.credential is not None
+    working = clinic.credential.ciphertext
+    # The key was stored under an encryption key that is no longer configured (removed before `keys rotate`).
+    foreign = KeyVault([new_secret()]).encrypt(world.runtime.core.vault.decrypt(working))  # type: ignore[union-attr]
+
+    def swap(ciphertext: str):  # type: ignore[no-untyped-def]
+        return lambda c: c.model_copy(update={"credential": c.credential.model_copy(update={"ciphertext": ciphertext})})
+
+    await service.update_clinic("slack", CLINIC, swap(foreign))
+    for _ in range(3):  # keep-alive rounds, each finding the key undecryptable
+        world.clock.advance(7 * 24 * HOUR + 60)
+        await world.runtime.scheduler.run_once()
+        await settle(world)
+    await world.driver.click(STAFF, cards(world.api)[0], support_blocks.ACTION_RECHECK)
+    await world.driver.wait_for(
+        lambda: any("can't be decrypted" in e.text for e in world.driver.ephemeral(STAFF, ONBOARDING))
+    )
+    await settle(world)
+
+    notes = [t for t in thread_texts(world.api) if "can't be decrypted with the configured" in t]
+    assert len(notes) == 1
+    assert "keys rotate" in notes[0]
+    assert "can't be decrypted" in message_text(cards(world.api)[0])
+    assert "Verified" not in message_text(cards(world.api)[0])
+
+    # The old encryption key is put back (here: the key as it was): the next keep-alive clears the state.
+    await service.update_clinic("slack", CLINIC, swap(working))
+    world.clock.advance(2 * HOUR)
+    await world.runtime.scheduler.run_once()
+    await settle(world)
+    assert "Verified" in message_text(cards(world.api)[0])
+    clinic = await service.clinic("slack", CLINIC)
+    assert clinic is not None
+    assert clinic.credential is not None
+    assert clinic.credential.undecryptable_at is None
+    assert clinic.credential.keepalive_result == "ok"

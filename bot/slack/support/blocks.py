@@ -22,6 +22,7 @@ from dentally.regions import parse_region, region_label
 from dentally.scopes import SCOPE_LABELS, ScopeStatus
 
 ACTION_RECHECK = "staff_recheck"
+ACTION_RESEND_HANDOFF = "staff_resend_handoff"
 ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
 ACTION_ACCEPT_KEY = "staff_accept_key"
@@ -145,6 +146,8 @@ def _card_buttons(view: ClinicView) -> list[dict[str, Any]]:
     buttons = []
     if view.clinic.credential is not None:
         buttons.append(button("Re-check key", ACTION_RECHECK, channel))
+        if view.clinic.credential.handoff == "failed":
+            buttons.append(button("Re-send hand-off", ACTION_RESEND_HANDOFF, channel))
     if view.conversations:
         buttons.append(button("Reset guide", ACTION_RESET, channel, style="danger"))
     if view.thread_link:

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.core.clinics import connection_line
+from bot.core.credentials import open_stored_key
 from bot.core.retention import kept_check
 from bot.slack import blocks, calls, modals
 from bot.slack.app import BotContext
@@ -23,7 +24,6 @@ from conversations.conversation import Conversation
 from conversations.events import Abandon
 from conversations.schema import IncompatibleRecord
 from conversations.store import StoreUnavailable
-from conversations.vault import VaultError
 from dentally.regions import parse_region
 
 logger = logging.getLogger(__name__)
@@ -142,9 +142,8 @@ class StaffDesk:
         if clinic is None or credential is None or ctx.vault is None or ctx.checker is None:
             await calls.ephemeral(ctx.client, click.channel, click.user, "There is no stored key to re-check.")
             return
-        try:
-            token = ctx.vault.decrypt(credential.ciphertext)
-        except VaultError:
+        token = await open_stored_key(ctx.service, ctx.vault, ctx.reporter, platform, channel, credential)
+        if token is None:
             await calls.ephemeral(
                 ctx.client, click.channel, click.user, "The stored key can't be decrypted: check KEY_ENCRYPTION_KEYS."
             )
@@ -188,6 +187,30 @@ class StaffDesk:
             logger.warning("the held-key alert kept its buttons: %s", calls.slack_error(exc))
         await ctx.reporter.clinic_note(platform, channel, line)
         await ctx.reporter.refresh_card(platform, channel)
+
+    async def resend_handoff(self, click: Click) -> None:
+        """Hand the clinic's stored key to Aldense again after a failed hand-off (bot.core.handoffs)."""
+        ctx = self.ctx
+        ref = parse_clinic_ref(click.value)
+        if ref is None:
+            logger.warning("re-send hand-off click naming no clinic ignored")
+            return
+        handoffs = ctx.core.handoffs
+        if handoffs is None or not handoffs.enabled:
+            await calls.ephemeral(
+                ctx.client, click.channel, click.user, "Hand-offs are off: ALDENSE_HANDOFF_URL is not set."
+            )
+            return
+        platform, channel = ref
+        await ctx.reporter.clinic_note(platform, channel, f":repeat: Hand-off re-sent by <@{click.user}>.")
+        sent = await handoffs.resend(platform, channel)
+        said = {
+            "delivered": "The key was handed to Aldense.",
+            "retrying": f"Not delivered yet ({sent.detail}); it will be tried again automatically.",
+            "failed": f"The hand-off failed again ({sent.detail}); see the clinic's support thread.",
+        }.get(sent.what, f"Nothing was sent: {sent.detail or 'no pending hand-off'}.")
+        await ctx.reporter.refresh_card(platform, channel)
+        await calls.ephemeral(ctx.client, click.channel, click.user, said)
 
     async def confirm_reset(self, click: Click) -> None:
         """Open the confirmation modal of a guide reset."""
