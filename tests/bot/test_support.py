@@ -351,14 +351,14 @@ async def test_an_undecryptable_stored_key_shows_on_the_card_and_support_is_told
     assert len(notes) == 1
     assert "keys rotate" in notes[0]
     assert "can't be decrypted" in message_text(cards(world.api)[0])
-    assert "Verified" not in message_text(cards(world.api)[0])
+    assert ":white_check_mark: Connected" not in message_text(cards(world.api)[0])
 
     # The old encryption key is put back (here: the key as it was): the next keep-alive clears the state.
     await service.update_clinic("slack", CLINIC, swap(working))
     world.clock.advance(2 * HOUR)
     await world.runtime.scheduler.run_once()
     await settle(world)
-    assert "Verified" in message_text(cards(world.api)[0])
+    assert ":white_check_mark: Connected" in message_text(cards(world.api)[0])
     clinic = await service.clinic("slack", CLINIC)
     assert clinic is not None
     assert clinic.credential is not None
