@@ -28,7 +28,7 @@ from benchmarks.load import Target, percentile
 from benchmarks.report import machine, shown, write_results
 from benchmarks.slack_server import bench_workspace
 from conversations.addresses import ConversationKey
-from conversations.events import CheckFinished, Done, Event, KeySubmitted, Start, StepPosted, ThreadOpened, Verdict
+from conversations.events import CheckFinished, Done, Event, KeySubmitted, KeyVerdict, Start, StepPosted, ThreadOpened
 from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.stores.redis import RedisStore
@@ -67,7 +67,7 @@ async def write_guide(service: OnboardingService, key: ConversationKey, steps_do
         await _apply(service, key, Done(step.id, at))
     if steps_done >= GUIDE.step_count - 1:
         await _apply(service, key, KeySubmitted("…Wd9k", at + 60))
-        await _apply(service, key, CheckFinished(Verdict.VERIFIED, at + 62))
+        await _apply(service, key, CheckFinished(KeyVerdict.VERIFIED, at + 62))
 
 
 async def write_conversations(redis_url: str, count: int, seed: int = 6) -> None:

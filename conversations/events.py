@@ -73,7 +73,7 @@ class KeySubmitted:
     at: float
 
 
-class Verdict(StrEnum):
+class KeyVerdict(StrEnum):
     """The outcome of checking a key, as the conversation needs to know it."""
 
     VERIFIED = "verified"
@@ -87,7 +87,7 @@ class Verdict(StrEnum):
 class CheckFinished:
     """The key check ended with ``verdict``."""
 
-    verdict: Verdict
+    verdict: KeyVerdict
     at: float
 
 
@@ -145,8 +145,8 @@ Event = (
 
 # Effects: instructions for the adapter, carried out in order after the state is saved. They name steps by id, never
 # by position: they wait in the outbox, and the guide may be edited before they are carried out.
-class StepOutcome(StrEnum):
-    """Why a step message is closed."""
+class ClosedAs(StrEnum):
+    """Why a step message is closed (``CloseStep`` keeps its field name ``outcome``: outboxes already store it)."""
 
     DONE = "done"
     WENT_BACK = "went_back"
@@ -184,7 +184,7 @@ class CloseStep:
 
     step_id: str
     ref: str | None
-    outcome: StepOutcome
+    outcome: ClosedAs
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from conversations.events import (
     Abandon,
     Back,
     CheckFinished,
+    ClosedAs,
     CloseStep,
     ConfirmHelpComing,
     Done,
@@ -17,6 +18,7 @@ from conversations.events import (
     Event,
     HandOver,
     KeySubmitted,
+    KeyVerdict,
     Milestone,
     Nudged,
     OpenThread,
@@ -26,13 +28,11 @@ from conversations.events import (
     Resume,
     RunKeyCheck,
     Start,
-    StepOutcome,
     StepPosted,
     Stuck,
     TakeOver,
     TellReset,
     ThreadOpened,
-    Verdict,
 )
 from conversations.guide import Guide, StepAction
 from conversations.reminders import ReminderPolicy
@@ -172,7 +172,7 @@ def adopt(guide: Guide, state: Conversation) -> Transition:
         return Transition(moved, ())
     effects: list[Effect] = []
     if state.step_message_ref:
-        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED))
     effects.append(PostStep(landing, again=True))
     return Transition(_with_status_for_step(guide, moved), tuple(effects))
 
@@ -208,7 +208,7 @@ def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event
     fresh = _with_status_for_step(guide, fresh)
     effects: list[Effect] = []
     if state is not None and state.step_message_ref and state.status not in _FINISHED:
-        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED))
     effects += [OpenThread(), PostStep(first), Report(Milestone.STARTED, first)]
     return Transition(fresh, tuple(effects))
 
@@ -216,7 +216,7 @@ def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event
 def _repost_current(state: Conversation, at: float) -> Transition:
     effects: list[Effect] = []
     if state.step_message_ref:
-        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED))
     effects.append(PostStep(state.step_id, again=True))
     return Transition(state.model_copy(update={"updated_at": at, "step_message_ref": None}), tuple(effects))
 
@@ -247,7 +247,7 @@ def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
         }
     )
     effects = (
-        CloseStep(step.id, state.step_message_ref, StepOutcome.DONE),
+        CloseStep(step.id, state.step_message_ref, ClosedAs.DONE),
         PostStep(following.id),
         Report(Milestone.STEP_DONE, step.id),
     )
@@ -263,7 +263,7 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
         update={"step_id": previous, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
     )
     effects = (
-        CloseStep(event.step_id, state.step_message_ref, StepOutcome.WENT_BACK),
+        CloseStep(event.step_id, state.step_message_ref, ClosedAs.WENT_BACK),
         PostStep(previous, again=True),
     )
     return Transition(_with_status_for_step(guide, moved), effects)
@@ -295,7 +295,7 @@ def _step_posted(state: Conversation, event: StepPosted) -> Transition:
         return Transition(posted, ())
     # Two messages of the current step were posted before either was recorded (a Start or Resume that arrived while
     # a post was in flight). Exactly one may keep live buttons: the one recorded last, so the other is closed.
-    return Transition(posted, (CloseStep(event.step_id, recorded, StepOutcome.SUPERSEDED),))
+    return Transition(posted, (CloseStep(event.step_id, recorded, ClosedAs.SUPERSEDED),))
 
 
 def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Transition:
@@ -311,7 +311,7 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
     if state.step_id != last:
         # A key sent from an earlier step skips the rest: that step's message is closed, and its ref must not
         # be taken for the key step's message later.
-        effects.append(CloseStep(state.step_id, message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, message_ref, ClosedAs.SUPERSEDED))
         message_ref = None
     checking = state.model_copy(
         update={
@@ -329,12 +329,12 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
 
 
 _STATUS_AFTER_CHECK = {
-    Verdict.VERIFIED: Status.VERIFIED,
-    Verdict.MISSING_SCOPES: Status.NEEDS_NEW_KEY,
-    Verdict.INVALID_KEY: Status.NEEDS_NEW_KEY,
-    Verdict.COULD_NOT_CHECK: Status.AWAITING_KEY,
+    KeyVerdict.VERIFIED: Status.VERIFIED,
+    KeyVerdict.MISSING_SCOPES: Status.NEEDS_NEW_KEY,
+    KeyVerdict.INVALID_KEY: Status.NEEDS_NEW_KEY,
+    KeyVerdict.COULD_NOT_CHECK: Status.AWAITING_KEY,
     # Dentally answered but proved nothing either way: the clinic may check again or enter another key.
-    Verdict.COULD_NOT_PROVE: Status.AWAITING_KEY,
+    KeyVerdict.COULD_NOT_PROVE: Status.AWAITING_KEY,
 }
 
 
@@ -342,7 +342,7 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
     if state.status is not Status.CHECKING:
         raise IllegalMove("no key check is running", stale=True)
     last_id = guide.steps[-1].id
-    verified = event.verdict is Verdict.VERIFIED
+    verified = event.verdict is KeyVerdict.VERIFIED
     times = _finished(state.steps, last_id, event.at) if verified else state.steps
     finished = state.model_copy(
         update={
@@ -356,7 +356,7 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
     effects: list[Effect] = []
     if verified and state.step_message_ref:
         # The key step is finished: its buttons go, like any step's.
-        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.DONE))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.DONE))
     effects.append(Report(Milestone.CHECKED, state.step_id))
     return Transition(finished, tuple(effects))
 
@@ -378,7 +378,7 @@ def _abandon(state: Conversation, event: Abandon) -> Transition:
         raise IllegalMove("the guide was already reset", stale=True)
     effects: list[Effect] = []
     if state.step_message_ref and state.status in _IN_PROGRESS:
-        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED))
     effects += [TellReset(event.disconnected), Report(Milestone.RESET, state.step_id)]
     reset = state.model_copy(
         update={"status": Status.ABANDONED, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
@@ -396,7 +396,7 @@ def _hand_over(state: Conversation, event: HandOver) -> Transition:
     effects: tuple[Effect, ...] = ()
     if state.step_message_ref:
         # The giver's buttons go; the step is shown again below for the colleague.
-        effects = (CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED),)
+        effects = (CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED),)
     handed = state.model_copy(
         update={
             "status": Status.ABANDONED,
@@ -431,7 +431,7 @@ def _take_over(guide: Guide, key: ConversationKey, state: Conversation | None, e
     )
     effects: list[Effect] = []
     if state is not None and state.step_message_ref and state.status in _IN_PROGRESS:
-        effects.append(CloseStep(state.step_id, state.step_message_ref, StepOutcome.SUPERSEDED))
+        effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED))
     effects.append(PostStep(event.step_id, again=True))
     return Transition(_with_status_for_step(guide, continued), tuple(effects))
 

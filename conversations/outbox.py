@@ -27,7 +27,7 @@ _EFFECT_TYPES: dict[str, type[Any]] = {
         events.TellReset,
     )
 }
-_ENUM_FIELDS = {"outcome": events.StepOutcome, "milestone": events.Milestone}
+_ENUM_FIELDS = {"outcome": events.ClosedAs, "milestone": events.Milestone}
 
 
 class OutboxBatch(BaseModel):

@@ -37,7 +37,7 @@ async def _pause_after_lost_race(attempt: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Handled:
     """What an event did: the state after it, the effects to carry out, or why it was refused."""
 
     state: Conversation | None
@@ -101,11 +101,11 @@ class OnboardingService:
         rows = await self.store.scan(conversation_prefix(platform, team, channel))
         return [self._view(record.data) for _, record in rows]
 
-    async def handle(self, key: ConversationKey, event: Event) -> Outcome:
+    async def handle(self, key: ConversationKey, event: Event) -> Handled:
         """Apply ``event`` to ``key``'s conversation and save it; a lost race reloads and tries again.
 
         The transition's effects are saved in the conversation's outbox in the same write; carry them out, then
-        call ``settle`` with ``Outcome.batch``. Until then the due queue holds the conversation for recovery.
+        call ``settle`` with ``Handled.batch``. Until then the due queue holds the conversation for recovery.
 
         Returns:
             The outcome; ``refused`` is set (and nothing saved) when the machine rejected the event.
@@ -116,7 +116,7 @@ class OnboardingService:
             try:
                 transition = apply(self.guide, key, state, event, self._rule)
             except IllegalMove as refused:
-                return Outcome(None if state is None else adopt(self.guide, state).state, (), refused)
+                return Handled(None if state is None else adopt(self.guide, state).state, (), refused)
             after = transition.state
             batch = None
             if transition.effects:
@@ -126,7 +126,7 @@ class OnboardingService:
             elif state is not None and after.outbox != state.outbox:
                 after = after.model_copy(update={"outbox": state.outbox})
             if after == state:
-                return Outcome(state, transition.effects)
+                return Handled(state, transition.effects)
             due = self._reminder_change(state, after)
             if batch is not None:
                 due.append(DueChange(OUTBOX_QUEUE, str(key), batch.at + self.outbox_grace))
@@ -135,7 +135,7 @@ class OnboardingService:
             except VersionConflict:
                 await _pause_after_lost_race(attempt + 1)
                 continue
-            return Outcome(after, transition.effects, batch=batch.id if batch else None)
+            return Handled(after, transition.effects, batch=batch.id if batch else None)
         raise VersionConflict(f"{key}: gave up after {_MAX_ATTEMPTS} lost races")
 
     async def settle(self, key: ConversationKey, batch: str) -> None:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import NewType, Protocol
 
 from conversations.connection import Connection, ConnectionState
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from conversations.guide import Guide
 from dentally.regions import parse_region, region_label
 from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, ScopeCheck, ScopeStatus, Verdict
@@ -122,13 +122,13 @@ def picture_description(alt: str) -> str:
 
 
 _CLOSED_MARK = {
-    StepOutcome.DONE: (":white_check_mark:", ""),
-    StepOutcome.WENT_BACK: (":leftwards_arrow_with_hook:", " — went back a step"),
-    StepOutcome.SUPERSEDED: (":arrow_heading_down:", " — shown again below"),
+    ClosedAs.DONE: (":white_check_mark:", ""),
+    ClosedAs.WENT_BACK: (":leftwards_arrow_with_hook:", " — went back a step"),
+    ClosedAs.SUPERSEDED: (":arrow_heading_down:", " — shown again below"),
 }
 
 
-def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> str:
+def closed_step(guide: Guide, index: int, outcome: ClosedAs) -> str:
     """The compact, button-less form of a step, e.g. ``✅ 2/9 Open Settings``."""
     mark, note = _CLOSED_MARK[outcome]
     return f"{mark} {index + 1}/{guide.step_count} {guide.steps[index].title}{note}"

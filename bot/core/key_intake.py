@@ -43,8 +43,8 @@ from conversations.connection import (
     reject,
 )
 from conversations.conversation import Conversation
-from conversations.events import CheckFinished, KeySubmitted, Verdict
-from conversations.service import OnboardingService, Outcome
+from conversations.events import CheckFinished, KeySubmitted, KeyVerdict
+from conversations.service import Handled, OnboardingService
 from conversations.store import StoreUnavailable
 from conversations.vault import KeyVault, VaultError, fingerprint
 from dentally.regions import DETECT, RegionChoice, parse_region
@@ -62,7 +62,7 @@ class Checked:
     """A finished check: what Dentally said, and the guide's outcome to carry out."""
 
     result: CheckResult
-    outcome: Outcome
+    outcome: Handled
     standing: Standing | None = None
     """What a verified key did to the clinic's connection."""
 
@@ -155,7 +155,7 @@ class KeyIntake:
         await self._runner.carry_out(outcome, Trigger(run_key_check=run_check))
         return None
 
-    async def submit(self, key: ConversationKey, token: SecretStr) -> Outcome:
+    async def submit(self, key: ConversationKey, token: SecretStr) -> Handled:
         """Tell the guide a key arrived; only its fingerprint is recorded.
 
         Raises:
@@ -183,7 +183,7 @@ class KeyIntake:
                 clinic_key(state.platform, state.channel),
                 self._service.clock() + self._keepalive_every,
             )
-        outcome = await self._service.handle(state.key, CheckFinished(Verdict(result.verdict.value), self.clock()))
+        outcome = await self._service.handle(state.key, CheckFinished(KeyVerdict(result.verdict.value), self.clock()))
         return Checked(result, outcome, standing)
 
     async def follow_up(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from conversations.connection import Connection, Decision
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from dentally.scopes import CheckResult
 
 
@@ -47,7 +47,7 @@ class ClosedStep:
     """A step message closed in place: a compact line, no buttons."""
 
     index: int
-    how: StepOutcome
+    how: ClosedAs
 
 
 @dataclass(frozen=True, slots=True)

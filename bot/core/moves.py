@@ -34,7 +34,7 @@ from conversations.connection import ConnectionState
 from conversations.conversation import Conversation
 from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
 from conversations.schema import IncompatibleRecord
-from conversations.service import OnboardingService, Outcome
+from conversations.service import Handled, OnboardingService
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ INLINE_STORE_SECONDS = 1.5
 STORE_RETRY_PAUSES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
 
 GuideMove = Start | Done | Back | Stuck | Resume
-Presenting = Callable[[Outcome], Coroutine[Any, Any, None]]
+Presenting = Callable[[Handled], Coroutine[Any, Any, None]]
 
 
 class StepButton(Enum):
@@ -86,7 +86,7 @@ class GuideMoves:
             await self._tell(key, connected)
             return
 
-        async def present(outcome: Outcome) -> None:
+        async def present(outcome: Handled) -> None:
             if outcome.refused is not None:
                 await self._tell(key, Refused(outcome.refused.reason))
                 return
@@ -117,7 +117,7 @@ class GuideMoves:
         else:
             event = Stuck(step_id, at)
 
-        async def present(outcome: Outcome) -> None:
+        async def present(outcome: Handled) -> None:
             if outcome.refused is not None:
                 await self._explain_refusal(key, step_id, button, outcome, thread)
                 return
@@ -130,7 +130,7 @@ class GuideMoves:
         if owner is not None and not self.owns(key, owner, thread):
             return
 
-        async def present(outcome: Outcome) -> None:
+        async def present(outcome: Handled) -> None:
             if outcome.refused is not None:
                 # A Resume from a reminder whose moment passed: in a connected clinic, say where things stand.
                 clinic = await self._service.clinic(key.platform, key.channel)
@@ -202,7 +202,7 @@ class GuideMoves:
         await self._tell(key, GaveUp(), thread)
 
     async def _explain_refusal(
-        self, key: ConversationKey, step_id: str, button: StepButton, outcome: Outcome, thread: str | None
+        self, key: ConversationKey, step_id: str, button: StepButton, outcome: Handled, thread: str | None
     ) -> None:
         state, refused = outcome.state, outcome.refused
         assert refused is not None

@@ -29,24 +29,24 @@ from bot.core.support import SupportReports
 from conversations.conversation import Conversation
 from conversations.events import (
     CheckFinished,
+    ClosedAs,
     CloseStep,
     ConfirmHelpComing,
     Effect,
+    KeyVerdict,
     Milestone,
     OpenThread,
     PostStep,
     Remind,
     Report,
     RunKeyCheck,
-    StepOutcome,
     StepPosted,
     TellReset,
     ThreadOpened,
-    Verdict,
 )
 from conversations.guide import Guide
 from conversations.outbox import OutboxBatch
-from conversations.service import OnboardingService, Outcome
+from conversations.service import Handled, OnboardingService
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class EffectRunner:
         """The guide being shown."""
         return self._service.guide
 
-    async def carry_out(self, outcome: Outcome, trigger: Trigger | None = None) -> None:
+    async def carry_out(self, outcome: Handled, trigger: Trigger | None = None) -> None:
         """Carry out ``outcome.effects`` in order, then settle its outbox batch.
 
         The platform refusing a call tells the user how to carry on (and settles: retrying would be refused
@@ -109,7 +109,7 @@ class EffectRunner:
             await self._carry_out_all(platform, outcome, state, trigger)
 
     async def _carry_out_all(
-        self, platform: ChatPlatform, outcome: Outcome, state: Conversation, trigger: Trigger
+        self, platform: ChatPlatform, outcome: Handled, state: Conversation, trigger: Trigger
     ) -> None:
         try:
             for effect in outcome.effects:
@@ -130,7 +130,7 @@ class EffectRunner:
     async def recover(self, state: Conversation, batch: OutboxBatch) -> None:
         """Carry out a batch that the process which saved it never finished (it died, or the platform was down)."""
         logger.info("recovering %d effect(s) for a guide", len(batch.effects))
-        await self.carry_out(Outcome(state, batch.unpack(), batch=batch.id), Trigger(recovering=True))
+        await self.carry_out(Handled(state, batch.unpack(), batch=batch.id), Trigger(recovering=True))
 
     async def _carry_out_one(
         self, platform: ChatPlatform, state: Conversation, effect: Effect, trigger: Trigger
@@ -149,7 +149,7 @@ class EffectRunner:
                 return await self._post_step(platform, state, effect, look_first=trigger.recovering)
             case CloseStep():
                 ref = effect.ref
-                if ref is None and effect.outcome is not StepOutcome.SUPERSEDED:
+                if ref is None and effect.outcome is not ClosedAs.SUPERSEDED:
                     ref = trigger.clicked_ref  # the click came from this very step message
                 index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
                 if ref is not None and index is not None:
@@ -229,7 +229,9 @@ class EffectRunner:
 
     async def _key_check_lost(self, platform: ChatPlatform, state: Conversation) -> None:
         """The process checking a key died with the key in memory only: close the check and ask again."""
-        outcome = await self._service.handle(state.key, CheckFinished(Verdict.COULD_NOT_CHECK, self._service.clock()))
+        outcome = await self._service.handle(
+            state.key, CheckFinished(KeyVerdict.COULD_NOT_CHECK, self._service.clock())
+        )
         if outcome.refused is not None:
             return
         await self.carry_out(outcome)

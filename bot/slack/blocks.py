@@ -8,7 +8,7 @@ from bot.core import copy
 from bot.core.messages import AlreadyConnected, AlreadyDone, ClosedResult, ReplacementDecided
 from bot.slack.mrkdwn import mention
 from conversations.connection import Connection
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from conversations.guide import Guide, Step, StepAction
 
 ACTION_START = "guide_start"
@@ -124,7 +124,7 @@ def _step_buttons(step: Step, index: int, value: str) -> list[dict[str, Any]]:
     return buttons
 
 
-def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> tuple[str, Blocks]:
+def closed_step(guide: Guide, index: int, outcome: ClosedAs) -> tuple[str, Blocks]:
     """The compact, button-less form of a step message, e.g. ``✅ 2/9 Open Settings``."""
     line = copy.closed_step(guide, index, outcome)
     return line, [_section(line, block_id=f"step:{guide.steps[index].id}:closed:{outcome.value}")]

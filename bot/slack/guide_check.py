@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import Block
 from bot.core import messages as m
 from bot.slack.blocks import Blocks
 from bot.slack.render import render
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from conversations.guide import Guide, GuideError, Step
 
 # Longer than any Slack user id seen (U/W plus 8–10 characters), so a welcome that fits here fits for everyone.
@@ -37,7 +37,7 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
         for again in (False, True):
             for picture in (True, False):
                 found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
-        found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in StepOutcome]
+        found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
         found.append((f"{where} help coming", m.HelpComing(index)))
         found.append((f"{where} reminder", m.Reminder(index, _LONGEST_USER, 99)))
     return found

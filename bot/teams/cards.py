@@ -24,7 +24,7 @@ from bot.core.copy import Shown
 from bot.core.key_intake import identity_of
 from bot.core.messages import Standing
 from conversations.connection import Connection, Decision
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from conversations.guide import Guide, StepAction
 from dentally.scopes import CheckResult, Verdict
 
@@ -192,7 +192,7 @@ def step_card(guide: Guide, index: int, owner: str, image_url: str | None, again
     return card(*body, actions=actions)
 
 
-def closed_step(guide: Guide, index: int, outcome: StepOutcome) -> AdaptiveCard:
+def closed_step(guide: Guide, index: int, outcome: ClosedAs) -> AdaptiveCard:
     """The compact, button-less form of a step's card, e.g. ``✅ 2/9 Open Settings``."""
     return card(text(copy.closed_step(guide, index, outcome)))
 

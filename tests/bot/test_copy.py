@@ -16,7 +16,7 @@ from bot.slack.mrkdwn import escape as slack_escape
 from bot.teams import cards
 from bot.teams import render as teams
 from conversations.connection import Connection, Decision, Identity, StoredCredential
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from conversations.guide import Step, load_guide
 from dentally.scopes import REQUIRED_SCOPES, CheckResult, ScopeCheck, ScopeStatus, Verdict
 
@@ -57,7 +57,7 @@ SAMPLES: list[m.Outgoing] = [
     m.StepMessage(0, "U0ADMIN"),
     m.StepMessage(3, "U0ADMIN", again=True, picture=False),
     m.StepMessage(GUIDE.step_count - 1, "U0ADMIN"),
-    *(m.ClosedStep(2, how) for how in StepOutcome),
+    *(m.ClosedStep(2, how) for how in ClosedAs),
     m.HelpComing(4),
     m.Reminder(5, "U0ADMIN", 2),
     m.ResetNotice(),

@@ -19,7 +19,7 @@ from bot.core.moves import StepButton
 from bot.core.platform import CannotLook
 from bot.fakes.slack import SlackApiSandbox
 from conversations.conversation import Conversation
-from conversations.events import Done, Start, StepOutcome
+from conversations.events import ClosedAs, Done, Start
 from tests.bot.harness import ONBOARDING
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
 from tests.bot.test_key_check import GUIDE
@@ -185,7 +185,7 @@ async def die_after_posting(world: PlatformWorld, crash: str) -> None:
         await world.idle()
         thread = (await current(world)).thread_ref
         saved = await service.handle(world.key, Done(world.runtime.guide.steps[0].id, world.clock()))
-        await platform.edit(channel, first.ref, ClosedStep(0, StepOutcome.DONE), thread=thread)
+        await platform.edit(channel, first.ref, ClosedStep(0, ClosedAs.DONE), thread=thread)
         await platform.post(channel, StepMessage(1, user), thread=thread)
     assert saved.batch is not None
     assert await world.runtime.scheduler.run_once() == 0  # within the grace period the owner may still finish

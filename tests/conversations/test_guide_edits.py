@@ -14,10 +14,12 @@ from conversations.conversation import Conversation, Status
 from conversations.events import (
     Back,
     CheckFinished,
+    ClosedAs,
     CloseStep,
     Done,
     Event,
     KeySubmitted,
+    KeyVerdict,
     Milestone,
     Nudged,
     OpenThread,
@@ -26,11 +28,9 @@ from conversations.events import (
     Report,
     Resume,
     Start,
-    StepOutcome,
     StepPosted,
     Stuck,
     ThreadOpened,
-    Verdict,
 )
 from conversations.guide import Guide, Step, load_guide
 from conversations.machine import IllegalMove, adopt, apply
@@ -78,7 +78,7 @@ def test_a_step_added_before_the_current_one_moves_nobody_and_the_button_still_w
     assert transition.state.step_id == "generate-token"
     assert transition.state.guide_version == NEW.version
     assert transition.effects == (
-        CloseStep("developer-tab", "m-current", StepOutcome.DONE),
+        CloseStep("developer-tab", "m-current", ClosedAs.DONE),
         PostStep("generate-token"),
         Report(Milestone.STEP_DONE, "developer-tab"),
     )
@@ -106,7 +106,7 @@ def test_a_removed_current_step_lands_on_the_nearest_earlier_step_and_shows_it(e
     assert transition.state.step_message_ref is None
     assert transition.state.updated_at == 500.0
     assert transition.effects == (
-        CloseStep("describe-token", "m-current", StepOutcome.SUPERSEDED),
+        CloseStep("describe-token", "m-current", ClosedAs.SUPERSEDED),
         PostStep("generate-token", again=True),
     )
     # Their next click on the step they landed on works.
@@ -136,7 +136,7 @@ def test_other_events_keep_their_own_effects_after_the_landing() -> None:
     state = walk(OLD, "describe-token")
     nudged = apply(NEW, KEY, state, Nudged(at=100.0 + 2 * 86400))
     assert nudged.effects == (
-        CloseStep("describe-token", "m-current", StepOutcome.SUPERSEDED),
+        CloseStep("describe-token", "m-current", ClosedAs.SUPERSEDED),
         PostStep("generate-token", again=True),
         Remind("generate-token"),
         Report(Milestone.NUDGED, "generate-token"),
@@ -153,7 +153,7 @@ def test_other_events_keep_their_own_effects_after_the_landing() -> None:
 def test_a_refused_key_keeps_needing_a_new_key_after_an_edit() -> None:
     state = walk(OLD, "enter-key")
     state = apply(OLD, KEY, state, KeySubmitted("fp", at=300.0)).state
-    state = apply(OLD, KEY, state, CheckFinished(Verdict.MISSING_SCOPES, at=310.0)).state
+    state = apply(OLD, KEY, state, CheckFinished(KeyVerdict.MISSING_SCOPES, at=310.0)).state
     assert state.status is Status.NEEDS_NEW_KEY
     adopted = adopt(NEW, state)
     assert (adopted.state.status, adopted.state.step_id, adopted.effects) == (Status.NEEDS_NEW_KEY, "enter-key", ())
@@ -163,7 +163,7 @@ def test_a_key_step_renamed_while_a_key_is_checked_keeps_the_check_on_the_key_st
     state = walk(OLD, "enter-key")
     state = apply(OLD, KEY, state, KeySubmitted("fp", at=300.0)).state
     renamed = dataclasses.replace(NEW, steps=(*NEW.steps[:-1], dataclasses.replace(NEW.steps[-1], id="paste-key")))
-    finished = apply(renamed, KEY, state, CheckFinished(Verdict.VERIFIED, at=310.0))
+    finished = apply(renamed, KEY, state, CheckFinished(KeyVerdict.VERIFIED, at=310.0))
     assert (finished.state.status, finished.state.step_id) == (Status.VERIFIED, "paste-key")
 
 
@@ -196,7 +196,7 @@ def test_an_index_record_is_read_with_the_guide_version_it_was_written_with() ->
     state = Conversation.from_json(legacy_record(index), guides=(NEW, OLD))
     assert state.step_id == "generate-token"
     assert state.outbox[0].unpack() == (
-        CloseStep("developer-tab", "m-before", StepOutcome.DONE),
+        CloseStep("developer-tab", "m-before", ClosedAs.DONE),
         PostStep("generate-token"),
         Report(Milestone.STEP_DONE, "developer-tab"),
         Report(Milestone.RESET),
@@ -245,7 +245,7 @@ async def test_a_service_with_the_new_guide_shows_the_landing_and_saves_it_with_
 
     shown = await service.handle(KEY, Resume(at=500.0))
     assert shown.effects == (
-        CloseStep("describe-token", "m-current", StepOutcome.SUPERSEDED),
+        CloseStep("describe-token", "m-current", ClosedAs.SUPERSEDED),
         PostStep("generate-token", again=True),
     )
     saved = await store.get(str(KEY))

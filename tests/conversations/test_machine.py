@@ -14,12 +14,14 @@ from conversations.conversation import Conversation, Status, StepTimes
 from conversations.events import (
     Back,
     CheckFinished,
+    ClosedAs,
     CloseStep,
     ConfirmHelpComing,
     Done,
     Event,
     HandOver,
     KeySubmitted,
+    KeyVerdict,
     Milestone,
     OpenThread,
     PostStep,
@@ -27,12 +29,10 @@ from conversations.events import (
     Resume,
     RunKeyCheck,
     Start,
-    StepOutcome,
     StepPosted,
     Stuck,
     TakeOver,
     ThreadOpened,
-    Verdict,
 )
 from conversations.guide import Guide, Step, StepAction
 from conversations.machine import ASK_AGAIN_SECONDS, IllegalMove, Transition, apply
@@ -110,7 +110,7 @@ def test_start_again_while_active_reposts_the_current_step_and_closes_the_old_me
 
     transition = apply(GUIDE, KEY, before, Start(at=500.0))
 
-    assert transition.effects == (CloseStep(ID[2], "m-2", StepOutcome.SUPERSEDED), PostStep(ID[2], again=True))
+    assert transition.effects == (CloseStep(ID[2], "m-2", ClosedAs.SUPERSEDED), PostStep(ID[2], again=True))
     assert transition.state == before.model_copy(update={"updated_at": 500.0, "step_message_ref": None})
 
 
@@ -121,7 +121,7 @@ def test_start_again_before_the_step_message_is_known_only_reposts() -> None:
 
 
 def test_start_again_while_awaiting_a_new_key_reposts_the_key_step() -> None:
-    needs_new_key = run(CheckFinished(Verdict.INVALID_KEY, at=210.0), state=checking()).state
+    needs_new_key = run(CheckFinished(KeyVerdict.INVALID_KEY, at=210.0), state=checking()).state
     transition = apply(GUIDE, KEY, needs_new_key, Start(at=300.0))
     assert transition.effects[-1] == PostStep(ID[KEY_STEP], again=True)
     assert transition.state.status is Status.NEEDS_NEW_KEY
@@ -152,7 +152,7 @@ def test_start_at_a_step_while_active_supersedes_the_current_message() -> None:
     transition = apply(GUIDE, KEY, at_step(2, ref="m-2"), Start(at=300.0, at_step=GUIDE.new_key_step))
 
     assert transition.effects == (
-        CloseStep(ID[2], "m-2", StepOutcome.SUPERSEDED),
+        CloseStep(ID[2], "m-2", ClosedAs.SUPERSEDED),
         OpenThread(),
         PostStep(ID[1]),
         Report(Milestone.STARTED, ID[1]),
@@ -179,7 +179,7 @@ def test_done_advances_closes_the_step_and_records_times() -> None:
     transition = apply(GUIDE, KEY, before, Done("first", at=120.0))
 
     assert transition.effects == (
-        CloseStep(ID[0], "m-0", StepOutcome.DONE),
+        CloseStep(ID[0], "m-0", ClosedAs.DONE),
         PostStep(ID[1]),
         Report(Milestone.STEP_DONE, ID[0]),
     )
@@ -220,7 +220,7 @@ def test_back_on_the_first_step_is_illegal_but_not_stale() -> None:
 def test_back_shows_the_previous_step_again() -> None:
     transition = apply(GUIDE, KEY, at_step(2, ref="m-2"), Back("third", at=200.0))
 
-    assert transition.effects == (CloseStep(ID[2], "m-2", StepOutcome.WENT_BACK), PostStep(ID[1], again=True))
+    assert transition.effects == (CloseStep(ID[2], "m-2", ClosedAs.WENT_BACK), PostStep(ID[1], again=True))
     assert (place(transition.state), transition.state.status) == (1, Status.ACTIVE)
     assert transition.state.step_message_ref is None
 
@@ -231,7 +231,7 @@ def test_back_from_the_key_step_returns_to_active() -> None:
 
 
 def test_back_from_the_key_step_after_a_rejected_key_returns_to_active() -> None:
-    rejected = run(CheckFinished(Verdict.MISSING_SCOPES, at=210.0), state=checking()).state
+    rejected = run(CheckFinished(KeyVerdict.MISSING_SCOPES, at=210.0), state=checking()).state
     state = apply(GUIDE, KEY, rejected, Back("key", at=220.0)).state
     assert (place(state), state.status) == (KEY_STEP - 1, Status.ACTIVE)
 
@@ -263,7 +263,7 @@ def test_a_button_after_the_key_was_sent_is_stale(make: type[Done | Back | Stuck
         KeySubmitted("fp", 1.0),
         ThreadOpened("t"),
         StepPosted("first", "m"),
-        CheckFinished(Verdict.VERIFIED, 1.0),
+        CheckFinished(KeyVerdict.VERIFIED, 1.0),
     ],
 )
 def test_events_before_any_start_are_stale(event: Event) -> None:
@@ -310,12 +310,12 @@ def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:
 
 def test_resume_reposts_the_current_step() -> None:
     transition = apply(GUIDE, KEY, at_step(1, ref="m-1"), Resume(at=400.0))
-    assert transition.effects == (CloseStep(ID[1], "m-1", StepOutcome.SUPERSEDED), PostStep(ID[1], again=True))
+    assert transition.effects == (CloseStep(ID[1], "m-1", ClosedAs.SUPERSEDED), PostStep(ID[1], again=True))
     assert transition.state.updated_at == 400.0
 
 
 def test_resume_after_verification_is_stale() -> None:
-    verified = run(CheckFinished(Verdict.VERIFIED, at=210.0), state=checking()).state
+    verified = run(CheckFinished(KeyVerdict.VERIFIED, at=210.0), state=checking()).state
     with pytest.raises(IllegalMove) as caught:
         apply(GUIDE, KEY, verified, Resume(at=300.0))
     assert caught.value.stale is True
@@ -352,7 +352,7 @@ def test_two_posts_of_the_current_step_recorded_in_either_order_leave_one_live(o
     assert (first.state.step_message_ref, first.effects) == (earlier, ())
     second = apply(GUIDE, KEY, first.state, StepPosted(ID[1], later))
     assert second.state.step_message_ref == later
-    assert second.effects == (CloseStep(ID[1], earlier, StepOutcome.SUPERSEDED),)
+    assert second.effects == (CloseStep(ID[1], earlier, ClosedAs.SUPERSEDED),)
 
 
 def test_the_same_post_recorded_twice_changes_nothing() -> None:
@@ -379,7 +379,7 @@ def test_key_submitted_from_an_earlier_step_jumps_to_the_key_step_and_closes_the
     transition = apply(GUIDE, KEY, at_step(1, ref="m-1"), KeySubmitted("fp", at=200.0))
 
     assert transition.effects == (
-        CloseStep(ID[1], "m-1", StepOutcome.SUPERSEDED),
+        CloseStep(ID[1], "m-1", ClosedAs.SUPERSEDED),
         Report(Milestone.KEY_RECEIVED, ID[KEY_STEP]),
         RunKeyCheck(),
     )
@@ -403,7 +403,7 @@ def test_a_key_after_the_guide_was_abandoned_is_illegal() -> None:
 
 
 def test_a_new_key_may_replace_a_verified_one() -> None:
-    verified = run(CheckFinished(Verdict.VERIFIED, at=210.0), state=checking()).state
+    verified = run(CheckFinished(KeyVerdict.VERIFIED, at=210.0), state=checking()).state
     state = apply(GUIDE, KEY, verified, KeySubmitted("fp-2", at=300.0)).state
     assert (state.status, state.key_fingerprint) == (Status.CHECKING, "fp-2")
 
@@ -411,34 +411,34 @@ def test_a_new_key_may_replace_a_verified_one() -> None:
 @pytest.mark.parametrize(
     ("verdict", "status"),
     [
-        (Verdict.VERIFIED, Status.VERIFIED),
-        (Verdict.MISSING_SCOPES, Status.NEEDS_NEW_KEY),
-        (Verdict.INVALID_KEY, Status.NEEDS_NEW_KEY),
-        (Verdict.COULD_NOT_CHECK, Status.AWAITING_KEY),
-        (Verdict.COULD_NOT_PROVE, Status.AWAITING_KEY),
+        (KeyVerdict.VERIFIED, Status.VERIFIED),
+        (KeyVerdict.MISSING_SCOPES, Status.NEEDS_NEW_KEY),
+        (KeyVerdict.INVALID_KEY, Status.NEEDS_NEW_KEY),
+        (KeyVerdict.COULD_NOT_CHECK, Status.AWAITING_KEY),
+        (KeyVerdict.COULD_NOT_PROVE, Status.AWAITING_KEY),
     ],
 )
-def test_check_finished_sets_the_status_of_its_verdict(verdict: Verdict, status: Status) -> None:
+def test_check_finished_sets_the_status_of_its_verdict(verdict: KeyVerdict, status: Status) -> None:
     before = checking()
     transition = apply(GUIDE, KEY, before, CheckFinished(verdict, at=250.0))
 
-    closed = CloseStep(ID[KEY_STEP], before.step_message_ref, StepOutcome.DONE)
-    closing = (closed,) if verdict is Verdict.VERIFIED else ()
+    closed = CloseStep(ID[KEY_STEP], before.step_message_ref, ClosedAs.DONE)
+    closing = (closed,) if verdict is KeyVerdict.VERIFIED else ()
     assert transition.effects == (*closing, Report(Milestone.CHECKED, ID[KEY_STEP]))
     state = transition.state
     assert (state.status, state.last_verdict, state.updated_at) == (status, verdict.value, 250.0)
     key_done = state.steps["key"].done
-    assert key_done == (250.0 if verdict is Verdict.VERIFIED else None)
+    assert key_done == (250.0 if verdict is KeyVerdict.VERIFIED else None)
 
 
 def test_check_finished_without_a_running_check_is_stale() -> None:
     with pytest.raises(IllegalMove) as caught:
-        apply(GUIDE, KEY, at_step(KEY_STEP), CheckFinished(Verdict.VERIFIED, at=250.0))
+        apply(GUIDE, KEY, at_step(KEY_STEP), CheckFinished(KeyVerdict.VERIFIED, at=250.0))
     assert caught.value.stale is True
 
 
 def test_a_key_can_be_sent_again_after_a_check_could_not_run() -> None:
-    retry = run(CheckFinished(Verdict.COULD_NOT_CHECK, at=210.0), state=checking()).state
+    retry = run(CheckFinished(KeyVerdict.COULD_NOT_CHECK, at=210.0), state=checking()).state
     assert apply(GUIDE, KEY, retry, KeySubmitted("fp-1", at=220.0)).state.status is Status.CHECKING
 
 
@@ -450,7 +450,7 @@ def test_a_full_state_round_trips_through_json() -> None:
         ThreadOpened("thread-1"),
         Stuck("key", at=190.0),
         KeySubmitted("fp-1", at=200.0),
-        CheckFinished(Verdict.VERIFIED, at=210.0),
+        CheckFinished(KeyVerdict.VERIFIED, at=210.0),
         state=at_step(KEY_STEP, ref="m-key"),
     ).state.model_copy(update={"nudges": 2})
 
@@ -486,7 +486,7 @@ events = st.one_of(
     # The ref is replaced by a unique one below, so which step each message shows is known.
     st.builds(StepPosted, step_id=step_ids, ref=st.just("")),
     st.builds(KeySubmitted, fingerprint=text, at=times),
-    st.builds(CheckFinished, verdict=st.sampled_from(Verdict), at=times),
+    st.builds(CheckFinished, verdict=st.sampled_from(KeyVerdict), at=times),
     st.builds(HandOver, to=st.sampled_from(["U1", "U2"]), at=times),
     st.builds(
         TakeOver,
@@ -560,7 +560,7 @@ def test_a_hand_over_ends_the_givers_run_and_closes_its_step_message() -> None:
     assert handed.state.status is Status.ABANDONED
     assert handed.state.handed_to == "U2"
     assert handed.state.step_message_ref is None
-    assert handed.effects == (CloseStep(ID[2], "m-current", StepOutcome.SUPERSEDED),)
+    assert handed.effects == (CloseStep(ID[2], "m-current", ClosedAs.SUPERSEDED),)
 
 
 def test_a_hand_over_to_oneself_is_refused() -> None:
@@ -598,6 +598,6 @@ def test_take_over_on_the_key_step_awaits_the_key_and_closes_the_receivers_own_s
     own = at_step(1, ref="m-own")
     taken = apply(GUIDE, KEY, own, TakeOver("U9", ID[KEY_STEP], "t-9", {}, 100.0, at=300.0))
     assert taken.state.status is Status.AWAITING_KEY
-    assert taken.effects == (CloseStep(ID[1], "m-own", StepOutcome.SUPERSEDED), PostStep(ID[KEY_STEP], again=True))
+    assert taken.effects == (CloseStep(ID[1], "m-own", ClosedAs.SUPERSEDED), PostStep(ID[KEY_STEP], again=True))
     with pytest.raises(IllegalMove):
         apply(GUIDE, KEY, checking(), TakeOver("U9", ID[1], "t-9", {}, 100.0, at=300.0))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conversations.addresses import OUTBOX_QUEUE, ConversationKey
-from conversations.events import CloseStep, Milestone, PostStep, Report, Start, StepOutcome
+from conversations.events import ClosedAs, CloseStep, Milestone, PostStep, Report, Start
 from conversations.guide import load_guide
 from conversations.outbox import OutboxBatch, dump_effect, load_effect
 from conversations.service import OnboardingService
@@ -30,7 +30,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 def test_effects_round_trip_through_json() -> None:
     effects = (
         PostStep("step-4", again=True),
-        CloseStep("step-3", "123.4", StepOutcome.WENT_BACK),
+        CloseStep("step-3", "123.4", ClosedAs.WENT_BACK),
         Report(Milestone.STUCK, "step-2"),
         Report(Milestone.RESET),
     )

@@ -11,7 +11,7 @@ import pytest
 from conversations.addresses import ConversationKey
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation, Status
-from conversations.events import CloseStep, Done, PostStep, Start, StepOutcome, StepPosted, ThreadOpened
+from conversations.events import ClosedAs, CloseStep, Done, PostStep, Start, StepPosted, ThreadOpened
 from conversations.guide import Guide, Step, StepAction
 from conversations.service import OnboardingService
 from conversations.store import DueChange, Record, Store, VersionConflict
@@ -141,7 +141,7 @@ async def test_a_double_click_advances_once_and_refuses_the_other_as_stale(store
     assert refused[0].refused is not None
     assert refused[0].refused.stale is True
     assert refused[0].effects == ()
-    assert advanced[0].effects[:2] == (CloseStep("first", None, StepOutcome.DONE), PostStep("second"))
+    assert advanced[0].effects[:2] == (CloseStep("first", None, ClosedAs.DONE), PostStep("second"))
     # The loser reloaded and saw the winner's state.
     assert refused[0].state == advanced[0].state
     state, version = await stored(store, KEY)
@@ -230,7 +230,7 @@ async def test_a_second_post_of_the_current_step_saves_the_closing_of_the_first(
     earlier, later = order
     assert (await service.handle(KEY, StepPosted("second", earlier))).effects == ()
     recorded = await service.handle(KEY, StepPosted("second", later))
-    assert recorded.effects == (CloseStep("second", earlier, StepOutcome.SUPERSEDED),)
+    assert recorded.effects == (CloseStep("second", earlier, ClosedAs.SUPERSEDED),)
     assert recorded.batch is not None
     saved = await service.conversation(KEY)
     assert saved is not None
@@ -257,7 +257,7 @@ async def test_state_survives_a_restart_mid_guide(tmp_path: Path, clock: Clock) 
         assert await restarted.conversation(KEY) == before_restart
         outcome = await restarted.handle(KEY, Done("second", at=130.0))
         assert outcome.refused is None
-        assert outcome.effects[:2] == (CloseStep("second", "m-2", StepOutcome.DONE), PostStep("third"))
+        assert outcome.effects[:2] == (CloseStep("second", "m-2", ClosedAs.DONE), PostStep("third"))
         assert outcome.state is not None
         assert (outcome.state.step_id, outcome.state.thread_ref) == ("third", "thread-1")
     finally:

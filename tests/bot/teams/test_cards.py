@@ -10,7 +10,7 @@ from microsoft_teams.cards import AdaptiveCard
 from bot.core.messages import Standing
 from bot.teams import cards
 from conversations.connection import Candidate, Connection, Decision, Identity, StoredCredential
-from conversations.events import StepOutcome
+from conversations.events import ClosedAs
 from conversations.guide import load_guide
 from dentally.scopes import REQUIRED_SCOPES, CheckResult, ScopeCheck, ScopeStatus, Verdict
 from tests.bot.teams import cardschema
@@ -54,7 +54,7 @@ def every_card() -> list[tuple[str, AdaptiveCard]]:
     for index in range(GUIDE.step_count):
         rendered.append((f"step {index}", cards.step_card(GUIDE, index, "owner", "https://x.example/p.png")))
         rendered.append((f"step {index} no picture", cards.step_card(GUIDE, index, "owner", None, again=True)))
-        for outcome in StepOutcome:
+        for outcome in ClosedAs:
             rendered.append((f"closed {index} {outcome}", cards.closed_step(GUIDE, index, outcome)))
     for verdict in Verdict:
         rendered.append((f"result {verdict}", cards.result_card(result(verdict), "owner", "enter-key")))
