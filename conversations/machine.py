@@ -43,6 +43,9 @@ _FINISHED = frozenset({Status.VERIFIED, Status.ABANDONED})
 # A second I'm stuck on the same step this soon asks nobody again: help is already on its way (a double click, or
 # an impatient one). Later it asks again, in case nobody answered.
 ASK_AGAIN_SECONDS = 60.0
+# A second Start this soon after a guide started, with nothing done since, is a double click or a click repeated
+# because the first answer was lost: the guide is already being shown, so it changes nothing.
+START_AGAIN_SECONDS = 10.0
 _DEFAULT_REMINDERS = ReminderPolicy()
 
 
@@ -188,6 +191,8 @@ def _nearest_reached_before(guide: Guide, state: Conversation) -> str:
 
 def _start(guide: Guide, key: ConversationKey, state: Conversation | None, event: Start) -> Transition:
     if state is not None and state.status not in _FINISHED and event.at_step is None:
+        if state.updated_at == state.started_at and event.at - state.started_at < START_AGAIN_SECONDS:
+            return Transition(state, ())
         # Already under way: show the current step again at the bottom of the thread.
         return _repost_current(state, event.at)
     first = event.at_step or guide.steps[0].id

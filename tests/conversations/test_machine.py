@@ -35,7 +35,7 @@ from conversations.events import (
     ThreadOpened,
 )
 from conversations.guide import Guide, Step, StepAction
-from conversations.machine import ASK_AGAIN_SECONDS, IllegalMove, Transition, apply
+from conversations.machine import ASK_AGAIN_SECONDS, START_AGAIN_SECONDS, IllegalMove, Transition, apply
 from conversations.schema import IncompatibleRecord
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")
@@ -601,3 +601,13 @@ def test_take_over_on_the_key_step_awaits_the_key_and_closes_the_receivers_own_s
     assert taken.effects == (CloseStep(ID[1], "m-own", ClosedAs.SUPERSEDED), PostStep(ID[KEY_STEP], again=True))
     with pytest.raises(IllegalMove):
         apply(GUIDE, KEY, checking(), TakeOver("U9", ID[1], "t-9", {}, 100.0, at=300.0))
+
+
+def test_a_start_repeated_at_once_changes_nothing_but_a_later_one_reposts_the_step() -> None:
+    started = apply(GUIDE, KEY, None, Start(at=100.0)).state
+
+    repeated = apply(GUIDE, KEY, started, Start(at=100.0 + START_AGAIN_SECONDS - 1))
+    later = apply(GUIDE, KEY, started, Start(at=100.0 + START_AGAIN_SECONDS))
+
+    assert (repeated.state, repeated.effects) == (started, ())
+    assert PostStep(ID[0], again=True) in later.effects
