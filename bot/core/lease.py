@@ -51,13 +51,46 @@ async def hold(
     batch: str,
     lease_seconds: float = LEASE_SECONDS,
     renew_every: float | None = None,
+    after: float = 0.0,
 ) -> AsyncIterator[bool]:
     """Hold the batch's lease for the body; yields False when another process holds it (then do nothing).
 
-    With the store unreachable the body runs without a lease (yields True): the work is in the outbox either way.
+    With ``after`` the lease is taken only once the body has run that long: the process that saved the batch uses
+    it, since recovery looks only after the outbox's grace period (longer than ``after``) and most batches are done in
+    milliseconds, so they never touch the store for a lease. With the store unreachable the body runs without a
+    lease (yields True): the work is in the outbox either way.
     """
-    async with hold_named(store, lease_key(key, batch), lease_seconds, renew_every) as held:
-        yield held
+    if after <= 0:
+        async with hold_named(store, lease_key(key, batch), lease_seconds, renew_every) as held:
+            yield held
+        return
+    name = lease_key(key, batch)
+    taken = asyncio.Event()
+    late = asyncio.create_task(_take_late(store, name, lease_seconds, renew_every or lease_seconds / 3, after, taken))
+    try:
+        yield True
+    finally:
+        late.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await late
+        if taken.is_set():
+            with contextlib.suppress(StoreUnavailable):
+                await store.unmark(name)
+
+
+async def _take_late(
+    store: Store, name: str, lease_seconds: float, every: float, after: float, taken: asyncio.Event
+) -> None:
+    await asyncio.sleep(after)
+    try:
+        if not await store.mark_once(name, lease_seconds):
+            logger.warning("an outbox batch still running here is also being recovered elsewhere")
+            return
+    except StoreUnavailable:
+        logger.warning("outbox lease skipped: the state store is unreachable")
+        return
+    taken.set()
+    await _renew(store, name, lease_seconds, every)
 
 
 @contextlib.asynccontextmanager

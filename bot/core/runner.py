@@ -101,8 +101,12 @@ class EffectRunner:
         if outcome.batch is None:
             await self._carry_out_all(platform, outcome, state, trigger)
             return
-        lasts = lease.lease_for(self._service.outbox_grace)
-        async with lease.hold(self._service.store, state.key, outcome.batch, lasts) as held:
+        grace = self._service.outbox_grace
+        lasts = lease.lease_for(grace)
+        # The process that saved the batch takes its lease only if the batch is still running well before recovery
+        # could look (most finish in milliseconds); a recovery takes it at once, to keep out any other recovery.
+        after = 0.0 if trigger.recovering else min(lasts / 3, grace / 2)
+        async with lease.hold(self._service.store, state.key, outcome.batch, lasts, after=after) as held:
             if not held:
                 logger.info("an outbox batch is being carried out by another process; leaving it to it")
                 return
