@@ -1,6 +1,6 @@
-"""Two `aldense-guide run` replicas on one Redis (a server, and a Redis Cluster): 100 users, 1,000+ signed requests
-spread across both, Slack event retries, double and stale clicks, and one replica killed and restarted mid-run —
-everything exactly once."""
+"""Two `aldense-guide run` replicas on one Redis (a server, a Redis Cluster, a Sentinel-watched master, TLS): 100 users,
+1,000+ signed requests spread across both, Slack event retries, double and stale clicks, and one replica killed and
+restarted mid-run — everything exactly once."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace
 from bot.fakes.slack.api import Message
@@ -28,6 +27,7 @@ from bot.fakes.slack.workspace import Team, User
 from bot.slack import blocks
 from conversations.conversation import Conversation
 from conversations.guide import load_guide
+from conversations.stores.redis_urls import connect
 from tests.bot.harness import ENCRYPTION_KEY, ONBOARDING, SIGNING_SECRET, STAFF, action_ids, message_text
 
 GUIDE = load_guide()
@@ -143,17 +143,15 @@ async def slack(world_workspace: Workspace) -> AsyncIterator[SlackApiSandbox]:
         yield sandbox
 
 
-@pytest.fixture(params=["redis", "redis-cluster"])
+@pytest.fixture(params=["redis", "redis-cluster", "redis-sentinel", "rediss"])
 def redis_url(request: pytest.FixtureRequest) -> str:
-    """The shared Redis: one server, or any node of a three-master cluster (``redis+cluster://``)."""
+    """The shared Redis, as the replicas' STATE_URL names it (the fixtures of tests/conftest.py start each set-up).
+
+    One server; any node of a three-master cluster (``redis+cluster://``); a password-protected master found through
+    its Sentinel (``redis+sentinel://``); a TLS-only server whose certificate the replicas check against a CA file the
+    test made (``rediss://…?ssl_ca_certs=``).
+    """
     return str(request.getfixturevalue(request.param.replace("-", "_") + "_url"))
-
-
-def inspector(redis_url: str) -> redis.Redis | redis.RedisCluster:
-    """A client for looking into the shared Redis from the test (on a cluster, SCAN visits every node)."""
-    if redis_url.startswith("redis+cluster://"):
-        return redis.RedisCluster.from_url(redis_url.replace("redis+cluster://", "redis://"), decode_responses=True)
-    return redis.Redis.from_url(redis_url, decode_responses=True)
 
 
 @pytest.fixture
@@ -238,12 +236,18 @@ async def step_message(
             for c in api.calls()
             if user in str(c.params.get("text", "")) or user in str(c.params.get("user", ""))
         ]
-        client = inspector(redis_url)
-        stored = {k: (client.hget(k, "d") or "")[-400:] for k in client.scan_iter(match=f"*{user}*")}
-        queues = {
-            k: [(i, score - time.time()) for i, score in client.zrange(k, 0, -1, withscores=True) if user in i]
-            for k in client.scan_iter(match="aldense:v2:*:_queue:*")
-        }
+        # The store's own connect: it reads every STATE_URL form, and SCAN on a cluster visits every node.
+        client, close = connect(redis_url)
+        try:
+            stored = {k: (await client.hget(k, "d") or "")[-400:] async for k in client.scan_iter(match=f"*{user}*")}
+            queues = {
+                k: [
+                    (i, score - time.time()) for i, score in await client.zrange(k, 0, -1, withscores=True) if user in i
+                ]
+                async for k in client.scan_iter(match="aldense:v2:*:_queue:*")
+            }
+        finally:
+            await close()
         raise AssertionError(
             f"{user} never got step {index + 1}; thread: {thread}; calls: {mine}; stored: {stored}; "
             f"due: {str(queues)[:500]}"
@@ -365,14 +369,16 @@ def posts_step(message: Message, step_id: str) -> bool:
 
 async def settled_states(redis_url: str) -> dict[tuple[str, str], Conversation]:
     """Every conversation once no outbox holds work (recovery of the killed replica's work included)."""
-    client = inspector(redis_url)
+    client, close = connect(redis_url)
     deadline = time.monotonic() + 30
-    while True:
-        states = {}
-        for key in client.scan_iter(match="aldense:v2:*:conv:*"):
-            state = Conversation.from_json(client.hget(key, "d") or "")
-            states[(state.channel, state.user)] = state
-        if all(not s.outbox for s in states.values()) or time.monotonic() > deadline:
-            client.close()
-            return states
-        await asyncio.sleep(0.3)
+    try:
+        while True:
+            states = {}
+            async for key in client.scan_iter(match="aldense:v2:*:conv:*"):
+                state = Conversation.from_json(await client.hget(key, "d") or "")
+                states[(state.channel, state.user)] = state
+            if all(not s.outbox for s in states.values()) or time.monotonic() > deadline:
+                return states
+            await asyncio.sleep(0.3)
+    finally:
+        await close()
