@@ -40,9 +40,6 @@ from conversations.reminders import ReminderPolicy
 # Statuses in which the user is still walking the steps or entering a key.
 _IN_PROGRESS = frozenset({Status.ACTIVE, Status.AWAITING_KEY, Status.NEEDS_NEW_KEY})
 _FINISHED = frozenset({Status.VERIFIED, Status.ABANDONED})
-# A second I'm stuck on the same step this soon asks nobody again: help is already on its way (a double click, or
-# an impatient one). Later it asks again, in case nobody answered.
-ASK_AGAIN_SECONDS = 60.0
 # A second Start this soon after a guide started, with nothing done since, is a double click or a click repeated
 # because the first answer was lost: the guide is already being shown, so it changes nothing.
 START_AGAIN_SECONDS = 10.0
@@ -276,7 +273,9 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
 
 def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
     _current_step_only(guide, state, event.step_id)
-    if state.stuck_at is not None and event.at - state.stuck_at < ASK_AGAIN_SECONDS:
+    # While the request is open (until the person moves on, or staff resolve it) a further press asks nobody again:
+    # help is already on its way. The caller tells the person and adds a quiet line to support's thread.
+    if state.stuck_at is not None:
         raise IllegalMove("help is already on its way for this step")
     stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at})
     return Transition(stuck, (ConfirmHelpComing(event.step_id), Report(Milestone.STUCK, event.step_id)))

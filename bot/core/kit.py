@@ -92,7 +92,7 @@ def build_core(
         metrics=metrics,
         reports=reports,
         runner=runner,
-        moves=GuideMoves(service, runner, platforms, tasks),
+        moves=GuideMoves(service, runner, platforms, tasks, reports),
         keys=keys,
         deliveries=Deliveries(service.store),
         listener=ThreadListener(service, platforms, reports, vault),

@@ -27,6 +27,7 @@ from bot.core.messages import (
 )
 from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner, Trigger
+from bot.core.support import SupportReports
 from bot.core.tasks import BackgroundTasks
 from bot.logs import bind_ids
 from conversations.addresses import ConversationKey
@@ -67,12 +68,14 @@ class GuideMoves:
         runner: EffectRunner,
         platforms: Platforms,
         tasks: BackgroundTasks,
+        reports: SupportReports,
         store_retry_pauses: tuple[float, ...] = STORE_RETRY_PAUSES,
     ) -> None:
         self._service = service
         self._runner = runner
         self._platforms = platforms
         self._tasks = tasks
+        self._reports = reports
         self._store_retry_pauses = store_retry_pauses
 
     async def start(self, key: ConversationKey, at_step: str | None = None, *, replacing: bool = False) -> None:
@@ -208,10 +211,21 @@ class GuideMoves:
         assert refused is not None
         if state is not None and self._double_click(state, step_id, button, refused.stale):
             return
+        if button is StepButton.STUCK and not refused.stale and state is not None and state.stuck_at is not None:
+            await self._tell(key, Refused(refused.reason), thread)
+            await self._pressed_stuck_again(state)
+            return
         if refused.stale and state is not None:
             await self._tell(key, StaleClick(self._service.guide.position(state.step_id), refused.reason), thread)
             return
         await self._tell(key, Refused(refused.reason), thread)
+
+    async def _pressed_stuck_again(self, state: Conversation) -> None:
+        """One quiet line in support's thread: the open request was pressed again (no broadcast, nobody mentioned)."""
+        guide = self._service.guide
+        index = guide.position(state.step_id)
+        step = f" on step {index + 1}/{guide.step_count}" if index is not None else ""
+        await self._reports.note(state, f":repeat: I'm stuck was pressed again{step}; the request is still open.")
 
     def _double_click(self, state: Conversation, step_id: str, button: StepButton, stale: bool) -> bool:
         """Whether a refused click repeats one that moved the guide (or asked for help) a moment ago.

@@ -17,7 +17,7 @@ import pytest
 from bot.core.messages import ClosedStep, StepMessage, ThreadOpener
 from bot.core.moves import StepButton
 from bot.core.platform import CannotLook
-from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.slack import Message, SlackApiSandbox
 from conversations.conversation import Conversation
 from conversations.events import ClosedAs, Done, Start
 from tests.bot.harness import ONBOARDING
@@ -262,9 +262,20 @@ async def test_a_move_is_saved_before_the_click_is_acknowledged(world: PlatformW
     await assert_settled(world)
 
 
-async def test_a_double_click_on_im_stuck_asks_support_once(world: PlatformWorld, api: SlackApiSandbox) -> None:
+async def test_im_stuck_asks_support_once_while_the_request_is_open_and_again_after_moving_on(
+    world: PlatformWorld, api: SlackApiSandbox
+) -> None:
     def confirmations() -> list[Shown]:
         return [m for m in world.thread() if "asked the Aldense team" in m.text]
+
+    def support_replies() -> list[Message]:
+        return [r for m in api.messages(ONBOARDING) for r in api.thread(ONBOARDING, m.ts)[1:]]
+
+    def pages() -> list[Message]:
+        return [r for r in support_replies() if ":sos:" in r.text]
+
+    def pressed_again() -> list[Message]:
+        return [r for r in support_replies() if "pressed again" in r.text]
 
     first = await world.start()
     await world.idle()
@@ -273,8 +284,27 @@ async def test_a_double_click_on_im_stuck_asks_support_once(world: PlatformWorld
     await world.wait_for(confirmations)
     await world.idle()
     assert len(confirmations()) == 1
-    reports = [r.text for m in api.messages(ONBOARDING) for r in api.thread(ONBOARDING, m.ts)[1:] if "stuck" in r.text]
-    assert len(reports) == 1, reports
-    assert world.notes() == []
+    assert len(pages()) == 1, [r.text for r in support_replies()]
+    assert world.notes() == []  # a double click says nothing
+    assert pressed_again() == []
+
+    world.clock.advance(2 * 3600)  # long after the double-click window: the request is still open
+    assert await world.click(StepButton.STUCK, first) == 200
+    notes = await world.wait_for(world.notes)
+    assert "help is already on its way" in notes[-1]
+    quiet = await world.wait_for(pressed_again)
+    await world.idle()
+    assert len(pages()) == 1
+    assert len(confirmations()) == 1
+    assert [(r.reply_broadcast, "<@" in r.text) for r in quiet] == [(False, False)]  # quiet: no broadcast, no mention
     assert steps_in_thread(world) == [0]
+
+    assert await world.click(StepButton.DONE, first) == 200  # moving on closes the request
+    second = await world.wait_for(lambda: live_step(world, 1))
+    await world.idle()
+    assert await world.click(StepButton.STUCK, second) == 200
+    await world.wait_for(lambda: len(pages()) == 2 or None)
+    await world.idle()
+    assert len(confirmations()) == 2
+    assert len(pressed_again()) == 1
     await assert_settled(world)

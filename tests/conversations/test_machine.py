@@ -35,7 +35,7 @@ from conversations.events import (
     ThreadOpened,
 )
 from conversations.guide import Guide, Step, StepAction
-from conversations.machine import ASK_AGAIN_SECONDS, START_AGAIN_SECONDS, IllegalMove, Transition, apply
+from conversations.machine import START_AGAIN_SECONDS, IllegalMove, Transition, apply
 from conversations.schema import IncompatibleRecord
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")
@@ -289,14 +289,21 @@ def test_stuck_asks_for_help_and_is_cleared_by_done() -> None:
     assert apply(GUIDE, KEY, transition.state, Done("second", at=160.0)).state.stuck_at is None
 
 
-def test_stuck_again_soon_asks_nobody_again_but_later_it_does() -> None:
+def test_stuck_again_while_the_request_is_open_asks_nobody_however_late_but_after_moving_on_it_does() -> None:
     stuck = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0)).state
 
-    with pytest.raises(IllegalMove) as caught:
-        apply(GUIDE, KEY, stuck, Stuck("second", at=150.0 + ASK_AGAIN_SECONDS - 1))
-    assert not caught.value.stale
-    again = apply(GUIDE, KEY, stuck, Stuck("second", at=150.0 + ASK_AGAIN_SECONDS))
-    assert again.effects == (ConfirmHelpComing(ID[1]), Report(Milestone.STUCK, ID[1]))
+    for later in (151.0, 150.0 + 3600.0, 150.0 + 30 * 86400.0):
+        with pytest.raises(IllegalMove) as caught:
+            apply(GUIDE, KEY, stuck, Stuck("second", at=later))
+        assert not caught.value.stale
+    moved_on = apply(GUIDE, KEY, stuck, Done("second", at=200.0)).state
+    again = apply(GUIDE, KEY, moved_on, Stuck("third", at=201.0))
+    assert again.effects == (ConfirmHelpComing(ID[2]), Report(Milestone.STUCK, ID[2]))
+    went_back = apply(GUIDE, KEY, again.state, Back("third", at=202.0)).state
+    assert apply(GUIDE, KEY, went_back, Stuck("second", at=203.0)).effects == (
+        ConfirmHelpComing(ID[1]),
+        Report(Milestone.STUCK, ID[1]),
+    )
 
 
 def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:
