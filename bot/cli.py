@@ -151,7 +151,7 @@ def _validate_guide(path: str) -> int:
     guide = load_checked_guide(path)
     print(
         f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present, "
-        "every rendered Slack message within Slack's limits — OK"
+        "every rendered Slack and Teams message within that platform's limits — OK"
     )
     return 0
 

@@ -91,13 +91,16 @@ def key_vault(settings: Settings) -> KeyVault | None:
 
 
 def load_checked_guide(path: Path | str = DEFAULT_GUIDE) -> Guide:
-    """A guide file, validated, whose every rendered Slack message is within Slack's limits.
+    """A guide file, validated, whose every rendered Slack and Teams message is within that platform's limits.
 
     Raises:
         GuideError: With every problem found.
     """
+    from bot.teams.guide_check import check_guide as check_teams_guide  # here: Teams' SDK is slow to import
+
     guide = load_guide(path)
     check_guide(guide)
+    check_teams_guide(guide)
     return guide
 
 

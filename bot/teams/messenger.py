@@ -32,7 +32,8 @@ class UnknownConversation(LookupError):
     """No activity from this conversation was ever seen, so its connector URL is unknown."""
 
 
-def _activity(message: Message) -> MessageActivityInput:
+def outgoing(message: Message) -> MessageActivityInput:
+    """The activity that carries ``message`` (a card as an attachment, text as Markdown), as it is sent."""
     if isinstance(message, AdaptiveCard):
         return MessageActivityInput().add_card(message)
     return MessageActivityInput(text=message, text_format="markdown")
@@ -67,13 +68,13 @@ class TeamsMessenger:
     async def post(self, channel: str, message: Message, thread: str | None = None) -> str:
         """Post ``message`` (in the thread under ``thread`` when the conversation has threads); returns its id."""
         api, conversation = await self._where(channel, thread)
-        sent = await api.conversations.create_activity(conversation, _activity(message))
+        sent = await api.conversations.create_activity(conversation, outgoing(message))
         return sent.id
 
     async def update(self, channel: str, activity_id: str, message: Message, thread: str | None = None) -> None:
         """Replace a message we sent with ``message``."""
         api, conversation = await self._where(channel, thread)
-        await api.conversations.update_activity(conversation, activity_id, _activity(message))
+        await api.conversations.update_activity(conversation, activity_id, outgoing(message))
 
     async def notify(self, channel: str, user: str, message: Message, thread: str | None = None) -> None:
         """Tell only ``user`` (a targeted message); where Teams refuses that, say it in the conversation.
@@ -84,7 +85,7 @@ class TeamsMessenger:
             if await self.privately(channel, user, message, thread):
                 return
             api, conversation = await self._where(channel, thread)
-            await api.conversations.create_activity(conversation, _activity(message))
+            await api.conversations.create_activity(conversation, outgoing(message))
         except (httpx.HTTPError, UnknownConversation, StoreUnavailable) as exc:
             logger.warning("could not tell a Teams user something: %s", type(exc).__name__)
 
@@ -99,11 +100,11 @@ class TeamsMessenger:
             api, conversation = await self._where(channel, thread)
             place = await self._directory.place(channel)
             if place is not None and place.kind == "personal":
-                await api.conversations.create_activity(conversation, _activity(message))
+                await api.conversations.create_activity(conversation, outgoing(message))
                 return True
             if person is None:
                 return False
-            activity = _activity(message)
+            activity = outgoing(message)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # targeted messages are a preview feature of the SDK
                 activity.with_recipient(Account(id=person.account_id, name=person.name), is_targeted=True)

@@ -170,6 +170,19 @@ def test_guide_validate_refuses_texts_each_within_limits_that_slack_refuses_once
     assert run_cli("guide", "validate", str(fits)).returncode == 0
 
 
+def test_guide_validate_refuses_a_step_slack_takes_but_whose_teams_message_is_too_big(tmp_path: Path) -> None:
+    # 2,800 characters fit Slack's section; as a Teams message (JSON-escaped emoji) it is over 25,000 bytes.
+    big = _guide_copy(tmp_path / "big", step_text="\N{TOOTH}" * 2800)
+    bad = run_cli("guide", "validate", str(big))
+    assert bad.returncode == 2
+    assert "Slack" not in bad.stderr
+    assert "step sign-in: Microsoft Teams message is " in bad.stderr
+    assert "bytes; Teams takes at most 25,000" in bad.stderr
+    good = run_cli("guide", "validate")
+    assert good.returncode == 0, good.stderr
+    assert "every rendered Slack and Teams message within that platform's limits — OK" in good.stdout
+
+
 async def test_run_with_json_logs_writes_one_object_per_line_with_the_request_id(
     api: SlackApiSandbox, tmp_path: Path
 ) -> None:
