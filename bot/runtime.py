@@ -90,17 +90,23 @@ def key_vault(settings: Settings) -> KeyVault | None:
         raise SettingsError(f"KEY_ENCRYPTION_KEYS: {exc}") from None
 
 
-def load_checked_guide(path: Path | str = DEFAULT_GUIDE) -> Guide:
-    """A guide file, validated, whose every rendered Slack and Teams message is within that platform's limits.
+def load_checked_guide(path: Path | str = DEFAULT_GUIDE, teams: bool = True) -> Guide:
+    """A guide file, validated, whose every rendered Slack (and, with ``teams``, Teams) message fits the platform.
+
+    Args:
+        path: The guide file.
+        teams: Check the Teams cards too (``guide validate`` always does; a replica only when it serves Teams, as
+            Teams' SDK is slow to import).
 
     Raises:
         GuideError: With every problem found.
     """
-    from bot.teams.guide_check import check_guide as check_teams_guide  # here: Teams' SDK is slow to import
-
     guide = load_guide(path)
     check_guide(guide)
-    check_teams_guide(guide)
+    if teams:
+        from bot.teams.guide_check import check_guide as check_teams_guide
+
+        check_teams_guide(guide)
     return guide
 
 
@@ -118,7 +124,7 @@ def http_limits(settings: Settings) -> HttpLimits:
 
 def load_configured_guide(settings: Settings) -> Guide:
     """The guide the settings name (the built-in Dentally guide by default), validated."""
-    return load_checked_guide(settings.server.guide_path or DEFAULT_GUIDE)
+    return load_checked_guide(settings.server.guide_path or DEFAULT_GUIDE, teams=settings.teams.configured)
 
 
 @contextlib.asynccontextmanager
