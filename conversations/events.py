@@ -112,6 +112,7 @@ class HandOver:
 
     to: str
     at: float
+    started_at: float | None = None  # only the run that started then (None: whichever is current)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ class TakeOver:
     steps: dict[str, StepTimes]
     started_at: float
     at: float
+    taken: bool = False  # the receiver took it (rather than being handed it)
 
 
 Event = (
@@ -221,4 +223,32 @@ class TellReset:
     disconnected: bool = False
 
 
-Effect = OpenThread | PostStep | CloseStep | ConfirmHelpComing | Report | RunKeyCheck | Remind | TellReset
+@dataclass(frozen=True, slots=True)
+class EndGiverRun:
+    """End the run of ``giver``, whose guide this one continues (saved with the receiver's run, so never lost)."""
+
+    giver: str
+    started_at: float  # which of the giver's runs: a run they started afresh since is left alone
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TellHandOver:
+    """Tell the thread and support that this run continues ``giver``'s guide (``taken``: the receiver took it)."""
+
+    giver: str
+    taken: bool
+
+
+Effect = (
+    OpenThread
+    | PostStep
+    | CloseStep
+    | ConfirmHelpComing
+    | Report
+    | RunKeyCheck
+    | Remind
+    | TellReset
+    | EndGiverRun
+    | TellHandOver
+)

@@ -15,6 +15,7 @@ from conversations.events import (
     ConfirmHelpComing,
     Done,
     Effect,
+    EndGiverRun,
     Event,
     HandOver,
     KeySubmitted,
@@ -31,6 +32,7 @@ from conversations.events import (
     StepPosted,
     Stuck,
     TakeOver,
+    TellHandOver,
     TellReset,
     ThreadOpened,
 )
@@ -397,6 +399,8 @@ def _hand_over(state: Conversation, event: HandOver) -> Transition:
         raise IllegalMove(f"the guide is {state.status.value.replace('_', ' ')}", stale=True)
     if event.to == state.user:
         raise IllegalMove("the guide is already theirs")
+    if event.started_at is not None and event.started_at != state.started_at:
+        raise IllegalMove("that guide has ended", stale=True)
     effects: tuple[Effect, ...] = ()
     if state.step_message_ref:
         # The giver's buttons go; the step is shown again below for the colleague.
@@ -436,6 +440,8 @@ def _take_over(guide: Guide, key: ConversationKey, state: Conversation | None, e
     effects: list[Effect] = []
     if state is not None and state.step_message_ref and state.status in _IN_PROGRESS:
         effects.append(CloseStep(state.step_id, state.step_message_ref, ClosedAs.SUPERSEDED))
+    # The giver's run ends as an effect of this one, so a crash between the two saves cannot lose the guide.
+    effects += [EndGiverRun(event.giver, event.started_at, event.at), TellHandOver(event.giver, event.taken)]
     effects.append(PostStep(event.step_id, again=True))
     return Transition(_with_status_for_step(guide, continued), tuple(effects))
 

@@ -25,6 +25,8 @@ _EFFECT_TYPES: dict[str, type[Any]] = {
         events.RunKeyCheck,
         events.Remind,
         events.TellReset,
+        events.EndGiverRun,
+        events.TellHandOver,
     )
 }
 _ENUM_FIELDS = {"outcome": events.ClosedAs, "milestone": events.Milestone}

@@ -1,9 +1,10 @@
 """Hand-over on any platform: a guide moves to the colleague with the Dentally login, or someone takes it over.
 
-Conversations are keyed by user, so a guide's progress moves by two transitions: the giver's run ends (handed over,
-its step message closed) and the receiver's run starts at the same step, in the same thread, with the same
-progress; the step is posted again with the receiver's buttons, so every older button answers "not yours" (with
-"Take over", which is also how the giver takes it back). Everyone in the thread and Aldense support are told.
+Conversations are keyed by user, so a guide's progress moves by two transitions: the receiver's run starts at the
+same step, in the same thread, with the same progress, and saves with it the effect that ends the giver's run (handed
+over, its step message closed), so a crash between the two can only delay the second, never lose it. The step is
+posted again with the receiver's buttons, so every older button answers "not yours" (with "Take over", which is
+also how the giver takes it back). Everyone in the thread and Aldense support are told.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.core.messages import GuideHandedOver, Refused
+from bot.core.messages import Refused
 from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner
 from bot.core.support import SupportReports
 from bot.logs import bind_ids
 from conversations.addresses import ConversationKey
-from conversations.conversation import Conversation, Status
-from conversations.events import HandOver, TakeOver
+from conversations.conversation import Status
+from conversations.events import TakeOver
 from conversations.service import OnboardingService
 from conversations.store import StoreUnavailable
 
@@ -60,38 +61,20 @@ class HandOvers:
                 await self._tell(giver, by, Refused("a key of theirs is being checked right now"))
                 return
             at = self._service.clock()
-            ended = await self._service.handle(giver, HandOver(receiver, at))
-            if ended.refused is not None or ended.state is None:
-                reason = ended.refused.reason if ended.refused else "that guide is no longer in progress"
-                await self._tell(giver, by, Refused(reason))
-                return
-            event = TakeOver(state.user, state.step_id, state.thread_ref, dict(state.steps), state.started_at, at)
+            taken = by == receiver
+            steps = dict(state.steps)
+            event = TakeOver(state.user, state.step_id, state.thread_ref, steps, state.started_at, at, taken)
             continued = await self._service.handle(to, event)
         except StoreUnavailable:
             logger.warning("a hand-over was not made: the state store is unreachable")
             await self._tell(giver, by, Refused("Aldense Guide is temporarily unavailable — please try again"))
             return
         if continued.refused is not None or continued.state is None:
-            # Only a race (their own key check began a moment ago) lands here; the giver's run already ended.
-            logger.error("a hand-over ended the giver's run but the receiver's could not start")
+            reason = continued.refused.reason if continued.refused else "that guide is no longer in progress"
+            await self._tell(giver, by, Refused(reason))
             return
-        await self._runner.carry_out(ended)  # the giver's buttons go first
-        index = self._service.guide.index_of(state.step_id)
-        platform = self._platforms.get(giver.platform)
-        if platform is not None:
-            notice = GuideHandedOver(state.user, receiver, index, taken=by == receiver)
-            await platform.post(giver.channel, notice, thread=state.thread_ref)
-        await self._runner.carry_out(continued)  # then the step, with the receiver's buttons
-        await self._report(continued.state, state.user, receiver, index, taken=by == receiver)
-
-    async def _report(self, state_after: Conversation, giver: str, receiver: str, index: int, taken: bool) -> None:
-        platform = self._platforms.get(state_after.platform)
-        if platform is None:
-            return
-        giver_shown, receiver_shown = await platform.person(giver), await platform.person(receiver)
-        step = f"step {index + 1}/{self._service.guide.step_count}"
-        how = f"took over the guide from {giver_shown}" if taken else f"was handed the guide by {giver_shown}"
-        await self._reports.note(state_after, f":handshake: {receiver_shown} {how} at {step}.")
+        # Ends the giver's run, tells the thread and support, then posts the step with the receiver's buttons.
+        await self._runner.carry_out(continued)
 
     async def _tell(self, key: ConversationKey, user: str, message: Refused) -> None:
         platform = self._platforms.get(key.platform)

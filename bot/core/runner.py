@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core import lease
 from bot.core.messages import (
     ClosedStep,
+    GuideHandedOver,
     HelpComing,
     KeyCheckLost,
     NotAccepted,
@@ -33,6 +34,8 @@ from conversations.events import (
     CloseStep,
     ConfirmHelpComing,
     Effect,
+    EndGiverRun,
+    HandOver,
     KeyVerdict,
     Milestone,
     OpenThread,
@@ -41,6 +44,7 @@ from conversations.events import (
     Report,
     RunKeyCheck,
     StepPosted,
+    TellHandOver,
     TellReset,
     ThreadOpened,
 )
@@ -174,12 +178,36 @@ class EffectRunner:
                 await self._retiring.retire(state, Kind.REMINDER)
                 ref = await platform.post(state.channel, reminder, thread=state.thread_ref)
                 await self._retiring.remember(state, Kind.REMINDER, ref)
+            case EndGiverRun():
+                await self._end_giver_run(state, effect)
+            case TellHandOver() if (index := self.guide.position(state.step_id)) is not None:
+                await self._tell_hand_over(platform, state, effect, index)
             case TellReset():
                 await self._retiring.retire(state, Kind.REMINDER, Kind.RESULT)
                 clinic = await self._service.clinic(state.platform, state.channel)
                 kept = None if effect.disconnected or clinic is None else clinic.connection
                 await platform.post(state.channel, ResetNotice(effect.disconnected, kept), thread=state.thread_ref)
         return state
+
+    async def _end_giver_run(self, state: Conversation, effect: EndGiverRun) -> None:
+        """End the run this one continues; already ended (a recovery repeating the batch) is fine."""
+        giver = replace(state.key, user=effect.giver)
+        ended = await self._service.handle(giver, HandOver(state.user, effect.at, started_at=effect.started_at))
+        if ended.refused is not None:
+            if not ended.refused.stale:  # their own key check began a moment before: it finishes as theirs
+                logger.warning("a hand-over could not end the giver's run: %s", ended.refused.reason)
+            return
+        await self.carry_out(ended)  # the giver's buttons go
+
+    async def _tell_hand_over(
+        self, platform: ChatPlatform, state: Conversation, effect: TellHandOver, index: int
+    ) -> None:
+        notice = GuideHandedOver(effect.giver, state.user, index, taken=effect.taken)
+        await platform.post(state.channel, notice, thread=state.thread_ref)
+        giver, receiver = await platform.person(effect.giver), await platform.person(state.user)
+        how = f"took over the guide from {giver}" if effect.taken else f"was handed the guide by {giver}"
+        step = f"step {index + 1}/{self.guide.step_count}"
+        await self._reports.note(state, f":handshake: {receiver} {how} at {step}.")
 
     async def _close_step(self, platform: ChatPlatform, state: Conversation, ref: str, closed: ClosedStep) -> None:
         """Edit a step message to its closed form; a refused edit (a deleted message, say) never blocks what follows.

@@ -12,6 +12,8 @@ import pytest
 from bot.core.moves import StepButton
 from bot.fakes.slack import SlackApiSandbox
 from conversations.conversation import Conversation, Status
+from conversations.events import EndGiverRun, TakeOver
+from conversations.service import Handled
 from tests.bot.harness import ONBOARDING, message_text
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
 
@@ -101,3 +103,52 @@ async def test_take_over_then_take_back_keeps_the_place(world: PlatformWorld, ap
     assert (nurse.status, nurse.handed_to) == (Status.ABANDONED, back.user)
     assert await world.click(StepButton.DONE, mine) == 200
     await world.wait_for(lambda: next((m for m in world.thread() if m.live and m.step == 2), None))
+
+
+async def test_a_replica_that_died_between_the_two_runs_leaves_the_hand_over_for_recovery_to_finish(
+    world: PlatformWorld, api: SlackApiSandbox
+) -> None:
+    first = await world.start()
+    assert await world.click(StepButton.DONE, first) == 200
+    second = await world.wait_for(lambda: next((m for m in world.thread() if m.live and m.step == 1), None))
+    await world.idle()
+    service = world.runtime.core.service
+    giver = await state_of(world, "admin")
+
+    # What a replica does before it dies mid hand-over: the receiver's run (with its outbox) is saved, nothing else.
+    event = TakeOver(giver.user, giver.step_id, giver.thread_ref, dict(giver.steps), giver.started_at, world.clock())
+    saved = await service.handle(world.user_key("nurse"), event)
+    assert saved.batch is not None
+    assert (await state_of(world, "admin")).in_progress  # the giver's run has not ended yet...
+
+    world.clock.advance(service.outbox_grace + 1)
+    assert await world.runtime.scheduler.run_once() >= 1
+    await world.runtime.core.tasks.drain(5)
+    await live_step_other_than(world, 1, second)
+    await world.idle()
+    # ...and recovery ended it: one guide, the colleague's, with the giver's buttons gone and everyone told.
+    handed = await state_of(world, "admin")
+    assert (handed.status, handed.handed_to) == (Status.ABANDONED, world.user_key("nurse").user)
+    assert not next(m for m in world.thread() if m.ref == second.ref).live
+    assert sum("handed you the Dentally set-up" in m.text for m in world.thread()) == 1
+    await world.wait_for(lambda: any("was handed the guide by" in t for t in support_texts(api)))
+    world.clock.advance(600)
+    assert await world.runtime.scheduler.run_once() == 0  # nothing is done twice
+
+
+async def test_a_late_end_of_the_giver_leaves_a_guide_they_started_afresh_alone(
+    world: PlatformWorld, api: SlackApiSandbox
+) -> None:
+    first = await world.start()
+    await world.idle()
+    service = world.runtime.core.service
+    giver = await state_of(world, "admin")
+    # The receiver's run was saved long ago; meanwhile the giver's run ended and they started a new one.
+    late = EndGiverRun(giver.user, giver.started_at - 1, world.clock())
+    taken = TakeOver(giver.user, giver.step_id, giver.thread_ref, dict(giver.steps), giver.started_at - 1, 0.0)
+    assert first.live
+    saved = await service.handle(world.user_key("nurse"), taken)
+    assert saved.state is not None
+    await world.runtime.core.runner.carry_out(Handled(saved.state, (late,)))
+    await world.idle()
+    assert (await state_of(world, "admin")).in_progress

@@ -18,6 +18,7 @@ from conversations.events import (
     CloseStep,
     ConfirmHelpComing,
     Done,
+    EndGiverRun,
     Event,
     HandOver,
     KeySubmitted,
@@ -32,6 +33,7 @@ from conversations.events import (
     StepPosted,
     Stuck,
     TakeOver,
+    TellHandOver,
     ThreadOpened,
 )
 from conversations.guide import Guide, Step, StepAction
@@ -578,6 +580,9 @@ def test_a_hand_over_to_oneself_is_refused() -> None:
 def test_a_guide_being_checked_or_finished_cannot_be_handed_over() -> None:
     with pytest.raises(IllegalMove):
         apply(GUIDE, KEY, checking(), HandOver("U2", at=300.0))
+    with pytest.raises(IllegalMove) as ended:  # a run the giver started afresh since is not the one handed over
+        apply(GUIDE, KEY, at_step(1), HandOver("U2", at=300.0, started_at=99.0))
+    assert ended.value.stale
     handed = apply(GUIDE, KEY, at_step(1), HandOver("U2", at=300.0)).state
     with pytest.raises(IllegalMove) as refused:
         apply(GUIDE, KEY, handed, HandOver("U3", at=301.0))
@@ -598,14 +603,24 @@ def test_take_over_continues_at_the_same_step_in_the_same_thread_with_the_progre
     assert taken.state.steps == giver.steps
     assert taken.state.taken_from == "U1"
     assert taken.state.status is Status.ACTIVE
-    assert taken.effects == (PostStep(ID[2], again=True),)  # no new thread: the step goes in the giver's
+    # The giver's run ends through this run's outbox; no new thread: the step goes in the giver's.
+    assert taken.effects == (
+        EndGiverRun("U1", giver.started_at, 300.0),
+        TellHandOver("U1", taken=False),
+        PostStep(ID[2], again=True),
+    )
 
 
 def test_take_over_on_the_key_step_awaits_the_key_and_closes_the_receivers_own_step() -> None:
     own = at_step(1, ref="m-own")
-    taken = apply(GUIDE, KEY, own, TakeOver("U9", ID[KEY_STEP], "t-9", {}, 100.0, at=300.0))
+    taken = apply(GUIDE, KEY, own, TakeOver("U9", ID[KEY_STEP], "t-9", {}, 100.0, at=300.0, taken=True))
     assert taken.state.status is Status.AWAITING_KEY
-    assert taken.effects == (CloseStep(ID[1], "m-own", ClosedAs.SUPERSEDED), PostStep(ID[KEY_STEP], again=True))
+    assert taken.effects == (
+        CloseStep(ID[1], "m-own", ClosedAs.SUPERSEDED),
+        EndGiverRun("U9", 100.0, 300.0),
+        TellHandOver("U9", taken=True),
+        PostStep(ID[KEY_STEP], again=True),
+    )
     with pytest.raises(IllegalMove):
         apply(GUIDE, KEY, checking(), TakeOver("U9", ID[1], "t-9", {}, 100.0, at=300.0))
 
