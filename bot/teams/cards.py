@@ -23,6 +23,7 @@ from bot.core import copy
 from bot.core.copy import Shown
 from bot.core.key_intake import identity_of
 from bot.core.messages import Standing
+from bot.teams.messenger import Mentioning
 from conversations.connection import Connection, Decision
 from conversations.events import ClosedAs
 from conversations.guide import Guide, StepAction
@@ -258,12 +259,26 @@ def not_your_guide(owner: str, owner_name: str) -> AdaptiveCard:
     )
 
 
-def guide_handed_over(guide: Guide, giver_name: str, receiver_name: str, index: int, taken: bool) -> str:
-    """Posted in the thread when a guide moves to another person."""
+def guide_handed_over(
+    guide: Guide, giver: tuple[str, str | None], receiver: tuple[str, str | None], index: int, taken: bool
+) -> Mentioning:
+    """Posted in the thread when a guide moves to another person; each is @-mentioned when their account is known.
+
+    ``giver`` and ``receiver`` are (display name, Teams account id or None); without an account id the name is bold.
+    """
     step = f"step {index + 1} of {guide.step_count}, *{guide.steps[index].title}*"
-    giver, receiver = Shown(f"*{escape(giver_name)}*"), Shown(f"*{escape(receiver_name)}*")
-    said = copy.taken_over(giver, receiver, step) if taken else copy.handed_over(giver, receiver, step)
-    return markdown(said)
+    people: list[tuple[str, str]] = []
+
+    def shown(name: str, account: str | None) -> Shown:
+        if account is None:
+            return Shown(f"*{escape(name)}*")
+        people.append((account, escape(name)))
+        return Shown(f"<at>{escape(name)}</at>")
+
+    giver_shown, receiver_shown = shown(*giver), shown(*receiver)
+    told = copy.taken_over if taken else copy.handed_over
+    said = told(giver_shown, receiver_shown, step)
+    return Mentioning(markdown(said), tuple(people))
 
 
 def hand_over_form(owner: str, people: list[tuple[str, str]], error: str | None = None) -> AdaptiveCard:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import httpx
 from microsoft_teams.api import ApiClient
@@ -25,7 +26,16 @@ from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-Message = AdaptiveCard | str
+
+@dataclass(frozen=True, slots=True)
+class Mentioning:
+    """Markdown text that @-mentions people: each ``<at>name</at>`` in ``text`` names an (account id, name)."""
+
+    text: str
+    people: tuple[tuple[str, str], ...]
+
+
+Message = AdaptiveCard | str | Mentioning
 
 
 class UnknownConversation(LookupError):
@@ -36,6 +46,11 @@ def outgoing(message: Message) -> MessageActivityInput:
     """The activity that carries ``message`` (a card as an attachment, text as Markdown), as it is sent."""
     if isinstance(message, AdaptiveCard):
         return MessageActivityInput().add_card(message)
+    if isinstance(message, Mentioning):
+        activity = MessageActivityInput(text=message.text, text_format="markdown")
+        for account_id, name in message.people:  # Teams notifies each person a mention entity names
+            activity.add_mention(Account(id=account_id, name=name), text=name, add_text=False)
+        return activity
     return MessageActivityInput(text=message, text_format="markdown")
 
 

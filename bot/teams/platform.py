@@ -9,13 +9,12 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from microsoft_teams.cards import AdaptiveCard
 
 from bot.core.copy import inert
 from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
-from bot.teams.messenger import TeamsMessenger, UnknownConversation
+from bot.teams.messenger import Message, TeamsMessenger, UnknownConversation
 from bot.teams.render import LABEL, PictureUrl, people_in, render
 from conversations.conversation import Conversation
 from conversations.guide import Guide
@@ -57,9 +56,17 @@ class TeamsPlatform:
         """Sends through the Bot Connector."""
         return self._messenger
 
-    async def _render(self, message: Outgoing) -> AdaptiveCard | str:
-        names = {user: await self._messenger.directory.name(user) for user in people_in(message)}
-        return render(message, self._guide, self._picture_url, lambda user: names.get(user, "someone"))
+    async def _render(self, message: Outgoing) -> Message:
+        names: dict[str, str] = {}
+        accounts: dict[str, str | None] = {}
+        for user in people_in(message):
+            try:
+                person = await self._messenger.directory.person(user)
+            except StoreUnavailable:
+                person = None
+            names[user] = person.name if person else "a clinic user"
+            accounts[user] = person.account_id if person else None
+        return render(message, self._guide, self._picture_url, lambda user: names.get(user, "someone"), accounts.get)
 
     async def post(self, channel: str, message: Outgoing, thread: str | None = None) -> str:
         """Post ``message`` in the conversation (in the thread under ``thread`` where it has threads)."""

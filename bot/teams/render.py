@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from microsoft_teams.cards import AdaptiveCard
-
 from bot.core import copy
 from bot.core import messages as m
 from bot.teams import cards
+from bot.teams.messenger import Message
 from conversations.guide import Guide, Step
 
 PictureUrl = Callable[[Step], str | None]
 Names = Callable[[str], str]
+Accounts = Callable[[str], str | None]
 
 LABEL = "Microsoft Teams"
 
 
-def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Names) -> AdaptiveCard | str:
-    """``message`` as a card or markdown; ``name`` gives a person's display name (Teams cannot mention by id)."""
+def render(
+    message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Names, account: Accounts = lambda _: None
+) -> Message:
+    """``message`` as a card or markdown; ``name`` gives a person's display name, ``account`` their Teams account id.
+
+    Only a hand-over @-mentions people (each is invited or told); elsewhere a name is shown, never mentioned.
+    """
     match message:
         case m.Kickoff():
             return cards.kickoff(guide, welcome=message.welcome_name)
@@ -62,9 +67,9 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl, name: Nam
         case m.NotYourGuide():
             return cards.not_your_guide(message.owner, name(message.owner))
         case m.GuideHandedOver():
-            return cards.guide_handed_over(
-                guide, name(message.giver), name(message.receiver), message.index, message.taken
-            )
+            giver = (name(message.giver), account(message.giver))
+            receiver = (name(message.receiver), account(message.receiver))
+            return cards.guide_handed_over(guide, giver, receiver, message.index, message.taken)
         case m.StaleClick():
             return cards.markdown(copy.stale_click(guide, message.current_index, message.reason))
         case m.Refused():

@@ -118,6 +118,10 @@ class PlatformWorld(Protocol):
         """What the bot posted for everyone under ``root``, oldest first."""
         ...
 
+    def mentioned_in_thread(self, who: str) -> bool:
+        """Whether a message the bot posted in the admin's thread @-mentions ``who`` (the platform notifies them)."""
+        ...
+
     def user_key(self, who: str) -> ConversationKey:
         """The guide key of ``who`` (``admin`` or ``nurse``) in the clinic channel."""
         ...
@@ -237,6 +241,11 @@ class SlackWorld:
         delivery = await self.driver.post_message(ADMIN, CLINIC, text, thread_ts=thread)
         assert delivery.status_code == 200
         return thread or str(delivery.payload["event"]["ts"])
+
+    def mentioned_in_thread(self, who: str) -> bool:
+        """A ``<@U…>`` in the raw text of a thread reply."""
+        user = self.user_key(who).user
+        return any(f"<@{user}>" in m.text for o in self.openers() for m in self.api.thread(CLINIC, o.ref)[1:])
 
     def bot_replies(self, root: str) -> list[str]:
         """The bot's replies in the thread under ``root``."""
@@ -390,6 +399,17 @@ class TeamsWorldView:
         activity = self.driver.activity("message", "admin", self.where, thread=thread, text=text, textFormat="plain")
         assert (await self.driver.post(activity)).status_code == 200
         return thread or str(activity["id"])
+
+    def mentioned_in_thread(self, who: str) -> bool:
+        """A mention entity naming ``who``'s account on an untargeted thread reply."""
+        account = self.driver.world.member(who).account_id
+        return any(
+            entity.get("type") == "mention" and (entity.get("mentioned") or {}).get("id") == account
+            for opener in self.openers()
+            for m in self.driver.connector.messages(self.where.id, opener.ref)
+            if m.targeted_to is None
+            for entity in m.body.get("entities") or []
+        )
 
     def bot_replies(self, root: str) -> list[str]:
         """The untargeted messages the bot posted in the thread under ``root``."""

@@ -15,6 +15,7 @@ from bot.slack import render as slack
 from bot.slack.mrkdwn import escape as slack_escape
 from bot.teams import cards
 from bot.teams import render as teams
+from bot.teams.messenger import Mentioning
 from conversations.connection import Connection, Decision, Identity, StoredCredential
 from conversations.events import ClosedAs
 from conversations.guide import Step, load_guide
@@ -123,9 +124,11 @@ def slack_lines(message: m.Outgoing) -> list[str]:
 
 
 def teams_lines(message: m.Outgoing) -> list[str]:
-    shown = teams.render(message, GUIDE, picture_url, lambda user: NAMES[user])
+    shown = teams.render(message, GUIDE, picture_url, lambda user: NAMES[user], lambda user: f"29:{user}")
     if isinstance(shown, str):
         texts = [shown]
+    elif isinstance(shown, Mentioning):  # a mention shows as the person's name
+        texts = [re.sub(r"<at>(.*?)</at>", r"\1", shown.text)]
     else:
         dumped: dict[str, Any] = AdaptiveCard.model_dump(shown, by_alias=True, exclude_none=True)
         texts = [element["text"] for element in dumped["body"] if element["type"] == "TextBlock"]

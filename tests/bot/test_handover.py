@@ -56,6 +56,7 @@ async def test_a_hand_over_mid_guide_keeps_progress_and_only_the_colleague_can_m
     # The giver's step message lost its buttons; the colleague is invited in the same thread.
     assert not next(m for m in world.thread() if m.ref == second.ref).live
     assert any("handed you the Dentally set-up" in m.text for m in world.thread())
+    assert world.mentioned_in_thread("nurse")  # the platform notifies the colleague
     giver, receiver = await state_of(world, "admin"), await state_of(world, "nurse")
     assert (giver.status, giver.handed_to) == (Status.ABANDONED, receiver.user)
     assert receiver.taken_from == giver.user

@@ -123,6 +123,20 @@ def _card_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _mention_problem(body: dict[str, Any]) -> str | None:
+    """Why Teams would refuse the activity's mentions: each names an account and its ``<at>`` text is in the text."""
+    for entity in body.get("entities") or []:
+        if not isinstance(entity, dict) or entity.get("type") != "mention":
+            continue
+        mentioned = entity.get("mentioned") or {}
+        if not isinstance(mentioned, dict) or not mentioned.get("id"):
+            return "a mention names no account"
+        said = entity.get("text")
+        if not isinstance(said, str) or not said.startswith("<at>") or said not in str(body.get("text") or ""):
+            return "a mention's text is not in the message"
+    return None
+
+
 def base_of(conversation_id: str) -> tuple[str, str | None]:
     """The conversation id without ``;messageid=…`` and the thread root it named, if any."""
     base, _, rest = conversation_id.partition(";messageid=")
@@ -196,6 +210,8 @@ class TeamsConnector:
             return JSONResponse({"error": {"code": "Refused"}}, status_code=self.refuse_with)
         if self.refuse_targeted and request.query_params.get("isTargetedActivity") == "true":
             return JSONResponse({"error": {"code": "BadArgument", "message": "no targeted messages"}}, status_code=400)
+        if body is not None and (problem := _mention_problem(body)):
+            return JSONResponse({"error": {"code": "BadArgument", "message": problem}}, status_code=400)
         return None
 
     async def _create(self, request: Request) -> Response:
