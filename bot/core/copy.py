@@ -540,6 +540,7 @@ def key_exposed(fingerprint: str, stored: bool) -> str:
 HAND_OVER_BUTTON = "Someone else has the Dentally login"
 TAKE_OVER_BUTTON = "Take over"
 HAND_OVER_PICK = "Who has the Dentally admin login? They'll carry on from this step, in this thread."
+HAND_OVER_NOT_IN_CHANNEL = "They aren't in this channel, so they can't see the guide. Add them to the channel first."
 
 
 def handed_over(giver: str, receiver: str, step: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.core import copy
 from bot.core.listening import Heard
 from bot.core.messages import HelpText, Kickoff
 from bot.core.moves import StepButton
@@ -26,6 +27,8 @@ from conversations.schema import IncompatibleRecord
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
+
+_MEMBER_PAGES = 10  # 2,000 members: a clinic channel is far smaller; past that the hand-over is let through
 
 
 def register(app: AsyncApp, ctx: BotContext) -> None:
@@ -94,8 +97,12 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         if isinstance(picked, dict):
             await ack(response_action="errors", errors=picked)
             return
-        await ack()
         channel, user, colleague = picked
+        if await handlers.outside_channel(channel, colleague):
+            # Slack's user picker lists the whole workspace; a guide can only go to someone who can see its thread.
+            await ack(response_action="errors", errors={modals.BLOCK_COLLEAGUE: copy.HAND_OVER_NOT_IN_CHANNEL})
+            return
+        await ack()
         ctx.tasks.spawn(handlers.hand_over(channel, user, colleague), name="hand_over")
 
     @app.action(blocks.ACTION_TAKE_OVER)
@@ -403,6 +410,21 @@ class _Handlers:
         if colleague == self.ctx.workspace.bot_user_id:
             return {modals.BLOCK_COLLEAGUE: "Pick a person: I can't log in to Dentally."}
         return target[0], user, colleague
+
+    async def outside_channel(self, channel: str, user: str) -> bool:
+        """Whether ``user`` is known not to be in ``channel`` (False when Slack will not say)."""
+        cursor = None
+        try:
+            for _ in range(_MEMBER_PAGES):
+                page = await self.ctx.client.conversations_members(channel=channel, limit=200, cursor=cursor)
+                if user in (page.get("members") or []):
+                    return False
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return True
+        except SlackApiError as exc:
+            logger.warning("conversations.members failed for a hand-over: %s", calls.slack_error(exc))
+        return False
 
     async def hand_over(self, channel: str, user: str, colleague: str) -> None:
         """``user`` hands their guide in ``channel`` to ``colleague``."""

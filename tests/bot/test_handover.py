@@ -9,13 +9,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.core import copy
 from bot.core.moves import StepButton
 from bot.fakes.slack import SlackApiSandbox
+from bot.fakes.slack.workspace import ADMIN, User
+from bot.slack import blocks, modals
 from conversations.conversation import Conversation, Status
 from conversations.events import EndGiverRun, TakeOver
 from conversations.service import Handled
 from tests.bot.harness import ONBOARDING, message_text
-from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
+from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, SlackWorld, platform_world
 
 
 @pytest.fixture(params=PLATFORMS)
@@ -153,3 +156,23 @@ async def test_a_late_end_of_the_giver_leaves_a_guide_they_started_afresh_alone(
     await world.runtime.core.runner.carry_out(Handled(saved.state, (late,)))
     await world.idle()
     assert (await state_of(world, "admin")).in_progress
+
+
+async def test_slack_refuses_a_hand_over_to_someone_outside_the_channel_in_the_form(
+    api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> None:
+    async with platform_world("slack", api, state_url, dentally_url) as world:
+        assert isinstance(world, SlackWorld)
+        outsider = api.workspace.add_user(User("U0OUTSIDE", api.workspace.installing_team_id, "kim", "Kim Lee"))
+        first = await world.start()
+        assert (await world.driver.click(ADMIN, first.ref, blocks.ACTION_HAND_OVER)).status_code == 200
+        view = await world.wait_for(lambda: world.driver.open_view(ADMIN))
+        # Slack's picker lists the whole workspace; the form says why someone outside the channel can't take it.
+        refused = await world.driver.submit_view(ADMIN, view, {modals.BLOCK_COLLEAGUE: outsider.id})
+        assert refused.ack == {
+            "response_action": "errors",
+            "errors": {modals.BLOCK_COLLEAGUE: copy.HAND_OVER_NOT_IN_CHANNEL},
+        }
+        await world.idle()
+        assert (await state_of(world, "admin")).in_progress
+        assert not any("handed you the Dentally set-up" in m.text for m in world.thread())
