@@ -106,7 +106,9 @@ _SAMPLES: Final[tuple[tuple[str, RegionId, tuple[str, ...], str], ...]] = (
     ("user_read_only", "uk", ("user:read",), "User Read only (the first key dentally-calibrate asks for)"),
     ("au_all_scopes", "au", _REQUIRED + _CLINIC, "every scope, on Australia & New Zealand"),
     ("ca_all_scopes", "ca", _REQUIRED + _CLINIC, "every scope, on Canada"),
+    ("colleague_all_scopes", "uk", _REQUIRED + _CLINIC, "every scope, by another Dentally user of the same practice"),
 )
+_COLLEAGUE_USER: Final = 5  # Maple Leaf's second Dentally user, who made ``colleague_all_scopes``
 
 
 def sample_keys() -> dict[str, SandboxKey]:
@@ -117,7 +119,14 @@ def sample_keys() -> dict[str, SandboxKey]:
         can do. ``expired`` is an all-scopes key that has expired.
     """
     keys = {
-        name: SandboxKey(name, _sample_key_value(name), description, region, scopes, user_id=_REGION_USER[region])
+        name: SandboxKey(
+            name,
+            _sample_key_value(name),
+            description,
+            region,
+            scopes,
+            user_id=_COLLEAGUE_USER if name.startswith("colleague") else _REGION_USER[region],
+        )
         for name, region, scopes, description in _SAMPLES
     }
     keys["expired"] = SandboxKey(
@@ -208,6 +217,7 @@ _USERS: Final[Mapping[int, _User]] = {
         _user(2, "Liam", "Okafor", "liam@harbourside-dental.example", "au"),
         _user(3, "Sophie", "Tremblay", "sophie@prairiesmile.example", "ca"),
         _user(4, "Sam", "Tester", "sam@sandbox.example", "sandbox"),
+        _user(5, "Tom", "Baker", "tom.baker@mapleleaf-dental.example", "uk"),
     )
 }
 _REGION_USER: Final[Mapping[RegionId, int]] = {"uk": 1, "au": 2, "ca": 3, "sandbox": 4}

@@ -29,6 +29,7 @@ HOUR = 3600.0
 MAPLE = KEYS["all_scopes"].key  # Priya Shah at Maple Leaf Dental (UK)
 MAPLE_AGAIN = KEYS["no_clinic_scopes"].key  # the same Dentally user and practice, another key
 HARBOUR = KEYS["au_all_scopes"].key  # Harbourside Dental Studio (Australia & New Zealand)
+MAPLE_COLLEAGUE = KEYS["colleague_all_scopes"].key  # Maple Leaf Dental, made by another Dentally user
 
 
 @pytest.fixture(params=PLATFORMS)
@@ -228,6 +229,44 @@ async def test_a_new_key_of_the_same_practice_and_user_replaces_the_old_one_clea
     assert record.connection.pending is None
     await staff.driver.wait_for(lambda: any("replaced the key" in t for t in staff.thread_texts()))
     assert not any(support_blocks.ACTION_ACCEPT_KEY in str(m.blocks) for m in staff.thread_messages())
+
+
+async def test_a_key_of_the_same_practice_by_another_dentally_user_waits_for_staff(
+    world: PlatformWorld, clinic: ClinicSide, staff: Staff
+) -> None:
+    await connected_by_jane(clinic)
+    old = await world.runtime.core.service.clinic(world.name, world.key.channel)
+    assert old is not None
+    assert old.connection is not None
+    await clinic.start("priya")
+    note = await world.wait_for(
+        lambda: next((n for n in clinic.notes("priya") if "Replace the key" in n.buttons), None)
+    )
+    await clinic.press("priya", note, "Replace the key")
+    await world.wait_for(lambda: any("Enter the key privately" in s.buttons for s in clinic.thread("priya")))
+    shown = await clinic.enter_key("priya", MAPLE_COLLEAGUE, "uk")
+    # The same practice, but another person's Dentally access: only Aldense staff may swap whose key is used.
+    assert "Aldense team confirms" in shown
+    assert "Dentally is connected!" not in shown
+    alert = await staff.held_alert()
+    assert "Tom Baker" in str(alert.blocks)
+    await world.idle()
+    record = await world.runtime.core.service.clinic(world.name, world.key.channel)
+    assert record is not None
+    assert record.connection is not None
+    assert record.connection.fingerprint == old.connection.fingerprint
+    assert record.connection.connected_by == clinic.user_id("jane")
+    assert record.connection.pending is not None
+
+    await staff.decide(STAFF, accepted=True)
+    await world.wait_for(lambda: next((s for s in clinic.thread("priya") if "confirmed the new key" in s.text), None))
+    await world.idle()
+    record = await world.runtime.core.service.clinic(world.name, world.key.channel)
+    assert record is not None
+    assert record.connection is not None
+    assert record.connection.connected_by == clinic.user_id("priya")
+    assert record.connection.identity.practice_name == "Maple Leaf Dental"
+    assert record.connection.pending is None
 
 
 async def test_old_buttons_retire_after_success_and_a_late_click_says_this_is_done(
