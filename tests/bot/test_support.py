@@ -294,8 +294,9 @@ async def test_app_home_shows_staff_the_funnel_and_others_an_explanation(world: 
     home = await world.driver.wait_for(lambda: world.driver.home(STAFF))
     text = json.dumps(home.payload)
     assert "Funnel" in text
-    assert "Latest verifications" in text
+    assert "Connections" in text
     assert "Maple Leaf Dental" in text
+    assert "Connected · Priya Shah at Maple Leaf Dental" in json.dumps(home.payload, ensure_ascii=False)
     await world.driver.open_home(ADMIN)
     other = await world.driver.wait_for(lambda: world.driver.home(ADMIN))
     assert "Funnel" not in json.dumps(other.payload)

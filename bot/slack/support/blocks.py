@@ -8,14 +8,14 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.clinics import ClinicView, duration, last_check, outcome
+from bot.core.clinics import ClinicView, connection_line, duration, last_check, outcome, pending_line
 from bot.core.copy import Shown, moment
 from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
 from bot.slack.mrkdwn import escape
 from bot.slack.platform import PLATFORM as SLACK
 from conversations.clinic import Clinic
-from conversations.connection import Decision, Identity, StoredCredential
+from conversations.connection import Connection, ConnectionState, Decision, Identity, StoredCredential
 from conversations.conversation import Conversation, Status
 from conversations.guide import Guide
 from dentally.regions import parse_region, region_label
@@ -452,7 +452,7 @@ def forget_tells_clinic(view: dict[str, Any]) -> bool:
 def home_for_staff(
     guide: Guide, conversations: Sequence[Conversation], views: Sequence[ClinicView], now: float
 ) -> dict[str, Any]:
-    """The App Home dashboard: the funnel, clinics stuck or idle longest, latest verifications."""
+    """The App Home dashboard: the funnel, clinics stuck or idle longest, the clinics' Dentally connections."""
     reached = [sum(1 for c in conversations if step.id in c.steps) for step in guide.steps]
     rows = []
     for index, step in enumerate(guide.steps):
@@ -468,13 +468,14 @@ def home_for_staff(
         f"{duration(now - v.idle_since())} · {outcome(v)}"
         for v in waiting
     )
-    credentials = sorted(
-        ((name(v.clinic), v.clinic.credential) for v in views if v.clinic.credential is not None),
-        key=lambda pair: -pair[1].verified_at,
+    connections = sorted(
+        ((v, v.clinic.connection) for v in views if v.clinic.connection is not None),
+        key=lambda pair: (_settled(pair[1]), -pair[1].connected_at),
     )[:8]
-    verified_lines = "\n".join(
-        f"*{shown}* · {when(credential.verified_at)} · key `…{credential.fingerprint}`"
-        for shown, credential in credentials
+    connection_lines = "\n".join(
+        f"*{name(v.clinic)}* · {connection_line(v, connection)}"
+        + (f"\n{pending}" if (pending := pending_line(v, connection)) else "")
+        for v, connection in connections
     )
     return {
         "type": "home",
@@ -495,10 +496,24 @@ def home_for_staff(
             {"type": "divider"},
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": "*Latest verifications*\n" + (verified_lines or "_None yet._")},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*Connections* (needing attention first)\n" + (connection_lines or "_None yet._"),
+                },
             },
         ],
     }
+
+
+def _settled(connection: Connection) -> bool:
+    """Whether a connection needs nobody: connected, nothing pending, its key neither exposed nor unreadable."""
+    key = connection.key
+    return (
+        connection.state is ConnectionState.CONNECTED
+        and connection.pending is None
+        and key.exposed_at is None
+        and key.undecryptable_at is None
+    )
 
 
 def home_for_others() -> dict[str, Any]:
