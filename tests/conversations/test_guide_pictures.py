@@ -69,7 +69,8 @@ def test_committed_picture_exists_and_is_a_png_of_the_right_size(name: str) -> N
 def drawing_script() -> ModuleType:
     """The drawing script as a module, to ask each drawing what it shows (it keeps its words in ``info``)."""
     spec = importlib.util.spec_from_file_location("draw_dentally_guide", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up while being made
     spec.loader.exec_module(module)
