@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ class Step:
     image: str
     alt: str
     action: StepAction = StepAction.NEXT
+    seconds: int = 60
+    """About how long the step takes a first-timer (from the guide's ``step_seconds``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,10 @@ class Guide:
             if step.id == step_id:
                 return index
         return None
+
+    def seconds_left(self, index: int) -> int:
+        """About how long step ``index`` (0-based) and every step after it take."""
+        return sum(step.seconds for step in self.steps[index:])
 
     def image_path(self, step: Step) -> Path:
         """Where the picture of ``step`` is on disk."""
@@ -147,7 +153,7 @@ class _GuideReader:
             minutes = 5
         title = self._text(raw, "title", "guide", limit=self._limits.title)
         summary = self._text(raw, "summary", "guide", limit=self._limits.summary)
-        steps = self._steps(raw.get("steps"))
+        steps = self._timed(self._steps(raw.get("steps")), raw, minutes)
         new_key_step = raw.get("new_key_step", steps[0].id if steps else "")
         if steps and new_key_step not in {step.id for step in steps}:
             self._problem("guide", f"new_key_step names unknown step {new_key_step!r}")
@@ -195,6 +201,34 @@ class _GuideReader:
             steps.append(step)
         self._check_ending(steps)
         return steps
+
+    def _timed(self, steps: list[Step], raw: dict[str, Any], minutes: int) -> list[Step]:
+        """Steps with their ``step_seconds``; without that map, ``estimated_minutes`` is shared out evenly."""
+        estimates = raw.get("step_seconds")
+        if estimates is None:
+            even = max(1, round(minutes * 60 / len(steps))) if steps else 60
+            return [replace(step, seconds=even) for step in steps]
+        if not isinstance(estimates, dict):
+            self._problem("guide", "step_seconds must map each step id to a whole number of seconds")
+            return steps
+        known = {step.id for step in steps}
+        for unknown in sorted(str(name) for name in estimates if name not in known):
+            self._problem("guide", f"step_seconds names unknown step {unknown!r}")
+        timed: list[Step] = []
+        for step in steps:
+            seconds = estimates.get(step.id)
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or not 1 <= seconds <= 3600:
+                self._problem(f"step {step.id!r}", "step_seconds needs a whole number of seconds from 1 to 3600")
+                seconds = step.seconds
+            timed.append(replace(step, seconds=seconds))
+        total = sum(step.seconds for step in timed)
+        # The kick-off promises estimated_minutes and each step counts down from it: the two must agree.
+        if max(1, round(total / 60)) != minutes:
+            self._problem(
+                "guide",
+                f"step_seconds add up to about {max(1, round(total / 60))} minutes but estimated_minutes is {minutes}",
+            )
+        return timed
 
     def _check_ending(self, steps: list[Step]) -> None:
         for step in steps[:-1]:

@@ -1,4 +1,11 @@
-"""Draw the nine step pictures of the Dentally key guide as clean, deterministic PNG illustrations."""
+"""Draw the nine step pictures of the Dentally key guide as clean, deterministic PNG illustrations.
+
+They are drawn, not screenshots: Dentally's screens as the original guide recorded them (scope names such as
+"appointment : create" under a group box "appointment"; the Purpose field's own placeholder), and our key form as our
+Slack modal renders it (its words come from ``bot.slack.modals.key_modal``). A real screenshot saved under the same
+file name replaces any of them (README.md, "Pictures"). Every drawing keeps the words it drew in ``image.info``
+under ``DRAWN`` so tests can check what each picture says.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image, ImageDraw, ImageFont
+
+from bot.slack.modals import key_modal
 
 W, H = 1200, 675
 SCALE = 2  # draw at twice the size and downsample, for smooth edges on shapes and rings
@@ -18,6 +27,28 @@ SCALE = 2  # draw at twice the size and downsample, for smooth edges on shapes a
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "conversations" / "guides" / "dentally-key" / "images"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+DRAWN = "drawn"  # image.info key: the words a drawing shows, in the order drawn
+
+# Dentally's new-token form, as the original guide recorded it.
+PURPOSE_PLACEHOLDER = (
+    "e.g., Integration with our appointment booking system, automated patient data sync, reporting, etc."
+)
+PURPOSE_VALUE = "Connect appointment bookings with Aldense"
+SOFTWARE_VALUE = "Aldense"
+# Dentally lists a token's permissions by scope name; a group box ("appointment") ticks every scope under it.
+PERMISSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("user", ("user : read",)),
+    ("appointment", ("appointment : read", "appointment : create", "appointment : update", "appointment : delete")),
+    ("patient", ("patient : read",)),
+)
+NEEDED_GROUP = "appointment"
+NEEDED_SCOPES = (
+    "user : read",
+    "appointment : read",
+    "appointment : create",
+    "appointment : update",
+    "appointment : delete",
+)
 
 RGB = tuple[int, int, int]
 Box = tuple[float, float, float, float]
@@ -74,6 +105,7 @@ class Canvas:
     def __init__(self, background: RGB = PAGE) -> None:
         self.img = Image.new("RGB", (W * SCALE, H * SCALE), background)
         self.draw = ImageDraw.Draw(self.img)
+        self.words: list[str] = []
 
     @staticmethod
     def _xy(values: Sequence[float]) -> list[float]:
@@ -116,6 +148,19 @@ class Canvas:
         self, x: float, y: float, s: str, size: int, fill: RGB = INK, style: Style = "regular", anchor: str = "lm"
     ) -> None:
         self.draw.text((x * SCALE, y * SCALE), s, font=font(size * SCALE, style), fill=fill, anchor=anchor)
+        self.words.append(s)
+
+    def wrapped(self, x: float, y: float, s: str, size: int, width: float, fill: RGB = INK, gap: float = 1.35) -> float:
+        """Draw ``s`` word-wrapped to ``width`` with its first line's middle at ``y``; returns the last line's y."""
+        lines: list[str] = []
+        for word in s.split():
+            if lines and self.text_width(f"{lines[-1]} {word}", size) <= width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        for i, line in enumerate(lines):
+            self.text(x, y + i * size * gap, line, size, fill)
+        return y + (len(lines) - 1) * size * gap
 
     @staticmethod
     def text_width(s: str, size: int, style: Style = "regular") -> float:
@@ -420,7 +465,9 @@ def finish(c: Canvas, focus: Focus) -> Image.Image:
     """Apply the focus, downsample to 1200x675 and reduce to a palette image."""
     apply_focus(c, focus)
     small = c.img.resize((W, H), Image.Resampling.LANCZOS)
-    return small.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    picture = small.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    picture.info[DRAWN] = tuple(c.words)
+    return picture
 
 
 # --- the nine screens ---
@@ -540,69 +587,71 @@ def draw_generate_token() -> Image.Image:
 def draw_describe_token() -> Image.Image:
     c = settings_screen("Developer")
     x0, x1 = CONTENT_L, CONTENT_R
-    card(c, (x0, 160, x1, 618))
-    c.text(x0 + 32, 202, "New personal token", 28, INK, "bold")
-    field_label(c, x0 + 32, 254, "Purpose")
-    text_field(c, (x0 + 32, 274, x1 - 32, 334), "Connect appointment bookings with Aldense")
-    field_label(c, x0 + 32, 376, "Software name")
-    text_field(c, (x0 + 32, 396, x0 + 560, 452), "Aldense")
-    divider(c, x0, x1, 494)
-    cont = button(c, x1 - 32, 528, "Continue", align="right")
-    button(c, cont[0] - 20, 528, "Cancel", primary=False, align="right")
+    card(c, (x0, 152, x1, 628))
+    c.text(x0 + 32, 190, "New personal token", 28, INK, "bold")
+    field_label(c, x0 + 32, 236, "Purpose")
+    purpose = (x0 + 32, 256, x1 - 32, 338)
+    c.rect(purpose, WHITE, radius=8, outline=BOX_EDGE, width=2)
+    c.wrapped(purpose[0] + 18, purpose[1] + 24, PURPOSE_PLACEHOLDER, 22, purpose[2] - purpose[0] - 36, PLACEHOLDER)
+    c.text(x0 + 32, 356, f"Type: {PURPOSE_VALUE}", 22, ACCENT, "bold")
+    field_label(c, x0 + 32, 404, "Software name")
+    software = (x0 + 32, 424, x0 + 560, 480)
+    text_field(c, software, "software name", placeholder=True)
+    c.text(x0 + 32, 498, f"Type: {SOFTWARE_VALUE}", 22, ACCENT, "bold")
+    divider(c, x0, x1, 530)
+    cont = button(c, x1 - 32, 552, "Continue", align="right")
+    button(c, cont[0] - 20, 552, "Cancel", primary=False, align="right")
     return finish(
         c,
         Focus(
             5,
             "Fill in both, then click Continue",
             rings=(cont,),
-            caption_at=(x0 + 32, 526),
-            spotlights=((x0, 160, x1, 618),),
+            caption_at=(x0 + 32, 550),
+            spotlights=((x0, 152, x1, 628),),
         ),
     )
 
 
-PERMISSION_COLUMNS = ("Read", "Create", "Update", "Delete")
-PERMISSION_X = (640, 780, 920, 1060)
-
-
-def permission_row(c: Canvas, y: float, resource: str, ticked: Sequence[bool]) -> list[Box]:
-    c.text(CONTENT_L + 32, y, resource, 24, INK)
-    return [checkbox(c, x, y, tick) for x, tick in zip(PERMISSION_X, ticked, strict=True)]
+def permission_group(
+    c: Canvas, y: float, group: str, scopes: Sequence[str], ticked: bool
+) -> tuple[Box, list[Box], float]:
+    """A group box ("☐ appointment") with its scopes listed under it: the group's box, the scopes' and the next y."""
+    box = checkbox(c, CONTENT_L + 52, y, ticked)
+    c.text(CONTENT_L + 84, y, group, 24, INK, "bold")
+    scope_boxes = []
+    for i, scope in enumerate(scopes, start=1):
+        scope_boxes.append(checkbox(c, CONTENT_L + 100, y + i * 40, ticked, size=28))
+        c.text(CONTENT_L + 128, y + i * 40, scope, 22, INK, "mono")
+    return box, scope_boxes, y + (len(scopes) + 1) * 40 + 8
 
 
 def draw_tick_permissions() -> Image.Image:
     c = settings_screen("Developer")
-    card(c, (CONTENT_L, 160, CONTENT_R, 590))
-    c.text(CONTENT_L + 32, 200, "Permissions", 28, INK, "bold")
-    for x, name in zip(PERMISSION_X, PERMISSION_COLUMNS, strict=True):
-        c.text(x, 250, name, 22, MUTED, "bold", anchor="mm")
-    none = (False, False, False, False)
-    rows = (
-        ("Appointment", (True, True, True, True)),
-        ("Invoice", none),
-        ("Patient", none),
-        ("Practitioner", none),
-        ("User", (True, False, False, False)),
-    )
-    boxes: dict[str, list[Box]] = {}
-    for i, (resource, ticked) in enumerate(rows):
-        y = 308 + i * 62
-        divider(c, CONTENT_L + 32, CONTENT_R - 32, y - 31)
-        boxes[resource] = permission_row(c, y, resource, ticked)
-    appointment = (
-        boxes["Appointment"][0][0],
-        boxes["Appointment"][0][1],
-        boxes["Appointment"][-1][2],
-        boxes["Appointment"][-1][3],
-    )
+    card(c, (CONTENT_L, 152, CONTENT_R, 636))
+    c.text(CONTENT_L + 32, 186, "Permissions", 28, INK, "bold")
+    y = 236.0
+    rows: dict[str, tuple[Box, list[Box], float, float]] = {}
+    for group, scopes in PERMISSION_GROUPS:
+        top = y
+        box, scope_boxes, y = permission_group(c, y, group, scopes, ticked=group in ("user", NEEDED_GROUP))
+        rows[group] = (box, scope_boxes, top, y)
+    group_box, _, top, bottom = rows[NEEDED_GROUP]
+    user_read, user_top, user_bottom = rows["user"][1][0], rows["user"][2], rows["user"][3]
+    c.text(CONTENT_L + 520, (top + bottom) / 2 - 20, "Ticking \u201cappointment\u201d", 24, ACCENT, "bold")
+    c.text(CONTENT_L + 520, (top + bottom) / 2 + 14, "ticks all four at once", 24, ACCENT, "bold")
     return finish(
         c,
         Focus(
             6,
-            "Tick these 5 boxes",
-            rings=(appointment, boxes["User"][0]),
-            caption_at=(CONTENT_L, 602),
-            spotlights=((CONTENT_L, 160, CONTENT_R, 590),),
+            "Tick user : read and the appointment box",
+            rings=(group_box, user_read),
+            caption_at=(CONTENT_R, 600),
+            caption_align="right",
+            spotlights=(
+                (CONTENT_L + 24, user_top - 24, CONTENT_L + 480, user_bottom - 24),
+                (CONTENT_L + 24, top - 24, CONTENT_L + 1000, bottom - 24),
+            ),
         ),
     )
 
@@ -611,13 +660,13 @@ def draw_save_token() -> Image.Image:
     c, _ = app_screen("Settings", "settings")
     card(c, (CONTENT_L, 100, CONTENT_R, 506))  # scrolled: its top is hidden under the tabs
     tab_bar(c, "Developer")
-    none = (False, False, False, False)
-    rows = (("Patient", none), ("Practitioner", none), ("User", (True, False, False, False)))
-    for i, (resource, ticked) in enumerate(rows):
-        y = 186 + i * 70
-        if i:
-            divider(c, CONTENT_L + 32, CONTENT_R - 32, y - 35)
-        permission_row(c, y, resource, ticked)
+    # Scrolled: only the last appointment scopes and the groups after them are still in sight.
+    for i, scope in enumerate(PERMISSION_GROUPS[1][1][-2:]):
+        checkbox(c, CONTENT_L + 100, 170 + i * 40, True, size=28)
+        c.text(CONTENT_L + 128, 170 + i * 40, scope, 22, INK, "mono")
+    y = 258.0
+    for group, scopes in PERMISSION_GROUPS[2:]:
+        _, _, y = permission_group(c, y, group, scopes, ticked=False)
     divider(c, CONTENT_L, CONTENT_R, 400)
     save = button(c, CONTENT_R - 32, 424, "Save", align="right")
     button(c, save[0] - 20, 424, "Back", primary=False, align="right")
@@ -640,12 +689,14 @@ def draw_copy_key() -> Image.Image:
     copy = button(c, x1 - 40, 272, "Copy", align="right", icon=icon_copy)
     text_field(c, (x0 + 40, 272, copy[0] - 16, 328), "•" * 18, style="mono", size=26)
     divider(c, x0, x1, 380)
-    button(c, x1 - 40, 420, "Close", primary=False, align="right")
+    c.text(x0 + 40, 424, "Keep this window open until", 20, ACCENT, "bold")
+    c.text(x0 + 40, 454, "Aldense says you're connected.", 20, ACCENT, "bold")
+    button(c, x1 - 40, 412, "Close", primary=False, align="right")
     return finish(
         c,
         Focus(
             8,
-            "Click Copy, then Close",
+            "Click Copy and keep this open",
             rings=(copy,),
             caption_at=(W / 2, 556),
             caption_align="center",
@@ -679,35 +730,54 @@ def chat_background(c: Canvas) -> None:
     button(c, left + 68, 460, "Enter the key privately", primary=False)
 
 
+def slack_text(markdown: str) -> str:
+    """Slack mrkdwn as it reads on screen: no bold or italic marks, short codes as the picture draws them."""
+    return markdown.replace("*", "").replace("_", "").replace(":lock:", "").strip()
+
+
+def key_form_view() -> dict[str, Any]:
+    """Our key form exactly as the bot opens it in Slack (ids are placeholders; nothing here is sent anywhere)."""
+    return key_modal("C0CLINIC", "U0ADMIN", min_length=20, max_length=200, region="detect")
+
+
 def draw_enter_key() -> Image.Image:
+    view = key_form_view()
+    intro, region, key, footnote = view["blocks"]
     c = Canvas(WHITE)
     chat_background(c)
     c.shade(BACKDROP_ALPHA)
-    x0, x1 = CHAT_SIDEBAR_W + 256, CHAT_SIDEBAR_W + 776
-    c.rect((x0, 40, x1, 566), WHITE, radius=14)
-    c.text(x0 + 32, 94, "Dentally key", 30, INK, "bold")
-    cross(c, x1 - 44, 94, MUTED)
-    divider(c, x0, x1, 146)
-    field_label(c, x0 + 32, 186, "Region")
-    text_field(c, (x0 + 32, 208, x1 - 32, 264), "UK & Ireland")
-    chevron_down(c, x1 - 64, 236, INK)
-    field_label(c, x0 + 32, 306, "Key")
-    text_field(c, (x0 + 32, 328, x1 - 32, 384), "Paste your key here", placeholder=True)
-    icon_lock(c, x0 + 46, 424, MUTED, WHITE)
-    c.text(x0 + 72, 424, "Never shown in the channel.", 22, MUTED)
-    divider(c, x0, x1, 466)
-    check = button(c, x1 - 32, 488, "Check key", align="right", colour=CHAT_GREEN)
-    button(c, check[0] - 16, 488, "Cancel", primary=False, align="right")
+    x0, x1 = CHAT_SIDEBAR_W + 60, W - 60
+    inner = x1 - x0 - 64
+    bottom = 586
+    c.rect((x0, 24, x1, bottom), WHITE, radius=14)
+    c.text(x0 + 32, 66, view["title"]["text"], 28, INK, "bold")
+    cross(c, x1 - 44, 66, MUTED)
+    divider(c, x0, x1, 108)
+    y = c.wrapped(x0 + 32, 136, slack_text(intro["text"]["text"]), 19, inner)
+    y += 46
+    field_label(c, x0 + 32, y, region["label"]["text"])
+    text_field(c, (x0 + 32, y + 20, x1 - 32, y + 72), region["element"]["initial_option"]["text"]["text"], size=22)
+    chevron_down(c, x1 - 64, y + 46, INK)
+    y = c.wrapped(x0 + 32, y + 94, region["hint"]["text"], 17, inner, MUTED)
+    y += 44
+    field_label(c, x0 + 32, y, key["label"]["text"])
+    text_field(c, (x0 + 32, y + 20, x1 - 32, y + 72), key["element"]["placeholder"]["text"], placeholder=True, size=22)
+    y += 104
+    icon_lock(c, x0 + 44, y, MUTED, WHITE)
+    c.wrapped(x0 + 66, y, slack_text(footnote["elements"][0]["text"]), 17, inner - 40, MUTED)
+    divider(c, x0, x1, y + 34)
+    check = button(c, x1 - 32, y + 48, view["submit"]["text"], align="right", colour=CHAT_GREEN, height=48)
+    button(c, check[0] - 16, y + 48, view["close"]["text"], primary=False, align="right", height=48)
     return finish(
         c,
         Focus(
             9,
             "Paste the key, click Check key",
             rings=(check,),
-            caption_at=((x0 + x1) / 2, 598),
+            caption_at=((x0 + x1) / 2, 602),
             caption_align="center",
             badge_corner="tr",
-            spotlights=((x0, 40, x1, 566),),
+            spotlights=((x0, 24, x1, bottom),),
         ),
     )
 

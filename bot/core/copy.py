@@ -69,9 +69,17 @@ CLOSE = "Close"
 # The guide ----------------------------------------------------------------------------------------------------------
 
 
-def progress(index: int, total: int) -> str:
-    """``Step 3 of 9`` with a small bar."""
-    return f"Step {index + 1} of {total}  " + "▰" * (index + 1) + "▱" * (total - index - 1)
+def minutes_left(seconds: int) -> str:
+    """``about 3 minutes left``, rounded to whole minutes and never below one."""
+    minutes = max(1, round(seconds / 60))
+    return f"about {minutes} minute{'' if minutes == 1 else 's'} left"
+
+
+def progress(guide: Guide, index: int) -> str:
+    """``Step 4 of 9 · about 3 minutes left`` with a small bar; the time is the guide's estimate for what remains."""
+    total = guide.step_count
+    bar = "▰" * (index + 1) + "▱" * (total - index - 1)
+    return f"Step {index + 1} of {total} · {minutes_left(guide.seconds_left(index))}  {bar}"
 
 
 def kickoff_fallback(guide: Guide, greeting: str = "") -> str:
@@ -94,15 +102,19 @@ def kickoff_how(guide: Guide) -> str:
     return (
         f"*How it works:* {guide.step_count} short steps, one message each with a picture. At the end you paste "
         "the key into a private form and we check it with Dentally straight away.\n"
-        f"*Time:* about {guide.estimated_minutes} minutes.   *You'll need:* a Dentally administrator login."
+        f"*Time:* about {guide.estimated_minutes} minutes.   *You'll need:* a computer (not a phone) and a "
+        "Dentally login with administrator access."
     )
 
 
 KICKOFF_NOTE = "Each person gets their own guide, so several of you can follow along."
 
 
-def thread_opener(who: Shown, guide: Guide) -> str:
-    """The short top-level message under which a person's steps are posted."""
+def thread_opener(who: Shown, guide: Guide, connected: bool = False) -> str:
+    """The short top-level message under which a person's steps are posted; ``connected`` once their key connected
+    the clinic (the opener is edited in place, so the channel shows at a glance that it is done)."""
+    if connected:
+        return f"{who} connected Dentally :white_check_mark: — steps below ({guide.step_count} steps)"
     return f"{who} is connecting Dentally — steps below :point_down: ({guide.step_count} steps)"
 
 
@@ -113,7 +125,7 @@ def step_fallback(guide: Guide, index: int) -> str:
 
 def step_progress(guide: Guide, index: int, again: bool = False) -> str:
     """The step's progress line; ``again`` when the step is shown again on request."""
-    return ("Here's where you are: " if again else "") + progress(index, guide.step_count)
+    return ("Here's where you are: " if again else "") + progress(guide, index)
 
 
 def picture_description(alt: str) -> str:
@@ -213,7 +225,7 @@ def not_accepted(platform: str, detail: str) -> str:
 def help_text(guide: Guide) -> str:
     """What mentioning the bot with ``help`` (or a word it does not know) answers."""
     return (
-        f"I walk you through *{guide.title.lower()}* ({guide.step_count} steps, about {guide.estimated_minutes} "
+        f"I walk you through *{guide.title}* ({guide.step_count} steps, about {guide.estimated_minutes} "
         "minutes). Mention me with *start* to begin, *resume* to see your current step again, or *help* for this "
         f"message. Stuck? Press *{STUCK}* on any step and the Aldense team will join in."
     )
@@ -232,9 +244,8 @@ def key_form_intro(masked: bool) -> str:
             "conversation*: it goes straight to Aldense's checker and is stored encrypted."
         )
     return (
-        "Paste the key you copied from Dentally. *This field isn't masked on your screen*, so check nobody is "
-        "looking over your shoulder — but the key is *never shown in the channel*. It goes straight to Aldense's "
-        "checker and is stored encrypted."
+        "Paste the key you copied from Dentally. Only you see this form, and the key is *never shown in the "
+        "channel*: it goes straight to Aldense's checker and is stored encrypted."
     )
 
 
@@ -350,13 +361,39 @@ def could_not_prove_text(result: CheckResult) -> str:
     )
 
 
+REVOKE_WHERE = "Settings → *Developer* → Personal tokens"
+
+SUCCESS_NEXT = (
+    "Aldense can now read and manage your appointment book. *What happens next:* nothing more for you to do — "
+    "the Aldense team has been told, and I'll let you know in this channel if Dentally ever stops accepting this key. "
+    "You can close Dentally's key window now.\n"
+    f"If you made any other key while setting this up (an earlier try, or one you didn't finish), revoke it in "
+    f"Dentally ({REVOKE_WHERE}) so only this one is in use."
+)
+
+
+def advice_in_brief(result: CheckResult, escape: Escape) -> str:
+    """What to do next in whole sentences short enough for the key form; the full steps are with the guide."""
+    if result.verdict is Verdict.MISSING_SCOPES:
+        return (
+            "Dentally fixes a key's permissions when the key is made, so this key can't be changed. The steps to "
+            "make a new one are with your guide."
+        )
+    if result.verdict is Verdict.COULD_NOT_PROVE and result.problem not in (Problem.DISAGREEMENT, Problem.INCIDENT):
+        return (
+            "Dentally answered, but not in a way that proves this key's permissions, so I won't call it connected "
+            "yet. What to do next is with your guide."
+        )
+    return advice(result, escape).split("\n")[0]
+
+
 def advice(result: CheckResult, escape: Escape) -> str:
     """What to do next, written for the clinic admin; ``escape`` is the showing platform's.
 
     The checker's reason for "couldn't check" may quote Dentally's answer, so it is shown as outside text.
     """
     if result.verdict is Verdict.VERIFIED:
-        return "Aldense can now read and manage your appointment book. Thank you — there's nothing more to do."
+        return SUCCESS_NEXT
     if result.verdict is Verdict.MISSING_SCOPES:
         missing = ", ".join(f"*{SCOPE_LABELS[scope]}*" for scope in result.missing_scopes)
         return (
@@ -388,7 +425,6 @@ FORGOTTEN = (
 
 # The clinic's connection ------------------------------------------------------------------------------------------
 
-REVOKE_WHERE = "Settings → *Developer* → Personal tokens"
 REPLACE_KEY = "Replace the key"
 
 

@@ -146,6 +146,8 @@ class KeyIntake:
                 ref = await platform.post(state.channel, message, thread=state.thread_ref)
                 if checked.standing is not None:  # verified: this person's earlier results and reminders retire
                     await self._runner.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
+                    if not checked.standing.held:
+                        await self._runner.mark_connected(state)
                 elif checked.result.verdict is not CheckVerdict.VERIFIED:  # its buttons go stale once verified
                     await self._runner.retiring.remember(state, Kind.RESULT, ref)
             finally:
@@ -287,6 +289,8 @@ class KeyIntake:
         served = self._platforms.get(platform)
         if served is not None:
             await served.post(channel, told, thread=state.thread_ref if state else None)
+        if accepted and state is not None:
+            await self._runner.mark_connected(state)
         if accepted:
             await self._service.store.schedule(
                 KEEPALIVE_QUEUE, clinic_key(platform, channel), self.clock() + self._keepalive_every

@@ -23,9 +23,11 @@ class Kickoff:
 
 @dataclass(frozen=True, slots=True)
 class ThreadOpener:
-    """The short top-level message under which a user's steps are posted."""
+    """The short top-level message under which a user's steps are posted; ``connected`` once their key connected
+    the clinic."""
 
     user: str
+    connected: bool = False
 
 
 @dataclass(frozen=True, slots=True)

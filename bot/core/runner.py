@@ -209,6 +209,23 @@ class EffectRunner:
         step = f"step {index + 1}/{self.guide.step_count}"
         await self._reports.note(state, f":handshake: {receiver} {how} at {step}.")
 
+    async def mark_connected(self, state: Conversation) -> None:
+        """Edit the person's thread opener to say their key connected the clinic ("… connected Dentally ✅").
+
+        A courtesy for whoever scans the channel: a refused or unreachable edit is logged and never undoes or
+        delays what the person was told in the thread.
+        """
+        platform = self._platforms.get(state.platform)
+        if platform is None or state.thread_ref is None:
+            return
+        try:
+            await platform.edit(state.channel, state.thread_ref, ThreadOpener(state.user, connected=True))
+        except Exception as exc:
+            failed = platform.failure(exc)
+            if failed is None:
+                raise
+            logger.warning("%s did not take the connected opener (%s); carrying on", platform.label, failed[1])
+
     async def _close_step(self, platform: ChatPlatform, state: Conversation, ref: str, closed: ClosedStep) -> None:
         """Edit a step message to its closed form; a refused edit (a deleted message, say) never blocks what follows.
 

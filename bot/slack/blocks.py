@@ -79,9 +79,9 @@ def kickoff(guide: Guide, welcome_user: str | None = None) -> tuple[str, Blocks]
     return copy.kickoff_fallback(guide, greeting), blocks
 
 
-def thread_opener(user: str, guide: Guide) -> str:
-    """The short top-level message under which a user's steps are posted."""
-    return copy.thread_opener(mention(user), guide)
+def thread_opener(user: str, guide: Guide, connected: bool = False) -> str:
+    """The short top-level message under which a user's steps are posted (``connected`` once their key did)."""
+    return copy.thread_opener(mention(user), guide, connected)
 
 
 def step_message(
@@ -101,7 +101,6 @@ def step_message(
                 "block_id": f"step:{step.id}:picture",
                 "image_url": image_url,
                 "alt_text": step.alt,
-                "title": {"type": "plain_text", "text": step.title, "emoji": True},
             }
         )
     else:

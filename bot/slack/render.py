@@ -20,7 +20,7 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
         case m.Kickoff():
             return blocks.kickoff(guide, welcome_user=message.welcome_user)
         case m.ThreadOpener():
-            return blocks.thread_opener(message.user, guide), None
+            return blocks.thread_opener(message.user, guide, message.connected), None
         case m.StepMessage():
             url = picture_url(guide.steps[message.index]) if message.picture else None
             return blocks.step_message(guide, message.index, message.user, url, again=message.again)

@@ -90,7 +90,7 @@ def result_view(shown: KeyResult) -> dict[str, Any]:
         body = headline(result)
         if result.verdict is not Verdict.INVALID_KEY:
             body += "\n\n" + scope_lines(result)
-        body += "\n\n" + copy.advice(result, escape).split("\n")[0]
+        body += "\n\n" + copy.advice_in_brief(result, escape)
         note = _standing_note(standing)
         if note:
             body += "\n\n" + note

@@ -161,9 +161,12 @@ def kickoff(guide: Guide, welcome: str | None = None) -> AdaptiveCard:
     )
 
 
-def thread_opener(name: str, guide: Guide) -> str:
-    """The short message under which a user's steps are posted (a thread in a channel); ``name``: Teams'."""
-    return markdown(copy.thread_opener(escape(name), guide))
+def thread_opener(name: str, guide: Guide, connected: bool = False) -> str:
+    """The short message under which a user's steps are posted (a thread in a channel); ``name``: Teams'.
+
+    ``connected`` once the user's key connected the clinic.
+    """
+    return markdown(copy.thread_opener(escape(name), guide, connected))
 
 
 def step_card(guide: Guide, index: int, owner: str, image_url: str | None, again: bool = False) -> AdaptiveCard:
@@ -334,7 +337,7 @@ def result_dialog(result: CheckResult, standing: Standing | None = None) -> Adap
         body = [text(copy.headline(result, escape))]
         if result.verdict is not Verdict.INVALID_KEY:
             body.append(_scope_facts(result))
-        body.append(text(copy.advice(result, escape).split("\n")[0]))
+        body.append(text(copy.advice_in_brief(result, escape)))
         note = _revoke_note(standing)
         if note:
             body.append(text(note))

@@ -28,7 +28,7 @@ def render(
         case m.Kickoff():
             return cards.kickoff(guide, welcome=message.welcome_name)
         case m.ThreadOpener():
-            return cards.thread_opener(name(message.user), guide)
+            return cards.thread_opener(name(message.user), guide, message.connected)
         case m.StepMessage():
             url = picture_url(guide.steps[message.index]) if message.picture else None
             return cards.step_card(guide, message.index, message.user, url, again=message.again)

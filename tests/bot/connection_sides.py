@@ -23,7 +23,7 @@ from bot.fakes.teams.driver import dialog_card
 from bot.slack import blocks, modals
 from bot.slack.support import blocks as support_blocks
 from tests.bot.harness import ADMIN, CLINIC, NURSE, ONBOARDING, SIGNING_SECRET, STAFF, message_text
-from tests.bot.platform_worlds import OPENER_WORDS, PlatformWorld, SlackWorld, TeamsWorldView
+from tests.bot.platform_worlds import PlatformWorld, SlackWorld, TeamsWorldView, is_opener
 
 KEY_BUTTONS = ("Enter the key privately", "Try another key", "Use another key")
 PEOPLE = ("jane", "priya")
@@ -74,6 +74,10 @@ class ClinicSide(Protocol):
         """``who`` clicks ``label`` on ``ref`` now (the form opens, and is left); the returned call clicks the same
         button again later, as a client still showing the old message would. It returns what the person was shown.
         """
+        ...
+
+    def openers(self, who: str) -> list[str]:
+        """The texts of the top-level messages that open ``who``'s guides, oldest first."""
         ...
 
     def thread(self, who: str) -> list[Said]:
@@ -231,6 +235,14 @@ class SlackSide:
 
         return later
 
+    def openers(self, who: str) -> list[str]:
+        bot, user = self.world.api.workspace.bot_user_id, self._ids[who]
+        return [
+            message_text(m)
+            for m in self.world.api.messages(CLINIC)
+            if m.user == bot and is_opener(m.text) and f"<@{user}>" in m.text
+        ]
+
     def thread(self, who: str) -> list[Said]:
         return [
             Said(m.ts, message_text(m), _labels(m.blocks)) for m in self.driver.user_thread(CLINIC, self._ids[who])[1:]
@@ -287,14 +299,20 @@ class TeamsSide:
         response = await self.driver.click(self._keys[who], self.where, self._kickoff(), "Start Dentally setup")
         assert response.status_code == 200
 
-    def _opener(self, who: str) -> Sent | None:
+    def _openers(self, who: str) -> list[Sent]:
         name = self.person(who)
-        openers = [
+        return [
             m
             for m in self.driver.in_conversation(self.where)
-            if m.thread is None and m.targeted_to is None and OPENER_WORDS in m.text and name in m.text
+            if m.thread is None and m.targeted_to is None and is_opener(m.text) and name in m.text
         ]
+
+    def _opener(self, who: str) -> Sent | None:
+        openers = self._openers(who)
         return openers[-1] if openers else None
+
+    def openers(self, who: str) -> list[str]:
+        return [m.text for m in self._openers(who)]
 
     def _replies(self, who: str) -> list[Sent]:
         opener = self._opener(who)

@@ -46,6 +46,12 @@ PLATFORMS = ("slack", "teams")
 # The Slack sandbox's clinic people by the names the worlds use.
 SLACK_PEOPLE = {"admin": ADMIN, "nurse": NURSE}
 OPENER_WORDS = "is connecting Dentally"
+CONNECTED_WORDS = "connected Dentally"  # the opener once the person's key connected the clinic
+
+
+def is_opener(text: str) -> bool:
+    """Whether ``text`` is a guide's thread opener, before or after its key connected the clinic."""
+    return OPENER_WORDS in text or CONNECTED_WORDS in text
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +316,7 @@ class SlackWorld:
         return [
             self._shown(m)
             for m in self.api.messages(CLINIC)
-            if m.user == bot and OPENER_WORDS in m.text and f"<@{ADMIN}>" in m.text
+            if m.user == bot and is_opener(m.text) and f"<@{ADMIN}>" in m.text
         ]
 
     def thread(self) -> list[Shown]:
@@ -478,7 +484,7 @@ class TeamsWorldView:
         return [
             self._shown(m)
             for m in self.driver.in_conversation(self.where)
-            if m.thread is None and m.targeted_to is None and OPENER_WORDS in m.text and self.admin.name in m.text
+            if m.thread is None and m.targeted_to is None and is_opener(m.text) and self.admin.name in m.text
         ]
 
     def thread(self) -> list[Shown]:

@@ -62,6 +62,21 @@ async def connected_by_jane(clinic: ClinicSide) -> None:
     assert "Dentally is connected" in shown
 
 
+async def test_the_opener_turns_into_connected_in_place_once_the_key_connects(
+    world: PlatformWorld, clinic: ClinicSide
+) -> None:
+    await clinic.walk_to_key_step("jane")
+    [opener] = clinic.openers("jane")
+    assert f"{clinic.person('jane')} is connecting Dentally" in opener
+    shown = await clinic.enter_key("jane", MAPLE, "uk")
+    assert "Dentally is connected" in shown
+    connected = await world.wait_for(lambda: [t for t in clinic.openers("jane") if "connected Dentally" in t])
+    assert len(connected) == 1
+    assert f"{clinic.person('jane')} connected Dentally" in connected[0]
+    assert "✅" in connected[0] or ":white_check_mark:" in connected[0]
+    assert len(clinic.openers("jane")) == 1, "the opener was edited in place, not posted again"
+
+
 async def test_the_second_person_is_told_who_connected_it_and_a_different_practice_waits_for_staff(
     world: PlatformWorld, clinic: ClinicSide, staff: Staff, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -12,6 +12,7 @@ from microsoft_teams.cards import AdaptiveCard
 from bot.core import copy
 from bot.core import messages as m
 from bot.slack import render as slack
+from bot.slack import results as slack_results
 from bot.slack.mrkdwn import escape as slack_escape
 from bot.teams import cards
 from bot.teams import render as teams
@@ -19,7 +20,7 @@ from bot.teams.messenger import Mentioning
 from conversations.connection import Connection, Decision, Identity, StoredCredential
 from conversations.events import ClosedAs
 from conversations.guide import Step, load_guide
-from dentally.scopes import REQUIRED_SCOPES, CheckResult, ScopeCheck, ScopeStatus, Verdict
+from dentally.scopes import REQUIRED_SCOPES, CheckResult, Problem, ScopeCheck, ScopeStatus, Verdict
 
 GUIDE = load_guide()
 NAMES = {"U0ADMIN": "Jane Admin", "U0NURSE": "Nora Nurse"}
@@ -55,6 +56,7 @@ SAMPLES: list[m.Outgoing] = [
     m.Kickoff(),
     m.Kickoff(welcome_user="U0ADMIN", welcome_name="Jane Admin"),
     m.ThreadOpener("U0ADMIN"),
+    m.ThreadOpener("U0ADMIN", connected=True),
     m.StepMessage(0, "U0ADMIN"),
     m.StepMessage(3, "U0ADMIN", again=True, picture=False),
     m.StepMessage(GUIDE.step_count - 1, "U0ADMIN"),
@@ -159,3 +161,89 @@ def test_slack_escape_caps_length_without_cutting_an_entity() -> None:
     assert len(capped) <= 80
     assert capped.endswith("&lt;…")
     assert slack_escape("Maple & Co\nLtd") == "Maple &amp; Co Ltd"
+
+
+def dialog_texts(verdict: Verdict, problem: Problem | None = None) -> list[str]:
+    """What the key form shows after a check, on Slack (one modal section) and on Teams (the dialog's texts)."""
+    checked = result(verdict).model_copy(update={"problem": problem})
+    view = slack_results.result_view(m.KeyResult(checked, "U0ADMIN"))
+    texts = [block["text"]["text"] for block in view["blocks"] if "text" in block]
+    dumped = AdaptiveCard.model_dump(cards.result_dialog(checked), by_alias=True, exclude_none=True)
+    return texts + [element["text"] for element in dumped["body"] if element["type"] == "TextBlock"]
+
+
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_no_message_or_key_form_stops_mid_sentence(verdict: Verdict) -> None:
+    # The missing-permission pop-up once ended "…can't be changed. Please:" and nothing.
+    for problem in (None, Problem.DISAGREEMENT):
+        for text in dialog_texts(verdict, problem):
+            for paragraph in text.split("\n\n"):
+                assert not paragraph.rstrip().endswith(":"), paragraph
+    for sample in SAMPLES:
+        said = slack_lines(sample) + teams_lines(sample)
+        assert not said[-1].rstrip().endswith(":"), said[-1]
+
+
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_the_key_forms_advice_is_whole_sentences(verdict: Verdict) -> None:
+    for problem in (None, Problem.DISAGREEMENT):
+        checked = result(verdict).model_copy(update={"problem": problem})
+        brief = copy.advice_in_brief(checked, slack_escape)
+        assert "\n" not in brief
+        assert brief.rstrip().endswith((".", "!")), brief
+    slack_dialog = slack_lines(m.KeyResult(result(Verdict.MISSING_SCOPES), "U0ADMIN"))
+    assert any("can't be changed." in line for line in slack_dialog)
+
+
+def test_each_step_shows_the_time_left_from_the_guides_estimates() -> None:
+    assert copy.step_progress(GUIDE, 3).startswith("Step 4 of 9 · about 3 minutes left")
+    assert copy.step_progress(GUIDE, GUIDE.step_count - 1).startswith("Step 9 of 9 · about 1 minute left")
+    assert copy.step_progress(GUIDE, 0).startswith(f"Step 1 of 9 · about {GUIDE.estimated_minutes} minutes left")
+    for index in range(GUIDE.step_count):
+        assert "minute" in " ".join(slack_lines(m.StepMessage(index, "U0ADMIN")))
+        assert "minute" in " ".join(teams_lines(m.StepMessage(index, "U0ADMIN")))
+
+
+def test_the_kickoff_says_how_long_on_what_and_with_which_login_once() -> None:
+    said = " ".join(slack_lines(m.Kickoff()))
+    assert f"about {GUIDE.estimated_minutes} minutes" in said
+    assert "computer" in said
+    assert said.count("administrator") == 1
+
+
+def test_the_key_step_keeps_dentallys_window_open_until_connected() -> None:
+    copy_key = GUIDE.steps[GUIDE.index_of("copy-key")].text
+    assert "keep that window open* until we say you're connected" in copy_key
+    assert "Close" not in copy_key
+
+
+def test_success_says_what_happens_next_and_to_revoke_other_keys() -> None:
+    said = " ".join(slack_lines(m.KeyResult(result(Verdict.VERIFIED), "U0ADMIN")))
+    assert "What happens next" in said
+    assert "revoke" in said
+
+
+def test_the_opener_says_connected_once_the_key_connected() -> None:
+    connecting = slack_lines(m.ThreadOpener("U0ADMIN"))
+    connected = slack_lines(m.ThreadOpener("U0ADMIN", connected=True))
+    assert "Jane Admin is connecting Dentally" in connecting[0]
+    assert "Jane Admin connected Dentally ✅" in cards.markdown(connected[0])
+
+
+def test_help_keeps_the_guide_titles_case() -> None:
+    assert f"*{GUIDE.title}*" in copy.help_text(GUIDE)
+
+
+def test_the_key_form_reassures_without_alarm() -> None:
+    for masked in (True, False):
+        intro = copy.key_form_intro(masked)
+        assert "shoulder" not in intro
+        assert "never shown in the" in intro
+
+
+def test_a_pictures_caption_does_not_repeat_the_title_above_it() -> None:
+    _, blocks = slack.render(m.StepMessage(0, "U0ADMIN"), GUIDE, picture_url)
+    assert blocks is not None
+    pictures = [block for block in blocks if block["type"] == "image"]
+    assert pictures
+    assert all("title" not in picture for picture in pictures)

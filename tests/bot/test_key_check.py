@@ -89,10 +89,11 @@ def support_reads(api: SlackApiSandbox) -> list[str]:
     return [message_text(m) for parent in parents for m in api.thread(ONBOARDING, parent.ts)]
 
 
-async def test_the_modal_says_the_field_is_visible_but_never_shown_in_the_channel(scenario: Scenario) -> None:
+async def test_the_modal_reassures_that_the_key_is_private_without_alarm(scenario: Scenario) -> None:
     view = await open_modal(scenario.driver, await reach_key_step(scenario))
     text = view_text(view)
-    assert "isn't masked on your screen" in text
+    assert "Only you see this form" in text
+    assert "shoulder" not in text
     assert "never shown in the channel" in text
     element = next(b["element"] for b in view.blocks if b.get("block_id") == modals.BLOCK_KEY)
     assert element["type"] == "plain_text_input"

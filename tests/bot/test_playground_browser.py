@@ -1,5 +1,8 @@
 """In a real browser: `aldense-guide playground` walks a clinic admin through the guide to a checked key, then staff.
 
+At desktop size and on a phone (390×844): nothing may be wider than the window, the phone shows one pane at a time
+with a switch, and the sample-keys menu works while the key form is open.
+
 Playwright drives Debian's Chromium (``apt-get install chromium``); it never downloads a browser. Without one the
 tests skip, saying why — except under ``CI=true``, where a missing browser fails. Screenshots of a step message, the
 key modal and the result go to ``test-artifacts/playground/`` (git-ignored).
@@ -14,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,9 +143,13 @@ def playground(tmp_path: Path) -> Iterator[RunningPlayground]:
     assert not any("Traceback" in line for line in running.output), "".join(running.output)
 
 
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
 def page(browser: Browser, playground: RunningPlayground) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = browser.new_context(viewport=DESKTOP)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -149,6 +157,42 @@ def page(browser: Browser, playground: RunningPlayground) -> Iterator[Page]:
     yield opened
     context.close()
     assert errors == []
+
+
+@pytest.fixture
+def phone(browser: Browser, playground: RunningPlayground) -> Iterator[Page]:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=playground.url)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(playground.url)
+    yield opened
+    context.close()
+    assert errors == []
+
+
+# Every drawn element (not ones hidden with display: none) must fit across the window, and so must the page.
+_TOO_WIDE = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;
+    if (box.width > width + 0.5 || box.left < -0.5 || box.right > width + 0.5) {
+      const classes = element.className ? "." + String(element.className).replace(/ +/g, ".") : "";
+      const span = `${Math.round(box.left)}..${Math.round(box.right)}`;
+      wide.push(`${element.tagName.toLowerCase()}${classes} ${span} "${(element.textContent || "").slice(0, 40)}"`);
+    }
+  }
+  return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, wide: wide.slice(0, 12) };
+}"""
+
+
+def assert_nothing_overflows(page: Page, where: str) -> None:
+    measured = page.evaluate(_TOO_WIDE)
+    assert measured["scrollWidth"] <= measured["innerWidth"], f"{where}: the page scrolls sideways: {measured}"
+    assert measured["wide"] == [], f"{where}: wider than the window: {measured['wide']}"
 
 
 def shoot(target: Page | Locator, name: str) -> None:
@@ -212,8 +256,12 @@ def check_key(page: Page, dialog: Locator, key: str) -> None:
 def test_a_clinic_admin_connects_dentally_and_staff_see_it(page: Page, playground: RunningPlayground) -> None:
     from playwright.sync_api import expect
 
+    expect(page.locator("#pane-switch")).to_be_hidden()  # side by side: no switch needed
+    expect(page.locator("#pane-right")).to_be_visible()
     clinic = walk_to_the_key_step(page, screenshot=True)
+    assert_nothing_overflows(page, "the guide's thread at desktop size")
     dialog = open_key_modal(page, clinic)
+    assert_nothing_overflows(page, "the key form at desktop size")
     shoot(page, "key-modal.png")
 
     junk = "this is not a key, just words"
@@ -255,6 +303,7 @@ def test_a_clinic_admin_connects_dentally_and_staff_see_it(page: Page, playgroun
         expect(reply).to_contain_text(re.compile(expected, re.IGNORECASE))
         expect(reply).not_to_contain_text("I don't know")
     expect(only_you.last).to_contain_text("maple-leaf-dental")
+    assert_nothing_overflows(page, "staff's view at desktop size")
     shoot(page, "staff-status.png")
 
 
@@ -380,3 +429,98 @@ def test_any_block_kit_is_drawn_and_every_element_reports_back(page: Page, playg
     page.get_by_label("Acting as").select_option("U0NURSE")
     expect(clinic.locator(".msg").filter(has_text="Block Kit sampler")).to_have_count(1)
     expect(clinic.locator('.msg[data-ephemeral="true"]')).to_have_count(0)
+
+
+def test_on_a_phone_one_pane_at_a_time_and_the_key_form_works_with_the_sample_keys(
+    phone: Page, playground: RunningPlayground
+) -> None:
+    from playwright.sync_api import expect
+
+    page = phone
+    clinic, aldense = page.locator("#pane-left"), page.locator("#pane-right")
+    switch = page.get_by_role("tablist", name="Whose side to show")
+    expect(switch).to_be_visible()
+    expect(clinic).to_be_visible()
+    expect(aldense).to_be_hidden()
+    assert_nothing_overflows(page, "the kick-off")
+
+    walk_to_the_key_step(page)
+    assert_nothing_overflows(page, "the guide's thread")
+    step = thread_messages(clinic).filter(has_text=f"Step {TOTAL} of {TOTAL}")
+    picture = step.get_by_role("img", name=GUIDE.steps[-1].alt, exact=True)
+    assert picture.bounding_box()["width"] >= PHONE["width"] * 0.75, "a picture as wide as the phone, no thumbnail"
+    shoot(page, "phone-key-step.png")
+    text = step.locator(".section__text").first
+    assert text.bounding_box()["width"] >= PHONE["width"] * 0.6, "text in lines, not a letter per line"
+    for button in step.get_by_role("button").all():
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
+
+    dialog = open_key_modal(page, clinic)
+    assert_nothing_overflows(page, "the key form")
+    box = dialog.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"]
+    check = dialog.get_by_role("button", name="Check key")
+    check.scroll_into_view_if_needed()
+    expect(check).to_be_in_viewport()
+
+    # The README's way: open the sample keys while the form is open, copy one, paste it in.
+    key = sample_keys()["all_scopes"].key
+    page.get_by_role("button", name="Sample Dentally keys").click()
+    keys = page.locator("#keys-panel")
+    expect(keys).to_be_visible()
+    assert_nothing_overflows(page, "the sample keys over the key form")
+    shoot(page, "phone-sample-keys-over-the-key-form.png")
+    row = keys.locator("li").filter(has=page.locator("code", has_text=re.compile("^all_scopes$")))
+    row.get_by_role("button", name="Copy key").click()
+    expect(row.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    # Or one tap: the menu puts the key in the open form.
+    row.get_by_role("button", name="Put all_scopes in the key form").click()
+    expect(keys).to_be_hidden()
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Dentally API key")).to_have_value(key)
+    dialog.get_by_label("Where is your practice?").select_option("uk")
+    dialog.get_by_role("button", name="Check key").click()
+    expect(dialog).to_contain_text(f"✅ {SCOPE_LABELS[REQUIRED_SCOPES[-1]]}", timeout=SLOW)
+    assert_nothing_overflows(page, "the key's result")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # Staff, on the same phone: Aldense's side, its card's times as Slack shows them, and the clinic's thread in place.
+    page.get_by_label("Acting as").select_option(STAFF)
+    switch.get_by_role("tab", name=re.compile("Aldense")).click()
+    expect(aldense).to_be_visible()
+    expect(clinic).to_be_hidden()
+    card = aldense.locator(".messages > .msg:not(.msg--ephemeral)").filter(has_text="maple-leaf-dental").first
+    expect(card).to_contain_text(re.compile("verified", re.IGNORECASE), timeout=SLOW)
+    expect(card.locator("time.date-token").first).to_have_text(re.compile(r"^(just now|\d+ minutes? ago)$"))
+    assert_nothing_overflows(page, "the support channel")
+    card.get_by_role("button", name="Open clinic thread").click()
+    expect(clinic).to_be_visible()
+    expect(aldense).to_be_hidden()
+    opener = clinic.locator(".msg.is-highlighted")
+    expect(opener).to_contain_text("connected Dentally")
+    expect(opener).to_be_in_viewport()
+    expect(opener.locator(".thread__replies")).to_be_visible()
+    assert_nothing_overflows(page, "the clinic thread opened from the card")
+    shoot(page, "phone-clinic-thread.png")
+
+
+def test_date_tokens_read_like_slack(page: Page, playground: RunningPlayground) -> None:
+    from playwright.sync_api import expect
+
+    now = int(time.time())
+    posted = web_api(
+        playground,
+        "chat.postMessage",
+        channel="C0CLINIC",
+        text=f"Checked <!date^{now - 180}^{{ago}}|6 Mar 2026 09:00 UTC> · next <!date^{now + 7200}^{{ago}}|later>",
+    )
+    message = page.locator(f'#pane-left .msg[data-ts="{posted["ts"]}"]')
+    expect(message).to_contain_text("Checked 3 minutes ago · next in 2 hours")
+    expect(message).not_to_contain_text("UTC")

@@ -98,8 +98,8 @@ def test_a_good_guide_loads_with_its_steps_in_order(tmp_path: Path) -> None:
     assert (guide.id, guide.version, guide.title, guide.estimated_minutes) == (GUIDE_ID, 3, "Connect Dentally", 4)
     assert guide.summary == "Make a key and check it."
     assert guide.steps == (
-        Step("sign-in", "Sign in", "Sign in to Dentally.", "sign-in.png", "Login", StepAction.NEXT),
-        Step("settings", "Open Settings", "Click the cog.", "settings.png", "Cog", StepAction.NEXT),
+        Step("sign-in", "Sign in", "Sign in to Dentally.", "sign-in.png", "Login", StepAction.NEXT, 80),
+        Step("settings", "Open Settings", "Click the cog.", "settings.png", "Cog", StepAction.NEXT, 80),
         Step(
             "enter-key",
             "Enter the key",
@@ -107,6 +107,7 @@ def test_a_good_guide_loads_with_its_steps_in_order(tmp_path: Path) -> None:
             "enter-key.png",
             "The key form",
             StepAction.ENTER_KEY,
+            80,
         ),
     )
     assert guide.step_count == 3
@@ -396,8 +397,57 @@ def test_shipped_guide_pictures_are_plain_png_names_in_images(shipped: dict[str,
 
 def test_shipped_guide_asks_for_exactly_the_scopes_aldense_needs(shipped: dict[str, Any]) -> None:
     permissions = next(step for step in shipped["steps"] if step["id"] == "tick-permissions")["text"]
-    for scope in ("User Read", "Read", "Create", "Update", "Delete"):
-        assert f"*{scope}*" in permissions
+    # Dentally lists permissions by scope name, in this order, with one "appointment" box ticking all four.
+    named = ["user : read", *(f"appointment : {verb}" for verb in ("read", "create", "update", "delete"))]
+    places = [permissions.index(f"*{name}*") for name in named]
+    assert places == sorted(places), "the text lists them in the order Dentally (and the picture) shows them"
+    assert "*appointment* box" in permissions
+    assert "all four at once" in permissions
+
+
+def test_shipped_guide_alt_texts_say_the_pictures_are_drawn(shipped: dict[str, Any]) -> None:
+    for step in shipped["steps"]:
+        assert "drawn illustration" in step["alt"], step["id"]
+
+
+def test_shipped_guide_step_estimates_add_up_to_the_promised_minutes() -> None:
+    guide = load_guide()
+    assert all(step.seconds > 0 for step in guide.steps)
+    assert round(guide.seconds_left(0) / 60) == guide.estimated_minutes
+    left = [guide.seconds_left(index) for index in range(guide.step_count)]
+    assert left == sorted(left, reverse=True)
+    assert left[-1] == guide.steps[-1].seconds
+
+
+def test_step_estimates_are_shared_out_evenly_when_the_guide_gives_none(tmp_path: Path) -> None:
+    guide = load_guide(write_guide(tmp_path, good_guide()))
+    assert [step.seconds for step in guide.steps] == [80, 80, 80]  # 4 minutes over 3 steps
+
+
+def test_step_estimates_are_read_per_step(tmp_path: Path) -> None:
+    raw = good_guide()
+    raw["step_seconds"] = {"sign-in": 90, "settings": 30, "enter-key": 120}
+    guide = load_guide(write_guide(tmp_path, raw))
+    assert [step.seconds for step in guide.steps] == [90, 30, 120]
+    assert guide.seconds_left(1) == 150
+
+
+@pytest.mark.parametrize(
+    ("estimates", "where", "fragment"),
+    [
+        ({"sign-in": 90, "settings": 30}, "step 'enter-key'", "step_seconds needs a whole number"),
+        ({"sign-in": 90, "settings": 30, "enter-key": "2m"}, "step 'enter-key'", "step_seconds needs a whole number"),
+        ({"sign-in": 90, "settings": 0, "enter-key": 150}, "step 'settings'", "step_seconds needs a whole number"),
+        ({"sign-in": 90, "settings": True, "enter-key": 150}, "step 'settings'", "step_seconds needs a whole number"),
+        ({"sign-in": 90, "settings": 30, "enter-key": 120, "gone": 5}, "guide", "unknown step 'gone'"),
+        ({"sign-in": 60, "settings": 60, "enter-key": 60}, "guide", "add up to about 3 minutes"),
+        (["sign-in", 60], "guide", "step_seconds must map each step id"),
+    ],
+)
+def test_bad_step_estimates_fail_at_load(tmp_path: Path, estimates: object, where: str, fragment: str) -> None:
+    raw = good_guide()
+    raw["step_seconds"] = estimates
+    assert_problem(load_broken(tmp_path, raw), where, fragment)
 
 
 def test_shipped_guide_loads_with_its_pictures() -> None:

@@ -1,12 +1,15 @@
-// The playground page: two channels side by side, a modal overlay and App Home, for whichever person is picked.
+// The playground page: two channels side by side (one at a time, with a switch, on a phone), a modal overlay and App
+// Home, for whichever person is picked.
 // It long-polls /playground/snapshot for what that person sees and posts every act to /playground/act/<kind>,
 // which the server turns into a signed Slack request to the bot. No build step, no dependencies.
 
 import { h, renderBlocks } from "./blocks.js";
-import { renderMrkdwn, renderPlain } from "./mrkdwn.js";
+import { refreshDates, renderMrkdwn, renderPlain } from "./mrkdwn.js";
 
 const POLL_WAIT = 10;
 const GROUP_SECONDS = 300; // consecutive messages of one author within this share a header, as in Slack
+const DATES_EVERY_MS = 30_000; // how often "3 minutes ago" is brought up to date
+const PERMALINK = /\/archives\/([A-Z0-9]+)\/p(\d{10})(\d{6})/; // Slack's message links: /archives/C…/p<ts without the dot>
 
 const state = {
   world: null,
@@ -14,6 +17,7 @@ const state = {
   version: 0,
   snap: null,
   rightTab: "channel",
+  pane: "left", // on a phone, the one pane shown: "left" (the clinic's channel) or "right" (Aldense's side)
   collapsed: new Set(), // thread parents the viewer folded
   dismissed: new Set(), // ephemeral messages the viewer dismissed
   forms: new Map(), // view id -> Map("block::action" -> value): what was typed, kept only in this page
@@ -116,6 +120,7 @@ function blocksContext(message, channelId) {
     },
     confirm,
     zoom,
+    openInPage,
     channel: channelId,
   };
 }
@@ -340,6 +345,56 @@ function showRight(value) {
   render();
 }
 
+// -- one pane at a time on a phone ---------------------------------------------------------------------------
+
+function renderPaneSwitch() {
+  const [left, right] = state.world.channel_order.map((id) => state.world.channels[id]);
+  const choice = (value, label, detail) => {
+    const node = h(
+      "button",
+      { type: "button", role: "tab", class: "pane-switch__tab", "aria-selected": String(state.pane === value), "data-pane": value },
+      h("span", { class: "pane-switch__label" }, label),
+      h("span", { class: "pane-switch__detail" }, detail),
+    );
+    node.addEventListener("click", () => showPane(value));
+    return node;
+  };
+  $("#pane-switch").replaceChildren(
+    choice("left", "Clinic", `# ${left.name}`),
+    choice("right", "Aldense", state.rightTab === "home" ? "App Home" : `# ${right.name}`),
+  );
+  document.body.dataset.pane = state.pane;
+}
+
+function showPane(value) {
+  state.pane = value;
+  renderPaneSwitch();
+}
+
+/** Show a message the page holds (a thread's permalink) in place: its pane, its thread unfolded, scrolled to. */
+function openInPage(url) {
+  const found = PERMALINK.exec(url);
+  if (!found || !state.world.channels[found[1]]) return false;
+  const [, channelId, seconds, micros] = found;
+  const ts = `${seconds}.${micros}`;
+  const side = channelId === state.world.channel_order[0] ? "left" : "right";
+  if (side === "right") state.rightTab = "channel";
+  state.collapsed.delete(ts);
+  state.rendered = {};
+  state.pinned[`pane-${side}`] = false;
+  showPane(side);
+  render();
+  const target = document.querySelector(`#pane-${side} .msg[data-ts="${CSS.escape(ts)}"]`);
+  if (!target) {
+    toast("That message is no longer in the channel.");
+    return true;
+  }
+  target.scrollIntoView({ block: "start" });
+  target.classList.add("is-highlighted");
+  setTimeout(() => target.classList.remove("is-highlighted"), 2500);
+  return true;
+}
+
 // -- the modal ------------------------------------------------------------------------------------------------
 
 function formFor(viewId) {
@@ -382,6 +437,7 @@ function viewContext(view, prefix) {
     },
     confirm,
     zoom,
+    openInPage,
   };
 }
 
@@ -700,12 +756,14 @@ function render() {
   for (const record of state.snap.requests || []) addRequest(record);
   renderSidebar();
   renderTabs();
+  renderPaneSwitch();
   const [left, right] = state.snap.channels;
   renderChannelPane($("#pane-left"), left);
   if (state.rightTab === "home") renderHomePane($("#pane-right"));
   else renderChannelPane($("#pane-right"), right);
   for (const pane of document.querySelectorAll(".pane")) renderComposerTarget(pane, pane.dataset.channel);
   renderModal();
+  renderKeysFill();
 }
 
 function switchTo(viewer) {
@@ -715,6 +773,7 @@ function switchTo(viewer) {
   state.localErrors = {};
   state.homeOpenedFor = null;
   state.rightTab = "channel";
+  state.pane = "left";
   state.replyTo = {};
   state.pinned = {};
   for (const pane of document.querySelectorAll(".pane")) $(".composer__notices", pane).replaceChildren();
@@ -723,6 +782,35 @@ function switchTo(viewer) {
   history.replaceState(null, "", url);
   renderPersonas();
   refreshNow();
+}
+
+/** The open modal's key field (its only text input that takes a key), if a form is open. */
+function keyField() {
+  return document.querySelector('#modal-root .modal input[type="text"], #modal-root .modal input:not([type]), #modal-root .modal textarea');
+}
+
+async function fillKeyForm(name, button) {
+  const field = keyField();
+  if (!field) {
+    toast("Open the key form first (Enter the key privately), then put a key in it.");
+    return;
+  }
+  const response = await fetch(`/playground/sample-keys/${encodeURIComponent(name)}`);
+  const data = await response.json();
+  field.value = data.key;
+  field.dispatchEvent(new Event("input", { bubbles: true }));
+  closeKeysPanel();
+  field.focus();
+  button.blur();
+}
+
+function closeKeysPanel() {
+  $("#keys-panel").hidden = true;
+  $("#keys-button").setAttribute("aria-expanded", "false");
+}
+
+function renderKeysFill() {
+  document.body.classList.toggle("has-modal", Boolean(state.snap?.modal));
 }
 
 async function copySampleKey(name, button) {
@@ -748,7 +836,15 @@ function renderKeysPanel() {
       state.world.sample_keys.map((key) => {
         const copy = h("button", { type: "button", class: "btn btn--small" }, "Copy key");
         copy.addEventListener("click", () => copySampleKey(key.name, copy));
-        return h("li", {}, h("div", {}, h("code", {}, key.name), h("span", { class: "keys__region" }, key.region.toUpperCase()), h("div", { class: "keys__what" }, key.description)), copy);
+        // While the key form is open, one tap puts the key in it (a phone's clipboard is awkward to reach).
+        const fill = h("button", { type: "button", class: "btn btn--small btn--primary keys__fill", "aria-label": `Put ${key.name} in the key form` }, "Put in form");
+        fill.addEventListener("click", () => fillKeyForm(key.name, fill));
+        return h(
+          "li",
+          {},
+          h("div", { class: "keys__about" }, h("code", {}, key.name), h("span", { class: "keys__region" }, key.region.toUpperCase()), h("div", { class: "keys__what" }, key.description)),
+          h("div", { class: "keys__buttons" }, fill, copy),
+        );
       }),
     ),
   );
@@ -770,14 +866,14 @@ async function main() {
   $("#persona").addEventListener("change", (event) => switchTo(event.target.value));
   document.addEventListener("click", (event) => {
     const panel = $("#keys-panel");
-    if (!panel.hidden && !panel.contains(event.target) && event.target !== $("#keys-button")) {
-      panel.hidden = true;
-      $("#keys-button").setAttribute("aria-expanded", "false");
-    }
+    if (!panel.hidden && !panel.contains(event.target) && event.target !== $("#keys-button")) closeKeysPanel();
+    const link = event.target.closest?.("a[href]");
+    if (link && openInPage(link.href)) event.preventDefault();
   });
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
-    if ($("#overlay-root").children.length) $("#overlay-root").replaceChildren();
+    if (!$("#keys-panel").hidden) closeKeysPanel();
+    else if ($("#overlay-root").children.length) $("#overlay-root").replaceChildren();
     else if (state.snap?.modal) closeModal(state.snap.modal);
   });
   $("#keys-button").addEventListener("click", () => {
@@ -788,6 +884,7 @@ async function main() {
   renderPersonas();
   renderKeysPanel();
   renderRequests();
+  setInterval(() => refreshDates(), DATES_EVERY_MS);
   pollLoop();
 }
 

@@ -69,6 +69,13 @@ function confirmed(element, ctx, then) {
   else then();
 }
 
+/** Open a button's link: in the page when it points into the playground (a thread's permalink), else a new tab. */
+function openLink(url, ctx) {
+  if (!safeHref(url)) return;
+  if (ctx.openInPage?.(url)) return;
+  window.open(url, "_blank", "noopener");
+}
+
 function button(element, block, ctx) {
   const style = element.style ? ` btn--${element.style}` : "";
   const node = h("button", {
@@ -80,7 +87,7 @@ function button(element, block, ctx) {
   });
   node.addEventListener("click", () =>
     confirmed(element, ctx, () => {
-      if (safeHref(element.url)) window.open(element.url, "_blank", "noopener");
+      openLink(element.url, ctx);
       busy(node);
       // Slack spins the button until the app acks; the ack comes back with the act's answer.
       Promise.resolve(ctx.onAction?.(element, block, element.value ?? null, node)).finally(() => idle(node));
@@ -145,7 +152,7 @@ function overflow(element, block, ctx) {
     const item = h("button", { type: "button", role: "menuitem", html: renderPlain(optionLabel(option)) });
     item.addEventListener("click", () => {
       menu.hidden = true;
-      if (safeHref(option.url)) window.open(option.url, "_blank", "noopener");
+      openLink(option.url, ctx);
       ctx.onAction?.(element, block, option.value, toggle);
     });
     menu.append(item);
@@ -368,7 +375,8 @@ export function renderBlock(block, ctx) {
  * Blocks as a list of DOM nodes.
  * @param {object[]} blocks The app's blocks.
  * @param {object} ctx users, channels, viewer; form (Map of typed values), errors (by block_id); callbacks
- *   onAction(element, block, value, node), onInput(element, block, value), confirm(confirmObject, proceed), zoom(url, alt); prefix (unique per surface, for element ids).
+ *   onAction(element, block, value, node), onInput(element, block, value), confirm(confirmObject, proceed), zoom(url, alt),
+ *   openInPage(url) (true when the page showed the link itself); prefix (unique per surface, for element ids).
  */
 export function renderBlocks(blocks, ctx) {
   ctxPrefix = ctx.prefix || "x";

@@ -67,6 +67,7 @@ function entity(inner, ctx) {
     const name = ctx.channels?.[id]?.name || label || id;
     return `<span class="channel-link" data-channel="${escapeHtml(id)}">#${escapeHtml(name)}</span>`;
   }
+  if (target.startsWith("!date^")) return dateToken(target, label);
   if (target.startsWith("!")) {
     const special = target.slice(1);
     if (["here", "channel", "everyone"].includes(special)) return `<span class="mention">@${special}</span>`;
@@ -75,6 +76,75 @@ function entity(inner, ctx) {
   const href = safeHref(target);
   const text = emojify(escapeHtml(label || target));
   return href ? `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer">${text}</a>` : text;
+}
+
+/** Slack's relative time, as its clients show a date token's {ago}: "3 minutes ago", "in 2 hours", "yesterday". */
+export function ago(seconds, now = Date.now() / 1000) {
+  const delta = Math.round(now - seconds);
+  const future = delta < 0;
+  const span = Math.abs(delta);
+  if (span < 60) return future ? "in a few seconds" : "just now";
+  const units = [
+    [60 * 60 * 24 * 365, "year"],
+    [60 * 60 * 24 * 30, "month"],
+    [60 * 60 * 24 * 7, "week"],
+    [60 * 60 * 24, "day"],
+    [60 * 60, "hour"],
+    [60, "minute"],
+  ];
+  for (const [size, unit] of units) {
+    if (span < size) continue;
+    const count = Math.max(1, Math.round(span / size));
+    if (unit === "day" && count === 1) return future ? "tomorrow" : "yesterday";
+    const words = `${count} ${unit}${count === 1 ? "" : "s"}`;
+    return future ? `in ${words}` : `${words} ago`;
+  }
+  return "just now";
+}
+
+const DATE_FORMATS = {
+  date_num: { year: "numeric", month: "2-digit", day: "2-digit" },
+  date: { year: "numeric", month: "long", day: "numeric" },
+  date_short: { year: "numeric", month: "short", day: "numeric" },
+  date_long: { weekday: "long", year: "numeric", month: "long", day: "numeric" },
+  time: { hour: "numeric", minute: "2-digit" },
+  time_secs: { hour: "numeric", minute: "2-digit", second: "2-digit" },
+};
+
+/** One {token} of a date token's format in the reader's own time zone; unknown tokens are kept as typed. */
+function dateWord(token, seconds) {
+  if (token === "ago") return ago(seconds);
+  const pretty = /^(date(?:_short|_long)?)_pretty$/.exec(token);
+  const name = pretty ? pretty[1] : token;
+  if (pretty) {
+    const days = Math.floor(Date.now() / 86400000) - Math.floor((seconds * 1000) / 86400000);
+    if (days === 0) return "today";
+    if (days === 1) return "yesterday";
+    if (days === -1) return "tomorrow";
+  }
+  const options = DATE_FORMATS[name];
+  return options ? new Date(seconds * 1000).toLocaleString([], options) : `{${token}}`;
+}
+
+/** `<!date^1700000000^{date_short} at {time}|fallback>` as the reader's client shows it (Slack's date token). */
+function dateToken(target, fallback) {
+  const [, stamp, format = "", link] = target.split("^");
+  const seconds = Number(stamp);
+  if (!Number.isFinite(seconds)) return escapeHtml(fallback || target);
+  const text = format.replace(/\{([a-z_]+)\}/g, (_, token) => dateWord(token, seconds));
+  const title = new Date(seconds * 1000).toUTCString();
+  const relative = format.includes("{ago}") ? ` data-ago="${escapeHtml(format)}"` : "";
+  const shown = `<time class="date-token" datetime="${new Date(seconds * 1000).toISOString()}" data-ts="${seconds}"${relative} title="${escapeHtml(title)}">${escapeHtml(text)}</time>`;
+  const href = link ? safeHref(link) : null;
+  return href ? `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer">${shown}</a>` : shown;
+}
+
+/** Bring every "… ago" on the page up to date (the page redraws only when something changes). */
+export function refreshDates(root = document) {
+  for (const node of root.querySelectorAll("time.date-token[data-ago]")) {
+    const seconds = Number(node.dataset.ts);
+    node.textContent = node.dataset.ago.replace(/\{([a-z_]+)\}/g, (_, token) => dateWord(token, seconds));
+  }
 }
 
 function splitOnce(text, separator) {
