@@ -179,6 +179,14 @@ class TeamsDirectory:
             person = None
         return person.name if person else "a clinic user"
 
+    async def account_id(self, user: str) -> str | None:
+        """The person's Teams account id (what a mention names), or None when unknown."""
+        try:
+            person = await self.person(user)
+        except StoreUnavailable:
+            person = None
+        return person.account_id if person else None
+
     async def _save(self, key: str, record: BaseModel) -> None:
         for _ in range(3):
             existing = await self._store.get(key)

@@ -57,15 +57,9 @@ class TeamsPlatform:
         return self._messenger
 
     async def _render(self, message: Outgoing) -> Message:
-        names: dict[str, str] = {}
-        accounts: dict[str, str | None] = {}
-        for user in people_in(message):
-            try:
-                person = await self._messenger.directory.person(user)
-            except StoreUnavailable:
-                person = None
-            names[user] = person.name if person else "a clinic user"
-            accounts[user] = person.account_id if person else None
+        directory = self._messenger.directory
+        names = {user: await directory.name(user) for user in people_in(message)}
+        accounts = {user: await directory.account_id(user) for user in people_in(message)}
         return render(message, self._guide, self._picture_url, lambda user: names.get(user, "someone"), accounts.get)
 
     async def post(self, channel: str, message: Outgoing, thread: str | None = None) -> str:
