@@ -113,6 +113,10 @@ class Store(Protocol):
         """Whether a mark set by ``mark_once`` is still alive (reading never sets it)."""
         ...
 
+    async def renew_mark(self, key: str, ttl_seconds: float) -> bool:
+        """Make a live mark expire ``ttl_seconds`` from now, in one step; False when it had already lapsed."""
+        ...
+
     async def unmark(self, key: str) -> None:
         """Remove a mark early (work that claimed it gave up, so a retry may claim it again)."""
         ...

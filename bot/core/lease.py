@@ -44,6 +44,26 @@ async def is_held(store: Store, key: ConversationKey, batch: str) -> bool:
         return False
 
 
+class Lease:
+    """A held lease as its holder sees it: truthy when taken; ``lost`` once another process may be doing the work."""
+
+    def __init__(self, taken: bool) -> None:
+        self._taken = taken
+        self._lost = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._taken
+
+    @property
+    def lost(self) -> bool:
+        """Whether the lease lapsed or went to another process while the body ran (stop before the next step)."""
+        return self._lost.is_set()
+
+    def lose(self) -> None:
+        """Record that the lease is no longer ours."""
+        self._lost.set()
+
+
 @contextlib.asynccontextmanager
 async def hold(
     store: Store,
@@ -52,45 +72,50 @@ async def hold(
     lease_seconds: float = LEASE_SECONDS,
     renew_every: float | None = None,
     after: float = 0.0,
-) -> AsyncIterator[bool]:
-    """Hold the batch's lease for the body; yields False when another process holds it (then do nothing).
+) -> AsyncIterator[Lease]:
+    """Hold the batch's lease for the body; yields a falsy lease when another process holds it (then do nothing).
 
     With ``after`` the lease is taken only once the body has run that long: the process that saved the batch uses
     it, since recovery looks only after the outbox's grace period (longer than ``after``) and most batches are done in
-    milliseconds, so they never touch the store for a lease. With the store unreachable the body runs without a
-    lease (yields True): the work is in the outbox either way.
+    milliseconds, so they never touch the store for a lease. If by then a recovery holds it (this process stalled),
+    the lease reads ``lost`` and the body stops before its next step. With the store unreachable the body runs
+    without a lease (truthy): the work is in the outbox either way.
     """
     if after <= 0:
         async with hold_named(store, lease_key(key, batch), lease_seconds, renew_every) as held:
             yield held
         return
     name = lease_key(key, batch)
+    held = Lease(True)
     taken = asyncio.Event()
-    late = asyncio.create_task(_take_late(store, name, lease_seconds, renew_every or lease_seconds / 3, after, taken))
+    late = asyncio.create_task(
+        _take_late(store, name, lease_seconds, renew_every or lease_seconds / 3, after, taken, held)
+    )
     try:
-        yield True
+        yield held
     finally:
         late.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await late
-        if taken.is_set():
+        if taken.is_set() and not held.lost:
             with contextlib.suppress(StoreUnavailable):
                 await store.unmark(name)
 
 
 async def _take_late(
-    store: Store, name: str, lease_seconds: float, every: float, after: float, taken: asyncio.Event
+    store: Store, name: str, lease_seconds: float, every: float, after: float, taken: asyncio.Event, held: Lease
 ) -> None:
     await asyncio.sleep(after)
     try:
         if not await store.mark_once(name, lease_seconds):
-            logger.warning("an outbox batch still running here is also being recovered elsewhere")
+            logger.warning("an outbox batch still running here is being recovered elsewhere; leaving the rest to it")
+            held.lose()
             return
     except StoreUnavailable:
         logger.warning("outbox lease skipped: the state store is unreachable")
         return
     taken.set()
-    await _renew(store, name, lease_seconds, every)
+    await _renew(store, name, lease_seconds, every, held)
 
 
 @contextlib.asynccontextmanager
@@ -99,36 +124,45 @@ async def hold_named(
     name: str,
     lease_seconds: float = LEASE_SECONDS,
     renew_every: float | None = None,
-) -> AsyncIterator[bool]:
-    """Hold the lease at store address ``name`` (renewed while the body runs); False when another process holds it.
+) -> AsyncIterator[Lease]:
+    """Hold the lease at store address ``name`` (renewed while the body runs); falsy when another process holds it.
 
-    With the store unreachable the body runs without a lease (yields True).
+    With the store unreachable the body runs without a lease (truthy).
     """
     try:
         taken = await store.mark_once(name, lease_seconds)
     except StoreUnavailable:
         logger.warning("outbox lease skipped: the state store is unreachable")
-        yield True
+        yield Lease(True)
         return
     if not taken:
-        yield False
+        yield Lease(False)
         return
-    renewal = asyncio.create_task(_renew(store, name, lease_seconds, renew_every or lease_seconds / 3))
+    held = Lease(True)
+    renewal = asyncio.create_task(_renew(store, name, lease_seconds, renew_every or lease_seconds / 3, held))
     try:
-        yield True
+        yield held
     finally:
         renewal.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewal
-        with contextlib.suppress(StoreUnavailable):
-            await store.unmark(name)
+        if not held.lost:
+            with contextlib.suppress(StoreUnavailable):
+                await store.unmark(name)
 
 
-async def _renew(store: Store, name: str, lease_seconds: float, every: float) -> None:
+async def _renew(store: Store, name: str, lease_seconds: float, every: float, held: Lease) -> None:
+    """Extend the lease in place every ``every`` seconds; a lapsed one is lost (another process may have it now).
+
+    Renewing is one atomic step, so a live lease is never free for a moment. A stall longer than the whole lease
+    that another process used to take it is not seen here: leases outlast the longest stall by design (3 s and up).
+    """
     while True:
         await asyncio.sleep(every)
         try:
-            await store.unmark(name)
-            await store.mark_once(name, lease_seconds)
+            if not await store.renew_mark(name, lease_seconds):
+                logger.warning("a lease lapsed before its renewal (this process stalled); leaving the work to others")
+                held.lose()
+                return
         except StoreUnavailable:
             logger.warning("outbox lease not renewed: the state store is unreachable")

@@ -103,7 +103,7 @@ class EffectRunner:
             logger.warning("no %s platform in this process; its work stays in the outbox", state.platform)
             return
         if outcome.batch is None:
-            await self._carry_out_all(platform, outcome, state, trigger)
+            await self._carry_out_all(platform, outcome, state, trigger, None)
             return
         grace = self._service.outbox_grace
         lasts = lease.lease_for(grace)
@@ -114,13 +114,23 @@ class EffectRunner:
             if not held:
                 logger.info("an outbox batch is being carried out by another process; leaving it to it")
                 return
-            await self._carry_out_all(platform, outcome, state, trigger)
+            await self._carry_out_all(platform, outcome, state, trigger, held)
 
     async def _carry_out_all(
-        self, platform: ChatPlatform, outcome: Handled, state: Conversation, trigger: Trigger
+        self,
+        platform: ChatPlatform,
+        outcome: Handled,
+        state: Conversation,
+        trigger: Trigger,
+        held: lease.Lease | None,
     ) -> None:
         try:
             for effect in outcome.effects:
+                if held is not None and held.lost:
+                    # This process stalled past the outbox's grace period and a recovery took the batch: two
+                    # processes carrying on would post the same step twice. The recovery finishes and settles it.
+                    logger.warning("stopped an outbox batch midway: another process is recovering it")
+                    return
                 state = await self._carry_out_one(platform, state, effect, trigger)
         except Exception as exc:
             failed = platform.failure(exc)

@@ -220,6 +220,10 @@ class RedisStore:
     async def marked(self, key: str) -> bool:
         return bool(await self._call(lambda: self._redis.exists(layout.mark_key(key))))
 
+    async def renew_mark(self, key: str, ttl_seconds: float) -> bool:
+        milliseconds = max(1, int(ttl_seconds * 1000))
+        return bool(await self._call(lambda: self._redis.pexpire(layout.mark_key(key), milliseconds)))
+
     async def unmark(self, key: str) -> None:
         await self._call(lambda: self._redis.delete(layout.mark_key(key)))
 

@@ -145,6 +145,17 @@ class SqliteStore:
 
         return await self._run(work)
 
+    async def renew_mark(self, key: str, ttl_seconds: float) -> bool:
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> bool:
+            renewed = db.execute(
+                "UPDATE marks SET expires_at = ? WHERE key = ? AND expires_at > ?", (now + ttl_seconds, key, now)
+            ).rowcount
+            return renewed == 1
+
+        return await self._run(work)
+
     async def unmark(self, key: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM marks WHERE key = ?", (key,)))
 

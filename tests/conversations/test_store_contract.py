@@ -84,6 +84,31 @@ async def test_mark_once_is_true_only_for_the_first_caller(store: Store) -> None
     assert await store.mark_once("event:Ev2", 60) is True
 
 
+async def test_renew_mark_extends_a_live_mark_and_refuses_a_lapsed_one(tmp_path: Path, redis_url: str) -> None:
+    clock = Clock()
+    sqlite = open_store(f"sqlite:///{tmp_path}/renew.db", clock=clock)
+    assert await sqlite.mark_once("m", 10)
+    clock.now += 8
+    assert await sqlite.renew_mark("m", 10)
+    clock.now += 8  # 16 s after it was set: alive only because it was renewed
+    assert await sqlite.marked("m")
+    assert not await sqlite.mark_once("m", 10)
+    clock.now += 3
+    assert not await sqlite.renew_mark("m", 10), "a lapsed mark is not revived"
+    assert not await sqlite.renew_mark("never-set", 10)
+    await sqlite.aclose()
+    redis_store = open_store(redis_url)
+    assert await redis_store.mark_once("renew", 0.2)
+    await asyncio.sleep(0.1)
+    assert await redis_store.renew_mark("renew", 0.2)
+    await asyncio.sleep(0.15)
+    assert await redis_store.marked("renew")
+    await asyncio.sleep(0.15)
+    assert not await redis_store.renew_mark("renew", 0.2)
+    assert not await redis_store.marked("renew"), "a lapsed mark is not revived"
+    await redis_store.aclose()
+
+
 async def test_mark_once_expires_after_its_ttl(tmp_path: Path, redis_url: str) -> None:
     clock = Clock()
     sqlite = open_store(f"sqlite:///{tmp_path}/ttl.db", clock=clock)
