@@ -41,11 +41,11 @@ REQUIRED_SCOPES: Final[tuple[Scope, ...]] = (
 
 SCOPE_LABELS: Final[Mapping[Scope, str]] = MappingProxyType(
     {
-        "user:read": "User Read",
-        "appointment:read": "Appointment Read",
-        "appointment:create": "Appointment Create",
-        "appointment:update": "Appointment Update",
-        "appointment:delete": "Appointment Delete",
+        "user:read": "user : read",
+        "appointment:read": "appointment : read",
+        "appointment:create": "appointment : create",
+        "appointment:update": "appointment : update",
+        "appointment:delete": "appointment : delete",
     }
 )
 """The tick-box labels Dentally shows when a key is made."""

@@ -103,7 +103,7 @@ async def test_check_key_reads_the_key_from_stdin_and_exits_by_verdict() -> None
         junk = await asyncio.to_thread(run_cli, "check-key", env=env, stdin="not a key\n")
     assert (verified.returncode, missing.returncode, junk.returncode) == (0, 1, 1)
     assert "VERIFIED" in verified.stdout
-    assert "Appointment Delete  appointment:delete  MISSING" in missing.stdout
+    assert "appointment : delete  appointment:delete  MISSING" in missing.stdout
     assert keys["all_scopes"].key not in verified.stdout + verified.stderr
     assert "spaces" in junk.stderr
 

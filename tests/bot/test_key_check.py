@@ -155,7 +155,7 @@ async def test_a_verified_key_is_stored_encrypted_and_reported_by_fingerprint(
     view = await driver.wait_for(
         lambda: (v := driver.open_view(ADMIN)) and "Dentally is connected" in view_text(v) and v
     )
-    assert "Appointment Delete" in view_text(view)
+    assert "appointment : delete" in view_text(view)
     await scenario.idle(bot)
     service = bot.runtime.core.service
     state = await service.conversation(await _key(bot))
@@ -184,15 +184,15 @@ async def test_a_key_missing_delete_gets_fix_instructions_then_a_corrected_key_v
     await submit_key(driver, KEYS["missing_appointment_delete"].key)
     missing = await result_in_thread(scenario, "some permissions weren't ticked")
     text = message_text(missing)
-    assert ":x: Appointment Delete" in text
-    assert ":white_check_mark: Appointment Update" in text
+    assert ":x: appointment : delete" in text
+    assert ":white_check_mark: appointment : update" in text
     assert "Generate new token" in text
     assert "revoke the old key" in text
     assert action_ids(missing) == [blocks.ACTION_ENTER_KEY]
     await scenario.driver.wait_for(
         lambda: any("missing scopes" in t and "appointment:delete :x:" in t for t in support_texts(api))
     )
-    assert any("Appointment Delete: DELETE /v1/appointments/0 → 403 refused it" in t for t in support_reads(api))
+    assert any("appointment : delete: DELETE /v1/appointments/0 → 403 refused it" in t for t in support_reads(api))
     await scenario.idle(bot)
     # The Try another key button opens a fresh form; the corrected key verifies.
     await driver.close_view(ADMIN)
@@ -215,8 +215,8 @@ async def test_a_key_dentally_cannot_prove_is_never_connected_and_support_gets_t
     unproven = await result_in_thread(scenario, "couldn't prove the key's permissions")
     text = message_text(unproven)
     assert "Dentally is connected" not in text
-    assert ":grey_question: Appointment Update" in text
-    assert ":white_check_mark: User Read" in text
+    assert ":grey_question: appointment : update" in text
+    assert ":white_check_mark: user : read" in text
     check = await _last_check(bot)
     assert check.verdict.value == "could_not_prove"
     # The clinic reads the one platform-neutral wording, with the boxes to double-check.
@@ -251,7 +251,7 @@ async def test_couldnt_prove_then_check_again_once_dentally_introspects(
     await open_modal(driver, await reach_key_step(scenario))
     await submit_key(driver, KEYS["all_scopes"].key)
     unproven = await result_in_thread(scenario, "couldn't prove the key's permissions")
-    assert "Appointment Update, Appointment Delete" in message_text(unproven)
+    assert "appointment : update, appointment : delete" in message_text(unproven)
     await scenario.idle(bot)
     dentally.use_modes(["lookup-first", "token-info"])
     await driver.click(ADMIN, unproven, results.ACTION_CHECK_AGAIN)

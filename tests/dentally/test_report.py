@@ -71,7 +71,7 @@ def test_a_missing_report_says_which_ticks_a_new_key_needs() -> None:
     assert "MISSING PERMISSIONS" in text
     assert text.count("MISSING") == 3  # the headline and two rows
     assert "create a new key" in text
-    assert text.splitlines()[-1].endswith("Appointment Create, Appointment Delete")
+    assert text.splitlines()[-1].endswith("appointment : create, appointment : delete")
 
 
 def test_a_could_not_check_report_gives_the_reason_and_when_to_retry() -> None:
@@ -134,7 +134,7 @@ def test_could_not_prove_is_not_a_pass_and_verbose_shows_proofs_and_evidence() -
     assert "not proven" in short
     assert "Evidence" not in short
     text = format_check(checked, verbose=True)
-    assert "Appointment Delete: because" in text
+    assert "appointment : delete: because" in text
     assert "[uk] probe         DELETE /v1/appointments/0 -> 404 (application/json)" in text
     assert '      body: {"error":"Not found"}' in text
     assert '      WWW-Authenticate: Bearer error="insufficient_scope"' in text

@@ -155,7 +155,7 @@ async def test_an_over_granted_key_cannot_be_proven_without_introspection(
     assert result.problem is Problem.UNPROVEN
     assert statuses(result) == [G, G, U, U, U]
     assert result.reason is not None
-    assert "Appointment Create, Appointment Update, Appointment Delete" in result.reason
+    assert "appointment : create, appointment : update, appointment : delete" in result.reason
     assert "was not refused" in (result.scopes[3].proof or "")
     assert_counted(result, sandbox)
 
