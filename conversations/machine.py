@@ -302,9 +302,9 @@ def _troubles_asked(guide: Guide, state: Conversation, event: TroublesAsked) -> 
     if not step.troubles:
         return _stuck(guide, state, Stuck(event.step_id, event.at))
     times = _step_times(state, step.id, event.at)
-    offered = times[step.id].offered_at
-    if offered is not None and event.at - offered < TROUBLE_AGAIN_SECONDS:
-        return Transition(state, ())  # a double click: the troubles are already shown
+    offered, chosen = times[step.id].offered_at, times[step.id].troubles.values()
+    if offered is not None and event.at - offered < TROUBLE_AGAIN_SECONDS and max(chosen, default=0.0) < offered:
+        return Transition(state, ())  # a double click: the troubles are already shown, and none picked since
     times[step.id] = times[step.id].model_copy(update={"offered_at": event.at})
     asked = state.model_copy(update={"steps": times, "updated_at": event.at})
     return Transition(asked, (OfferTroubles(step.id),))

@@ -16,6 +16,7 @@ ACTION_DONE = "step_done"
 ACTION_BACK = "step_back"
 ACTION_STUCK = "step_stuck"
 ACTION_TROUBLE = "step_trouble"
+"""The prefix of the troubles' buttons: ``step_trouble_1``, ``_2``, … (Slack wants action ids unique in a block)."""
 ACTION_ASK_ALDENSE = "step_ask_aldense"
 ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
@@ -65,6 +66,11 @@ def parse_step_value(value: str) -> tuple[str, str] | None:
     return (owner, step_id) if separator and owner and step_id else None
 
 
+def trouble_action(position: int) -> str:
+    """The action id of the trouble button at ``position`` (from 1) of an offer."""
+    return f"{ACTION_TROUBLE}_{position}"
+
+
 def trouble_value(owner: str, step_id: str, trouble_id: str) -> str:
     """The value carried by a trouble's button: whose guide, which step, which trouble."""
     return f"{owner}|{step_id}|{trouble_id}"
@@ -80,7 +86,10 @@ def trouble_offer(guide: Guide, index: int, owner: str) -> tuple[str, Blocks]:
     """Shown privately after I'm stuck: a button per common problem of the step, and "Still stuck — ask Aldense"."""
     step = guide.steps[index]
     text = copy.trouble_offer(guide, index)
-    buttons = [button(t.label, ACTION_TROUBLE, trouble_value(owner, step.id, t.id)) for t in step.troubles]
+    buttons = [
+        button(t.label, trouble_action(n), trouble_value(owner, step.id, t.id))
+        for n, t in enumerate(step.troubles, start=1)
+    ]
     buttons.append(button(copy.STILL_STUCK, ACTION_ASK_ALDENSE, step_value(owner, step.id)))
     return text, [
         _section(text, block_id=f"troubles:{step.id}:text"),

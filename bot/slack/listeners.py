@@ -50,7 +50,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         await ack()
         await handlers.step_click(body)
 
-    @app.action(blocks.ACTION_TROUBLE)
+    @app.action(re.compile(f"^{blocks.ACTION_TROUBLE}_[0-9]+$"))
     async def trouble_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await handlers.trouble_click(body)

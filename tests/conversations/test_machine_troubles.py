@@ -92,6 +92,11 @@ def test_im_stuck_pressed_twice_at_once_offers_once_and_again_later() -> None:
     assert run(TroublesAsked("second", at=later), state=offered).effects == (OfferTroubles("second"),)
 
 
+def test_im_stuck_soon_after_a_trouble_was_picked_offers_again() -> None:
+    picked = run(TroublesAsked("second", at=200.0), TroubleChosen("second", "lost", at=202.0), state=at_step(1)).state
+    assert run(TroublesAsked("second", at=204.0), state=picked).effects == (OfferTroubles("second"),)
+
+
 def test_im_stuck_on_a_step_without_troubles_asks_a_person_at_once() -> None:
     transition = apply(GUIDE, KEY, at_step(0), TroublesAsked("first", at=200.0))
     assert transition.effects == (ConfirmHelpComing("first"), Report(Milestone.STUCK, "first"))
