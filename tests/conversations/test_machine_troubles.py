@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation, Status
@@ -179,3 +181,43 @@ def test_an_edit_that_removed_the_step_answers_with_the_landing_step() -> None:
     transition = apply(edited, KEY, state, TroubleChosen("third", "closed", at=300.0))
     assert transition.state.step_id == "second"
     assert PostStep("second", again=True) in transition.effects
+
+
+STEP_IDS = [step.id for step in GUIDE.steps]
+_times = st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False)
+_step_ids = st.sampled_from([*STEP_IDS, "ghost"])
+_events = st.one_of(
+    st.builds(Start, at=_times, at_step=st.one_of(st.none(), _step_ids)),
+    st.builds(Done, step_id=_step_ids, at=_times),
+    st.builds(Stuck, step_id=_step_ids, at=_times),
+    st.builds(TroublesAsked, step_id=_step_ids, at=_times),
+    st.builds(TroubleChosen, step_id=_step_ids, trouble_id=st.sampled_from(["lost", "closed", "gone", "x"]), at=_times),
+    st.builds(StepPosted, step_id=_step_ids, ref=st.just("")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_events, max_size=30))
+def test_any_sequence_with_troubles_keeps_the_state_sound(sequence: list[Event]) -> None:
+    state: Conversation | None = None
+    posted: dict[str, str] = {}
+    for number, event in enumerate(sequence):
+        if isinstance(event, StepPosted):
+            event = StepPosted(event.step_id, f"m{number}")
+            posted[event.ref] = event.step_id
+        try:
+            transition = apply(GUIDE, KEY, state, event)
+        except IllegalMove:
+            continue
+        state = transition.state
+        assert Conversation.from_json(state.to_json()) == state
+        assert set(state.steps) <= set(STEP_IDS)
+        assert (state.status is Status.AWAITING_KEY) == (state.step_id == "key")
+        if state.step_message_ref is not None:
+            assert posted[state.step_message_ref] == state.step_id, "message ref of another step"
+        for effect in transition.effects:
+            if isinstance(effect, AnswerTrouble | ReportTrouble):
+                step = GUIDE.steps[GUIDE.index_of(effect.step_id)]
+                assert step.trouble(effect.trouble_id) is not None
+            if isinstance(effect, CloseStep) and effect.ref is not None:
+                assert posted[effect.ref] == effect.step_id, "closing a message as the wrong step"
