@@ -169,6 +169,10 @@ class PlatformWorld(Protocol):
         """The admin presses "Someone else has the Dentally login" on ``on`` and picks ``to`` (``nurse``)."""
         ...
 
+    async def hand_over_from_note(self, to: str) -> None:
+        """The admin presses "Someone else has the Dentally login" on their latest private message, picks ``to``."""
+        ...
+
     async def click_as(self, who: str, button: StepButton, on: Shown) -> int:
         """``who`` (``admin`` or ``nurse``) presses ``button`` on ``on``."""
         ...
@@ -333,6 +337,14 @@ class SlackWorld:
     async def hand_over(self, on: Shown, to: str) -> None:
         """The button opens a modal with a user picker; the admin picks and submits."""
         assert (await self.driver.click(ADMIN, on.ref, blocks.ACTION_HAND_OVER)).status_code == 200
+        view = await self.wait_for(lambda: self.driver.open_view(ADMIN))
+        submitted = await self.driver.submit_view(ADMIN, view, {modals.BLOCK_COLLEAGUE: SLACK_PEOPLE[to]})
+        assert submitted.status_code == 200
+
+    async def hand_over_from_note(self, to: str) -> None:
+        """The hand-over button of the latest ephemeral opens the same modal."""
+        note = self.driver.ephemeral(ADMIN, CLINIC)[-1]
+        assert (await self.driver.click(ADMIN, note, blocks.ACTION_HAND_OVER)).status_code == 200
         view = await self.wait_for(lambda: self.driver.open_view(ADMIN))
         submitted = await self.driver.submit_view(ADMIN, view, {modals.BLOCK_COLLEAGUE: SLACK_PEOPLE[to]})
         assert submitted.status_code == 200
@@ -550,6 +562,18 @@ class TeamsWorldView:
         colleague = self.driver.world.member(to).aad_object_id
         submitted = await self.driver.submit_dialog(
             "admin", self.where, opened.json(), {cards.INPUT_COLLEAGUE: colleague}, thread=card.thread
+        )
+        assert submitted.status_code == 200
+
+    async def hand_over_from_note(self, to: str) -> None:
+        """The hand-over button of the latest targeted card opens the same dialog."""
+        sent = [m for m in self.driver.in_conversation(self.where) if m.targeted_to == self.admin.account_id]
+        note = sent[-1]
+        opened = await self.driver.click("admin", self.where, note, copy.HAND_OVER_BUTTON)
+        assert opened.status_code == 200
+        colleague = self.driver.world.member(to).aad_object_id
+        submitted = await self.driver.submit_dialog(
+            "admin", self.where, opened.json(), {cards.INPUT_COLLEAGUE: colleague}, thread=note.thread
         )
         assert submitted.status_code == 200
 

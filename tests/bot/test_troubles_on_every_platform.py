@@ -174,6 +174,14 @@ async def test_a_hand_over_trouble_offers_the_hand_over_beside_its_answer(world:
     await world.idle()
     assert world.note_buttons() == [copy.HAND_OVER_BUTTON, copy.STILL_STUCK]
 
+    await world.hand_over_from_note("nurse")  # the existing hand-over, from the answer
+    await world.wait_for(lambda: world.mentioned_in_thread("nurse") or None)
+    await world.idle()
+    nurse = await world.runtime.core.service.conversation(world.user_key("nurse"))
+    assert nurse is not None
+    assert nurse.step_id == GUIDE.steps[0].id
+    assert (await current(world)).handed_to == nurse.user
+
 
 async def test_app_home_funnel_counts_the_troubles_picked_and_the_people_asked(
     world: PlatformWorld, api: SlackApiSandbox
