@@ -172,6 +172,8 @@ class ClosedAs(StrEnum):
     DONE = "done"
     WENT_BACK = "went_back"
     SUPERSEDED = "superseded"
+    JUMPED = "jumped"
+    """A trouble's answer took the guide to another step."""
 
 
 class Milestone(StrEnum):

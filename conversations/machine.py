@@ -331,7 +331,7 @@ def _trouble_chosen(guide: Guide, state: Conversation, event: TroubleChosen) -> 
         times.setdefault(trouble.go_to, StepTimes(reached=event.at))
         update |= {"step_id": trouble.go_to, "step_message_ref": None}
         effects += [
-            CloseStep(step.id, state.step_message_ref, ClosedAs.SUPERSEDED),
+            CloseStep(step.id, state.step_message_ref, ClosedAs.JUMPED),
             PostStep(trouble.go_to, again=True),
         ]
     effects.append(ReportTrouble(step.id, trouble.id))

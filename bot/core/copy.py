@@ -137,6 +137,7 @@ _CLOSED_MARK = {
     ClosedAs.DONE: (":white_check_mark:", ""),
     ClosedAs.WENT_BACK: (":leftwards_arrow_with_hook:", " — went back a step"),
     ClosedAs.SUPERSEDED: (":arrow_heading_down:", " — shown again below"),
+    ClosedAs.JUMPED: (":leftwards_arrow_with_hook:", " — went to another step to fix a problem, below"),
 }
 
 

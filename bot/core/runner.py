@@ -172,7 +172,7 @@ class EffectRunner:
                 return await self._post_step(platform, state, effect, look_first=trigger.recovering)
             case CloseStep():
                 ref = effect.ref
-                if ref is None and effect.outcome is not ClosedAs.SUPERSEDED:
+                if ref is None and effect.outcome in (ClosedAs.DONE, ClosedAs.WENT_BACK):
                     ref = trigger.clicked_ref  # the click came from this very step message
                 index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
                 if ref is not None and index is not None:

@@ -111,6 +111,8 @@ async def test_a_trouble_with_a_jump_takes_the_guide_to_its_step(world: Platform
     state = await current(world)
     assert state.step_id == "sign-in"
     assert [m.step for m in world.thread() if m.step is not None] == [0, 1, 0]  # step 1 shown again, once
+    left = next(m for m in world.thread() if m.step == 1)
+    assert (left.live, "went to another step" in left.text) == (False, True)  # its buttons gone, and why
     answers = [n for n in world.notes() if "signed you out" in n]
     assert len(answers) == 1  # a double click is answered once
     assert "step 1 of 9" in answers[0]

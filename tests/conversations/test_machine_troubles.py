@@ -133,7 +133,7 @@ def test_a_trouble_with_a_jump_moves_the_guide_and_keeps_an_open_request_for_hel
     transition = apply(GUIDE, KEY, stuck, TroubleChosen("third", "closed", at=200.0))
     assert transition.effects == (
         AnswerTrouble("third", "closed"),
-        CloseStep("third", "m-current", ClosedAs.SUPERSEDED),
+        CloseStep("third", "m-current", ClosedAs.JUMPED),
         PostStep("second", again=True),
         ReportTrouble("third", "closed"),
     )
