@@ -150,8 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate_guide(path: str) -> int:
     guide = load_checked_guide(path)
     print(
-        f"guide {guide.id} v{guide.version}: {guide.step_count} steps, every picture and alt text present, "
-        "every rendered Slack and Teams message within that platform's limits — OK"
+        f"guide {guide.id} v{guide.version}: {guide.step_count} steps, "
+        f"{sum(len(step.troubles) for step in guide.steps)} troubles (ids and jumps sound), "
+        "every picture and alt text present, every rendered Slack and Teams message within that platform's limits — OK"
     )
     return 0
 

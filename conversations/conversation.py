@@ -33,12 +33,19 @@ class Status(StrEnum):
 
 
 class StepTimes(BaseModel):
-    """When a step was first reached and when it was last finished (Unix seconds)."""
+    """When a step was first reached and last finished (Unix seconds), and the help sought on it."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     reached: float
     done: float | None = None
+    # What the person did about problems on this step (the funnel of App Home counts them).
+    offered_at: float | None = None
+    """When "I'm stuck" last showed this step's troubles."""
+    troubles: dict[str, float] = {}
+    """The troubles chosen here, by id, with when each was last chosen."""
+    asked_help: int = 0
+    """How many times a person from Aldense was asked for help on this step."""
 
 
 class Conversation(BaseModel):

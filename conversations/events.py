@@ -44,6 +44,23 @@ class Stuck:
 
 
 @dataclass(frozen=True, slots=True)
+class TroublesAsked:
+    """The user pressed "I'm stuck" on ``step_id``: show them its common problems (a step with none asks a person)."""
+
+    step_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TroubleChosen:
+    """The user picked trouble ``trouble_id`` of ``step_id``: show its answer, and follow its ``go_to`` if any."""
+
+    step_id: str
+    trouble_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Resume:
     """The user wants the current step shown again (for example from a reminder)."""
 
@@ -133,6 +150,8 @@ Event = (
     | Done
     | Back
     | Stuck
+    | TroublesAsked
+    | TroubleChosen
     | Resume
     | ThreadOpened
     | StepPosted
@@ -153,6 +172,8 @@ class ClosedAs(StrEnum):
     DONE = "done"
     WENT_BACK = "went_back"
     SUPERSEDED = "superseded"
+    JUMPED = "jumped"
+    """A trouble's answer took the guide to another step."""
 
 
 class Milestone(StrEnum):
@@ -194,6 +215,29 @@ class ConfirmHelpComing:
     """Tell the user a person from support has been asked to help with step ``step_id``."""
 
     step_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTroubles:
+    """Show the user, privately, the troubles of step ``step_id``, each a button, and "Still stuck — ask Aldense"."""
+
+    step_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTrouble:
+    """Tell the user, privately, the answer to trouble ``trouble_id`` of step ``step_id``."""
+
+    step_id: str
+    trouble_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTrouble:
+    """One short line in support's thread (and a count in the metrics): trouble ``trouble_id`` picked at ``step_id``."""
+
+    step_id: str
+    trouble_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +289,9 @@ Effect = (
     | PostStep
     | CloseStep
     | ConfirmHelpComing
+    | OfferTroubles
+    | AnswerTrouble
+    | ReportTrouble
     | Report
     | RunKeyCheck
     | Remind

@@ -22,6 +22,7 @@ _PICTURE_SIGNATURES = {
     ".gif": ("GIF", (b"GIF87a", b"GIF89a")),
 }
 _PICTURE_SUFFIXES = tuple(_PICTURE_SIGNATURES)
+_TROUBLE_FIELDS = ("id", "label", "answer", "go_to", "hand_over")
 
 
 class GuideError(ValueError):
@@ -45,6 +46,29 @@ class TextLimits:
     summary: int = 3000
 
 
+TROUBLE_LABEL_LIMIT = 75
+"""The longest trouble label: Slack's limit for a button's text (Teams draws the same label on its button)."""
+TROUBLES_PER_STEP = 4
+"""The most troubles a step may list: with "Still stuck — ask Aldense" the offer then has at most five buttons."""
+TROUBLE_ANSWER_LIMIT = 1500
+"""The longest answer to a trouble: it shares one message section with the trouble's label and a short lead-in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trouble:
+    """A common problem on a step, as the clinic would say it, with a short answer.
+
+    ``go_to`` moves the guide to that step once the answer is shown; ``hand_over`` offers the "someone else has
+    the Dentally login" hand-over beside the answer.
+    """
+
+    id: str
+    label: str
+    answer: str
+    go_to: str | None = None
+    hand_over: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One step: a title, a short text, one picture with alt text, and what finishing it means."""
@@ -57,6 +81,12 @@ class Step:
     action: StepAction = StepAction.NEXT
     seconds: int = 60
     """About how long the step takes a first-timer (from the guide's ``step_seconds``)."""
+    troubles: tuple[Trouble, ...] = ()
+    """Common problems on this step, offered by "I'm stuck" before a person is asked."""
+
+    def trouble(self, trouble_id: str) -> Trouble | None:
+        """The trouble called ``trouble_id``, or None when this step lists none by that id (now)."""
+        return next((trouble for trouble in self.troubles if trouble.id == trouble_id), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +227,73 @@ class _GuideReader:
                 image=self._picture(raw_step, where),
                 alt=self._text(raw_step, "alt", where, limit=self._limits.alt, missing="has no alt text"),
                 action=self._action(raw_step, where),
+                troubles=self._troubles(raw_step.get("troubles"), where),
             )
             steps.append(step)
         self._check_ending(steps)
+        self._check_jumps(steps)
         return steps
+
+    def _troubles(self, raw: object, where: str) -> tuple[Trouble, ...]:
+        """A step's ``troubles``: each with a unique id, a button-sized label, an answer and at most one way on."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self._problem(where, "troubles must be a list")
+            return ()
+        if len(raw) > TROUBLES_PER_STEP:
+            self._problem(where, f"lists {len(raw)} troubles; the most a step may offer is {TROUBLES_PER_STEP}")
+        troubles: list[Trouble] = []
+        seen: set[str] = set()
+        for position, item in enumerate(raw, start=1):
+            at = f"{where} trouble {position}"
+            if not isinstance(item, dict):
+                self._problem(at, "must be a mapping")
+                continue
+            trouble_id = self._text(item, "id", at, limit=40)
+            if trouble_id:
+                at = f"{where} trouble {trouble_id!r}"
+                if not _STEP_ID.match(trouble_id):
+                    self._problem(at, "id must be lower-case letters, digits and dashes")
+                if trouble_id in seen:
+                    self._problem(at, "duplicate trouble id on this step")
+                seen.add(trouble_id)
+            unknown = sorted(str(name) for name in item if name not in _TROUBLE_FIELDS)
+            if unknown:
+                self._problem(at, f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(_TROUBLE_FIELDS)})")
+            go_to = item.get("go_to")
+            if go_to is not None and not isinstance(go_to, str):
+                self._problem(at, "go_to must be a step id")
+                go_to = None
+            hand_over = item.get("hand_over", False)
+            if not isinstance(hand_over, bool):
+                self._problem(at, "hand_over must be true or false")
+                hand_over = False
+            if go_to is not None and hand_over:
+                self._problem(at, "a trouble either jumps (go_to) or hands over (hand_over), not both")
+            troubles.append(
+                Trouble(
+                    id=trouble_id,
+                    label=self._text(item, "label", at, limit=TROUBLE_LABEL_LIMIT),
+                    answer=self._text(item, "answer", at, limit=TROUBLE_ANSWER_LIMIT),
+                    go_to=go_to,
+                    hand_over=hand_over,
+                )
+            )
+        return tuple(troubles)
+
+    def _check_jumps(self, steps: list[Step]) -> None:
+        """Every ``go_to`` names another step of the guide."""
+        known = {step.id for step in steps}
+        for step in steps:
+            for trouble in step.troubles:
+                if trouble.go_to is None:
+                    continue
+                where = f"step {step.id!r} trouble {trouble.id!r}"
+                if trouble.go_to not in known:
+                    self._problem(where, f"go_to names unknown step {trouble.go_to!r}")
+                elif trouble.go_to == step.id:
+                    self._problem(where, "go_to names its own step (leave go_to out to stay on the step)")
 
     def _timed(self, steps: list[Step], raw: dict[str, Any], minutes: int) -> list[Step]:
         """Steps with their ``step_seconds``; without that map, ``estimated_minutes`` is shared out evenly."""

@@ -8,6 +8,7 @@ from conversations.addresses import ConversationKey
 from conversations.conversation import Conversation, Status, StepTimes
 from conversations.events import (
     Abandon,
+    AnswerTrouble,
     Back,
     CheckFinished,
     ClosedAs,
@@ -22,10 +23,12 @@ from conversations.events import (
     KeyVerdict,
     Milestone,
     Nudged,
+    OfferTroubles,
     OpenThread,
     PostStep,
     Remind,
     Report,
+    ReportTrouble,
     Resume,
     RunKeyCheck,
     Start,
@@ -35,6 +38,8 @@ from conversations.events import (
     TellHandOver,
     TellReset,
     ThreadOpened,
+    TroubleChosen,
+    TroublesAsked,
 )
 from conversations.guide import Guide, StepAction
 from conversations.reminders import ReminderPolicy
@@ -45,6 +50,8 @@ _FINISHED = frozenset({Status.VERIFIED, Status.ABANDONED})
 # A second Start this soon after a guide started, with nothing done since, is a double click or a click repeated
 # because the first answer was lost: the guide is already being shown, so it changes nothing.
 START_AGAIN_SECONDS = 10.0
+# "I'm stuck" pressed again this soon, or the same trouble picked again this soon, is a double click: nothing new.
+TROUBLE_AGAIN_SECONDS = 10.0
 _DEFAULT_REMINDERS = ReminderPolicy()
 
 
@@ -114,7 +121,7 @@ def _asked_for_the_current_step(event: Event, removed_step: str) -> float | None
     match event:
         case Start(at_step=None) | Resume():
             return event.at
-        case Done() | Back() | Stuck() if event.step_id == removed_step:
+        case Done() | Back() | Stuck() | TroublesAsked() | TroubleChosen() if event.step_id == removed_step:
             return event.at
     return None
 
@@ -131,6 +138,10 @@ def _apply(
             return _back(guide, state, event)
         case Stuck():
             return _stuck(guide, state, event)
+        case TroublesAsked():
+            return _troubles_asked(guide, state, event)
+        case TroubleChosen():
+            return _trouble_chosen(guide, state, event)
         case Resume():
             return _resume(state, event)
         case ThreadOpened():
@@ -279,8 +290,62 @@ def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
     # help is already on its way. The caller tells the person and adds a quiet line to support's thread.
     if state.stuck_at is not None:
         raise IllegalMove("help is already on its way for this step")
-    stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at})
+    times = _step_times(state, event.step_id, event.at)
+    times[event.step_id] = times[event.step_id].model_copy(update={"asked_help": times[event.step_id].asked_help + 1})
+    stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at, "steps": times})
     return Transition(stuck, (ConfirmHelpComing(event.step_id), Report(Milestone.STUCK, event.step_id)))
+
+
+def _troubles_asked(guide: Guide, state: Conversation, event: TroublesAsked) -> Transition:
+    """ "I'm stuck": the step's troubles first (privately); a step without any asks a person straight away."""
+    step = guide.steps[_current_step_only(guide, state, event.step_id)]
+    if not step.troubles:
+        return _stuck(guide, state, Stuck(event.step_id, event.at))
+    times = _step_times(state, step.id, event.at)
+    offered, chosen = times[step.id].offered_at, times[step.id].troubles.values()
+    if offered is not None and event.at - offered < TROUBLE_AGAIN_SECONDS and max(chosen, default=0.0) < offered:
+        return Transition(state, ())  # a double click: the troubles are already shown, and none picked since
+    times[step.id] = times[step.id].model_copy(update={"offered_at": event.at})
+    asked = state.model_copy(update={"steps": times, "updated_at": event.at})
+    return Transition(asked, (OfferTroubles(step.id),))
+
+
+def _trouble_chosen(guide: Guide, state: Conversation, event: TroubleChosen) -> Transition:
+    """A trouble picked: its answer (privately), a line for support, and its jump when it has one.
+
+    A jump keeps an open request for help open (``stuck_at``): only Done, Back or staff close it.
+    """
+    step = guide.steps[_current_step_only(guide, state, event.step_id)]
+    trouble = step.trouble(event.trouble_id)
+    if trouble is None:
+        raise IllegalMove("that answer is no longer part of the guide")
+    times = _step_times(state, step.id, event.at)
+    chosen = times[step.id].troubles
+    last = chosen.get(trouble.id)
+    if last is not None and event.at - last < TROUBLE_AGAIN_SECONDS:
+        return Transition(state, ())  # a double click: answered a moment ago
+    times[step.id] = times[step.id].model_copy(update={"troubles": {**chosen, trouble.id: event.at}})
+    update: dict[str, object] = {"steps": times, "updated_at": event.at}
+    effects: list[Effect] = [AnswerTrouble(step.id, trouble.id)]
+    if trouble.go_to is not None and guide.position(trouble.go_to) is not None:
+        times.setdefault(trouble.go_to, StepTimes(reached=event.at))
+        update |= {"step_id": trouble.go_to, "step_message_ref": None}
+        effects += [
+            CloseStep(step.id, state.step_message_ref, ClosedAs.JUMPED),
+            PostStep(trouble.go_to, again=True),
+        ]
+    effects.append(ReportTrouble(step.id, trouble.id))
+    moved = state.model_copy(update=update)
+    if trouble.go_to is not None:
+        moved = _with_status_for_step(guide, moved)
+    return Transition(moved, tuple(effects))
+
+
+def _step_times(state: Conversation, step_id: str, at: float) -> dict[str, StepTimes]:
+    """A copy of ``state.steps`` that surely has ``step_id`` (reached ``at`` if it somehow was not recorded)."""
+    times = dict(state.steps)
+    times.setdefault(step_id, StepTimes(reached=at))
+    return times
 
 
 def _resume(state: Conversation, event: Resume) -> Transition:
@@ -448,8 +513,8 @@ def _take_over(guide: Guide, key: ConversationKey, state: Conversation | None, e
 
 def _finished(steps: dict[str, StepTimes], step_id: str, at: float) -> dict[str, StepTimes]:
     times = dict(steps)
-    reached = times[step_id].reached if step_id in times else at
-    times[step_id] = StepTimes(reached=reached, done=at)
+    kept = times.get(step_id) or StepTimes(reached=at)
+    times[step_id] = kept.model_copy(update={"done": at})  # what was sought on the step stays for the funnel
     return times
 
 

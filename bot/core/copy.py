@@ -26,7 +26,7 @@ from typing import NewType, Protocol
 
 from conversations.connection import Connection, ConnectionState
 from conversations.events import ClosedAs
-from conversations.guide import Guide
+from conversations.guide import Guide, Trouble
 from dentally.regions import parse_region, region_label
 from dentally.scopes import REQUIRED_SCOPES, SCOPE_LABELS, CheckResult, Problem, ScopeCheck, ScopeStatus, Verdict
 
@@ -137,6 +137,7 @@ _CLOSED_MARK = {
     ClosedAs.DONE: (":white_check_mark:", ""),
     ClosedAs.WENT_BACK: (":leftwards_arrow_with_hook:", " — went back a step"),
     ClosedAs.SUPERSEDED: (":arrow_heading_down:", " — shown again below"),
+    ClosedAs.JUMPED: (":leftwards_arrow_with_hook:", " — went to another step to fix a problem, below"),
 }
 
 
@@ -180,6 +181,36 @@ def help_coming(guide: Guide, index: int) -> str:
         f":raising_hand: Thanks — I've asked the Aldense team to help with step {index + 1}, "
         f"*{guide.steps[index].title}*. Someone will reply here shortly. You can carry on whenever you're ready."
     )
+
+
+STILL_STUCK = "Still stuck — ask Aldense"
+
+
+def trouble_offer(guide: Guide, index: int) -> str:
+    """Shown privately after I'm stuck, above a button per common problem of the step and "Still stuck"."""
+    return (
+        f":mag: Common problems on step {index + 1}, *{guide.steps[index].title}* — pick yours for a quick answer, "
+        f"or ask the Aldense team:"
+    )
+
+
+def trouble_answer(guide: Guide, index: int, trouble: Trouble, moved_to: int | None) -> str:
+    """The answer to a trouble, shown privately; ``moved_to`` is the step its jump took the guide to."""
+    text = f":bulb: *{trouble.label}*\n{trouble.answer}"
+    if moved_to is not None:
+        text += (
+            f"\n:arrow_heading_down: I've taken your guide to step {moved_to + 1} of {guide.step_count}, "
+            f"*{guide.steps[moved_to].title}* — it's the latest message in your thread."
+        )
+    return text + "\nStill stuck? Ask the Aldense team below."
+
+
+def trouble_reported(guide: Guide, index: int, trouble: Trouble, who: str, moved_to: int | None) -> str:
+    """The one line support's thread gets when ``who`` (already shown as a person) picks a trouble."""
+    line = f":bulb: {who} picked trouble _{trouble.label}_ at step {index + 1}/{guide.step_count}"
+    if moved_to is not None:
+        line += f" and was taken to step {moved_to + 1}/{guide.step_count}"
+    return line + " (answered by the guide, nobody paged)."
 
 
 def not_your_guide(who: Shown) -> str:

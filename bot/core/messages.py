@@ -60,6 +60,27 @@ class HelpComing:
 
 
 @dataclass(frozen=True, slots=True)
+class TroubleOffer:
+    """Shown privately after I'm stuck: the common problems of step ``index`` as buttons, and "Still stuck"."""
+
+    index: int
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class TroubleAnswer:
+    """Shown privately: the answer to trouble ``trouble_id`` of step ``index``; ``moved_to`` when it jumped there.
+
+    A trouble that offers the hand-over carries its button; every answer keeps "Still stuck — ask Aldense".
+    """
+
+    index: int
+    trouble_id: str
+    owner: str
+    moved_to: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reminder:
     """A polite nudge for a quiet guide, with a Resume button."""
 
@@ -248,6 +269,8 @@ Outgoing = (
     | StepMessage
     | ClosedStep
     | HelpComing
+    | TroubleOffer
+    | TroubleAnswer
     | Reminder
     | ResetNotice
     | KeyCheckLost

@@ -23,6 +23,12 @@ class Metrics:
             ["step"],
             registry=self.registry,
         )
+        self.troubles_chosen = Counter(
+            "aldense_troubles_chosen",
+            "Troubles picked after I'm stuck, by step and trouble.",
+            ["step", "trouble"],
+            registry=self.registry,
+        )
         self.checks = Counter(
             "aldense_key_checks", "Dentally key checks, by verdict.", ["verdict"], registry=self.registry
         )

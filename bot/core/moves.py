@@ -1,4 +1,4 @@
-"""The guide's moves on any platform: start, Done, Back, I'm stuck and resume, under one set of rules.
+"""The guide's moves on any platform: start, Done, Back, I'm stuck (its troubles, then a person) and resume.
 
 The rules: only the owner of a guide moves it; a second click on a step just finished (Done) or just left (Back)
 is a double click and says nothing; a move is saved before the platform gets its answer (so an acknowledged click
@@ -33,7 +33,7 @@ from bot.logs import bind_ids
 from conversations.addresses import ConversationKey
 from conversations.connection import ConnectionState
 from conversations.conversation import Conversation
-from conversations.events import Back, Done, PostStep, Resume, Start, Stuck
+from conversations.events import Back, Done, PostStep, Resume, Start, Stuck, TroubleChosen, TroublesAsked
 from conversations.schema import IncompatibleRecord
 from conversations.service import Handled, OnboardingService
 from conversations.store import StoreUnavailable
@@ -47,7 +47,7 @@ INLINE_STORE_SECONDS = 1.5
 # Pauses before each attempt to reach an unreachable store: about two minutes in all.
 STORE_RETRY_PAUSES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
 
-GuideMove = Start | Done | Back | Stuck | Resume
+GuideMove = Start | Done | Back | Stuck | TroublesAsked | TroubleChosen | Resume
 Presenting = Callable[[Handled], Coroutine[Any, Any, None]]
 
 
@@ -57,6 +57,9 @@ class StepButton(Enum):
     DONE = "done"
     BACK = "back"
     STUCK = "stuck"
+    """I'm stuck: the step's troubles first (a step without troubles asks a person at once)."""
+    ASK_ALDENSE = "ask_aldense"
+    """ "Still stuck — ask Aldense", offered with the troubles: a person is asked."""
 
 
 class GuideMoves:
@@ -112,11 +115,13 @@ class GuideMoves:
         if not self.owns(key, owner, thread):
             return
         at = self._service.clock()
-        event: Done | Back | Stuck
+        event: Done | Back | Stuck | TroublesAsked
         if button is StepButton.DONE:
             event = Done(step_id, at)
         elif button is StepButton.BACK:
             event = Back(step_id, at)
+        elif button is StepButton.STUCK:
+            event = TroublesAsked(step_id, at)
         else:
             event = Stuck(step_id, at)
 
@@ -127,6 +132,32 @@ class GuideMoves:
             await self._runner.carry_out(outcome, Trigger(clicked_ref=clicked_ref))
 
         await self._apply(key, event, thread, present)
+
+    async def trouble(
+        self, key: ConversationKey, owner: str, step_id: str, trouble_id: str, thread: str | None = None
+    ) -> None:
+        """``key.user`` picked trouble ``trouble_id`` of ``step_id`` from the private list I'm stuck showed."""
+        if not self.owns(key, owner, thread):
+            return
+
+        async def present(outcome: Handled) -> None:
+            if outcome.refused is None:
+                await self._runner.carry_out(outcome)
+                return
+            state, refused = outcome.state, outcome.refused
+            if state is not None and refused.stale and self._trouble_just_chosen(state, step_id, trouble_id):
+                return  # a double click on a trouble that moved the guide on: answered already
+            if refused.stale and state is not None:
+                await self._tell(key, StaleClick(self._service.guide.position(state.step_id), refused.reason), thread)
+                return
+            await self._tell(key, Refused(refused.reason), thread)
+
+        await self._apply(key, TroubleChosen(step_id, trouble_id, self._service.clock()), thread, present)
+
+    def _trouble_just_chosen(self, state: Conversation, step_id: str, trouble_id: str) -> bool:
+        times = state.steps.get(step_id)
+        chosen = times.troubles.get(trouble_id) if times is not None else None
+        return chosen is not None and chosen > self._service.clock() - DOUBLE_CLICK_SECONDS
 
     async def resume(self, key: ConversationKey, owner: str | None = None, thread: str | None = None) -> None:
         """Show the current step again (a reminder's button, or the word ``resume``)."""
@@ -211,7 +242,8 @@ class GuideMoves:
         assert refused is not None
         if state is not None and self._double_click(state, step_id, button, refused.stale):
             return
-        if button is StepButton.STUCK and not refused.stale and state is not None and state.stuck_at is not None:
+        asking = button in (StepButton.STUCK, StepButton.ASK_ALDENSE)
+        if asking and not refused.stale and state is not None and state.stuck_at is not None:
             await self._tell(key, Refused(refused.reason), thread)
             await self._pressed_stuck_again(state)
             return
@@ -234,7 +266,7 @@ class GuideMoves:
         step just before, and is the guide's latest move; I'm stuck is refused (not stale) while help is on its way.
         """
         since = self._service.clock() - DOUBLE_CLICK_SECONDS
-        if button is StepButton.STUCK:
+        if button in (StepButton.STUCK, StepButton.ASK_ALDENSE):
             return not stale and state.stuck_at is not None and state.stuck_at > since
         if not stale:
             return False

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.core import lease
+from bot.core import copy, lease
 from bot.core.messages import (
     ClosedStep,
     GuideHandedOver,
@@ -22,6 +22,8 @@ from bot.core.messages import (
     ResetNotice,
     StepMessage,
     ThreadOpener,
+    TroubleAnswer,
+    TroubleOffer,
 )
 from bot.core.metrics import Metrics
 from bot.core.platform import CannotLook, ChatPlatform, Failure, Platforms
@@ -29,6 +31,7 @@ from bot.core.retiring import Kind, Retiring
 from bot.core.support import SupportReports
 from conversations.conversation import Conversation
 from conversations.events import (
+    AnswerTrouble,
     CheckFinished,
     ClosedAs,
     CloseStep,
@@ -38,10 +41,12 @@ from conversations.events import (
     HandOver,
     KeyVerdict,
     Milestone,
+    OfferTroubles,
     OpenThread,
     PostStep,
     Remind,
     Report,
+    ReportTrouble,
     RunKeyCheck,
     StepPosted,
     TellHandOver,
@@ -167,13 +172,21 @@ class EffectRunner:
                 return await self._post_step(platform, state, effect, look_first=trigger.recovering)
             case CloseStep():
                 ref = effect.ref
-                if ref is None and effect.outcome is not ClosedAs.SUPERSEDED:
+                if ref is None and effect.outcome in (ClosedAs.DONE, ClosedAs.WENT_BACK):
                     ref = trigger.clicked_ref  # the click came from this very step message
                 index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
                 if ref is not None and index is not None:
                     await self._close_step(platform, state, ref, ClosedStep(index, effect.outcome))
             case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
                 await platform.post(state.channel, HelpComing(index), thread=state.thread_ref)
+            case OfferTroubles() if (index := self.guide.position(effect.step_id)) is not None:
+                offer = TroubleOffer(index, state.user)
+                await platform.tell(state.channel, state.user, offer, thread=state.thread_ref)
+            case AnswerTrouble() if (index := self.guide.position(effect.step_id)) is not None:
+                answer = TroubleAnswer(index, effect.trouble_id, state.user, self._jumped_to(effect.step_id, effect))
+                await platform.tell(state.channel, state.user, answer, thread=state.thread_ref)
+            case ReportTrouble():
+                await self._report_trouble(platform, state, effect)
             case Report():
                 if effect.milestone is Milestone.STARTED:
                     self._metrics.guides_started.inc()
@@ -198,6 +211,23 @@ class EffectRunner:
                 kept = None if effect.disconnected or clinic is None else clinic.connection
                 await platform.post(state.channel, ResetNotice(effect.disconnected, kept), thread=state.thread_ref)
         return state
+
+    def _jumped_to(self, step_id: str, effect: AnswerTrouble | ReportTrouble) -> int | None:
+        """Where the trouble's ``go_to`` took the guide (None when it has none, or an edit removed either)."""
+        step = self.guide.steps[index] if (index := self.guide.position(step_id)) is not None else None
+        trouble = step.trouble(effect.trouble_id) if step is not None else None
+        return self.guide.position(trouble.go_to) if trouble is not None and trouble.go_to else None
+
+    async def _report_trouble(self, platform: ChatPlatform, state: Conversation, effect: ReportTrouble) -> None:
+        """Count the trouble, and tell support in one quiet line (no broadcast, nobody mentioned)."""
+        self._metrics.troubles_chosen.labels(effect.step_id, effect.trouble_id).inc()
+        index = self.guide.position(effect.step_id)
+        trouble = self.guide.steps[index].trouble(effect.trouble_id) if index is not None else None
+        if index is None or trouble is None:
+            return
+        who = await platform.person(state.user)
+        line = copy.trouble_reported(self.guide, index, trouble, who, self._jumped_to(effect.step_id, effect))
+        await self._reports.note(state, line)
 
     async def _end_giver_run(self, state: Conversation, effect: EndGiverRun) -> None:
         """End the run this one continues; already ended (a recovery repeating the batch) is fine."""

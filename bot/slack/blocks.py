@@ -15,6 +15,9 @@ ACTION_START = "guide_start"
 ACTION_DONE = "step_done"
 ACTION_BACK = "step_back"
 ACTION_STUCK = "step_stuck"
+ACTION_TROUBLE = "step_trouble"
+"""The prefix of the troubles' buttons: ``step_trouble_1``, ``_2``, … (Slack wants action ids unique in a block)."""
+ACTION_ASK_ALDENSE = "step_ask_aldense"
 ACTION_ENTER_KEY = "key_enter"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
@@ -61,6 +64,54 @@ def parse_step_value(value: str) -> tuple[str, str] | None:
     """Read ``step_value``; None when the value is not one."""
     owner, separator, step_id = value.partition("|")
     return (owner, step_id) if separator and owner and step_id else None
+
+
+def trouble_action(position: int) -> str:
+    """The action id of the trouble button at ``position`` (from 1) of an offer."""
+    return f"{ACTION_TROUBLE}_{position}"
+
+
+def trouble_value(owner: str, step_id: str, trouble_id: str) -> str:
+    """The value carried by a trouble's button: whose guide, which step, which trouble."""
+    return f"{owner}|{step_id}|{trouble_id}"
+
+
+def parse_trouble_value(value: str) -> tuple[str, str, str] | None:
+    """Read ``trouble_value``; None when the value is not one."""
+    parts = value.split("|")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 and all(parts) else None
+
+
+def trouble_offer(guide: Guide, index: int, owner: str) -> tuple[str, Blocks]:
+    """Shown privately after I'm stuck: a button per common problem of the step, and "Still stuck — ask Aldense"."""
+    step = guide.steps[index]
+    text = copy.trouble_offer(guide, index)
+    buttons = [
+        button(t.label, trouble_action(n), trouble_value(owner, step.id, t.id))
+        for n, t in enumerate(step.troubles, start=1)
+    ]
+    buttons.append(button(copy.STILL_STUCK, ACTION_ASK_ALDENSE, step_value(owner, step.id)))
+    return text, [
+        _section(text, block_id=f"troubles:{step.id}:text"),
+        {"type": "actions", "block_id": f"troubles:{step.id}:actions", "elements": buttons},
+    ]
+
+
+def trouble_answer(guide: Guide, index: int, trouble_id: str, owner: str, moved_to: int | None) -> tuple[str, Blocks]:
+    """The answer to a trouble, shown privately, with "Still stuck" (and the hand-over when the trouble offers it)."""
+    step = guide.steps[index]
+    trouble = step.trouble(trouble_id)
+    if trouble is None:  # an edit removed it after it was picked
+        return copy.trouble_offer(guide, index), [_section(copy.trouble_offer(guide, index))]
+    text = copy.trouble_answer(guide, index, trouble, moved_to)
+    current = guide.steps[moved_to if moved_to is not None else index].id
+    value = step_value(owner, current)
+    buttons = [button(copy.HAND_OVER_BUTTON, ACTION_HAND_OVER, value, style="primary")] if trouble.hand_over else []
+    buttons.append(button(copy.STILL_STUCK, ACTION_ASK_ALDENSE, value))
+    return text, [
+        _section(text, block_id=f"trouble:{step.id}:{trouble.id}:text"),
+        {"type": "actions", "block_id": f"trouble:{step.id}:{trouble.id}:actions", "elements": buttons},
+    ]
 
 
 def kickoff(guide: Guide, welcome_user: str | None = None) -> tuple[str, Blocks]:

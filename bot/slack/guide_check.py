@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import Block
 
 from bot.core import messages as m
@@ -39,8 +40,20 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
                 found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
         found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
         found.append((f"{where} help coming", m.HelpComing(index)))
+        found.append((f"{where} troubles", m.TroubleOffer(index, _LONGEST_USER)))
+        for trouble in step.troubles:
+            moved_to = guide.position(trouble.go_to) if trouble.go_to else None
+            answer = m.TroubleAnswer(index, trouble.id, _LONGEST_USER, moved_to)
+            found.append((f"{where} trouble {trouble.id}", answer))
         found.append((f"{where} reminder", m.Reminder(index, _LONGEST_USER, 99)))
     return found
+
+
+def _parts(block: Block) -> list[JsonObject]:
+    """The elements inside ``block`` that slack_sdk can check: an actions block's buttons, a section's accessory."""
+    parts = [e for e in getattr(block, "elements", None) or [] if isinstance(e, JsonObject)]
+    accessory = getattr(block, "accessory", None)
+    return parts + ([accessory] if isinstance(accessory, JsonObject) else [])
 
 
 def block_problems(blocks: Blocks) -> list[str]:
@@ -53,6 +66,9 @@ def block_problems(blocks: Blocks) -> list[str]:
                 problems.append(f"block {index}: unknown type {raw.get('type')!r}")
                 continue
             block.validate_json()
+            # A block checks only its own fields: its buttons (a label over 75 characters, say) are checked here.
+            for element in _parts(block):
+                element.validate_json()
         except SlackObjectFormationError as exc:
             problems.append(f"block {index} ({raw.get('block_id') or raw.get('type')}): {exc}")
     return problems

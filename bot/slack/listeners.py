@@ -43,10 +43,17 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         await ack()
         await handlers.start_from_click(body)
 
-    @app.action(re.compile(f"^({blocks.ACTION_DONE}|{blocks.ACTION_BACK}|{blocks.ACTION_STUCK})$"))
+    step_actions = (blocks.ACTION_DONE, blocks.ACTION_BACK, blocks.ACTION_STUCK, blocks.ACTION_ASK_ALDENSE)
+
+    @app.action(re.compile(f"^({'|'.join(step_actions)})$"))
     async def step_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await handlers.step_click(body)
+
+    @app.action(re.compile(f"^{blocks.ACTION_TROUBLE}_[0-9]+$"))
+    async def trouble_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await handlers.trouble_click(body)
 
     @app.action(blocks.ACTION_RESUME)
     async def resume_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -247,6 +254,18 @@ class _Handlers:
         button = _STEP_BUTTONS[click.action_id]
         key = await self._key(click.channel, click.user)
         await self.ctx.core.moves.step(key, owner, step_id, button, click.message_ts, click.thread_ts)
+
+    async def trouble_click(self, body: dict[str, Any]) -> None:
+        click = _read_click(body, "trouble click")
+        if click is None:
+            return
+        parsed = blocks.parse_trouble_value(click.value)
+        if parsed is None:
+            logger.warning("trouble click with a malformed value ignored")
+            return
+        owner, step_id, trouble_id = parsed
+        key = await self._key(click.channel, click.user)
+        await self.ctx.core.moves.trouble(key, owner, step_id, trouble_id, click.thread_ts)
 
     async def resume_from_click(self, body: dict[str, Any]) -> None:
         click = _read_click(body, "resume click")
@@ -465,6 +484,7 @@ _STEP_BUTTONS = {
     blocks.ACTION_DONE: StepButton.DONE,
     blocks.ACTION_BACK: StepButton.BACK,
     blocks.ACTION_STUCK: StepButton.STUCK,
+    blocks.ACTION_ASK_ALDENSE: StepButton.ASK_ALDENSE,
 }
 
 

@@ -28,6 +28,10 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
             return blocks.closed_step(guide, message.index, message.how)
         case m.HelpComing():
             return copy.help_coming(guide, message.index), None
+        case m.TroubleOffer():
+            return blocks.trouble_offer(guide, message.index, message.owner)
+        case m.TroubleAnswer():
+            return blocks.trouble_answer(guide, message.index, message.trouble_id, message.owner, message.moved_to)
         case m.Reminder():
             return blocks.reminder(guide, message.index, message.user, message.count)
         case m.ResetNotice():

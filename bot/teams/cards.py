@@ -35,6 +35,8 @@ ACTION_START = "guide_start"
 ACTION_DONE = "step_done"
 ACTION_BACK = "step_back"
 ACTION_STUCK = "step_stuck"
+ACTION_TROUBLE = "step_trouble"
+ACTION_ASK_ALDENSE = "step_ask_aldense"
 ACTION_RESUME = "guide_resume"
 ACTION_NEW_KEY = "guide_new_key"
 ACTION_REPLACE_KEY = "guide_replace_key"
@@ -120,13 +122,23 @@ def text(content: str, **style: Any) -> TextBlock:
     return TextBlock(text=markdown(content), wrap=True, **style)
 
 
-def submit(title: str, action: str, owner: str | None = None, step: str | None = None, **style: Any) -> SubmitAction:
-    """An ``Action.Submit`` whose data names the action, the guide's owner and the step (ids only)."""
+def submit(
+    title: str,
+    action: str,
+    owner: str | None = None,
+    step: str | None = None,
+    *,
+    trouble: str | None = None,
+    **style: Any,
+) -> SubmitAction:
+    """An ``Action.Submit`` whose data names the action, the guide's owner, the step and a trouble (ids only)."""
     data: dict[str, Any] = {"action": action}
     if owner is not None:
         data["owner"] = owner
     if step is not None:
         data["step"] = step
+    if trouble is not None:
+        data["trouble"] = trouble
     return SubmitAction(title=title, data=data, **style)
 
 
@@ -194,6 +206,28 @@ def step_card(guide: Guide, index: int, owner: str, image_url: str | None, again
         )
     )
     return card(*body, actions=actions)
+
+
+def trouble_offer(guide: Guide, index: int, owner: str) -> AdaptiveCard:
+    """Told privately after I'm stuck: a button per common problem of the step, and "Still stuck — ask Aldense"."""
+    step = guide.steps[index]
+    actions = [submit(t.label, ACTION_TROUBLE, owner, step.id, trouble=t.id) for t in step.troubles]
+    actions.append(submit(copy.STILL_STUCK, ACTION_ASK_ALDENSE, owner, step.id))
+    return card(text(copy.trouble_offer(guide, index)), actions=actions)
+
+
+def trouble_answer(guide: Guide, index: int, trouble_id: str, owner: str, moved_to: int | None) -> AdaptiveCard:
+    """The answer to a trouble, told privately, with "Still stuck" (and the hand-over when the trouble offers it)."""
+    trouble = guide.steps[index].trouble(trouble_id)
+    if trouble is None:  # an edit removed it after it was picked
+        return card(text(copy.trouble_offer(guide, index)))
+    current = guide.steps[moved_to if moved_to is not None else index].id
+    actions: list[SubmitAction] = []
+    if trouble.hand_over:
+        data = OpenDialogData(DIALOG_HAND_OVER, {"owner": owner, "step": current})
+        actions.append(SubmitAction(title=copy.HAND_OVER_BUTTON, data=data, style="positive"))
+    actions.append(submit(copy.STILL_STUCK, ACTION_ASK_ALDENSE, owner, current))
+    return card(text(copy.trouble_answer(guide, index, trouble, moved_to)), actions=actions)
 
 
 def closed_step(guide: Guide, index: int, outcome: ClosedAs) -> AdaptiveCard:

@@ -54,6 +54,11 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
                 found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
         found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
         found.append((f"{where} help coming", m.HelpComing(index)))
+        found.append((f"{where} troubles", m.TroubleOffer(index, _LONGEST_USER)))
+        for trouble in step.troubles:
+            moved_to = guide.position(trouble.go_to) if trouble.go_to else None
+            answer = m.TroubleAnswer(index, trouble.id, _LONGEST_USER, moved_to)
+            found.append((f"{where} trouble {trouble.id}", answer))
         found.append((f"{where} reminder", m.Reminder(index, _LONGEST_USER, 99)))
         found.append((f"{where} earlier button", m.StaleClick(index, "")))
     return found

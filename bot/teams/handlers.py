@@ -41,6 +41,7 @@ _STEP_BUTTONS = {
     cards.ACTION_DONE: StepButton.DONE,
     cards.ACTION_BACK: StepButton.BACK,
     cards.ACTION_STUCK: StepButton.STUCK,
+    cards.ACTION_ASK_ALDENSE: StepButton.ASK_ALDENSE,
 }
 
 
@@ -143,6 +144,10 @@ class TeamsHandlers:
         elif click.action in _STEP_BUTTONS:
             if click.step is not None and click.owner is not None:
                 await moves.step(key, click.owner, click.step, _STEP_BUTTONS[click.action], click.message_id)
+        elif click.action == cards.ACTION_TROUBLE:
+            trouble = click.data.get("trouble")
+            if click.step is not None and click.owner is not None and isinstance(trouble, str) and trouble:
+                await moves.trouble(key, click.owner, click.step, trouble)
         elif click.action == cards.ACTION_RESUME:
             await moves.resume(key, click.owner)
         elif click.action == cards.ACTION_TAKE_OVER:

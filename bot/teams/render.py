@@ -36,6 +36,10 @@ def render(
             return cards.closed_step(guide, message.index, message.how)
         case m.HelpComing():
             return cards.markdown(copy.help_coming(guide, message.index))
+        case m.TroubleOffer():
+            return cards.trouble_offer(guide, message.index, message.owner)
+        case m.TroubleAnswer():
+            return cards.trouble_answer(guide, message.index, message.trouble_id, message.owner, message.moved_to)
         case m.Reminder():
             return cards.reminder(guide, message.index, message.user, name(message.user))
         case m.ResetNotice():

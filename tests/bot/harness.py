@@ -10,11 +10,13 @@ from typing import Any
 
 import httpx
 
-from bot.fakes.slack import SlackApiSandbox, SlackDriver
+from bot.fakes.slack import Ephemeral, SlackApiSandbox, SlackDriver
 from bot.fakes.slack.api import Message
+from bot.fakes.slack.driver import Delivery
 from bot.runtime import Runtime, open_runtime
 from bot.serving import serve
 from bot.settings import Mode, Settings, load_settings
+from bot.slack import blocks
 from bot.slack.pacing import Pacer
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
@@ -158,3 +160,41 @@ class MovableClock:
         import time
 
         self.offset = at - time.time()
+
+
+def trouble_offers(driver: SlackDriver, user: str, channel: str = CLINIC) -> list[Ephemeral]:
+    """The private lists of troubles I'm stuck showed ``user``, oldest first."""
+    return [
+        e
+        for e in driver.ephemeral(user, channel)
+        if any(str(b.get("block_id", "")).startswith("troubles:") for b in e.blocks)
+    ]
+
+
+async def offer_troubles(driver: SlackDriver, user: str, step: Message | str, channel: str = CLINIC) -> Ephemeral:
+    """``user`` presses I'm stuck on ``step``; returns the private list of troubles it shows."""
+    before = len(trouble_offers(driver, user, channel))
+    assert (await driver.click(user, step, blocks.ACTION_STUCK)).status_code == 200
+
+    def shown() -> Ephemeral | None:
+        offers = trouble_offers(driver, user, channel)
+        return offers[-1] if len(offers) > before else None
+
+    return await driver.wait_for(shown)  # type: ignore[arg-type]
+
+
+async def ask_aldense(driver: SlackDriver, user: str, step: Message | str, channel: str = CLINIC) -> Delivery:
+    """I'm stuck on ``step``, then "Still stuck — ask Aldense" on the troubles it offers; returns that click."""
+    offer = await offer_troubles(driver, user, step, channel)
+    return await driver.click(user, offer, blocks.ACTION_ASK_ALDENSE)
+
+
+async def choose_trouble(driver: SlackDriver, user: str, offer: Ephemeral, trouble_id: str) -> Delivery:
+    """``user`` picks trouble ``trouble_id`` on the private list ``offer``."""
+    action = next(
+        str(element["action_id"])
+        for block in offer.blocks
+        for element in block.get("elements", []) or []
+        if str(element.get("value", "")).endswith(f"|{trouble_id}")
+    )
+    return await driver.click(user, offer, action)

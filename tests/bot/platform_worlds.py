@@ -34,9 +34,13 @@ from tests.bot.harness import (
     MovableClock,
     Scenario,
     action_ids,
+    ask_aldense,
     bot_settings,
+    choose_trouble,
     message_text,
+    offer_troubles,
     running_bot,
+    trouble_offers,
 )
 from tests.bot.teams.harness import LOCAL_AUTH, running_teams_bot, teams_settings
 
@@ -105,6 +109,35 @@ class PlatformWorld(Protocol):
         """The admin asks the bot for help (their first contact) and waits for the private answer."""
         ...
 
+    async def offer_troubles(self, on: Shown) -> str:
+        """The admin presses I'm stuck on ``on``; returns the text of the private list of troubles once shown."""
+        ...
+
+    def trouble_offers(self) -> list[str]:
+        """The private lists of troubles the admin was shown, oldest first."""
+        ...
+
+    def note_buttons(self) -> list[str]:
+        """The buttons of the latest private message to the admin."""
+        ...
+
+    @property
+    def bot_url(self) -> str:
+        """Where the bot is served (its ``/slack/events``, ``/metrics``, ...)."""
+        ...
+
+    async def choose_trouble(self, trouble_id: str) -> int:
+        """The admin picks ``trouble_id`` on the latest private list of troubles; returns the HTTP status."""
+        ...
+
+    async def still_stuck(self) -> int:
+        """The admin presses "Still stuck — ask Aldense" on the latest private list or answer; the HTTP status."""
+        ...
+
+    async def ask_aldense(self, on: Shown) -> int:
+        """I'm stuck on ``on``, then "Still stuck — ask Aldense" on the troubles it offers."""
+        ...
+
     async def start_by_words_delivered_twice(self, at_once: bool) -> None:
         """The admin says ``start``; the platform delivers that very message twice (a retry of the same id).
 
@@ -134,6 +167,10 @@ class PlatformWorld(Protocol):
 
     async def hand_over(self, on: Shown, to: str) -> None:
         """The admin presses "Someone else has the Dentally login" on ``on`` and picks ``to`` (``nurse``)."""
+        ...
+
+    async def hand_over_from_note(self, to: str) -> None:
+        """The admin presses "Someone else has the Dentally login" on their latest private message, picks ``to``."""
         ...
 
     async def click_as(self, who: str, button: StepButton, on: Shown) -> int:
@@ -222,6 +259,41 @@ class SlackWorld:
         await self.driver.mention(ADMIN, CLINIC, "help")
         await self.wait_for(self.notes)
 
+    async def offer_troubles(self, on: Shown) -> str:
+        """I'm stuck on the step message; the troubles arrive as an ephemeral."""
+        return (await offer_troubles(self.driver, ADMIN, on.ref)).text
+
+    def trouble_offers(self) -> list[str]:
+        """Ephemerals listing troubles."""
+        return [e.text for e in trouble_offers(self.driver, ADMIN)]
+
+    def note_buttons(self) -> list[str]:
+        """The buttons of the admin's latest ephemeral."""
+        latest = self.driver.ephemeral(ADMIN, CLINIC)[-1]
+        return [str(e["text"]["text"]) for b in latest.blocks for e in b.get("elements", []) or [] if "text" in e]
+
+    @property
+    def bot_url(self) -> str:
+        """The driver's URL without its path."""
+        return self.driver.url.removesuffix("/slack/events")
+
+    async def choose_trouble(self, trouble_id: str) -> int:
+        """The trouble's button on the latest ephemeral list."""
+        return (
+            await choose_trouble(self.driver, ADMIN, trouble_offers(self.driver, ADMIN)[-1], trouble_id)
+        ).status_code
+
+    async def still_stuck(self) -> int:
+        """The button on the latest ephemeral that offers it."""
+        offer = next(
+            e for e in reversed(self.driver.ephemeral(ADMIN, CLINIC)) if blocks.ACTION_ASK_ALDENSE in str(e.blocks)
+        )
+        return (await self.driver.click(ADMIN, offer, blocks.ACTION_ASK_ALDENSE)).status_code
+
+    async def ask_aldense(self, on: Shown) -> int:
+        """Both clicks, through the harness."""
+        return (await ask_aldense(self.driver, ADMIN, on.ref)).status_code
+
     async def start_by_words_delivered_twice(self, at_once: bool) -> None:
         """``@Aldense Guide start``, and Slack's retry of that event (same ``event_id``, ``X-Slack-Retry-Num``)."""
         if not at_once:
@@ -265,6 +337,14 @@ class SlackWorld:
     async def hand_over(self, on: Shown, to: str) -> None:
         """The button opens a modal with a user picker; the admin picks and submits."""
         assert (await self.driver.click(ADMIN, on.ref, blocks.ACTION_HAND_OVER)).status_code == 200
+        view = await self.wait_for(lambda: self.driver.open_view(ADMIN))
+        submitted = await self.driver.submit_view(ADMIN, view, {modals.BLOCK_COLLEAGUE: SLACK_PEOPLE[to]})
+        assert submitted.status_code == 200
+
+    async def hand_over_from_note(self, to: str) -> None:
+        """The hand-over button of the latest ephemeral opens the same modal."""
+        note = self.driver.ephemeral(ADMIN, CLINIC)[-1]
+        assert (await self.driver.click(ADMIN, note, blocks.ACTION_HAND_OVER)).status_code == 200
         view = await self.wait_for(lambda: self.driver.open_view(ADMIN))
         submitted = await self.driver.submit_view(ADMIN, view, {modals.BLOCK_COLLEAGUE: SLACK_PEOPLE[to]})
         assert submitted.status_code == 200
@@ -387,6 +467,54 @@ class TeamsWorldView:
         assert response.status_code == 200
         await self.wait_for(self.notes)
 
+    def _offers(self) -> list[Sent]:
+        return [
+            m
+            for m in self.driver.in_conversation(self.where)
+            if m.targeted_to == self.admin.account_id and copy.STILL_STUCK in m.titles and "Common problems" in m.text
+        ]
+
+    async def offer_troubles(self, on: Shown) -> str:
+        """I'm stuck on the card; the troubles arrive as a targeted card."""
+        before = len(self._offers())
+        assert await self.click(StepButton.STUCK, on) == 200
+        return (await self.wait_for(lambda: self._offers()[before:] or None))[-1].text
+
+    def trouble_offers(self) -> list[str]:
+        """Targeted cards listing troubles."""
+        return [m.text for m in self._offers()]
+
+    def note_buttons(self) -> list[str]:
+        """The buttons of the latest targeted message to the admin."""
+        sent = [m for m in self.driver.in_conversation(self.where) if m.targeted_to == self.admin.account_id]
+        return list(sent[-1].titles)
+
+    @property
+    def bot_url(self) -> str:
+        """The driver's bot URL."""
+        return self.driver.bot_url
+
+    async def choose_trouble(self, trouble_id: str) -> int:
+        """The trouble's button (titled with its label) on the latest targeted list."""
+        offer = self._offers()[-1]
+        steps = self.runtime.guide.steps
+        label = next(t.label for s in steps for t in s.troubles if t.id == trouble_id and t.label in offer.titles)
+        return (await self.driver.click("admin", self.where, offer, label)).status_code
+
+    async def still_stuck(self) -> int:
+        """The button on the latest targeted card that offers it."""
+        offer = next(
+            m
+            for m in reversed(self.driver.in_conversation(self.where))
+            if m.targeted_to == self.admin.account_id and copy.STILL_STUCK in m.titles
+        )
+        return (await self.driver.click("admin", self.where, offer, copy.STILL_STUCK)).status_code
+
+    async def ask_aldense(self, on: Shown) -> int:
+        """Both clicks."""
+        await self.offer_troubles(on)
+        return await self.still_stuck()
+
     async def start_by_words_delivered_twice(self, at_once: bool) -> None:
         """``@Aldense Guide start`` delivered twice with the same activity id (the Bot Framework redelivering)."""
         activity = self.driver.activity(
@@ -434,6 +562,18 @@ class TeamsWorldView:
         colleague = self.driver.world.member(to).aad_object_id
         submitted = await self.driver.submit_dialog(
             "admin", self.where, opened.json(), {cards.INPUT_COLLEAGUE: colleague}, thread=card.thread
+        )
+        assert submitted.status_code == 200
+
+    async def hand_over_from_note(self, to: str) -> None:
+        """The hand-over button of the latest targeted card opens the same dialog."""
+        sent = [m for m in self.driver.in_conversation(self.where) if m.targeted_to == self.admin.account_id]
+        note = sent[-1]
+        opened = await self.driver.click("admin", self.where, note, copy.HAND_OVER_BUTTON)
+        assert opened.status_code == 200
+        colleague = self.driver.world.member(to).aad_object_id
+        submitted = await self.driver.submit_dialog(
+            "admin", self.where, opened.json(), {cards.INPUT_COLLEAGUE: colleague}, thread=note.thread
         )
         assert submitted.status_code == 200
 

@@ -181,6 +181,15 @@ def test_guide_validate_refuses_a_step_slack_takes_but_whose_teams_message_is_to
     good = run_cli("guide", "validate")
     assert good.returncode == 0, good.stderr
     assert "every rendered Slack and Teams message within that platform's limits — OK" in good.stdout
+    assert "troubles (ids and jumps sound)" in good.stdout
+
+
+def test_guide_validate_names_a_trouble_with_a_bad_jump_and_a_label_too_long_for_a_button(tmp_path: Path) -> None:
+    troubles = [{"id": "lost", "label": "x" * 80, "answer": "Look again.", "go_to": "nowhere"}]
+    bad = run_cli("guide", "validate", str(_guide_copy(tmp_path, step_troubles=troubles)))
+    assert bad.returncode == 2
+    assert "step 'sign-in' trouble 'lost': go_to names unknown step 'nowhere'" in bad.stderr
+    assert "step 'sign-in' trouble 'lost': label is 80 characters; the limit is 75" in bad.stderr
 
 
 async def test_run_with_json_logs_writes_one_object_per_line_with_the_request_id(

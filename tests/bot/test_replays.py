@@ -15,6 +15,7 @@ from tests.bot.harness import (
     STAFF,
     RunningBot,
     Scenario,
+    ask_aldense,
     bot_settings,
     running_bot,
 )
@@ -42,7 +43,7 @@ async def test_a_replayed_im_stuck_pages_support_once(
 ) -> None:
     await driver.click(ADMIN, await scenario.kickoff(), blocks.ACTION_START)
     step = await scenario.latest_step(ADMIN)
-    stuck = await driver.click(ADMIN, step, blocks.ACTION_STUCK)
+    stuck = await ask_aldense(driver, ADMIN, step)
     await driver.wait_for(lambda: any("is stuck on" in t for t in support_texts(api)))
     assert await bot.runtime.core.tasks.drain(10)
     pages = [t for t in support_texts(api) if "is stuck on" in t]

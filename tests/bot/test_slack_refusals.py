@@ -6,7 +6,7 @@ from bot.fakes.slack import SlackApiSandbox, SlackDriver
 from bot.slack import blocks
 from conversations.addresses import ConversationKey
 from conversations.guide import load_guide
-from tests.bot.harness import ADMIN, CLINIC, ONBOARDING, RunningBot, Scenario, has_buttons, message_text
+from tests.bot.harness import ADMIN, CLINIC, ONBOARDING, RunningBot, Scenario, ask_aldense, has_buttons, message_text
 
 GUIDE = load_guide()
 
@@ -19,7 +19,7 @@ async def test_when_slack_cannot_fetch_pictures_steps_and_the_sos_still_arrive_a
     first = await scenario.latest_step(ADMIN, title=GUIDE.steps[0].title)
     assert not any(block["type"] == "image" for block in first.blocks)
     assert GUIDE.steps[0].alt in message_text(first)  # the picture's description stands in for it
-    await driver.click(ADMIN, first, blocks.ACTION_STUCK)
+    await ask_aldense(driver, ADMIN, first)
     await driver.wait_for(lambda: any("asked the Aldense team" in m.text for m in driver.user_thread(CLINIC, ADMIN)))
     await scenario.idle(bot)
     cards = [m for m in api.messages(ONBOARDING) if not m.is_reply]

@@ -29,6 +29,7 @@ from tests.bot.harness import (
     MovableClock,
     Scenario,
     action_ids,
+    ask_aldense,
     bot_settings,
     message_text,
     running_bot,
@@ -105,7 +106,7 @@ async def test_one_card_per_clinic_edited_through_the_whole_guide(world: World) 
 async def test_stuck_shows_on_the_card_with_a_link_and_the_steps_picture(world: World) -> None:
     driver = world.driver
     await driver.click(ADMIN, await world.scenario.kickoff(), blocks.ACTION_START)
-    await driver.click(ADMIN, await world.scenario.latest_step(ADMIN), blocks.ACTION_STUCK)
+    await ask_aldense(driver, ADMIN, await world.scenario.latest_step(ADMIN))
     await driver.wait_for(lambda: any(":sos:" in t for t in thread_texts(world.api)))
     await settle(world)
     stuck = next(

@@ -23,6 +23,7 @@ from tests.bot.harness import (
     RunningBot,
     Scenario,
     action_ids,
+    ask_aldense,
     bot_settings,
     has_buttons,
     message_text,
@@ -89,7 +90,7 @@ async def test_support_hears_of_the_start_and_of_someone_stuck(
     first = await scenario.latest_step(ADMIN)
     await driver.click(ADMIN, first, blocks.ACTION_DONE)
     second = await scenario.latest_step(ADMIN, title=GUIDE.steps[1].title)
-    await driver.click(ADMIN, second, blocks.ACTION_STUCK)
+    await ask_aldense(driver, ADMIN, second)
     reply = await driver.wait_for(
         lambda: next((m for m in driver.user_thread(CLINIC, ADMIN) if "asked the Aldense team" in m.text), None)
     )

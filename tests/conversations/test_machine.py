@@ -187,7 +187,10 @@ def test_done_advances_closes_the_step_and_records_times() -> None:
     )
     state = transition.state
     assert (place(state), state.status, state.updated_at) == (1, Status.ACTIVE, 120.0)
-    assert state.steps == {"first": StepTimes(reached=100.0, done=120.0), "second": StepTimes(reached=120.0)}
+    assert state.steps == {
+        "first": StepTimes(reached=100.0, done=120.0, asked_help=1),
+        "second": StepTimes(reached=120.0),
+    }
     assert state.stuck_at is None
     assert state.step_message_ref is None
 

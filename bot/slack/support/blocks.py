@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from bot.core.clinics import ClinicView, connection_line, duration, last_check, outcome, pending_line
 from bot.core.copy import Shown, moment
+from bot.core.funnel import StepFunnel, funnel
 from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
 from bot.slack.mrkdwn import escape
@@ -453,15 +453,7 @@ def home_for_staff(
     guide: Guide, conversations: Sequence[Conversation], views: Sequence[ClinicView], now: float
 ) -> dict[str, Any]:
     """The App Home dashboard: the funnel, clinics stuck or idle longest, the clinics' Dentally connections."""
-    reached = [sum(1 for c in conversations if step.id in c.steps) for step in guide.steps]
-    rows = []
-    for index, step in enumerate(guide.steps):
-        spent = [t.done - t.reached for c in conversations if (t := c.steps.get(step.id)) and t.done is not None]
-        median = duration(statistics.median(spent)) if spent else "—"
-        following = reached[index + 1] if index + 1 < len(reached) else None
-        drop = reached[index] - following if following is not None else 0
-        rows.append(f"{index + 1:>2}. {step.title[:34]:<34} {reached[index]:>5} {median:>7} {drop:>5}")
-    funnel = "```\n    Step                                reached  median  drop\n" + "\n".join(rows) + "\n```"
+    rows = [_funnel_row(row, guide.step_count) for row in funnel(guide, conversations)]
     waiting = sorted((v for v in views if not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
     waiting_lines = "\n".join(
         f"{':sos: ' if v.stuck else ''}*{name(v.clinic)}* ({place(v)} · {v.platform_label}) · idle "
@@ -483,8 +475,13 @@ def home_for_staff(
             {"type": "header", "text": {"type": "plain_text", "text": "Aldense Guide — Dentally onboarding"}},
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Funnel* ({len(conversations)} guides)\n{funnel}"},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*Funnel* ({len(conversations)} guides): per step, who reached it, the median time on "
+                    "it, how many went no further, the troubles picked and the people who still asked Aldense.",
+                },
             },
+            *rows,
             {"type": "divider"},
             {
                 "type": "section",
@@ -503,6 +500,22 @@ def home_for_staff(
             },
         ],
     }
+
+
+def _funnel_row(row: StepFunnel, steps: int) -> dict[str, Any]:
+    """One step of the funnel in App Home: its whole title (never cut), its figures, and what was sought on it."""
+    median = duration(row.median_seconds) if row.median_seconds is not None else "—"
+    lines = [
+        f"*{row.index + 1}/{steps} {escape(row.title, limit=300)}* · reached {row.reached} · median {median} · "
+        f"went no further {row.dropped}"
+    ]
+    if row.troubles:
+        picked = ", ".join(f"{escape(t.label, limit=150)} ×{t.guides}" for t in row.troubles)
+        lines.append(f":bulb: Troubles picked: {picked}")
+    if row.asked_a_person:
+        after = f" ({row.asked_after_a_trouble} after picking a trouble)" if row.asked_after_a_trouble else ""
+        lines.append(f":sos: Still asked a person: {row.asked_a_person}{after}")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
 
 
 def _settled(connection: Connection) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.core import copy
 from bot.fakes.slack import SlackApiSandbox
 from bot.fakes.teams.connector import Sent
 from bot.fakes.teams.driver import TeamsDriver, dialog_card
@@ -14,6 +15,8 @@ from dentally.sandbox import sample_keys
 from tests.bot.harness import ONBOARDING, PUBLIC_BASE_URL, RunningBot
 from tests.bot.teams.harness import latest_step, settle
 from tests.bot.test_key_check import GUIDE
+
+STILL = copy.STILL_STUCK
 
 KEYS = sample_keys()
 
@@ -64,7 +67,9 @@ async def test_a_clinic_admin_walks_the_guide_and_verifies_a_key_in_a_shared_cha
     again = await teams.wait_for(lambda: (s := latest_step(teams, where, "admin")) and s.id != second.id and s)
     assert "Here's where you are" in again.text
     assert "went back" in second.text
-    await teams.click("admin", where, again, "I'm stuck")
+    await teams.click("admin", where, again, "I'm stuck")  # the step's troubles first, then a person
+    offer = await teams.wait_for(lambda: next((m for m in teams.in_conversation(where) if STILL in m.titles), None))
+    await teams.click("admin", where, offer, STILL)
     await teams.wait_for(lambda: any("asked the Aldense team" in m.text for m in teams.in_conversation(where)))
 
     key_step = await walk_to_key_step(teams, "admin", again)
@@ -155,6 +160,10 @@ async def test_every_card_the_bot_sends_validates(teams: TeamsDriver, teams_bot:
 
     where = teams.world.shared
     key_step = await walk_to_key_step(teams, "admin", await start(teams, "admin", await kickoff(teams)))
+    await teams.click("admin", where, key_step, "I'm stuck")  # its troubles, and one answer with two buttons
+    offer = await teams.wait_for(lambda: next((m for m in teams.in_conversation(where) if STILL in m.titles), None))
+    await teams.click("admin", where, offer, GUIDE.steps[-1].troubles[0].label)
+    await teams.wait_for(lambda: sum(STILL in m.titles for m in teams.in_conversation(where)) == 2 or None)
     opened = await teams.click("admin", where, key_step, "Enter the key privately")
     missing = KEYS["missing_appointment_delete"].key
     answered = await teams.submit_dialog("admin", where, opened.json(), {"api_key": missing})
