@@ -18,6 +18,7 @@ from conversations.events import (
     EndGiverRun,
     Event,
     HandOver,
+    HelpGiven,
     KeySubmitted,
     KeyVerdict,
     Milestone,
@@ -131,6 +132,8 @@ def _apply(
             return _back(guide, state, event)
         case Stuck():
             return _stuck(guide, state, event)
+        case HelpGiven():
+            return _help_given(state, event)
         case Resume():
             return _resume(state, event)
         case ThreadOpened():
@@ -167,9 +170,7 @@ def adopt(guide: Guide, state: Conversation) -> Transition:
         landing = guide.steps[-1].id  # a key is being checked or was verified: its place is the key step
     else:
         landing = _nearest_reached_before(guide, state)
-    moved = state.model_copy(
-        update={"guide_version": guide.version, "step_id": landing, "step_message_ref": None, "stuck_at": None}
-    )
+    moved = state.model_copy(update={"guide_version": guide.version, "step_id": landing, "step_message_ref": None})
     if state.status not in _IN_PROGRESS:
         return Transition(moved, ())
     effects: list[Effect] = []
@@ -246,7 +247,6 @@ def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
             "step_id": following.id,
             "steps": times,
             "updated_at": event.at,
-            "stuck_at": None,
             "step_message_ref": None,
         }
     )
@@ -263,9 +263,7 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
     if index == 0:
         raise IllegalMove("this is the first step")
     previous = guide.steps[index - 1].id
-    moved = state.model_copy(
-        update={"step_id": previous, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
-    )
+    moved = state.model_copy(update={"step_id": previous, "updated_at": event.at, "step_message_ref": None})
     effects = (
         CloseStep(event.step_id, state.step_message_ref, ClosedAs.WENT_BACK),
         PostStep(previous, again=True),
@@ -275,12 +273,20 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
 
 def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
     _current_step_only(guide, state, event.step_id)
-    # While the request is open (until the person moves on, or staff resolve it) a further press asks nobody again:
-    # help is already on its way. The caller tells the person and adds a quiet line to support's thread.
+    # While the request is open (until staff answer it, the key connects or the guide ends) a further press, on any
+    # step, asks nobody again: help is already on its way. The caller tells the person and adds a quiet line to
+    # support's thread.
     if state.stuck_at is not None:
-        raise IllegalMove("help is already on its way for this step")
+        raise IllegalMove("help is already on its way")
     stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at})
     return Transition(stuck, (ConfirmHelpComing(event.step_id), Report(Milestone.STUCK, event.step_id)))
+
+
+def _help_given(state: Conversation, event: HelpGiven) -> Transition:
+    if state.stuck_at is None or (event.asked_at is not None and event.asked_at != state.stuck_at):
+        raise IllegalMove("no request for help is open", stale=True)
+    # Nothing changes for the person: support's page and card are updated by whoever answered.
+    return Transition(state.model_copy(update={"stuck_at": None}), ())
 
 
 def _resume(state: Conversation, event: Resume) -> Transition:
@@ -326,7 +332,6 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
             "steps": times,
             "key_fingerprint": event.fingerprint,
             "updated_at": event.at,
-            "stuck_at": None,
             "step_message_ref": message_ref,
         }
     )
@@ -356,6 +361,7 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
             "last_verdict": event.verdict.value,
             "steps": times,
             "updated_at": event.at,
+            "stuck_at": None if verified else state.stuck_at,  # connected: nothing is left to help with
             "step_message_ref": None if verified else state.step_message_ref,
         }
     )

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from bot.core import messages as m
+from bot.core.hours import LONGEST_PROMISE
 from bot.slack.blocks import Blocks
 from bot.slack.render import render
 from conversations.events import ClosedAs
@@ -38,7 +39,7 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
             for picture in (True, False):
                 found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
         found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
-        found.append((f"{where} help coming", m.HelpComing(index)))
+        found.append((f"{where} help coming", m.HelpComing(index, LONGEST_PROMISE)))
         found.append((f"{where} reminder", m.Reminder(index, _LONGEST_USER, 99)))
     return found
 

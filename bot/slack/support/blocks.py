@@ -14,6 +14,7 @@ from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
 from bot.slack.mrkdwn import escape
 from bot.slack.platform import PLATFORM as SLACK
+from conversations.addresses import ConversationKey
 from conversations.clinic import Clinic
 from conversations.connection import Connection, ConnectionState, Decision, Identity, StoredCredential
 from conversations.conversation import Conversation, Status
@@ -27,6 +28,7 @@ ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
 ACTION_ACCEPT_KEY = "staff_accept_key"
 ACTION_REJECT_KEY = "staff_reject_key"
+ACTION_HELP_GIVEN = "staff_help_given"
 RESET_VIEW = "staff_reset_confirm"
 FORGET_VIEW = "staff_forget_confirm"
 FORGET_TELL_BLOCK = "forget_tell"
@@ -73,6 +75,34 @@ def parse_clinic_ref(value: str) -> tuple[str, str] | None:
     platform, separator, channel = value.partition("|")
     platform, channel = (platform, channel) if separator else (SLACK, value)
     return (platform, channel) if _ID.match(platform) and _ID.match(channel) else None
+
+
+def help_page_actions(key: ConversationKey, asked_at: float) -> dict[str, Any]:
+    """The page's **Resolved** button; its value names the conversation and which request (when it was made)."""
+    value = json.dumps({"p": key.platform, "t": key.team, "c": key.channel, "u": key.user, "a": asked_at})
+    return {
+        "type": "actions",
+        "block_id": "sos:actions",
+        "elements": [button("Resolved", ACTION_HELP_GIVEN, value, style="primary")],
+    }
+
+
+def parse_help_value(value: str) -> tuple[ConversationKey, float] | None:
+    """The conversation and request named by a Resolved button's value; None when it names none we wrote."""
+    try:
+        fields = json.loads(value)
+        key = ConversationKey(str(fields["p"]), str(fields["t"]), str(fields["c"]), str(fields["u"]))
+        asked_at = float(fields["a"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    ids = (key.platform, key.team, key.channel, key.user)
+    return (key, asked_at) if all(_ID.match(part) for part in ids) else None
+
+
+def help_page_resolved(by: str, waited: float | None) -> Blocks:
+    """What replaces the page's Resolved button once a staff member pressed it."""
+    how = f"after {duration(waited)}" if waited is not None else "(it had already been answered)"
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: Resolved by {by} {how}"}]}]
 
 
 def when(timestamp: float, style: str = "{ago}") -> str:

@@ -188,6 +188,24 @@ class StaffDesk:
         await ctx.reporter.clinic_note(platform, channel, line)
         await ctx.reporter.refresh_card(platform, channel)
 
+    async def help_given(self, click: Click, page: dict[str, Any]) -> None:
+        """**Resolved** on a request for help: close it, and show on the page who resolved it after how long."""
+        ctx = self.ctx
+        named = support_blocks.parse_help_value(click.value)
+        help_desk = ctx.core.help_desk
+        if named is None or help_desk is None:
+            logger.warning("resolved click naming no request ignored")
+            return
+        key, asked_at = named
+        waited = await help_desk.answered(key, asked_at, f"<@{click.user}>", None)
+        kept = [b for b in page.get("blocks") or [] if isinstance(b, dict) and b.get("type") != "actions"]
+        text = str(page.get("text") or "Request for help")
+        try:
+            resolved = support_blocks.help_page_resolved(f"<@{click.user}>", waited)
+            await calls.update(ctx.client, click.channel, click.message_ts, text, kept + resolved)
+        except SlackApiError as exc:
+            logger.warning("the request for help kept its Resolved button: %s", calls.slack_error(exc))
+
     async def resend_handoff(self, click: Click) -> None:
         """Hand the clinic's stored key to Aldense again after a failed hand-off (bot.core.handoffs)."""
         ctx = self.ctx
