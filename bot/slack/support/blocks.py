@@ -8,7 +8,18 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.clinics import ClinicView, connection_line, duration, last_check, outcome, pending_line
+from bot.core.clinics import (
+    ClinicView,
+    StatusCounts,
+    attention,
+    connection_line,
+    dentally_user,
+    duration,
+    last_check,
+    outcome,
+    pending_line,
+    time_per_step,
+)
 from bot.core.copy import Shown, moment
 from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
@@ -125,16 +136,30 @@ def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
         line += f" · {view.standing_of(conversation)}"
     if conversation.taken_from is not None and conversation.in_progress:
         line += f" · carrying on for {person(view, conversation.taken_from)}"
-    if conversation.stuck_at is not None and conversation.in_progress:
-        line += f" · :sos: stuck since {when(conversation.stuck_at, '{time}')}"
+    if conversation.stuck_at is not None and conversation in view.waiting:
+        line += f" · :sos: waiting for help since {when(conversation.stuck_at)}"
+    spent = time_per_step(guide, conversation)
+    current = conversation.steps.get(conversation.step_id)
+    on_it = ""
+    if conversation.in_progress and current is not None and current.done is None:
+        on_it = f"on {index + 1} since {when(current.reached)}"
+    if spent or on_it:
+        line += "\n:stopwatch: " + " · ".join(part for part in (spent, on_it) if part)
     return line
 
 
 def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     """The clinic's live status card in the onboarding channel (edited in place)."""
     people = "\n".join(_person(guide, view, c) for c in view.conversations) or "_No one has started yet._"
-    fallback = f"{name(view.clinic)}: {outcome(view)}"
-    card: Blocks = [
+    needs = attention(view, guide, lambda at: f"since {when(at)}")
+    fallback = f"{name(view.clinic)}: {needs[0] if needs else outcome(view)}"
+    card: Blocks = []
+    if needs:
+        card.append(
+            {"type": "section", "block_id": "card:attention", "text": {"type": "mrkdwn", "text": "\n".join(needs)}}
+        )
+    user = dentally_user(view)
+    card += [
         {
             "type": "section",
             "block_id": "card:title",
@@ -144,7 +169,11 @@ def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
                 + f"Dentally setup in {place(view)} · {view.platform_label}",
             },
         },
-        {"type": "section", "block_id": "card:outcome", "text": {"type": "mrkdwn", "text": outcome(view)}},
+        {
+            "type": "section",
+            "block_id": "card:outcome",
+            "text": {"type": "mrkdwn", "text": outcome(view) + (f"\n{user}" if user else "")},
+        },
         {"type": "section", "block_id": "card:people", "text": {"type": "mrkdwn", "text": people[:2900]}},
         {
             "type": "context",
@@ -257,18 +286,23 @@ def replacement_decided(accepted: bool, staff: str, fingerprint: str) -> str:
     return f":no_entry: <@{staff}> rejected key `…{fingerprint}`: the connection stays as it was."
 
 
-def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_count: int) -> tuple[str, Blocks]:
-    """``/aldense status``: clinics in progress, longest idle first, within Slack's block limit."""
-    ordered = sorted(views, key=lambda view: view.idle_since())
+def status_list(guide: Guide, counts: StatusCounts, now: float) -> tuple[str, Blocks]:
+    """``/aldense status``: clinics waiting for help, then in progress longest idle first, within Slack's limit."""
+    ordered = sorted(counts.listed, key=lambda view: (not view.stuck, view.idle_since()))
+    verified_count = counts.verified
     if not ordered:
         text = f"No clinic is in the middle of Dentally setup. ({verified_count} verified so far.)"
         return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    header = f"*{len(ordered)} clinic(s) in progress*, longest idle first · {verified_count} verified"
+    waiting = f" · :sos: {counts.waiting} waiting for help" if counts.waiting else ""
+    header = (
+        f"*{counts.in_progress} clinic(s) in progress* · {verified_count} verified{waiting} — waiting first, then "
+        "longest idle"
+    )
     listing: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": header}}, {"type": "divider"}]
     for view in ordered[:MAX_LISTED]:
         leader = max(view.conversations, key=lambda c: guide.index_of(c.step_id), default=None)
         step = f"step {guide.index_of(leader.step_id) + 1}/{guide.step_count}" if leader else "not started"
-        flag = " · :sos: stuck" if view.stuck else ""
+        flag = f" · :sos: waiting for help {duration(now - (view.waiting[0].stuck_at or now))}" if view.stuck else ""
         line = (
             f"*{name(view.clinic)}* ({place(view)} · {view.platform_label}) · {step} · idle "
             f"{duration(now - view.idle_since())}{flag}\n{outcome(view)}"
@@ -288,29 +322,21 @@ def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_
                 ],
             }
         )
-    return f"{len(ordered)} clinic(s) in progress", listing
+    return f"{counts.in_progress} clinic(s) in progress · {verified_count} verified{waiting}", listing
 
 
-def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
-    """``/aldense status #channel``: one clinic in detail."""
+def clinic_detail(guide: Guide, view: ClinicView, now: float) -> tuple[str, Blocks]:
+    """``/aldense status #channel``: one clinic in detail, with the time each person spent on each step."""
     clinic = view.clinic
-    detail: Blocks = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f":tooth: *{name(clinic)}* ({place(view)} · {view.platform_label})\n{outcome(view)}",
-            },
-        }
-    ]
+    needs = attention(view, guide, lambda at: f"for {duration(now - at)}")
+    user = dentally_user(view)
+    head = f":tooth: *{name(clinic)}* ({place(view)} · {view.platform_label})\n" + "\n".join(
+        [*needs, outcome(view), *([user] if user else [])]
+    )
+    detail: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
     for conversation in view.conversations:
-        lines = [_person(guide, view, conversation), f"Started {when(conversation.started_at, '{date_short} {time}')}"]
-        for step in guide.steps:
-            times = conversation.steps.get(step.id)
-            if times is None:
-                continue
-            done = f" → done {when(times.done, '{time}')}" if times.done else ""
-            lines.append(f"• {step.title}: reached {when(times.reached, '{date_short} {time}')}{done}")
+        lines = [_person(guide, view, conversation).split("\n")[0], f"Started {when(conversation.started_at)}"]
+        lines += step_lines(guide, conversation, now)
         detail.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})
     check = last_check(clinic)
     if check is not None:
@@ -345,6 +371,22 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
             }
         )
     return f"{name(clinic)}: {outcome(view)}", detail[:50]
+
+
+def step_lines(guide: Guide, conversation: Conversation, now: float) -> list[str]:
+    """One line per step reached: the time spent on it (still on it: for how long so far)."""
+    lines = []
+    for index, step in enumerate(guide.steps):
+        times = conversation.steps.get(step.id)
+        if times is None:
+            continue
+        if times.done is not None:
+            lines.append(f"• {index + 1}. {step.title}: {duration(times.done - times.reached)}")
+        elif conversation.in_progress and conversation.step_id == step.id:
+            lines.append(f"• {index + 1}. {step.title}: on it for {duration(now - times.reached)}")
+        else:
+            lines.append(f"• {index + 1}. {step.title}: not finished")
+    return lines
 
 
 def reset_confirmation(
@@ -492,10 +534,15 @@ def home_for_staff(
         drop = reached[index] - following if following is not None else 0
         rows.append(f"{index + 1:>2}. {step.title[:34]:<34} {reached[index]:>5} {median:>7} {drop:>5}")
     funnel = "```\n    Step                                reached  median  drop\n" + "\n".join(rows) + "\n```"
-    waiting = sorted((v for v in views if not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
+    waiting = sorted((v for v in views if v.stuck or not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
     waiting_lines = "\n".join(
-        f"{':sos: ' if v.stuck else ''}*{name(v.clinic)}* ({place(v)} · {v.platform_label}) · idle "
-        f"{duration(now - v.idle_since())} · {outcome(v)}"
+        (
+            f":sos: *{name(v.clinic)}* ({place(v)} · {v.platform_label}) · waiting for help "
+            f"{duration(now - (v.waiting[0].stuck_at or now))} · {v.name_of(v.waiting[0].user)}"
+            if v.stuck
+            else f"*{name(v.clinic)}* ({place(v)} · {v.platform_label}) · idle {duration(now - v.idle_since())}"
+        )
+        + f" · {outcome(v)}"
         for v in waiting
     )
     connections = sorted(

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot.core.clinics import connection_line
+from bot.core.clinics import connection_line, status_counts
 from bot.core.credentials import open_stored_key
 from bot.core.retention import kept_check
 from bot.slack import blocks, calls, modals
@@ -74,20 +74,18 @@ class StaffDesk:
                         "`/aldense status #clinic-channel` or `/aldense status clinic name` (for Teams clinics)."
                     )
                     return
-                text, detail = support_blocks.clinic_detail(ctx.guide, found)
+                text, detail = support_blocks.clinic_detail(ctx.guide, found, ctx.clock())
                 await respond(text=text, blocks=detail)
                 return
             view = await ctx.reporter.clinic_view(PLATFORM, channel)
             if view is None:
                 await respond(f"<#{channel}> has no Dentally onboarding yet. Start one with `/aldense onboard`.")
                 return
-            text, detail = support_blocks.clinic_detail(ctx.guide, view)
+            text, detail = support_blocks.clinic_detail(ctx.guide, view, ctx.clock())
             await respond(text=text, blocks=detail)
             return
         views = await ctx.reporter.clinics.all()
-        in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
-        verified = sum(1 for v in views if v.verified)
-        text, listing = support_blocks.status_list(ctx.guide, in_progress, ctx.clock(), verified)
+        text, listing = support_blocks.status_list(ctx.guide, status_counts(views), ctx.clock())
         await respond(text=text, blocks=listing)
 
     async def home(self, user: str) -> None:
