@@ -19,7 +19,7 @@ from bot.slack.support import blocks as support_blocks
 from conversations.conversation import Conversation
 from dentally.sandbox import sample_keys
 from tests.bot.connection_sides import ClinicSide, Said, side_of
-from tests.bot.harness import ONBOARDING, STAFF, action_ids, message_text
+from tests.bot.harness import ADMIN, NURSE, ONBOARDING, STAFF, action_ids, message_text
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
 from tests.bot.test_key_check import GUIDE
 
@@ -302,3 +302,32 @@ async def test_status_counts_a_verified_clinic_as_verified_and_lists_it_while_so
     waiting = home[home.index("Stuck or idle longest") : home.index("Connections")]
     assert ":sos: *Maple Leaf Dental*" in waiting
     assert "waiting for help" in waiting
+
+
+async def test_without_the_persons_zone_the_time_names_the_zone_it_is_in(
+    api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> None:
+    """Slack Connect profiles of another organisation may carry no ``tz``: the time is never called "your time"."""
+    for person in (ADMIN, NURSE):
+        api.workspace.user(person).tz_hidden = True
+    async with platform_world("slack", api, state_url, dentally_url, **SUPPORT_SETTINGS) as world:
+        world.clock.set(FRIDAY_18)
+        support, clinic = Support(world, api), side_of(world)
+        # Nothing known of the clinic yet: support's own zone, named.
+        await stuck_on_first_step(world, support)
+        [told] = confirmations(world)
+        assert "back Monday 09:00 Europe/London time" in told.text
+        assert "your time" not in told.text
+
+        # Connected in Australia & New Zealand: the region's main zone, named (Monday 09:00 London is 20:00 there).
+        await support.resolve(support.pages()[0])
+        await clinic.walk_to_key_step("jane")
+        assert "Dentally is connected" in await clinic.enter_key("jane", KEYS["au_all_scopes"].key, "au")
+        await clinic.start("priya")
+        await clinic.press("priya", await world.wait_for(lambda: replace_offer(clinic)), "Replace the key")
+        stuck = await world.wait_for(lambda: live_with(clinic, "priya", "I'm stuck"))
+        await clinic.press("priya", stuck, "I'm stuck")
+        told_priya = await world.wait_for(
+            lambda: next((s for s in clinic.thread("priya") if "asked the Aldense team" in s.text), None)
+        )
+        assert "back Monday 20:00 Australia/Sydney time" in told_priya.text
