@@ -331,3 +331,27 @@ async def test_without_the_persons_zone_the_time_names_the_zone_it_is_in(
             lambda: next((s for s in clinic.thread("priya") if "asked the Aldense team" in s.text), None)
         )
         assert "back Monday 20:00 Australia/Sydney time" in told_priya.text
+
+
+async def test_when_the_practice_name_is_unknown_the_card_shows_the_dentally_user_and_practice_id(
+    world: PlatformWorld, clinic: ClinicSide, support: Support
+) -> None:
+    await clinic.walk_to_key_step("jane")
+    # The five required scopes and nothing else: Dentally never tells the practice's name.
+    assert "Dentally is connected" in await clinic.enter_key("jane", KEYS["no_clinic_scopes"].key, "uk")
+    await world.idle()
+    record = await world.runtime.core.service.clinic(world.name, world.key.channel)
+    assert record is not None
+    assert record.name is None
+    assert record.connection is not None
+    identity = record.connection.identity
+    outcome = await world.wait_for(
+        lambda: next(
+            (str(b["text"]["text"]) for b in support.card().blocks if b.get("block_id") == "card:outcome"), None
+        )
+    )
+    assert f"Dentally {identity.user_name} (user {identity.user_id} · administrator)" in outcome
+    assert f"practice id {identity.practice_id}" in outcome
+    [dentally_line] = [line for line in outcome.splitlines() if line.startswith("Dentally ")]
+    assert "@" not in dentally_line  # the retention rule drops the e-mail address: it is never shown
+    assert "@" not in json.dumps(record.last_check)
