@@ -3,7 +3,8 @@
 A message that shows a Dentally key gets a warning in its thread at once (revoke it, make a new one privately),
 support is told the key's fingerprint, and when it is the clinic's stored key the connection is marked compromised.
 Anything else typed in a guide's thread goes to the clinic's support thread, and the person is told a human will
-answer. Nothing anyone typed is logged, stored or echoed here: only fingerprints leave this module.
+answer; Aldense staff typing there answer the guide's open request for help (it closes, and support is told).
+Nothing anyone typed is logged, stored or echoed here: only fingerprints leave this module.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from conversations.conversation import Conversation
 from dentally.sandbox import sample_keys
 from tests.bot.connection_sides import ClinicSide, Said, side_of
 from tests.bot.harness import ADMIN, NURSE, ONBOARDING, STAFF, action_ids, message_text
-from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
+from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, TeamsWorldView, platform_world
 from tests.bot.test_key_check import GUIDE
 
 KEYS = sample_keys()
@@ -302,6 +302,20 @@ async def test_status_counts_a_verified_clinic_as_verified_and_lists_it_while_so
     waiting = home[home.index("Stuck or idle longest") : home.index("Connections")]
     assert ":sos: *Maple Leaf Dental*" in waiting
     assert "waiting for help" in waiting
+
+    if isinstance(world, TeamsWorldView):  # Teams staff ask the bot itself, in a 1:1 chat: the same counts
+        teams = world.driver
+        chat = teams.world.chat_with("staff")
+        await teams.say("staff", chat, "status", mention=False)
+        listing = await world.wait_for(
+            lambda: next((m.text for m in teams.in_conversation(chat) if "verified" in m.text), None)
+        )
+        assert "0 clinic(s) in progress · 1 verified · 🆘 1 waiting for help" in listing
+        await teams.say("staff", chat, "status maple", mention=False)
+        detail = await world.wait_for(
+            lambda: next((m.text for m in teams.in_conversation(chat) if "time per step" in m.text), None)
+        )
+        assert "time per step 1: " in detail
 
 
 async def test_without_the_persons_zone_the_time_names_the_zone_it_is_in(
