@@ -192,6 +192,8 @@ async def open_runtime(
             support_pacer or Pacer(interval=1.0 / settings.support.support_posts_per_second),
             tasks.spawn,
             platforms,
+            mention=settings.support.mention,
+            step_posts=settings.support.support_step_posts,
         )
         core = build_core(
             service,
@@ -205,6 +207,8 @@ async def open_runtime(
             handoff=handoff,
             clients=clients,
             keepalive_every=follow_up.keepalive_every,
+            hours=settings.support.hours,
+            wait_minutes=settings.support.support_expected_wait_minutes,
         )
         core.erasure.remember("teams", _teams_remembered)
         slack = SlackPlatform(client, guide, pictures)

@@ -9,6 +9,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.handoff import MIN_HANDOFF_SECRET_BYTES, private_address
+from bot.core.hours import SupportHours, parse_hours
+from bot.core.oncall import mentions
 
 Mode = Literal["http", "socket", "teams-only", "playground", "check-key"]
 
@@ -91,6 +93,45 @@ class SupportSettings(_Section):
     support_posts_per_second: float = Field(
         1.0, gt=0, le=1000, description="Pace of posts to the onboarding channel (Slack allows about 1 per second)."
     )
+    support_mention: str | None = Field(
+        None,
+        description="Who a request for help pages: comma-separated Slack user-group ids (S…) and user ids (U…/W…).",
+    )
+    support_hours: str | None = Field(
+        None, description="Support's hours, told to a clinic asking for help, e.g. 'Mon-Fri 09:00-17:30 Europe/London'."
+    )
+    support_expected_wait_minutes: int | None = Field(
+        None, gt=0, le=7 * 24 * 60, description="How soon someone usually answers a request for help, in minutes."
+    )
+    support_step_posts: bool = Field(
+        False, description="Also post each finished step in the clinic's support thread (the card shows them anyway)."
+    )
+
+    @field_validator("support_mention")
+    @classmethod
+    def _mention_ids(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        mentions(value)  # refuses anything but Slack user-group and user ids
+        return value
+
+    @field_validator("support_hours")
+    @classmethod
+    def _hours_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_hours(value)
+        return value
+
+    @property
+    def hours(self) -> SupportHours | None:
+        """``support_hours`` parsed (validated when the settings were read)."""
+        return parse_hours(self.support_hours) if self.support_hours else None
+
+    @property
+    def mention(self) -> str:
+        """``support_mention`` as Slack mention text (``<!subteam^S…> <@U…>``), or empty."""
+        return mentions(self.support_mention) if self.support_mention else ""
 
 
 class DentallySettings(_Section):

@@ -61,6 +61,18 @@ class TroubleChosen:
 
 
 @dataclass(frozen=True, slots=True)
+class HelpGiven:
+    """Aldense staff answered the open request for help (Resolved on the page, or a reply in the person's thread).
+
+    ``asked_at`` names the request answered (when it was made), so an old page's button cannot close a newer one;
+    None answers whichever is open.
+    """
+
+    at: float
+    asked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Resume:
     """The user wants the current step shown again (for example from a reminder)."""
 
@@ -152,6 +164,7 @@ Event = (
     | Stuck
     | TroublesAsked
     | TroubleChosen
+    | HelpGiven
     | Resume
     | ThreadOpened
     | StepPosted

@@ -19,6 +19,7 @@ from conversations.events import (
     EndGiverRun,
     Event,
     HandOver,
+    HelpGiven,
     KeySubmitted,
     KeyVerdict,
     Milestone,
@@ -142,6 +143,8 @@ def _apply(
             return _troubles_asked(guide, state, event)
         case TroubleChosen():
             return _trouble_chosen(guide, state, event)
+        case HelpGiven():
+            return _help_given(state, event)
         case Resume():
             return _resume(state, event)
         case ThreadOpened():
@@ -178,9 +181,7 @@ def adopt(guide: Guide, state: Conversation) -> Transition:
         landing = guide.steps[-1].id  # a key is being checked or was verified: its place is the key step
     else:
         landing = _nearest_reached_before(guide, state)
-    moved = state.model_copy(
-        update={"guide_version": guide.version, "step_id": landing, "step_message_ref": None, "stuck_at": None}
-    )
+    moved = state.model_copy(update={"guide_version": guide.version, "step_id": landing, "step_message_ref": None})
     if state.status not in _IN_PROGRESS:
         return Transition(moved, ())
     effects: list[Effect] = []
@@ -257,7 +258,6 @@ def _done(guide: Guide, state: Conversation, event: Done) -> Transition:
             "step_id": following.id,
             "steps": times,
             "updated_at": event.at,
-            "stuck_at": None,
             "step_message_ref": None,
         }
     )
@@ -274,9 +274,7 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
     if index == 0:
         raise IllegalMove("this is the first step")
     previous = guide.steps[index - 1].id
-    moved = state.model_copy(
-        update={"step_id": previous, "updated_at": event.at, "stuck_at": None, "step_message_ref": None}
-    )
+    moved = state.model_copy(update={"step_id": previous, "updated_at": event.at, "step_message_ref": None})
     effects = (
         CloseStep(event.step_id, state.step_message_ref, ClosedAs.WENT_BACK),
         PostStep(previous, again=True),
@@ -286,10 +284,11 @@ def _back(guide: Guide, state: Conversation, event: Back) -> Transition:
 
 def _stuck(guide: Guide, state: Conversation, event: Stuck) -> Transition:
     _current_step_only(guide, state, event.step_id)
-    # While the request is open (until the person moves on, or staff resolve it) a further press asks nobody again:
-    # help is already on its way. The caller tells the person and adds a quiet line to support's thread.
+    # While the request is open (until staff answer it, the key connects or the guide ends) a further press, on any
+    # step, asks nobody again: help is already on its way. The caller tells the person and adds a quiet line to
+    # support's thread.
     if state.stuck_at is not None:
-        raise IllegalMove("help is already on its way for this step")
+        raise IllegalMove("help is already on its way")
     times = _step_times(state, event.step_id, event.at)
     times[event.step_id] = times[event.step_id].model_copy(update={"asked_help": times[event.step_id].asked_help + 1})
     stuck = state.model_copy(update={"stuck_at": event.at, "updated_at": event.at, "steps": times})
@@ -313,7 +312,8 @@ def _troubles_asked(guide: Guide, state: Conversation, event: TroublesAsked) -> 
 def _trouble_chosen(guide: Guide, state: Conversation, event: TroubleChosen) -> Transition:
     """A trouble picked: its answer (privately), a line for support, and its jump when it has one.
 
-    A jump keeps an open request for help open (``stuck_at``): only Done, Back or staff close it.
+    A jump keeps an open request for help open (``stuck_at``): only staff, the key connecting or the guide ending
+    close it.
     """
     step = guide.steps[_current_step_only(guide, state, event.step_id)]
     trouble = step.trouble(event.trouble_id)
@@ -339,6 +339,13 @@ def _trouble_chosen(guide: Guide, state: Conversation, event: TroubleChosen) -> 
     if trouble.go_to is not None:
         moved = _with_status_for_step(guide, moved)
     return Transition(moved, tuple(effects))
+
+
+def _help_given(state: Conversation, event: HelpGiven) -> Transition:
+    if state.stuck_at is None or (event.asked_at is not None and event.asked_at != state.stuck_at):
+        raise IllegalMove("no request for help is open", stale=True)
+    # Nothing changes for the person: support's page and card are updated by whoever answered.
+    return Transition(state.model_copy(update={"stuck_at": None}), ())
 
 
 def _step_times(state: Conversation, step_id: str, at: float) -> dict[str, StepTimes]:
@@ -391,7 +398,6 @@ def _key_submitted(guide: Guide, state: Conversation, event: KeySubmitted) -> Tr
             "steps": times,
             "key_fingerprint": event.fingerprint,
             "updated_at": event.at,
-            "stuck_at": None,
             "step_message_ref": message_ref,
         }
     )
@@ -421,6 +427,7 @@ def _check_finished(guide: Guide, state: Conversation, event: CheckFinished) -> 
             "last_verdict": event.verdict.value,
             "steps": times,
             "updated_at": event.at,
+            "stuck_at": None if verified else state.stuck_at,  # connected: nothing is left to help with
             "step_message_ref": None if verified else state.step_message_ref,
         }
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.core.copy import inert, moment
@@ -10,9 +10,13 @@ from bot.core.platform import Platforms, label
 from conversations.clinic import Clinic
 from conversations.connection import Connection, ConnectionState
 from conversations.conversation import Conversation, Status
+from conversations.guide import Guide
 from conversations.service import OnboardingService
 from dentally.regions import parse_region, region_label
 from dentally.scopes import SCOPE_LABELS, CheckResult, Verdict
+
+_ENDED = (Status.VERIFIED, Status.ABANDONED)
+ADMIN_PERMISSION_LEVEL = 4  # Dentally's administrator (0 is a deactivated user)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +46,15 @@ class ClinicView:
         return min([c.started_at for c in self.conversations] or [self.clinic.created_at])
 
     @property
+    def waiting(self) -> tuple[Conversation, ...]:
+        """The guides whose request for help is open (until staff answer it, or the guide connects or ends)."""
+        open_ = [c for c in self.conversations if c.stuck_at is not None and c.status not in _ENDED]
+        return tuple(sorted(open_, key=lambda c: c.stuck_at or 0.0))
+
+    @property
     def stuck(self) -> bool:
-        """Whether someone pressed I'm stuck and has not moved on since."""
-        return any(c.stuck_at is not None and c.in_progress for c in self.conversations)
+        """Whether someone asked for help and no one has answered yet."""
+        return bool(self.waiting)
 
     @property
     def verified(self) -> bool:
@@ -77,6 +87,92 @@ class ClinicView:
         """When the quietest guide in progress was last active (the clinic's idle clock)."""
         active = [c.quiet_since for c in self.conversations if c.in_progress]
         return min(active) if active else self.last_activity
+
+
+def attention(view: ClinicView, guide: Guide, since: Callable[[float], str]) -> list[str]:
+    """What needs someone at Aldense, most urgent first, one line each (empty when nothing does).
+
+    Args:
+        view: The clinic.
+        guide: The guide, to name each stuck person's step.
+        since: How a moment is shown (a live date token on a card, a duration in a reply built now).
+    """
+    lines = []
+    for conversation in view.waiting:
+        assert conversation.stuck_at is not None
+        place = guide.position(conversation.step_id)
+        step = f" on step {place + 1}/{guide.step_count}" if place is not None else ""
+        lines.append(
+            f":sos: *Waiting for help* {since(conversation.stuck_at)} — {view.name_of(conversation.user)}{step}"
+        )
+    connection = view.clinic.connection
+    if connection is not None and connection.pending is not None:
+        lines.append(":warning: *Replacement key waiting for staff* — Accept or Reject it in the thread")
+    if connection is not None and (
+        connection.state is ConnectionState.NEEDS_NEW_KEY or connection.key.exposed_at is not None
+    ):
+        lines.append(f":x: *Needs a new key* — `…{connection.fingerprint}` no longer works or was exposed")
+    elif any(c.status is Status.NEEDS_NEW_KEY for c in view.conversations):
+        lines.append(":x: *Needs a new key* — the key entered was not accepted")
+    return lines
+
+
+def time_per_step(guide: Guide, conversation: Conversation) -> str:
+    """How long each finished step took, in guide order: ``1: 40 s · 2: 1 min · 3: 12 min`` (empty when none)."""
+    spent = []
+    for index, step in enumerate(guide.steps):
+        times = conversation.steps.get(step.id)
+        if times is not None and times.done is not None:
+            spent.append(f"{index + 1}: {duration(times.done - times.reached)}")
+    return " · ".join(spent)
+
+
+def dentally_user(view: ClinicView) -> str | None:
+    """The key's Dentally user and practice id, for when the practice's name is unknown (None when it is known).
+
+    The name comes from the connection; a check result keeps only the user's id and permission level (the
+    retention rule drops names and e-mail addresses), so the e-mail address is never shown.
+    """
+    if view.clinic.name:
+        return None
+    connection = view.clinic.connection
+    identity = connection.identity if connection is not None else None
+    check = last_check(view.clinic)
+    user = check.user if check is not None else None
+    user_id = (identity.user_id if identity else None) or (str(user.id) if user and user.id is not None else None)
+    practice = (identity.practice_id if identity else None) or (
+        str(user.practice_id) if user and user.practice_id is not None else None
+    )
+    if user_id is None and practice is None:
+        return None
+    name = identity.user_name if identity and identity.user_name else None
+    level = user.permission_level if user is not None else None
+    admin = ""
+    if level is not None:
+        admin = " · administrator" if level == ADMIN_PERMISSION_LEVEL else " · not an administrator"
+    who = f"{inert(name)} (user {inert(user_id or '?')}{admin})" if name else f"user {inert(user_id or '?')}{admin}"
+    return f"Dentally {who} · practice id {inert(practice or 'unknown')}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    """``status`` in numbers: what is listed (in progress or waiting for help) and how many are verified."""
+
+    listed: tuple[ClinicView, ...]
+    in_progress: int
+    verified: int
+    waiting: int
+
+
+def status_counts(views: Sequence[ClinicView]) -> StatusCounts:
+    """A verified clinic counts as verified (never "in progress"); it is listed too while someone there waits."""
+    listed = tuple(v for v in views if not v.verified or v.stuck)
+    return StatusCounts(
+        listed=listed,
+        in_progress=sum(1 for v in views if not v.verified),
+        verified=sum(1 for v in views if v.verified),
+        waiting=sum(1 for v in views if v.stuck),
+    )
 
 
 def duration(seconds: float) -> str:

@@ -175,11 +175,12 @@ KEY_CHECK_LOST = (
 )
 
 
-def help_coming(guide: Guide, index: int) -> str:
-    """The reply in the person's thread after I'm stuck."""
+def help_coming(guide: Guide, index: int, promise: str | None = None) -> str:
+    """The reply in the person's thread after I'm stuck (``promise``: support's hours and usual wait, if set)."""
+    when = f"Someone will reply here. {promise}" if promise else "Someone will reply here shortly."
     return (
         f":raising_hand: Thanks — I've asked the Aldense team to help with step {index + 1}, "
-        f"*{guide.steps[index].title}*. Someone will reply here shortly. You can carry on whenever you're ready."
+        f"*{guide.steps[index].title}*. {when} You can carry on whenever you're ready."
     )
 
 

@@ -10,12 +10,14 @@ from bot.core.erasure import Erasure
 from bot.core.handoff import Handoff
 from bot.core.handoffs import Handoffs
 from bot.core.handovers import HandOvers
+from bot.core.hours import SupportHours
 from bot.core.key_intake import KeyIntake
 from bot.core.listening import ThreadListener
 from bot.core.metrics import Metrics
 from bot.core.moves import GuideMoves
 from bot.core.platform import Platforms
 from bot.core.runner import EffectRunner
+from bot.core.sos import HelpDesk
 from bot.core.support import SupportReports
 from bot.core.tasks import BackgroundTasks
 from conversations.guide import Guide, Step
@@ -46,6 +48,7 @@ class Core:
     vault: KeyVault | None = None
     clients: ClientFactory | None = None
     handoffs: Handoffs | None = None
+    help_desk: HelpDesk | None = None
 
     @property
     def guide(self) -> Guide:
@@ -78,9 +81,12 @@ def build_core(
     handoff: Handoff | None = None,
     clients: ClientFactory | None = None,
     keepalive_every: float = 7 * 86400.0,
+    hours: SupportHours | None = None,
+    wait_minutes: int | None = None,
 ) -> Core:
     """Wire the shared objects; platforms are added to ``platforms`` by their adapters."""
-    runner = EffectRunner(service, platforms, reports, metrics)
+    help_desk = HelpDesk(service, platforms, reports, hours, wait_minutes)
+    runner = EffectRunner(service, platforms, reports, metrics, help_desk)
     handoffs = Handoffs(service, vault, reports, handoff)
     keys = KeyIntake(
         service, runner, platforms, checker, vault, reports, metrics, handoffs=handoffs, keepalive_every=keepalive_every
@@ -95,7 +101,7 @@ def build_core(
         moves=GuideMoves(service, runner, platforms, tasks, reports),
         keys=keys,
         deliveries=Deliveries(service.store),
-        listener=ThreadListener(service, platforms, reports, vault),
+        listener=ThreadListener(service, platforms, reports, vault, help_desk),
         handovers=HandOvers(service, runner, platforms, reports),
         picture_url=picture_url,
         erasure=Erasure(service, platforms, reports),
@@ -103,4 +109,5 @@ def build_core(
         vault=vault,
         clients=clients,
         handoffs=handoffs,
+        help_desk=help_desk,
     )

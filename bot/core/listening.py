@@ -3,7 +3,8 @@
 A message that shows a Dentally key gets a warning in its thread at once (revoke it, make a new one privately),
 support is told the key's fingerprint, and when it is the clinic's stored key the connection is marked compromised.
 Anything else typed in a guide's thread goes to the clinic's support thread, and the person is told a human will
-answer. Nothing anyone typed is logged, stored or echoed here: only fingerprints leave this module.
+answer; Aldense staff typing there answer the guide's open request for help (it closes, and support is told).
+Nothing anyone typed is logged, stored or echoed here: only fingerprints leave this module.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 
 from bot.core.messages import KeyExposed, QuestionForwarded
 from bot.core.platform import ChatPlatform, Platforms
+from bot.core.sos import HelpDesk
 from bot.core.support import SupportReports
 from conversations.clinic import Clinic, StoredCredential
 from conversations.conversation import Conversation
@@ -65,7 +67,9 @@ class ThreadListener:
         platforms: Platforms,
         reports: SupportReports,
         vault: KeyVault | None,
+        help_desk: HelpDesk | None = None,
     ) -> None:
+        self._help_desk = help_desk
         self._service = service
         self._platforms = platforms
         self._reports = reports
@@ -80,6 +84,9 @@ class ThreadListener:
         if tokens:
             await self._exposed(platform, said, tokens)
             return
+        if said.thread is not None and said.from_staff and not said.to_bot:
+            await self._staff_answered(platform, said)
+            return
         if said.thread is None or said.from_staff or said.to_bot:
             return
         conversation = await self._guide_of(said)
@@ -87,6 +94,14 @@ class ThreadListener:
             return
         await self._reports.clinic_said(conversation, said.user, said.text)
         await platform.tell(said.channel, said.user, QuestionForwarded(), said.thread)
+
+    async def _staff_answered(self, platform: ChatPlatform, said: Heard) -> None:
+        """Aldense staff replied in a guide's thread: that answers its open request for help (if any)."""
+        conversation = await self._guide_of(said)
+        if self._help_desk is None or conversation is None or conversation.stuck_at is None:
+            return
+        by = await platform.person(said.user)
+        await self._help_desk.answered(conversation.key, conversation.stuck_at, by, "answered in their thread")
 
     async def _guide_of(self, said: Heard) -> Conversation | None:
         """The guide whose thread ``said`` was typed in, or None; after a hand-over, the run that is in progress."""

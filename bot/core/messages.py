@@ -54,9 +54,10 @@ class ClosedStep:
 
 @dataclass(frozen=True, slots=True)
 class HelpComing:
-    """The reply in the user's thread after "I'm stuck"."""
+    """The reply in the user's thread after "I'm stuck"; ``promise`` says when a human is likely to answer."""
 
     index: int
+    promise: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

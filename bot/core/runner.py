@@ -28,6 +28,7 @@ from bot.core.messages import (
 from bot.core.metrics import Metrics
 from bot.core.platform import CannotLook, ChatPlatform, Failure, Platforms
 from bot.core.retiring import Kind, Retiring
+from bot.core.sos import HelpDesk
 from bot.core.support import SupportReports
 from conversations.conversation import Conversation
 from conversations.events import (
@@ -75,8 +76,14 @@ class EffectRunner:
     """Turns effects into platform calls for one conversation at a time."""
 
     def __init__(
-        self, service: OnboardingService, platforms: Platforms, reports: SupportReports, metrics: Metrics
+        self,
+        service: OnboardingService,
+        platforms: Platforms,
+        reports: SupportReports,
+        metrics: Metrics,
+        help_desk: HelpDesk | None = None,
     ) -> None:
+        self._help_desk = help_desk
         self._service = service
         self._platforms = platforms
         self._reports = reports
@@ -178,7 +185,8 @@ class EffectRunner:
                 if ref is not None and index is not None:
                     await self._close_step(platform, state, ref, ClosedStep(index, effect.outcome))
             case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
-                await platform.post(state.channel, HelpComing(index), thread=state.thread_ref)
+                promise = await self._help_desk.promise(state) if self._help_desk else None
+                await platform.post(state.channel, HelpComing(index, promise), thread=state.thread_ref)
             case OfferTroubles() if (index := self.guide.position(effect.step_id)) is not None:
                 offer = TroubleOffer(index, state.user)
                 await platform.tell(state.channel, state.user, offer, thread=state.thread_ref)

@@ -171,6 +171,19 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         else:
             ctx.tasks.spawn(staff.unavailable(click, staff.confirm_reset(click)), name="confirm_reset")
 
+    @app.action(support_blocks.ACTION_HELP_GIVEN)
+    async def help_given_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = _read_click(body, "resolved click")
+        if click is None:
+            return
+        if not await staff.is_staff(click.user_team):
+            ctx.tasks.spawn(staff.refuse(click), name="staff_refused")
+            return
+        message = body.get("message")
+        page: dict[str, Any] = message if isinstance(message, dict) else {}
+        ctx.tasks.spawn(staff.unavailable(click, staff.help_given(click, page)), name="help_given")
+
     @app.action(support_blocks.ACTION_OPEN_THREAD)
     async def open_thread_clicked(ack: AsyncAck) -> None:
         await ack()  # a link button: Slack opens the URL; the click needs only an answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta, timezone, tzinfo
+from datetime import timedelta, timezone, tzinfo
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -198,7 +198,10 @@ class SlackPlatform:
         return self._links[cache_key]
 
     async def time_zone(self, user: str) -> tzinfo | None:
-        """The user's time zone from ``users.info`` (its name, else its offset); None when Slack won't say."""
+        """The user's time zone from ``users.info`` (its name, else its offset); None when Slack won't say.
+
+        Profiles of people in another organisation (Slack Connect) may carry neither: that is None too, never a guess.
+        """
         try:
             profile = (await self.client.users_info(user=user)).get("user") or {}
         except SlackApiError as exc:
@@ -211,4 +214,4 @@ class SlackPlatform:
             except (ZoneInfoNotFoundError, ValueError):
                 pass
         offset = profile.get("tz_offset")
-        return timezone(timedelta(seconds=int(offset))) if isinstance(offset, int) else UTC
+        return timezone(timedelta(seconds=int(offset))) if isinstance(offset, int) else None

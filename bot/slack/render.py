@@ -27,7 +27,7 @@ def render(message: m.Outgoing, guide: Guide, picture_url: PictureUrl) -> tuple[
         case m.ClosedStep():
             return blocks.closed_step(guide, message.index, message.how)
         case m.HelpComing():
-            return copy.help_coming(guide, message.index), None
+            return copy.help_coming(guide, message.index, message.promise), None
         case m.TroubleOffer():
             return blocks.trouble_offer(guide, message.index, message.owner)
         case m.TroubleAnswer():

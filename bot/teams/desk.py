@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import httpx
 
-from bot.core.clinics import Clinics, ClinicView, duration, outcome
+from bot.core.clinics import Clinics, ClinicView, duration, outcome, status_counts, time_per_step
 from bot.core.erasure import Erasure
 from bot.teams import cards
 from bot.teams.activities import Actor, Place
@@ -105,11 +105,12 @@ class TeamsDesk:
         if words:
             wanted = " ".join(words).casefold()
             views = [v for v in views if wanted in v.clinic.display_name.casefold()]
-            reply = self._listing(views, f"Clinics matching “{cards.escape(' '.join(words), 60)}”")
+            reply = self._listing(views, f"Clinics matching “{cards.escape(' '.join(words), 60)}”", detailed=True)
         else:
-            in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
-            verified = sum(1 for v in views if v.verified)
-            reply = self._listing(in_progress, f"{len(in_progress)} clinic(s) in progress · {verified} verified")
+            counts = status_counts(views)
+            waiting = f" · 🆘 {counts.waiting} waiting for help" if counts.waiting else ""
+            heading = f"{counts.in_progress} clinic(s) in progress · {counts.verified} verified{waiting}"
+            reply = self._listing(list(counts.listed), heading)
         if not self.internal(place):
             if not await self._messenger.privately(place.channel, actor.id, reply):
                 await self._messenger.notify(place.channel, actor.id, NOT_HERE)
@@ -128,18 +129,23 @@ class TeamsDesk:
             place.kind == "channel" and place.tenant == self._aldense and place.channel_type in INTERNAL_CHANNEL_TYPES
         )
 
-    def _listing(self, views: list[ClinicView], heading: str) -> str:
+    def _listing(self, views: list[ClinicView], heading: str, detailed: bool = False) -> str:
         now = self._service.clock()
-        lines = [f"**{heading}**, longest idle first"]
-        for view in sorted(views, key=lambda v: v.idle_since())[:MAX_LISTED]:
+        lines = [f"**{heading}**, waiting for help first, then longest idle"]
+        for view in sorted(views, key=lambda v: (not v.stuck, v.idle_since()))[:MAX_LISTED]:
             leader = max(view.conversations, key=lambda c: self.guide.index_of(c.step_id), default=None)
             place = self.guide.index_of(leader.step_id) + 1 if leader else 0
             step = f"step {place}/{self.guide.step_count}" if leader else "not started"
-            stuck = " · 🆘 stuck" if view.stuck else ""
+            stuck = f" · 🆘 waiting for help {duration(now - (view.waiting[0].stuck_at or now))}" if view.stuck else ""
             lines.append(
                 f"- **{cards.escape(view.clinic.display_name)}** ({view.platform_label}) · {step} · idle "
                 f"{duration(now - view.idle_since())}{stuck} — {cards.markdown(outcome(view))}"
             )
+            if detailed:
+                for conversation in view.conversations:
+                    spent = time_per_step(self.guide, conversation) or "no step finished yet"
+                    who = cards.markdown(view.name_of(conversation.user))
+                    lines.append(f"  - {who}: time per step {spent}")
         if len(views) > MAX_LISTED:
             lines.append(f"…and {len(views) - MAX_LISTED} more. Ask **status** with part of a clinic's name.")
         if len(lines) == 1:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from bot.core import messages as m
+from bot.core.hours import LONGEST_PROMISE
 from bot.teams import cards
 from bot.teams.messenger import outgoing
 from bot.teams.render import LABEL, render
@@ -53,7 +54,7 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
             for picture in (True, False):
                 found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
         found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
-        found.append((f"{where} help coming", m.HelpComing(index)))
+        found.append((f"{where} help coming", m.HelpComing(index, LONGEST_PROMISE)))
         found.append((f"{where} troubles", m.TroubleOffer(index, _LONGEST_USER)))
         for trouble in step.troubles:
             moved_to = guide.position(trouble.go_to) if trouble.go_to else None

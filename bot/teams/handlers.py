@@ -128,7 +128,8 @@ class TeamsHandlers:
             text=activity.text or "",
             ref=activity.id,
             thread=activities.thread_root(activity),
-            from_staff=actor.tenant is not None and actor.tenant == self._team,
+            # Teams rarely says the sender's tenant on a message: the desk asks the connector (cached).
+            from_staff=await self._desk.is_staff(place, actor),
             to_bot=to_bot,
         )
         await self._core.listener.heard(heard)

@@ -35,7 +35,7 @@ def render(
         case m.ClosedStep():
             return cards.closed_step(guide, message.index, message.how)
         case m.HelpComing():
-            return cards.markdown(copy.help_coming(guide, message.index))
+            return cards.markdown(copy.help_coming(guide, message.index, message.promise))
         case m.TroubleOffer():
             return cards.trouble_offer(guide, message.index, message.owner)
         case m.TroubleAnswer():

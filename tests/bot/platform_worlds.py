@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -31,6 +31,7 @@ from tests.bot.harness import (
     CLINIC,
     NURSE,
     SIGNING_SECRET,
+    STAFF,
     MovableClock,
     Scenario,
     action_ids,
@@ -83,6 +84,8 @@ class PlatformWorld(Protocol):
     name: str
     runtime: Runtime
     clock: MovableClock
+    support: SlackDriver
+    """Aldense staff's Slack (the onboarding channel), where support works whatever the clinic's platform."""
 
     @property
     def key(self) -> ConversationKey:
@@ -157,6 +160,10 @@ class PlatformWorld(Protocol):
         """What the bot posted for everyone under ``root``, oldest first."""
         ...
 
+    async def staff_reply(self, text: str) -> None:
+        """Aldense staff type ``text`` in the admin's guide thread (a person answering in the clinic's channel)."""
+        ...
+
     def mentioned_in_thread(self, who: str) -> bool:
         """Whether a message the bot posted in the admin's thread @-mentions ``who`` (the platform notifies them)."""
         ...
@@ -224,6 +231,7 @@ class SlackWorld:
         self.clock = clock
         self.api = api
         self.driver = driver
+        self.support = driver
         self._kickoff: Message | None = None
 
     @property
@@ -319,6 +327,11 @@ class SlackWorld:
         delivery = await self.driver.post_message(ADMIN, CLINIC, text, thread_ts=thread)
         assert delivery.status_code == 200
         return thread or str(delivery.payload["event"]["ts"])
+
+    async def staff_reply(self, text: str) -> None:
+        """A ``message`` event from Aldense's own workspace in the admin's thread."""
+        delivery = await self.driver.post_message(STAFF, CLINIC, text, thread_ts=self.openers()[-1].ref)
+        assert delivery.status_code == 200
 
     def mentioned_in_thread(self, who: str) -> bool:
         """A ``<@U…>`` in the raw text of a thread reply."""
@@ -422,10 +435,11 @@ class TeamsWorldView:
 
     name = "teams"
 
-    def __init__(self, runtime: Runtime, clock: MovableClock, driver: TeamsDriver) -> None:
+    def __init__(self, runtime: Runtime, clock: MovableClock, driver: TeamsDriver, support: SlackDriver) -> None:
         self.runtime = runtime
         self.clock = clock
         self.driver = driver
+        self.support = support
         self.where = driver.world.shared
         self.admin = driver.world.member("admin")
         self._kickoff: Sent | None = None
@@ -533,6 +547,12 @@ class TeamsWorldView:
         activity = self.driver.activity("message", "admin", self.where, thread=thread, text=text, textFormat="plain")
         assert (await self.driver.post(activity)).status_code == 200
         return thread or str(activity["id"])
+
+    async def staff_reply(self, text: str) -> None:
+        """A channel message from Aldense's tenant in the admin's thread."""
+        thread = self.openers()[-1].ref
+        activity = self.driver.activity("message", "staff", self.where, thread=thread, text=text, textFormat="plain")
+        assert (await self.driver.post(activity)).status_code == 200
 
     def mentioned_in_thread(self, who: str) -> bool:
         """A mention entity naming ``who``'s account on an untargeted thread reply."""
@@ -651,19 +671,23 @@ class TeamsWorldView:
 
 
 @contextlib.asynccontextmanager
-async def slack_world(api: SlackApiSandbox, state_url: str, dentally_url: str) -> AsyncIterator[SlackWorld]:
+async def slack_world(
+    api: SlackApiSandbox, state_url: str, dentally_url: str, **overrides: Any
+) -> AsyncIterator[SlackWorld]:
     """A Slack-only bot on ``state_url``, its clock movable (the driver signs with the same clock)."""
     clock = MovableClock()
     async with (
         httpx.AsyncClient(timeout=10) as http,
-        running_bot(bot_settings(api, state_url, dentally_url), clock) as bot,
+        running_bot(bot_settings(api, state_url, dentally_url, **overrides), clock) as bot,
     ):
         driver = SlackDriver(bot.url, SIGNING_SECRET, api, http, clock=clock)
         yield SlackWorld(bot.runtime, clock, api, driver)
 
 
 @contextlib.asynccontextmanager
-async def teams_world(api: SlackApiSandbox, state_url: str, dentally_url: str) -> AsyncIterator[TeamsWorldView]:
+async def teams_world(
+    api: SlackApiSandbox, state_url: str, dentally_url: str, **overrides: Any
+) -> AsyncIterator[TeamsWorldView]:
     """A bot with Teams on (support stays in the Slack sandbox) on ``state_url``, its clock movable."""
     clock = MovableClock()
     people = TeamsWorld()
@@ -671,17 +695,21 @@ async def teams_world(api: SlackApiSandbox, state_url: str, dentally_url: str) -
     async with (
         connector.serve(),
         httpx.AsyncClient(timeout=10) as http,
-        running_teams_bot(teams_settings(api, state_url, dentally_url, people), clock=clock) as bot,
+        running_teams_bot(teams_settings(api, state_url, dentally_url, people, **overrides), clock=clock) as bot,
     ):
-        yield TeamsWorldView(bot.runtime, clock, TeamsDriver(bot.url, connector, people, http))
+        support = SlackDriver(bot.url, SIGNING_SECRET, api, http, clock=clock)
+        yield TeamsWorldView(bot.runtime, clock, TeamsDriver(bot.url, connector, people, http), support)
 
 
 @contextlib.asynccontextmanager
 async def platform_world(
-    name: str, api: SlackApiSandbox, state_url: str, dentally_url: str
+    name: str, api: SlackApiSandbox, state_url: str, dentally_url: str, **overrides: Any
 ) -> AsyncIterator[PlatformWorld]:
-    """The world of platform ``name`` (``slack`` or ``teams``), with the kick-off already posted."""
+    """The world of platform ``name`` (``slack`` or ``teams``), with the kick-off already posted.
+
+    ``overrides`` are settings (``support__support_hours=…``) for the bot.
+    """
     opening = slack_world if name == "slack" else teams_world
-    async with opening(api, state_url, dentally_url) as world:
+    async with opening(api, state_url, dentally_url, **overrides) as world:
         await world.kickoff()
         yield world

@@ -18,9 +18,10 @@ from bot.core.messages import ClosedStep, StepMessage, ThreadOpener
 from bot.core.moves import StepButton
 from bot.core.platform import CannotLook
 from bot.fakes.slack import Message, SlackApiSandbox
+from bot.slack.support import blocks as support_blocks
 from conversations.conversation import Conversation
 from conversations.events import ClosedAs, Done, Start
-from tests.bot.harness import ONBOARDING
+from tests.bot.harness import ONBOARDING, STAFF, message_text
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, Shown, platform_world
 from tests.bot.test_key_check import GUIDE
 from tests.bot.test_store_outage import RedisServer
@@ -262,7 +263,7 @@ async def test_a_move_is_saved_before_the_click_is_acknowledged(world: PlatformW
     await assert_settled(world)
 
 
-async def test_im_stuck_asks_support_once_while_the_request_is_open_and_again_after_moving_on(
+async def test_im_stuck_asks_support_once_while_the_request_is_open_and_again_once_staff_answered(
     world: PlatformWorld, api: SlackApiSandbox
 ) -> None:
     def confirmations() -> list[Shown]:
@@ -301,12 +302,23 @@ async def test_im_stuck_asks_support_once_while_the_request_is_open_and_again_af
     assert [(r.reply_broadcast, "<@" in r.text) for r in quiet] == [(False, False)]  # quiet: no broadcast, no mention
     assert steps_in_thread(world) == [0]
 
-    assert await world.click(StepButton.DONE, first) == 200  # moving on closes the request
+    assert await world.click(StepButton.DONE, first) == 200  # moving on keeps the request open
     second = await world.wait_for(lambda: live_step(world, 1))
     await world.idle()
+    assert await world.ask_aldense(second) == 200
+    await world.wait_for(lambda: len(pressed_again()) == 2 or None)
+    await world.idle()
+    assert len(pages()) == 1
+    assert "step 2/" in pressed_again()[-1].text
+
+    # A staff member presses Resolved on the page: the request is closed, and the next press pages again.
+    assert (await world.support.click(STAFF, pages()[0], support_blocks.ACTION_HELP_GIVEN)).status_code == 200
+    await world.wait_for(lambda: "Resolved by" in message_text(pages()[0]) or None)
+    await world.idle()
+    assert (await current(world)).stuck_at is None
     assert await world.ask_aldense(second) == 200
     await world.wait_for(lambda: len(pages()) == 2 or None)
     await world.idle()
     assert len(confirmations()) == 2
-    assert len(pressed_again()) == 1
+    assert len(pressed_again()) == 2
     await assert_settled(world)

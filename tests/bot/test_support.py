@@ -98,7 +98,8 @@ async def test_one_card_per_clinic_edited_through_the_whole_guide(world: World) 
     assert "<!date^" in text
     texts = thread_texts(world.api)
     assert sum("started the Dentally guide" in t for t in texts) == 1
-    assert sum("finished step" in t for t in texts) == GUIDE.step_count - 1
+    assert sum("finished step" in t for t in texts) == 0  # progress is on the card, not in the thread
+    assert f"{GUIDE.step_count - 1}: " in message_text(card)  # the card's time per step
     assert any("entered a key ending" in t for t in texts)
     assert any("Key check for" in t and "verified" in t for t in texts)
 
@@ -134,8 +135,9 @@ async def test_status_lists_clinics_longest_idle_first_and_details_one(world: Wo
     await driver.run_command(STAFF, ONBOARDING, "/aldense", f"status <#{CLINIC}|clinic>", escape=False)
     text = await driver.wait_for(lambda: _response_with(api, "Started <!date^"))
     assert f"<@{ADMIN}>" in text
-    assert GUIDE.steps[0].title in text
-    assert "done <!date^" in text
+    assert f"• 1. {GUIDE.steps[0].title}: 0 s" in text  # time spent per step, not timestamps
+    assert f"• 2. {GUIDE.steps[1].title}: on it for 5 h" in text
+    assert "reached <!date^" not in text
 
 
 async def test_status_with_more_clinics_than_fit_says_so(world: World) -> None:

@@ -21,6 +21,7 @@ from conversations.events import (
     EndGiverRun,
     Event,
     HandOver,
+    HelpGiven,
     KeySubmitted,
     KeyVerdict,
     Milestone,
@@ -191,7 +192,7 @@ def test_done_advances_closes_the_step_and_records_times() -> None:
         "first": StepTimes(reached=100.0, done=120.0, asked_help=1),
         "second": StepTimes(reached=120.0),
     }
-    assert state.stuck_at is None
+    assert state.stuck_at == 105.0  # the request for help stays open until staff answer it
     assert state.step_message_ref is None
 
 
@@ -286,15 +287,21 @@ def test_illegal_move_keeps_its_reason() -> None:
 # Stuck
 
 
-def test_stuck_asks_for_help_and_is_cleared_by_done() -> None:
+def test_stuck_asks_for_help_which_stays_open_through_done_and_back_until_staff_answer() -> None:
     transition = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0))
 
     assert transition.effects == (ConfirmHelpComing(ID[1]), Report(Milestone.STUCK, ID[1]))
     assert (transition.state.stuck_at, place(transition.state)) == (150.0, 1)
-    assert apply(GUIDE, KEY, transition.state, Done("second", at=160.0)).state.stuck_at is None
+    moved = run(Done("second", at=160.0), Back("third", at=161.0), state=transition.state).state
+    assert moved.stuck_at == 150.0
+    answered = apply(GUIDE, KEY, moved, HelpGiven(at=170.0))
+    assert (answered.state.stuck_at, answered.effects) == (None, ())
+    assert answered.state.updated_at == moved.updated_at  # staff answering is not the person moving
 
 
-def test_stuck_again_while_the_request_is_open_asks_nobody_however_late_but_after_moving_on_it_does() -> None:
+def test_stuck_again_while_the_request_is_open_asks_nobody_however_late_or_wherever_but_after_an_answer_it_does() -> (
+    None
+):
     stuck = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0)).state
 
     for later in (151.0, 150.0 + 3600.0, 150.0 + 30 * 86400.0):
@@ -302,19 +309,31 @@ def test_stuck_again_while_the_request_is_open_asks_nobody_however_late_but_afte
             apply(GUIDE, KEY, stuck, Stuck("second", at=later))
         assert not caught.value.stale
     moved_on = apply(GUIDE, KEY, stuck, Done("second", at=200.0)).state
-    again = apply(GUIDE, KEY, moved_on, Stuck("third", at=201.0))
+    with pytest.raises(IllegalMove) as caught:
+        apply(GUIDE, KEY, moved_on, Stuck("third", at=201.0))
+    assert not caught.value.stale
+    answered = apply(GUIDE, KEY, moved_on, HelpGiven(at=202.0, asked_at=150.0)).state
+    again = apply(GUIDE, KEY, answered, Stuck("third", at=203.0))
     assert again.effects == (ConfirmHelpComing(ID[2]), Report(Milestone.STUCK, ID[2]))
-    went_back = apply(GUIDE, KEY, again.state, Back("third", at=202.0)).state
-    assert apply(GUIDE, KEY, went_back, Stuck("second", at=203.0)).effects == (
-        ConfirmHelpComing(ID[1]),
-        Report(Milestone.STUCK, ID[1]),
-    )
 
 
-def test_stuck_on_the_key_step_is_allowed_and_cleared_by_a_key() -> None:
+def test_an_answer_to_an_older_request_or_to_none_is_stale() -> None:
+    stuck = apply(GUIDE, KEY, at_step(1), Stuck("second", at=150.0)).state
+    for state, event in ((stuck, HelpGiven(at=160.0, asked_at=100.0)), (at_step(1), HelpGiven(at=160.0))):
+        with pytest.raises(IllegalMove) as caught:
+            apply(GUIDE, KEY, state, event)
+        assert caught.value.stale
+
+
+def test_stuck_on_the_key_step_stays_open_while_the_key_is_checked_and_a_connection_closes_it() -> None:
     stuck = apply(GUIDE, KEY, at_step(KEY_STEP), Stuck("key", at=150.0)).state
     assert stuck.stuck_at == 150.0
-    assert apply(GUIDE, KEY, stuck, KeySubmitted("fp", at=160.0)).state.stuck_at is None
+    checking_ = apply(GUIDE, KEY, stuck, KeySubmitted("fp", at=160.0)).state
+    assert checking_.stuck_at == 150.0
+    refused = apply(GUIDE, KEY, checking_, CheckFinished(KeyVerdict.MISSING_SCOPES, at=170.0)).state
+    assert refused.stuck_at == 150.0
+    again = apply(GUIDE, KEY, refused, KeySubmitted("fp2", at=180.0)).state
+    assert apply(GUIDE, KEY, again, CheckFinished(KeyVerdict.VERIFIED, at=190.0)).state.stuck_at is None
 
 
 # Resume, thread and message references

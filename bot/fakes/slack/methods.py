@@ -311,15 +311,16 @@ class WebApi:
             profile["email"] = user.email  # Slack Connect profiles usually withhold the email
         if user.bot_id:
             profile["bot_id"] = user.bot_id
+        zone: JSON = (
+            {} if user.tz_hidden else {"tz": user.tz, "tz_label": user.tz_label(now), "tz_offset": user.tz_offset(now)}
+        )
         data: JSON = {
             "id": user.id,
             "team_id": user.team_id,
             "name": user.name,
             "deleted": False,
             "real_name": user.real_name,
-            "tz": user.tz,
-            "tz_label": user.tz_label(now),
-            "tz_offset": user.tz_offset(now),
+            **zone,
             "profile": profile,
             "is_admin": user.is_admin,
             "is_owner": False,

@@ -45,6 +45,8 @@ class User:
     bot_id: str | None = None
     email: str | None = None
     is_admin: bool = False
+    tz_hidden: bool = False
+    """Slack withholds the zone (``tz``, ``tz_label``, ``tz_offset``), as it may for someone of another organisation."""
 
     def tz_offset(self, at: float) -> int:
         """Return the user's UTC offset in seconds at the Unix time ``at`` (it moves with daylight saving).

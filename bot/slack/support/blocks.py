@@ -7,13 +7,25 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.clinics import ClinicView, connection_line, duration, last_check, outcome, pending_line
+from bot.core.clinics import (
+    ClinicView,
+    StatusCounts,
+    attention,
+    connection_line,
+    dentally_user,
+    duration,
+    last_check,
+    outcome,
+    pending_line,
+    time_per_step,
+)
 from bot.core.copy import Shown, moment
 from bot.core.funnel import StepFunnel, funnel
 from bot.core.messages import Standing
 from bot.slack.blocks import Blocks, button
 from bot.slack.mrkdwn import escape
 from bot.slack.platform import PLATFORM as SLACK
+from conversations.addresses import ConversationKey
 from conversations.clinic import Clinic
 from conversations.connection import Connection, ConnectionState, Decision, Identity, StoredCredential
 from conversations.conversation import Conversation, Status
@@ -27,6 +39,7 @@ ACTION_RESET = "staff_reset"
 ACTION_OPEN_THREAD = "staff_open_thread"
 ACTION_ACCEPT_KEY = "staff_accept_key"
 ACTION_REJECT_KEY = "staff_reject_key"
+ACTION_HELP_GIVEN = "staff_help_given"
 RESET_VIEW = "staff_reset_confirm"
 FORGET_VIEW = "staff_forget_confirm"
 FORGET_TELL_BLOCK = "forget_tell"
@@ -75,6 +88,34 @@ def parse_clinic_ref(value: str) -> tuple[str, str] | None:
     return (platform, channel) if _ID.match(platform) and _ID.match(channel) else None
 
 
+def help_page_actions(key: ConversationKey, asked_at: float) -> dict[str, Any]:
+    """The page's **Resolved** button; its value names the conversation and which request (when it was made)."""
+    value = json.dumps({"p": key.platform, "t": key.team, "c": key.channel, "u": key.user, "a": asked_at})
+    return {
+        "type": "actions",
+        "block_id": "sos:actions",
+        "elements": [button("Resolved", ACTION_HELP_GIVEN, value, style="primary")],
+    }
+
+
+def parse_help_value(value: str) -> tuple[ConversationKey, float] | None:
+    """The conversation and request named by a Resolved button's value; None when it names none we wrote."""
+    try:
+        fields = json.loads(value)
+        key = ConversationKey(str(fields["p"]), str(fields["t"]), str(fields["c"]), str(fields["u"]))
+        asked_at = float(fields["a"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    ids = (key.platform, key.team, key.channel, key.user)
+    return (key, asked_at) if all(_ID.match(part) for part in ids) else None
+
+
+def help_page_resolved(by: str, waited: float | None) -> Blocks:
+    """What replaces the page's Resolved button once a staff member pressed it."""
+    how = f"after {duration(waited)}" if waited is not None else "(it had already been answered)"
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: Resolved by {by} {how}"}]}]
+
+
 def when(timestamp: float, style: str = "{ago}") -> str:
     """A Slack date token that each reader sees in their own time zone (``{ago}``: "3 minutes ago")."""
     return f"<!date^{int(timestamp)}^{style}|{_utc(timestamp)}>"
@@ -95,16 +136,30 @@ def _person(guide: Guide, view: ClinicView, conversation: Conversation) -> str:
         line += f" · {view.standing_of(conversation)}"
     if conversation.taken_from is not None and conversation.in_progress:
         line += f" · carrying on for {person(view, conversation.taken_from)}"
-    if conversation.stuck_at is not None and conversation.in_progress:
-        line += f" · :sos: stuck since {when(conversation.stuck_at, '{time}')}"
+    if conversation.stuck_at is not None and conversation in view.waiting:
+        line += f" · :sos: waiting for help since {when(conversation.stuck_at)}"
+    spent = time_per_step(guide, conversation)
+    current = conversation.steps.get(conversation.step_id)
+    on_it = ""
+    if conversation.in_progress and current is not None and current.done is None:
+        on_it = f"on {index + 1} since {when(current.reached)}"
+    if spent or on_it:
+        line += "\n:stopwatch: " + " · ".join(part for part in (spent, on_it) if part)
     return line
 
 
 def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
     """The clinic's live status card in the onboarding channel (edited in place)."""
     people = "\n".join(_person(guide, view, c) for c in view.conversations) or "_No one has started yet._"
-    fallback = f"{name(view.clinic)}: {outcome(view)}"
-    card: Blocks = [
+    needs = attention(view, guide, lambda at: f"since {when(at)}")
+    fallback = f"{name(view.clinic)}: {needs[0] if needs else outcome(view)}"
+    card: Blocks = []
+    if needs:
+        card.append(
+            {"type": "section", "block_id": "card:attention", "text": {"type": "mrkdwn", "text": "\n".join(needs)}}
+        )
+    user = dentally_user(view)
+    card += [
         {
             "type": "section",
             "block_id": "card:title",
@@ -114,7 +169,11 @@ def status_card(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
                 + f"Dentally setup in {place(view)} · {view.platform_label}",
             },
         },
-        {"type": "section", "block_id": "card:outcome", "text": {"type": "mrkdwn", "text": outcome(view)}},
+        {
+            "type": "section",
+            "block_id": "card:outcome",
+            "text": {"type": "mrkdwn", "text": outcome(view) + (f"\n{user}" if user else "")},
+        },
         {"type": "section", "block_id": "card:people", "text": {"type": "mrkdwn", "text": people[:2900]}},
         {
             "type": "context",
@@ -227,18 +286,23 @@ def replacement_decided(accepted: bool, staff: str, fingerprint: str) -> str:
     return f":no_entry: <@{staff}> rejected key `…{fingerprint}`: the connection stays as it was."
 
 
-def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_count: int) -> tuple[str, Blocks]:
-    """``/aldense status``: clinics in progress, longest idle first, within Slack's block limit."""
-    ordered = sorted(views, key=lambda view: view.idle_since())
+def status_list(guide: Guide, counts: StatusCounts, now: float) -> tuple[str, Blocks]:
+    """``/aldense status``: clinics waiting for help, then in progress longest idle first, within Slack's limit."""
+    ordered = sorted(counts.listed, key=lambda view: (not view.stuck, view.idle_since()))
+    verified_count = counts.verified
     if not ordered:
         text = f"No clinic is in the middle of Dentally setup. ({verified_count} verified so far.)"
         return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    header = f"*{len(ordered)} clinic(s) in progress*, longest idle first · {verified_count} verified"
+    waiting = f" · :sos: {counts.waiting} waiting for help" if counts.waiting else ""
+    header = (
+        f"*{counts.in_progress} clinic(s) in progress* · {verified_count} verified{waiting} — waiting first, then "
+        "longest idle"
+    )
     listing: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": header}}, {"type": "divider"}]
     for view in ordered[:MAX_LISTED]:
         leader = max(view.conversations, key=lambda c: guide.index_of(c.step_id), default=None)
         step = f"step {guide.index_of(leader.step_id) + 1}/{guide.step_count}" if leader else "not started"
-        flag = " · :sos: stuck" if view.stuck else ""
+        flag = f" · :sos: waiting for help {duration(now - (view.waiting[0].stuck_at or now))}" if view.stuck else ""
         line = (
             f"*{name(view.clinic)}* ({place(view)} · {view.platform_label}) · {step} · idle "
             f"{duration(now - view.idle_since())}{flag}\n{outcome(view)}"
@@ -258,29 +322,21 @@ def status_list(guide: Guide, views: Sequence[ClinicView], now: float, verified_
                 ],
             }
         )
-    return f"{len(ordered)} clinic(s) in progress", listing
+    return f"{counts.in_progress} clinic(s) in progress · {verified_count} verified{waiting}", listing
 
 
-def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
-    """``/aldense status #channel``: one clinic in detail."""
+def clinic_detail(guide: Guide, view: ClinicView, now: float) -> tuple[str, Blocks]:
+    """``/aldense status #channel``: one clinic in detail, with the time each person spent on each step."""
     clinic = view.clinic
-    detail: Blocks = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f":tooth: *{name(clinic)}* ({place(view)} · {view.platform_label})\n{outcome(view)}",
-            },
-        }
-    ]
+    needs = attention(view, guide, lambda at: f"for {duration(now - at)}")
+    user = dentally_user(view)
+    head = f":tooth: *{name(clinic)}* ({place(view)} · {view.platform_label})\n" + "\n".join(
+        [*needs, outcome(view), *([user] if user else [])]
+    )
+    detail: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
     for conversation in view.conversations:
-        lines = [_person(guide, view, conversation), f"Started {when(conversation.started_at, '{date_short} {time}')}"]
-        for step in guide.steps:
-            times = conversation.steps.get(step.id)
-            if times is None:
-                continue
-            done = f" → done {when(times.done, '{time}')}" if times.done else ""
-            lines.append(f"• {step.title}: reached {when(times.reached, '{date_short} {time}')}{done}")
+        lines = [_person(guide, view, conversation).split("\n")[0], f"Started {when(conversation.started_at)}"]
+        lines += step_lines(guide, conversation, now)
         detail.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})
     check = last_check(clinic)
     if check is not None:
@@ -315,6 +371,22 @@ def clinic_detail(guide: Guide, view: ClinicView) -> tuple[str, Blocks]:
             }
         )
     return f"{name(clinic)}: {outcome(view)}", detail[:50]
+
+
+def step_lines(guide: Guide, conversation: Conversation, now: float) -> list[str]:
+    """One line per step reached: the time spent on it (still on it: for how long so far)."""
+    lines = []
+    for index, step in enumerate(guide.steps):
+        times = conversation.steps.get(step.id)
+        if times is None:
+            continue
+        if times.done is not None:
+            lines.append(f"• {index + 1}. {step.title}: {duration(times.done - times.reached)}")
+        elif conversation.in_progress and conversation.step_id == step.id:
+            lines.append(f"• {index + 1}. {step.title}: on it for {duration(now - times.reached)}")
+        else:
+            lines.append(f"• {index + 1}. {step.title}: not finished")
+    return lines
 
 
 def reset_confirmation(
@@ -454,10 +526,15 @@ def home_for_staff(
 ) -> dict[str, Any]:
     """The App Home dashboard: the funnel, clinics stuck or idle longest, the clinics' Dentally connections."""
     rows = [_funnel_row(row, guide.step_count) for row in funnel(guide, conversations)]
-    waiting = sorted((v for v in views if not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
+    waiting = sorted((v for v in views if v.stuck or not v.verified), key=lambda v: (not v.stuck, v.idle_since()))[:8]
     waiting_lines = "\n".join(
-        f"{':sos: ' if v.stuck else ''}*{name(v.clinic)}* ({place(v)} · {v.platform_label}) · idle "
-        f"{duration(now - v.idle_since())} · {outcome(v)}"
+        (
+            f":sos: *{name(v.clinic)}* ({place(v)} · {v.platform_label}) · waiting for help "
+            f"{duration(now - (v.waiting[0].stuck_at or now))} · {v.name_of(v.waiting[0].user)}"
+            if v.stuck
+            else f"*{name(v.clinic)}* ({place(v)} · {v.platform_label}) · idle {duration(now - v.idle_since())}"
+        )
+        + f" · {outcome(v)}"
         for v in waiting
     )
     connections = sorted(

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot.core.clinics import connection_line
+from bot.core.clinics import connection_line, status_counts
 from bot.core.credentials import open_stored_key
 from bot.core.retention import kept_check
 from bot.slack import blocks, calls, modals
@@ -74,20 +74,18 @@ class StaffDesk:
                         "`/aldense status #clinic-channel` or `/aldense status clinic name` (for Teams clinics)."
                     )
                     return
-                text, detail = support_blocks.clinic_detail(ctx.guide, found)
+                text, detail = support_blocks.clinic_detail(ctx.guide, found, ctx.clock())
                 await respond(text=text, blocks=detail)
                 return
             view = await ctx.reporter.clinic_view(PLATFORM, channel)
             if view is None:
                 await respond(f"<#{channel}> has no Dentally onboarding yet. Start one with `/aldense onboard`.")
                 return
-            text, detail = support_blocks.clinic_detail(ctx.guide, view)
+            text, detail = support_blocks.clinic_detail(ctx.guide, view, ctx.clock())
             await respond(text=text, blocks=detail)
             return
         views = await ctx.reporter.clinics.all()
-        in_progress = [v for v in views if not v.verified or any(c.in_progress for c in v.conversations)]
-        verified = sum(1 for v in views if v.verified)
-        text, listing = support_blocks.status_list(ctx.guide, in_progress, ctx.clock(), verified)
+        text, listing = support_blocks.status_list(ctx.guide, status_counts(views), ctx.clock())
         await respond(text=text, blocks=listing)
 
     async def home(self, user: str) -> None:
@@ -187,6 +185,24 @@ class StaffDesk:
             logger.warning("the held-key alert kept its buttons: %s", calls.slack_error(exc))
         await ctx.reporter.clinic_note(platform, channel, line)
         await ctx.reporter.refresh_card(platform, channel)
+
+    async def help_given(self, click: Click, page: dict[str, Any]) -> None:
+        """**Resolved** on a request for help: close it, and show on the page who resolved it after how long."""
+        ctx = self.ctx
+        named = support_blocks.parse_help_value(click.value)
+        help_desk = ctx.core.help_desk
+        if named is None or help_desk is None:
+            logger.warning("resolved click naming no request ignored")
+            return
+        key, asked_at = named
+        waited = await help_desk.answered(key, asked_at, f"<@{click.user}>", None)
+        kept = [b for b in page.get("blocks") or [] if isinstance(b, dict) and b.get("type") != "actions"]
+        text = str(page.get("text") or "Request for help")
+        try:
+            resolved = support_blocks.help_page_resolved(f"<@{click.user}>", waited)
+            await calls.update(ctx.client, click.channel, click.message_ts, text, kept + resolved)
+        except SlackApiError as exc:
+            logger.warning("the request for help kept its Resolved button: %s", calls.slack_error(exc))
 
     async def resend_handoff(self, click: Click) -> None:
         """Hand the clinic's stored key to Aldense again after a failed hand-off (bot.core.handoffs)."""

@@ -19,7 +19,7 @@ from bot.slack.mrkdwn import escape, quoted
 from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
-from bot.slack.support.blocks import connection_note, status_card
+from bot.slack.support.blocks import connection_note, help_page_actions, status_card
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
@@ -43,7 +43,11 @@ class SupportReporter:
         pacer: Pacer | None = None,
         spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
         platforms: Platforms | None = None,
+        mention: str = "",
+        step_posts: bool = False,
     ) -> None:
+        self._mention = mention
+        self._step_posts = step_posts
         self._spawn = spawn
         self._queue: deque[Callable[[], Awaitable[None]]] = deque()
         self._draining = False
@@ -73,6 +77,10 @@ class SupportReporter:
         if self._channel is None:
             return
         index = None if step_id is None else self._guide.position(step_id)  # None too for a step an edit removed
+        if milestone is Milestone.STEP_DONE and not (self._step_posts and _first_finish(conversation, step_id)):
+            # Progress lives on the card; the thread keeps what a person must read.
+            await self._enqueue(lambda: self.refresh_card(conversation.platform, conversation.channel))
+            return
 
         async def post() -> None:
             text, extra, broadcast = await self._describe(conversation, milestone, index)
@@ -224,11 +232,17 @@ class SupportReporter:
         link = await self._thread_link(conversation)
         place = await self._place(conversation.platform, conversation.channel)
         where = f" <{link}|Open their thread>" if link else f" in {place}"
-        extra = None
+        extra: list[dict[str, Any]] = []
         if index is not None and (url := self._picture_url(self._guide.steps[index])):
             shown = self._guide.steps[index]
             extra = [{"type": "image", "image_url": url, "alt_text": shown.alt, "title": _plain(shown.title)}]
-        return f":sos: {user} is stuck on {step}.{where}", extra, True
+        if conversation.stuck_at is not None:
+            extra.append(help_page_actions(conversation.key, conversation.stuck_at))
+        mention = f"{self._mention} " if self._mention else ""
+        text = (
+            f"{mention}:sos: {user} is stuck on {step}.{where} Answer in their thread, or press *Resolved* when done."
+        )
+        return text, extra or None, True
 
     async def person(self, platform: str, user: str) -> str:
         """How support sees a clinic user: a Slack mention, or the name another platform knows them by."""
@@ -323,6 +337,15 @@ class SupportReporter:
     async def _channel_name(self, platform: str, channel: str) -> str | None:
         served = self._platforms.get(platform)
         return await served.channel_name(channel) if served else None
+
+
+def _first_finish(conversation: Conversation, step_id: str | None) -> bool:
+    """Whether ``step_id`` was just finished for the first time (after Back, Done finishes it again)."""
+    times = conversation.steps.get(step_id or "")
+    if times is None or times.done is None:
+        return False
+    reached = [t.reached for t in conversation.steps.values() if t.reached > times.reached]
+    return not reached or min(reached) >= times.done
 
 
 def _plain(text: str) -> dict[str, Any]:
