@@ -30,6 +30,11 @@ SCHEMES = REDIS_SCHEMES
 
 # A replica that cannot reach Redis should say so within seconds, not hang a click.
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 3}
+# A burst of clicks shares a few connections instead of opening one each: a TLS handshake per request costs CPU the
+# replica needs, and dozens of them at once on a busy machine outlast the connect timeout. A request waits at most
+# this long for a free connection.
+_POOL_SIZE = 16
+_POOL_WAIT_SECONDS = 10
 _SENTINEL_PORT = 26379
 
 
@@ -43,7 +48,10 @@ def connect(url: str) -> tuple[RedisClient, Callable[[], Awaitable[None]]]:
     if not separator or scheme not in SCHEMES:
         raise ValueError(f"unsupported Redis scheme {scheme!r}: use one of {', '.join(s + '://' for s in SCHEMES)}")
     if scheme in ("redis", "rediss", "unix"):
-        client = aioredis.Redis.from_url(url, decode_responses=True, **_TIMEOUTS)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=_POOL_SIZE, timeout=_POOL_WAIT_SECONDS, decode_responses=True, **_TIMEOUTS
+        )
+        client = aioredis.Redis.from_pool(pool)
         return client, client.aclose
     if scheme.endswith("+cluster"):
         plain = scheme.removesuffix("+cluster") + "://" + rest
