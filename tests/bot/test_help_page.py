@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.core.copy import STILL_STUCK
 from bot.core.moves import StepButton
 from bot.fakes.slack import Message, SlackApiSandbox
 from bot.slack.support import blocks as support_blocks
@@ -114,7 +115,7 @@ def confirmations(world: PlatformWorld) -> list[Shown]:
 async def stuck_on_first_step(world: PlatformWorld, support: Support) -> Shown:
     first = await world.start()
     await world.idle()
-    assert await world.click(StepButton.STUCK, first) == 200
+    assert await world.ask_aldense(first) == 200
     await world.wait_for(lambda: support.pages() and confirmations(world))
     await world.idle()
     return first
@@ -157,7 +158,7 @@ async def test_pressing_again_adds_a_line_never_a_page_and_resolved_closes_it_on
     world.clock.advance(20 * 60)
     assert await world.click(StepButton.DONE, first) == 200  # moving on keeps the request open
     second = await world.wait_for(lambda: next((m for m in world.thread() if m.live and m.step == 1), None))
-    assert await world.click(StepButton.STUCK, second) == 200
+    assert await world.ask_aldense(second) == 200
     await world.wait_for(support.pressed_again)
     await world.idle()
     assert len(support.pages()) == 1
@@ -229,6 +230,15 @@ async def test_step_posts_come_back_with_the_setting_and_back_posts_no_duplicate
         ]
 
 
+async def ask_a_person(world: PlatformWorld, clinic: ClinicSide, who: str, step: Said) -> None:
+    """``who`` presses I'm stuck on ``step``, then "Still stuck — ask Aldense" on the troubles it offers."""
+    await clinic.press(who, step, "I'm stuck")
+    offer = await world.wait_for(
+        lambda: next((n for n in reversed(clinic.notes(who)) if STILL_STUCK in n.buttons), None)
+    )
+    await clinic.press(who, offer, STILL_STUCK)
+
+
 def replace_offer(clinic: ClinicSide) -> Said | None:
     return next((n for n in clinic.notes("priya") if "Replace the key" in n.buttons), None)
 
@@ -249,7 +259,7 @@ async def test_the_cards_first_line_says_what_needs_attention_in_each_state(
     # Stuck on the key step as well: waiting for help comes first.
     stuck = live_with(clinic, "jane", "I'm stuck")
     assert stuck is not None
-    await clinic.press("jane", stuck, "I'm stuck")
+    await ask_a_person(world, clinic, "jane", stuck)
     await world.wait_for(lambda: support.first_line().startswith(":sos: *Waiting for help*") or None)
     assert ":x: *Needs a new key*" in support.first_line()
 
@@ -285,7 +295,7 @@ async def test_status_counts_a_verified_clinic_as_verified_and_lists_it_while_so
     )
     await clinic.press("priya", note, "Replace the key")
     stuck = await world.wait_for(lambda: live_with(clinic, "priya", "I'm stuck"))
-    await clinic.press("priya", stuck, "I'm stuck")
+    await ask_a_person(world, clinic, "priya", stuck)
     await world.wait_for(support.pages)
     await world.idle()
 
@@ -340,7 +350,7 @@ async def test_without_the_persons_zone_the_time_names_the_zone_it_is_in(
         await clinic.start("priya")
         await clinic.press("priya", await world.wait_for(lambda: replace_offer(clinic)), "Replace the key")
         stuck = await world.wait_for(lambda: live_with(clinic, "priya", "I'm stuck"))
-        await clinic.press("priya", stuck, "I'm stuck")
+        await ask_a_person(world, clinic, "priya", stuck)
         told_priya = await world.wait_for(
             lambda: next((s for s in clinic.thread("priya") if "asked the Aldense team" in s.text), None)
         )

@@ -591,7 +591,7 @@ def _funnel_row(row: StepFunnel, steps: int) -> dict[str, Any]:
         lines.append(f":bulb: Troubles picked: {picked}")
     if row.asked_a_person:
         after = f" ({row.asked_after_a_trouble} after picking a trouble)" if row.asked_after_a_trouble else ""
-        lines.append(f":sos: Still asked a person: {row.asked_a_person}{after}")
+        lines.append(f":raising_hand: Still asked a person: {row.asked_a_person}{after}")
     return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
 
 
