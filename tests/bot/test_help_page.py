@@ -199,6 +199,7 @@ async def test_a_clean_run_leaves_a_handful_of_posts_in_supports_thread(
     posts = [r.text for r in support.replies()]
     # Started, key received, key check, connected: every step's progress is on the card instead.
     assert len(posts) <= 4, posts
+    assert [p.split()[0] for p in posts] == [":arrow_forward:", ":key:", ":mag:", ":link:"], posts
     assert not [p for p in posts if "finished" in p]
     card = message_text(support.card())
     assert f"{GUIDE.step_count - 1}: " in card  # time per step on the card
