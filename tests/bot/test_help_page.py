@@ -370,3 +370,18 @@ async def test_when_the_practice_name_is_unknown_the_card_shows_the_dentally_use
     [dentally_line] = [line for line in outcome.splitlines() if line.startswith("Dentally ")]
     assert "@" not in dentally_line  # the retention rule drops the e-mail address: it is never shown
     assert "@" not in json.dumps(record.last_check)
+
+
+async def test_resolved_is_refused_to_a_clinic_user_and_the_request_stays_open(
+    api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> None:
+    async with platform_world("slack", api, state_url, dentally_url, **SUPPORT_SETTINGS) as world:
+        support = Support(world, api)
+        await stuck_on_first_step(world, support)
+        api.add_member(ONBOARDING, ADMIN)  # a clinic user invited to the internal channel by mistake
+        await world.support.click(ADMIN, support.pages()[0], support_blocks.ACTION_HELP_GIVEN)
+        note = await world.support.wait_for(lambda: world.support.ephemeral(ADMIN, ONBOARDING))
+        assert "Only the Aldense team" in note[-1].text
+        await world.idle()
+        assert (await state_of(world)).stuck_at is not None
+        assert support_blocks.ACTION_HELP_GIVEN in action_ids(support.page_now(support.pages()[0]))
