@@ -200,6 +200,7 @@ async def test_a_clean_run_leaves_a_handful_of_posts_in_supports_thread(
     posts = [r.text for r in support.replies()]
     # Started, key received, key check, connected: every step's progress is on the card instead.
     assert len(posts) <= 4, posts
+    assert [p.split()[0] for p in posts] == [":arrow_forward:", ":key:", ":mag:", ":link:"], posts
     assert not [p for p in posts if "finished" in p]
     card = message_text(support.card())
     assert f"{GUIDE.step_count - 1}: " in card  # time per step on the card
@@ -379,3 +380,18 @@ async def test_when_the_practice_name_is_unknown_the_card_shows_the_dentally_use
     [dentally_line] = [line for line in outcome.splitlines() if line.startswith("Dentally ")]
     assert "@" not in dentally_line  # the retention rule drops the e-mail address: it is never shown
     assert "@" not in json.dumps(record.last_check)
+
+
+async def test_resolved_is_refused_to_a_clinic_user_and_the_request_stays_open(
+    api: SlackApiSandbox, state_url: str, dentally_url: str
+) -> None:
+    async with platform_world("slack", api, state_url, dentally_url, **SUPPORT_SETTINGS) as world:
+        support = Support(world, api)
+        await stuck_on_first_step(world, support)
+        api.add_member(ONBOARDING, ADMIN)  # a clinic user invited to the internal channel by mistake
+        await world.support.click(ADMIN, support.pages()[0], support_blocks.ACTION_HELP_GIVEN)
+        note = await world.support.wait_for(lambda: world.support.ephemeral(ADMIN, ONBOARDING))
+        assert "Only the Aldense team" in note[-1].text
+        await world.idle()
+        assert (await state_of(world)).stuck_at is not None
+        assert support_blocks.ACTION_HELP_GIVEN in action_ids(support.page_now(support.pages()[0]))

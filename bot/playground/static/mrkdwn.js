@@ -71,6 +71,11 @@ function entity(inner, ctx) {
   if (target.startsWith("!")) {
     const special = target.slice(1);
     if (["here", "channel", "everyone"].includes(special)) return `<span class="mention">@${special}</span>`;
+    if (special.startsWith("subteam^")) {
+      // A user-group mention (support's on-call people); Slack shows the group's handle, which we may not know.
+      const group = label ? label.replace(/^@/, "") : `user group ${special.slice("subteam^".length)}`;
+      return `<span class="mention">@${escapeHtml(group)}</span>`;
+    }
     return `<span>${escapeHtml(label || special.split("^")[0])}</span>`;
   }
   const href = safeHref(target);

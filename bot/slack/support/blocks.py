@@ -112,7 +112,9 @@ def parse_help_value(value: str) -> tuple[ConversationKey, float] | None:
 
 def help_page_resolved(by: str, waited: float | None) -> Blocks:
     """What replaces the page's Resolved button once a staff member pressed it."""
-    how = f"after {duration(waited)}" if waited is not None else "(it had already been answered)"
+    how = "(it was already closed: answered in the thread, connected or reset)"
+    if waited is not None:
+        how = f"after {duration(waited)}"
     return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: Resolved by {by} {how}"}]}]
 
 

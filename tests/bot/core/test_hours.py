@@ -6,9 +6,11 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from bot.core.hours import LONGEST_PROMISE, MAX_HOURS_TEXT, TheirZone, parse_hours, promise
 from bot.core.oncall import mentions
+from bot.settings import SupportSettings
 
 LONDON_WEEKDAYS = "Mon-Fri 09:00-17:30 Europe/London"
 # Thursday 5 March 2026 (London is on UTC then).
@@ -110,3 +112,15 @@ def test_mentions_read_groups_and_users_and_refuse_anything_else() -> None:
     for bad in ("@here", "<!channel>", "C0CHANNEL", "S0ONCALL;U0SAM"):
         with pytest.raises(ValueError, match="neither"):
             mentions(bad)
+
+
+def test_the_settings_refuse_bad_hours_and_mentions_at_start_up() -> None:
+    settings = SupportSettings(support_hours=LONDON_WEEKDAYS, support_mention="S0ONCALL")
+    assert settings.hours is not None
+    assert settings.mention == "<!subteam^S0ONCALL>"
+    with pytest.raises(ValidationError, match="must read like"):
+        SupportSettings(support_hours="weekdays 9 to 5")
+    with pytest.raises(ValidationError, match="neither"):
+        SupportSettings(support_mention="@oncall")
+    with pytest.raises(ValidationError):
+        SupportSettings(support_expected_wait_minutes=0)
