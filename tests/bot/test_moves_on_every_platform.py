@@ -316,6 +316,7 @@ async def test_im_stuck_asks_support_once_while_the_request_is_open_and_again_on
     await world.wait_for(lambda: "Resolved by" in message_text(pages()[0]) or None)
     await world.idle()
     assert (await current(world)).stuck_at is None
+    world.clock.advance(300)  # staff took a few minutes; the person asks again, well after any double click
     assert await world.ask_aldense(second) == 200
     await world.wait_for(lambda: len(pages()) == 2 or None)
     await world.idle()
