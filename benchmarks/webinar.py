@@ -121,6 +121,7 @@ class Figures:
     clinic_facing_429: int
     ratelimited: dict[str, int]
     calls_per_guide: float
+    calls_by_method: dict[str, int]
     minutes: float
     problems: list[str]
 
@@ -359,6 +360,7 @@ def figures(
         clinic_facing_429=clinic_facing,
         ratelimited=dict(sorted(ratelimited.items())),
         calls_per_guide=round(len(calls) / completed, 1) if completed else 0.0,
+        calls_by_method=dict(Counter(call.method for call in calls).most_common()),
         minutes=round(took / 60, 2),
         problems=[run.problem for run in runs if run.problem],
     )
@@ -410,6 +412,7 @@ def render(rows: Sequence[Figures]) -> str:
             f"{label}: 429s by method {r.ratelimited or '{}'}; steps missing {r.steps_missing}, "
             f"duplicated {r.steps_duplicated}"
         )
+        lines.append(f"  calls by method (refused included): {r.calls_by_method}")
         for problem in r.problems[:5]:
             lines.append(f"  {problem}")
     for r in rows:
