@@ -299,3 +299,15 @@ def test_the_command_refuses_a_port_in_use() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         assert cli.main(["playground", "--port", str(port)]) == 2
+
+
+async def test_with_slacks_limits_on_as_the_command_runs_it_a_guide_still_walks_to_the_key_step(
+    tmp_path: Path,
+) -> None:
+    # ``aldense-guide playground`` runs with the limits on (its --no-rate-limits turns them off).
+    async with open_playground(port=0, state=tmp_path / "state.sqlite3", rate_limits=True) as running:
+        assert running.api.rate_limits
+        last = await key_step(running)
+        thread = running.driver.user_thread(CLINIC, ADMIN)
+        assert sum(f"Step {TOTAL} of" in str(m.blocks) for m in thread) == 1
+        assert blocks.ACTION_ENTER_KEY in action_ids(last)
