@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(MODES),
         help="switch on a Dentally sandbox behaviour, e.g. lookup-first (repeat for several)",
     )
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="let the Slack stand-in answer every call (by default it enforces Slack's rate limits, answering 429)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"aldense-guide: port {args.port} on {LOOPBACK} is in use; choose another with --port", file=sys.stderr)
         return 2
     configure_logging("INFO")
-    asyncio.run(_serve(args.port, args.guide, args.state, args.dentally_mode))
+    asyncio.run(_serve(args.port, args.guide, args.state, args.dentally_mode, rate_limits=not args.no_rate_limits))
     return 0
 
 
@@ -59,8 +64,12 @@ def _port_free(port: int) -> bool:
     return True
 
 
-async def _serve(port: int, guide: Path | None, state: Path | None, modes: Sequence[str] = ()) -> None:
-    async with open_playground(port=port, guide=guide, state=state, dentally_modes=modes) as playground:
+async def _serve(
+    port: int, guide: Path | None, state: Path | None, modes: Sequence[str] = (), *, rate_limits: bool = True
+) -> None:
+    async with open_playground(
+        port=port, guide=guide, state=state, dentally_modes=modes, rate_limits=rate_limits
+    ) as playground:
         print(playground.describe(), flush=True)
         print(f"\n{format_sample_keys(playground.sample_keys)}", flush=True)
         print(

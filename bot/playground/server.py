@@ -137,6 +137,7 @@ async def open_playground(
     kickoff: bool = True,
     support_pacer: Pacer | None = None,
     dentally_modes: Sequence[str] = (),
+    rate_limits: bool = False,
 ) -> AsyncIterator[Playground]:
     """Start everything on loopback; on exit stop the page first, then the bot (draining its work), then the rest.
 
@@ -149,6 +150,8 @@ async def open_playground(
             in production; tests that click faster than a person pass a quicker one).
         dentally_modes: Dentally sandbox modes to switch on (``dentally.sandbox.MODES``); the cooperative
             Dentally when empty. Sample key ``over_granted`` shows "couldn't prove" even then.
+        rate_limits: Have the Slack stand-in enforce Slack's rate limits (``aldense-guide playground`` does,
+            unless ``--no-rate-limits``; tests that click faster than a person leave them off).
 
     Raises:
         SettingsError: A setting the playground derives is refused (for example a bad guide path).
@@ -159,7 +162,7 @@ async def open_playground(
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="aldense-playground-"))
             state = Path(folder) / "state.sqlite3"
         state_url = f"sqlite:///{state.resolve()}"
-        api = SlackApiSandbox(Workspace())
+        api = SlackApiSandbox(Workspace(), rate_limits=rate_limits)
         slack_url = await stack.enter_async_context(api.serve(LOOPBACK))
         dentally = Sandbox(switches=switches_for(dentally_modes))
         dentally_url = await stack.enter_async_context(serve(dentally, LOOPBACK))

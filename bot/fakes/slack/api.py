@@ -13,6 +13,7 @@ Serve :class:`SlackApiSandbox` (an ASGI app) and point the bot's ``AsyncWebClien
     GET      /_sandbox/users/<id>/views       the user's modal stack and App Home
     GET      /_sandbox/responses              bodies posted to response_urls (and command acks)
     POST|DELETE /_sandbox/faults              add a fault ({method, status, error, retry_after, times}) / clear all
+    POST     /_sandbox/rate_limits            {"enabled": true|false}: enforce Slack's rate limits (refills them)
     POST     /_sandbox/latency                {"seconds": 0.2, "method": "*"}
     ws://…/link/?ticket=                       Socket Mode links (``socket_mode=True``; see ``socket_mode``)
 
@@ -29,6 +30,7 @@ This module is the facade and the HTTP app; the rest lives beside it::
     methods      the Web API methods (WebApi)
     responses    what a body posted to a response_url does
     socket_mode  Socket Mode: links, envelopes and acks over a WebSocket
+    rate_limits  Slack's rate limits (bot.slack.limits) enforced per method, channel and workspace
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from bot.fakes.slack.errors import WebApiRefusal
 from bot.fakes.slack.ids import stable_id
 from bot.fakes.slack.methods import MAX_TEXT, MAX_VIEW_STACK, WebApi
 from bot.fakes.slack.params import Params
+from bot.fakes.slack.rate_limits import SlackRateLimits, ratelimited
 from bot.fakes.slack.records import (
     JSON,
     ApiCall,
@@ -127,6 +130,9 @@ class SlackApiSandbox:
             such a reply anyway, so by default the call succeeds and carries the warning ``thread_parent_not_found``.
         max_changes: How many change-log entries to keep for pollers.
         socket_mode: Also serve Socket Mode (:attr:`socket`): ``apps.connections.open`` hands out its links.
+        rate_limits: Enforce Slack's rate limits (``bot.slack.limits``), answering 429 with ``Retry-After`` like
+            Slack. Off by default so ordinary tests measure behaviour, not budgets; on in benchmarks and the
+            playground.
     """
 
     def __init__(
@@ -138,6 +144,7 @@ class SlackApiSandbox:
         strict_threads: bool = False,
         max_changes: int = 10_000,
         socket_mode: bool = False,
+        rate_limits: bool = False,
     ) -> None:
         self.workspace = workspace if workspace is not None else Workspace()
         self.url: str | None = None
@@ -149,6 +156,7 @@ class SlackApiSandbox:
         self._responses: list[ResponsePost] = []
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
+        self._limits = SlackRateLimits(enabled=rate_limits)
         self.socket = SocketModeServer(self.workspace.app_id) if socket_mode else None
         self._api.handlers["apps.connections.open"] = self._apps_connections_open
         self.app = Starlette(routes=self._routes())
@@ -204,6 +212,16 @@ class SlackApiSandbox:
     @images_fail.setter
     def images_fail(self, failing: bool) -> None:
         self._api.images_fail = failing
+
+    @property
+    def rate_limits(self) -> bool:
+        """Whether Slack's rate limits are enforced; switching refills every bucket."""
+        return self._limits.enabled
+
+    @rate_limits.setter
+    def rate_limits(self, enabled: bool) -> None:
+        self._limits.enabled = enabled
+        self._limits.reset()
 
     @property
     def strict_threads(self) -> bool:
@@ -448,6 +466,8 @@ class SlackApiSandbox:
         elif token != (self.workspace.app_token if method in APP_TOKEN_METHODS else self.workspace.bot_token):
             known = token in (self.workspace.app_token, self.workspace.bot_token)
             body = {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
+        elif (wait := self._limits.check(method, _channel(params), self._clock())) > 0.0:
+            status, body, headers = ratelimited(wait)
         elif (fault := self._take_fault(method)) is not None:
             status, body, headers = fault.answer()
         else:
@@ -491,6 +511,7 @@ class SlackApiSandbox:
             Route("/_sandbox/responses", self._http_responses, methods=["GET"]),
             Route("/_sandbox/faults", self._http_faults, methods=["POST", "DELETE"]),
             Route("/_sandbox/latency", self._http_latency, methods=["POST"]),
+            Route("/_sandbox/rate_limits", self._http_rate_limits, methods=["POST"]),
         ]
 
     async def _http_api(self, request: Request) -> Response:
@@ -548,6 +569,7 @@ class SlackApiSandbox:
                 "channels": [asdict(c) | {"is_ext_shared": c.is_ext_shared} for c in ws.channels.values()],
                 "faults": [asdict(f) for f in self._faults],
                 "latency": self._latency,
+                "rate_limits": self.rate_limits,
             }
         )
 
@@ -607,3 +629,20 @@ class SlackApiSandbox:
         except (ValueError, TypeError, AttributeError) as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
         return JSONResponse({"ok": True, "latency": self._latency})
+
+    async def _http_rate_limits(self, request: Request) -> Response:
+        try:
+            spec = await request.json()
+            enabled = spec["enabled"]
+            if not isinstance(enabled, bool):
+                raise TypeError("enabled must be true or false")
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+        self.rate_limits = enabled
+        return JSONResponse({"ok": True, "rate_limits": self.rate_limits})
+
+
+def _channel(params: JSON) -> str | None:
+    """The channel a call names, if any (chat.postMessage's per-channel limit is counted by it)."""
+    channel = params.get("channel")
+    return channel if isinstance(channel, str) else None

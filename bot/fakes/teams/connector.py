@@ -2,7 +2,10 @@
 
 It answers the Bot Connector REST calls the bot makes (create, update and reply to activities, targeted messages,
 one member's details), demands the bearer token it was given, and records every call and message. Activities the
-bot receives name this server as their ``serviceUrl``, so the bot's replies come back here.
+bot receives name this server as their ``serviceUrl``, so the bot's replies come back here. With ``rate_limits``
+it enforces the connector's limits (``bot.teams.limits``) per conversation and per tenant, answering 429 with
+``Retry-After`` and the ``Throttled`` error as the connector does; ``POST /_sandbox/rate_limits {"enabled": …}``
+switches them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.core.limits import Buckets, Limit, retry_after
 from bot.serving import serve
+from bot.teams.limits import PER_CONVERSATION, PER_TENANT
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +143,17 @@ def _mention_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _tenant(body: dict[str, Any] | None) -> str:
+    """The tenant an activity names (the host tenant when it names none: the bot is registered single-tenant)."""
+    conversation = (body or {}).get("conversation")
+    tenant = conversation.get("tenantId") if isinstance(conversation, dict) else None
+    if not tenant:
+        channel_data = (body or {}).get("channelData")
+        found = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+        tenant = found.get("id") if isinstance(found, dict) else None
+    return str(tenant or "host")
+
+
 def base_of(conversation_id: str) -> tuple[str, str | None]:
     """The conversation id without ``;messageid=…`` and the thread root it named, if any."""
     base, _, rest = conversation_id.partition(";messageid=")
@@ -144,10 +161,27 @@ def base_of(conversation_id: str) -> tuple[str, str | None]:
 
 
 class TeamsConnector:
-    """The loopback connector: a Starlette app plus what it recorded."""
+    """The loopback connector: a Starlette app plus what it recorded.
 
-    def __init__(self, token: str, members: list[Member] | None = None) -> None:
+    Args:
+        token: The bearer token the bot must present.
+        members: The roster.
+        rate_limits: Enforce the connector's rate limits (off by default in ordinary tests).
+        clock: Seconds, for the rate limits' buckets.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        members: list[Member] | None = None,
+        *,
+        rate_limits: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token = token
+        self.rate_limits = rate_limits
+        self._clock = clock
+        self._buckets = Buckets()
         self.members: dict[str, Member] = {member.account_id: member for member in members or []}
         self.calls: list[Call] = []
         self.sent: dict[str, Sent] = {}
@@ -166,6 +200,7 @@ class TeamsConnector:
                 Route("/v3/conversations/{conversation}/activities/{activity}", self._update, methods=["PUT"]),
                 Route("/v3/conversations/{conversation}/members", self._members, methods=["GET"]),
                 Route("/v3/conversations/{conversation}/members/{member}", self._member, methods=["GET"]),
+                Route("/_sandbox/rate_limits", self._switch_rate_limits, methods=["POST"]),
             ]
         )
 
@@ -206,6 +241,9 @@ class TeamsConnector:
             return JSONResponse({"error": {"code": "Unauthorized"}}, status_code=401)
         if body is None and request.method != "GET":
             return JSONResponse({"error": {"code": "BadArgument", "message": "no activity"}}, status_code=400)
+        if (wait := self._over_limit(request, body)) > 0.0:
+            throttled = {"error": {"code": "Throttled", "message": "Too many requests."}}
+            return JSONResponse(throttled, status_code=429, headers={"Retry-After": str(retry_after(wait))})
         if self.refuse_with is not None:
             return JSONResponse({"error": {"code": "Refused"}}, status_code=self.refuse_with)
         if self.refuse_targeted and request.query_params.get("isTargetedActivity") == "true":
@@ -213,6 +251,30 @@ class TeamsConnector:
         if body is not None and (problem := _mention_problem(body)):
             return JSONResponse({"error": {"code": "BadArgument", "message": problem}}, status_code=400)
         return None
+
+    def switch_rate_limits(self, enabled: bool) -> None:
+        """Turn the rate limits on or off; either way every bucket is refilled."""
+        self.rate_limits = enabled
+        self._buckets.clear()
+
+    def _over_limit(self, request: Request, body: dict[str, Any] | None) -> float:
+        """Take the call's tokens (its conversation's three windows and its tenant's): 0.0, or seconds to wait."""
+        if not self.rate_limits:
+            return 0.0
+        conversation, _ = base_of(request.path_params["conversation"])
+        keyed: list[tuple[Hashable, Limit]] = [(("conversation", conversation), w) for w in PER_CONVERSATION]
+        keyed.append((("tenant", _tenant(body)), PER_TENANT))
+        return self._buckets.take_all(keyed, self._clock())
+
+    async def _switch_rate_limits(self, request: Request) -> Response:
+        try:
+            enabled = (await request.json())["enabled"]
+            if not isinstance(enabled, bool):
+                raise TypeError("enabled must be true or false")
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+        self.switch_rate_limits(enabled)
+        return JSONResponse({"ok": True, "rate_limits": self.rate_limits})
 
     async def _create(self, request: Request) -> Response:
         body = await self._body(request)
