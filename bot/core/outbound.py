@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # Share of a budget's burst that calls below CLINIC leave unspent.
 RESERVE_SHARE = 0.2
+# Share of a published rate the scheduler spends: the platform's clock starts its buckets when our calls arrive,
+# a little later and unevenly, so spending exactly the published rate would now and then arrive a moment early.
+RATE_MARGIN = 0.9
 # Waits shorter than this are rounding (Unix time in a float keeps about a microsecond).
 EPSILON = 1e-4
 # How often a call is queued again after a 429 or a retryable answer before its error is raised.
@@ -269,7 +272,7 @@ class Outbound:
         bucket = self._buckets.get(key)
         if bucket is None:
             burst = max(1.0, budget.burst * self._share)
-            rate = budget.count * self._share / budget.seconds
+            rate = budget.count * self._share * RATE_MARGIN / budget.seconds
             bucket = self._buckets[key] = _Bucket(rate, burst, burst, now)
         return bucket
 

@@ -1,8 +1,11 @@
-"""Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread."""
+"""Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread.
+
+Support waits behind clinics: thread posts go out at ``THREAD`` priority and card refreshes at ``CARD``, folded
+per clinic so that a burst of changes costs one refresh showing the latest.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -12,11 +15,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.clinics import Clinics, ClinicView
+from bot.core.coalesce import Coalescer
 from bot.core.messages import Standing
+from bot.core.outbound import Priority, priority
 from bot.core.platform import Platforms
 from bot.slack import calls
 from bot.slack.mrkdwn import escape, quoted
-from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import connection_note, status_card
@@ -40,9 +44,9 @@ class SupportReporter:
         guide: Guide,
         channel: str | None,
         picture_url: Callable[[Step], str | None] = lambda step: None,
-        pacer: Pacer | None = None,
         spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
         platforms: Platforms | None = None,
+        card_seconds: float = 5.0,
     ) -> None:
         self._spawn = spawn
         self._queue: deque[Callable[[], Awaitable[None]]] = deque()
@@ -52,9 +56,7 @@ class SupportReporter:
         self._guide = guide
         self._channel = channel
         self._picture_url = picture_url
-        self._pacer = pacer or Pacer()
-        self._card_locks: dict[str, asyncio.Lock] = {}
-        self._card_dirty: set[str] = set()
+        self._cards = Coalescer(card_seconds, spawn, name="status_card")
         self._platforms = platforms or Platforms()
         self.clinics = Clinics(service, self._platforms)
 
@@ -124,9 +126,9 @@ class SupportReporter:
 
         async def post() -> None:
             place = await self._place(platform, channel)
-            await self._pacer.wait(onboarding)
             try:
-                await calls.post(self._client, onboarding, f"{place} {text}", None)
+                with priority(Priority.THREAD):
+                    await calls.post(self._client, onboarding, f"{place} {text}", None)
             except SlackApiError as exc:
                 logger.warning("support note for a clinic without a guide failed: %s", calls.slack_error(exc))
 
@@ -162,7 +164,8 @@ class SupportReporter:
             while self._queue:
                 post = self._queue.popleft()
                 try:
-                    await post()
+                    with priority(Priority.THREAD):
+                        await post()
                 except Exception:
                     logger.exception("a support report failed")
         finally:
@@ -174,17 +177,18 @@ class SupportReporter:
         assert self._channel is not None
         try:
             parent = await self._support_thread(conversation)
-            await self._pacer.wait(self._channel)
             blocks = None
             if extra:
                 blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *extra]
             try:
-                await calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
+                with priority(Priority.THREAD):
+                    await calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
             except SlackApiError as exc:
                 if blocks is None or not calls.picture_refused(exc):
                     raise
                 logger.warning("support report %s posted without its picture: Slack could not use it", what)
-                await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)
+                with priority(Priority.THREAD):
+                    await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)
         except SlackApiError as exc:
             logger.warning("support report %s failed: %s", what, calls.slack_error(exc))
             return
@@ -247,26 +251,25 @@ class SupportReporter:
         return await served.thread_link(conversation) if served else None
 
     async def refresh_card(self, platform: str, channel: str) -> None:
-        """Re-render a clinic's status card; concurrent requests coalesce into one more update."""
+        """Re-render a clinic's status card soon: requests within ``card_seconds`` fold into one showing the latest.
+
+        The refresh reads the clinic when it runs, so it shows the state after the last change asked for.
+        """
         if self._channel is None:
             return
-        lock = self._card_locks.setdefault(channel, asyncio.Lock())
-        if lock.locked():
-            self._card_dirty.add(channel)
-            return
-        async with lock:
-            while True:
-                self._card_dirty.discard(channel)
-                await self._update_card(platform, channel)
-                if channel not in self._card_dirty:
-                    return
+
+        async def update() -> None:
+            await self._update_card(platform, channel)
+
+        await self._cards.request(f"{platform}:{channel}", update)
 
     async def retire_card(self, support_ref: str, text: str) -> bool:
         """Replace a forgotten clinic's status card with ``text`` alone: no name, people or progress stay on it."""
         if self._channel is None:
             return False
         try:
-            await calls.update(self._client, self._channel, support_ref, text, [_section(text)])
+            with priority(Priority.CARD):
+                await calls.update(self._client, self._channel, support_ref, text, [_section(text)])
         except SlackApiError as exc:
             logger.warning("status card not retired: %s", calls.slack_error(exc))
             return False
@@ -283,7 +286,8 @@ class SupportReporter:
             return
         text, card = status_card(self._guide, view)
         try:
-            await calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
+            with priority(Priority.CARD):
+                await calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
         except SlackApiError as exc:
             logger.warning("status card update failed: %s", calls.slack_error(exc))
 
@@ -304,8 +308,8 @@ class SupportReporter:
         names = {conversation.user: await self.person(conversation.platform, conversation.user)}
         view = ClinicView(draft, (conversation,), platform=conversation.platform, names=names)
         text, card = status_card(self._guide, view)
-        await self._pacer.wait(self._channel)
-        ts = await calls.post(self._client, self._channel, text, card)
+        with priority(Priority.CARD):
+            ts = await calls.post(self._client, self._channel, text, card)
 
         def claim(record: Clinic) -> Clinic:
             team = record.team or conversation.team
@@ -317,7 +321,8 @@ class SupportReporter:
 
         after, _ = await self._service.update_clinic(conversation.platform, conversation.channel, claim)
         if after.support_ref != ts:
-            await self._client.chat_delete(channel=self._channel, ts=ts)
+            with priority(Priority.COSMETIC):
+                await self._client.chat_delete(channel=self._channel, ts=ts)
         return str(after.support_ref)
 
     async def _channel_name(self, platform: str, channel: str) -> str | None:
