@@ -24,6 +24,7 @@ from bot.core.messages import (
     ThreadOpener,
 )
 from bot.core.metrics import Metrics
+from bot.core.outbound import Priority, priority
 from bot.core.platform import CannotLook, ChatPlatform, Failure, Platforms
 from bot.core.retiring import Kind, Retiring
 from bot.core.support import SupportReports
@@ -55,13 +56,19 @@ from conversations.service import Handled, OnboardingService
 logger = logging.getLogger(__name__)
 
 KeyCheckRunner = Callable[[Conversation], Awaitable[None]]
+ReplaceClicked = Callable[[ClosedStep], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """Where the effects came from: the clicked message (for Done/Back), a key check to run, or a recovery."""
+    """Where the effects came from: the clicked message (for Done/Back), a key check to run, or a recovery.
+
+    ``replace_clicked`` closes the clicked message through the click itself (Slack's ``response_url``), which spends
+    none of the platform's edit budget; the runner edits it as usual when that fails or is not offered.
+    """
 
     clicked_ref: str | None = None
+    replace_clicked: ReplaceClicked | None = None
     run_key_check: KeyCheckRunner | None = None
     recovering: bool = False
 
@@ -124,8 +131,14 @@ class EffectRunner:
         trigger: Trigger,
         held: lease.Lease | None,
     ) -> None:
+        clicked = trigger.clicked_ref
+        # Closing an older step message only tidies (its buttons are safe against stale clicks): it waits behind
+        # the rest of the batch, and for budget at COSMETIC priority, so the next step never waits for it.
+        tidy = [isinstance(e, CloseStep) and e.ref not in (None, clicked) for e in outcome.effects]
+        effects = [e for e, t in zip(outcome.effects, tidy, strict=True) if not t]
+        effects += [e for e, t in zip(outcome.effects, tidy, strict=True) if t]
         try:
-            for effect in outcome.effects:
+            for effect in effects:
                 if held is not None and held.lost:
                     # This process stalled past the outbox's grace period and a recovery took the batch: two
                     # processes carrying on would post the same step twice. The recovery finishes and settles it.
@@ -171,7 +184,12 @@ class EffectRunner:
                     ref = trigger.clicked_ref  # the click came from this very step message
                 index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
                 if ref is not None and index is not None:
-                    await self._close_step(platform, state, ref, ClosedStep(index, effect.outcome))
+                    closed = ClosedStep(index, effect.outcome)
+                    if ref != trigger.clicked_ref:
+                        with priority(Priority.COSMETIC):
+                            await self._close_step(platform, state, ref, closed)
+                    elif not await self._replaced_clicked(trigger, closed):
+                        await self._close_step(platform, state, ref, closed)
             case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
                 await platform.post(state.channel, HelpComing(index), thread=state.thread_ref)
             case Report():
@@ -249,6 +267,17 @@ class EffectRunner:
             if failed is None or failed[0] is not Failure.REFUSED:
                 raise
             logger.warning("%s refused to close a step message (%s); carrying on", platform.label, failed[1])
+
+    async def _replaced_clicked(self, trigger: Trigger, closed: ClosedStep) -> bool:
+        """Close the clicked step through the click itself; False when not offered or it failed (then edit it)."""
+        if trigger.replace_clicked is None:
+            return False
+        try:
+            await trigger.replace_clicked(closed)
+        except Exception as exc:  # any failure of this shortcut falls back to the ordinary edit
+            logger.warning("closing the clicked step through the click failed (%s); editing it", type(exc).__name__)
+            return False
+        return True
 
     async def _look(
         self, platform: ChatPlatform, state: Conversation, message: ThreadOpener | StepMessage
