@@ -219,6 +219,7 @@ async def open_runtime(
         teams = None
         if settings.teams.configured:
             from bot.teams.app import open_teams
+            from bot.teams.budgets import teams_outbound
 
             teams = await open_teams(
                 settings.teams,
@@ -226,6 +227,7 @@ async def open_runtime(
                 reporter.clinics,
                 kickoff_on_join=settings.server.kickoff_on_join,
                 local_auth=teams_local_auth,
+                outbound=teams_outbound(metrics, store, support.outbound_share, support.outbound_budgets),
             )
             routes.append(teams.route)
         elif teams_only:

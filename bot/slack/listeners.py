@@ -366,11 +366,11 @@ class _Handlers:
     async def _team_of(self, user: str) -> str | None:
         """The team ``user`` belongs to, or None when Slack won't say."""
         try:
-            member = await self.ctx.client.users_info(user=user)
+            member = await self.ctx.platform.profiles.get(user)
         except SlackApiError as exc:
             logger.warning("users.info failed for a join (%s); greeting anyway", calls.slack_error(exc))
             return None
-        team = (member.get("user") or {}).get("team_id")
+        team = member.get("team_id")
         return team if isinstance(team, str) else None
 
     async def mention(self, body: dict[str, Any]) -> None:

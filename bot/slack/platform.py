@@ -18,6 +18,7 @@ from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import Failure
 from bot.slack import calls
 from bot.slack.blocks import Blocks
+from bot.slack.profiles import Profiles
 from bot.slack.render import LABEL, PictureUrl, has_picture, render, without_picture
 from conversations.conversation import Conversation
 from conversations.guide import Guide
@@ -88,6 +89,7 @@ class SlackPlatform:
     def __init__(self, client: AsyncWebClient, guide: Guide, picture_url: PictureUrl) -> None:
         self.client = client
         self.workspace = Workspace(client)
+        self.profiles = Profiles(client)
         self._guide = guide
         self._picture_url = picture_url
         self._links: dict[tuple[str, str], str | None] = {}
@@ -217,7 +219,7 @@ class SlackPlatform:
     async def time_zone(self, user: str) -> tzinfo | None:
         """The user's time zone from ``users.info`` (its name, else its offset); None when Slack won't say."""
         try:
-            profile = (await self.client.users_info(user=user)).get("user") or {}
+            profile = await self.profiles.get(user)
         except SlackApiError as exc:
             logger.warning("users.info failed (%s); no time zone for reminders", calls.slack_error(exc))
             return None
