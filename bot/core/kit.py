@@ -80,7 +80,7 @@ def build_core(
     keepalive_every: float = 7 * 86400.0,
 ) -> Core:
     """Wire the shared objects; platforms are added to ``platforms`` by their adapters."""
-    runner = EffectRunner(service, platforms, reports, metrics)
+    runner = EffectRunner(service, platforms, reports, metrics, spawn=tasks.spawn)
     handoffs = Handoffs(service, vault, reports, handoff)
     keys = KeyIntake(
         service, runner, platforms, checker, vault, reports, metrics, handoffs=handoffs, keepalive_every=keepalive_every

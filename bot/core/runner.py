@@ -8,8 +8,9 @@ the state recording it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
+from typing import Any
 
 from bot.core import lease
 from bot.core.messages import (
@@ -77,8 +78,14 @@ class EffectRunner:
     """Turns effects into platform calls for one conversation at a time."""
 
     def __init__(
-        self, service: OnboardingService, platforms: Platforms, reports: SupportReports, metrics: Metrics
+        self,
+        service: OnboardingService,
+        platforms: Platforms,
+        reports: SupportReports,
+        metrics: Metrics,
+        spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
     ) -> None:
+        self._spawn = spawn
         self._service = service
         self._platforms = platforms
         self._reports = reports
@@ -132,11 +139,13 @@ class EffectRunner:
         held: lease.Lease | None,
     ) -> None:
         clicked = trigger.clicked_ref
-        # Closing an older step message only tidies (its buttons are safe against stale clicks): it waits behind
-        # the rest of the batch, and for budget at COSMETIC priority, so the next step never waits for it.
+        # Closing an older step message only tidies (its buttons are safe against stale clicks, and closing is
+        # idempotent): it runs after the batch, in the background and at COSMETIC priority, so nobody waits for it.
         tidy = [isinstance(e, CloseStep) and e.ref not in (None, clicked) for e in outcome.effects]
         effects = [e for e, t in zip(outcome.effects, tidy, strict=True) if not t]
-        effects += [e for e, t in zip(outcome.effects, tidy, strict=True) if t]
+        tidying = [e for e, t in zip(outcome.effects, tidy, strict=True) if t and isinstance(e, CloseStep)]
+        if self._spawn is None:
+            effects += tidying
         try:
             for effect in effects:
                 if held is not None and held.lost:
@@ -145,6 +154,8 @@ class EffectRunner:
                     logger.warning("stopped an outbox batch midway: another process is recovering it")
                     return
                 state = await self._carry_out_one(platform, state, effect, trigger)
+            if tidying and self._spawn is not None:
+                self._spawn(self._tidy(platform, state, tidying), "tidy_steps")
         except Exception as exc:
             failed = platform.failure(exc)
             if failed is None:
@@ -267,6 +278,21 @@ class EffectRunner:
             if failed is None or failed[0] is not Failure.REFUSED:
                 raise
             logger.warning("%s refused to close a step message (%s); carrying on", platform.label, failed[1])
+
+    async def _tidy(self, platform: ChatPlatform, state: Conversation, closes: list[CloseStep]) -> None:
+        """Close older step messages at COSMETIC priority; a failure only leaves safe, stale buttons behind."""
+        for close in closes:
+            index = self.guide.position(close.step_id)
+            if close.ref is None or index is None:
+                continue
+            try:
+                with priority(Priority.COSMETIC):
+                    await platform.edit(state.channel, close.ref, ClosedStep(index, close.outcome), state.thread_ref)
+            except Exception as exc:
+                failed = platform.failure(exc)
+                if failed is None:
+                    raise
+                logger.warning("%s did not close an older step message (%s)", platform.label, failed[1])
 
     async def _replaced_clicked(self, trigger: Trigger, closed: ClosedStep) -> bool:
         """Close the clicked step through the click itself; False when not offered or it failed (then edit it)."""
