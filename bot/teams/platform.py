@@ -14,6 +14,7 @@ from bot.core.copy import inert
 from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
+from bot.teams.limits import RETRY_STATUSES
 from bot.teams.messenger import Message, TeamsMessenger, UnknownConversation
 from bot.teams.render import LABEL, PictureUrl, people_in, render
 from conversations.conversation import Conversation
@@ -83,14 +84,8 @@ class TeamsPlatform:
         raise CannotLook("the Bot Connector cannot list a conversation's activities")
 
     def failure(self, exc: BaseException) -> tuple[Failure, str] | None:
-        """Refused (a 4xx, or a conversation Teams never told us of) or unreachable (any other HTTP failure)."""
-        if isinstance(exc, UnknownConversation):
-            return Failure.REFUSED, "unknown conversation"
-        if isinstance(exc, httpx.HTTPStatusError) and 400 <= exc.response.status_code < 500:
-            return Failure.REFUSED, f"HTTP {exc.response.status_code}"
-        if isinstance(exc, httpx.HTTPError):
-            return Failure.UNREACHABLE, type(exc).__name__
-        return None
+        """How a Bot Connector call failed (see :func:`failure_of`)."""
+        return failure_of(exc)
 
     async def person(self, user: str) -> str:
         """The user's Teams display name, in bold, for Slack text."""
@@ -121,3 +116,20 @@ class TeamsPlatform:
             return ZoneInfo(person.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             return None
+
+
+def failure_of(exc: BaseException) -> tuple[Failure, str] | None:
+    """Refused (a 4xx, or a conversation Teams never told us of) or unreachable (any other HTTP failure).
+
+    The statuses the connector asks to be retried (``RETRY_STATUSES``: 412, 429, 502, 504) are unreachable, not
+    refused: the work stays in the outbox and is tried again, rather than dropped as if Teams had said no.
+    """
+    if isinstance(exc, UnknownConversation):
+        return Failure.REFUSED, "unknown conversation"
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in RETRY_STATUSES:
+        return Failure.UNREACHABLE, f"HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.HTTPStatusError) and 400 <= exc.response.status_code < 500:
+        return Failure.REFUSED, f"HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.HTTPError):
+        return Failure.UNREACHABLE, type(exc).__name__
+    return None
