@@ -172,7 +172,10 @@ async def running(
         for child in replicas:
             # The stand-in answers from this event loop (the replica calls auth.test first), so wait off it.
             await asyncio.to_thread(child.wait_ready, f"{child.url}/readyz", 60.0)
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
+        # The replicas close a connection idle for 5 s (HTTP_KEEPALIVE_SECONDS), httpx's own default: a request
+        # on a connection the server is closing that moment fails with ReadError, so the clients let go first.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=60, limits=limits))
         drivers = [SlackDriver(child.url, processes.SIGNING_SECRET, api, http) for child in replicas]
         yield Webinar(api, drivers, seed)
 

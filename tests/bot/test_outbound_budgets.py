@@ -4,6 +4,7 @@ response_url, card refreshes folded per clinic, a 429 one replica was told of ho
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -113,3 +114,26 @@ async def test_a_429_told_to_one_replica_holds_back_the_other(
         )
         waited = (await http.get(f"{second.url}/metrics")).text
         assert 'aldense_outbound_queued_total{method="chat.postMessage",platform="slack",priority="clinic"}' in waited
+
+
+async def test_two_replicas_refresh_a_clinics_card_at_most_once_per_interval_and_show_the_last(
+    api: SlackApiSandbox, redis_url: str, dentally_url: str, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    settings = bot_settings(api, redis_url, dentally_url, support__support_card_seconds=2.0)
+    async with running_bot(settings) as first, running_bot(settings) as second:
+        drivers = [SlackDriver(bot.url, SIGNING_SECRET, api, http) for bot in (first, second)]
+        scenario = Scenario(api, drivers[0], tmp_path)
+        kickoff = await scenario.kickoff()
+        await drivers[1].click(ADMIN, kickoff, blocks.ACTION_START)
+        for n, step in enumerate(GUIDE.steps[: GUIDE.step_count - 1]):  # Done on every step, by turns on each
+            message = await scenario.latest_step(ADMIN, title=step.title)
+            await drivers[n % 2].click(ADMIN, message, blocks.ACTION_DONE)
+        await scenario.latest_step(ADMIN, title=GUIDE.steps[-1].title)
+        card = api.messages(ONBOARDING)[0]
+        await scenario.idle(first)
+        await scenario.idle(second)
+        refreshed = [c.at for c in api.calls("chat.update") if c.params.get("ts") == card.ts]
+        assert refreshed
+        assert all(b - a >= 2.0 - 0.1 for a, b in itertools.pairwise(refreshed)), refreshed
+        shown = message_text(api.message(ONBOARDING, card.ts))
+        assert f"{GUIDE.step_count}/{GUIDE.step_count}" in shown, shown

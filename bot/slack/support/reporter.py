@@ -24,11 +24,13 @@ from bot.slack.mrkdwn import escape, quoted
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import connection_note, status_card
+from conversations.addresses import store_key
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
 from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
+from conversations.store import StoreUnavailable
 from dentally.scopes import CheckResult, Verdict
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class SupportReporter:
         self._channel = channel
         self._picture_url = picture_url
         self._cards = Coalescer(card_seconds, spawn, name="status_card")
+        self._card_seconds = card_seconds if spawn is not None else 0.0
         self._platforms = platforms or Platforms()
         self.clinics = Clinics(service, self._platforms)
 
@@ -259,9 +262,21 @@ class SupportReporter:
             return
 
         async def update() -> None:
+            # One refresh per clinic per interval across replicas too: the mark's holder has just refreshed, so
+            # this replica asks again after the interval, when it will show whatever changed since.
+            if self._card_seconds > 0 and not await self._card_is_ours(platform, channel):
+                await self._cards.request(f"{platform}:{channel}", update)
+                return
             await self._update_card(platform, channel)
 
         await self._cards.request(f"{platform}:{channel}", update)
+
+    async def _card_is_ours(self, platform: str, channel: str) -> bool:
+        """Whether no replica refreshed this clinic's card within the interval (a store outage: refresh anyway)."""
+        try:
+            return await self._service.store.mark_once(store_key("card", platform, channel), self._card_seconds)
+        except StoreUnavailable:
+            return True
 
     async def retire_card(self, support_ref: str, text: str) -> bool:
         """Replace a forgotten clinic's status card with ``text`` alone: no name, people or progress stay on it."""
