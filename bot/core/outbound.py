@@ -233,24 +233,30 @@ class Outbound:
             self._waiting.remove(ticket)
             self._changed.set()
 
-    def _delay(self, ticket: _Ticket, now: float) -> float | None:
-        """0.0 to go now, seconds until its budgets allow, or None while a more urgent call waits for them."""
-        for other in self._waiting:
-            if other is not ticket and other.order < ticket.order and other.keys & ticket.keys:
-                return None
+    def _delay(self, ticket: _Ticket, now: float) -> float:
+        """0.0 to go now, else seconds until its budgets allow it with a token left for each more urgent call waiting.
+
+        A more urgent (or, within one priority, older) call waiting for a shared budget keeps a token of it, so a
+        card refresh never takes the token a clinic's next step is waiting for; a budget no such call shares is
+        spent freely (support's thread does not wait for a clinic channel's pace).
+        """
         delay = max(0.0, ticket.not_before - now)
         for key in (self._pause_key(ticket), *ticket.keys):
             delay = max(delay, self._paused.get(key, 0.0) - now)
-        if not self._enabled:
-            return delay if delay > EPSILON else 0.0
-        need = 1.0
-        for key, budget in ticket.budgets:
-            bucket = self._bucket(key, budget, now)
-            if ticket.level > Priority.CLINIC:
-                need = 1.0 + RESERVE_SHARE * bucket.burst if bucket.burst > 1 else 1.0
-            level = bucket.level(now)
-            if level < need:
-                delay = max(delay, (need - level) / bucket.rate)
+        if self._enabled:
+            ahead: dict[str, int] = {}
+            for other in self._waiting:
+                if other is not ticket and other.order < ticket.order:
+                    for key in other.keys & ticket.keys:
+                        ahead[key] = ahead.get(key, 0) + 1
+            for key, budget in ticket.budgets:
+                bucket = self._bucket(key, budget, now)
+                need = 1.0 + ahead.get(key, 0)
+                if ticket.level > Priority.CLINIC and bucket.burst > 1:
+                    need += RESERVE_SHARE * bucket.burst
+                level = bucket.level(now)
+                if level < need:
+                    delay = max(delay, (need - level) / bucket.rate)
         return delay if delay > EPSILON else 0.0
 
     async def _shared_pause(self, ticket: _Ticket) -> bool:
@@ -284,11 +290,11 @@ class Outbound:
             bucket.tokens = bucket.level(now) - 1.0
             bucket.stamp = now
 
-    async def _nap(self, delay: float | None) -> None:
+    async def _nap(self, delay: float) -> None:
         """Sleep ``delay`` seconds, or until a waiting call leaves (which may make this one first in line)."""
         self._changed.clear()
         changed = asyncio.ensure_future(self._changed.wait())
-        napping = asyncio.ensure_future(self._sleep(1.0 if delay is None else delay))
+        napping = asyncio.ensure_future(self._sleep(delay))
         try:
             await asyncio.wait({changed, napping}, return_when=asyncio.FIRST_COMPLETED)
         finally:

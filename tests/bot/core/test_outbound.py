@@ -236,3 +236,36 @@ async def test_a_429_one_replica_was_told_of_holds_back_another_replica(world: W
     await world.time.wake()
     await asyncio.wait_for(held, 5)
     assert world.sent == [(start + 30.0, "other replica")]
+
+
+async def test_a_call_waits_for_more_urgent_calls_only_on_the_budgets_they_are_short_of(world: World) -> None:
+    outbound = world.outbound()
+    channel, workspace = Budget(count=1, seconds=1.0, burst=1), Budget(count=300, seconds=60.0, burst=30)
+
+    async def scene() -> None:
+        start = world.time.now
+        posts = [
+            asyncio.ensure_future(
+                outbound.send(
+                    "chat.postMessage",
+                    [("chat.postMessage:C1", channel), ("chat.postMessage", workspace)],
+                    world.call(f"clinic {n}"),
+                )
+            )
+            for n in range(3)
+        ]
+        await asyncio.sleep(0)
+        support = outbound.send(
+            "chat.postMessage",
+            [("chat.postMessage:C0SUPPORT", channel), ("chat.postMessage", workspace)],
+            world.call("support thread"),
+            Priority.THREAD,
+        )
+        await support
+        assert world.sent[-1] == (start, "support thread")  # not behind the clinic channel's pace
+        await asyncio.gather(*posts)
+        assert [at - start for at, name in world.sent if name.startswith("clinic")] == pytest.approx(
+            [0.0, 1 / RATE_MARGIN, 2 / RATE_MARGIN]
+        )
+
+    await world.time.run(scene())
