@@ -140,8 +140,13 @@ class Webinar:
 
 
 @contextlib.asynccontextmanager
-async def running(clinics: int, redis_url: str, seed: int, log_level: str = "WARNING") -> AsyncIterator[Webinar]:
-    """Serve the stand-ins here and start two replicas on ``redis_url`` (flushed before and after)."""
+async def running(
+    clinics: int, redis_url: str, seed: int, log_level: str = "WARNING", budgets: bool = True
+) -> AsyncIterator[Webinar]:
+    """Serve the stand-ins here and start two replicas on ``redis_url`` (flushed before and after).
+
+    With ``budgets`` each replica spends half of every Slack budget (there are two); without, none (the baseline).
+    """
     processes.flush_redis(redis_url)
     api = SlackApiSandbox(webinar_workspace(clinics), max_changes=200_000)
     dentally = Sandbox({key.name: key for key in map(clinic_key, range(clinics))})
@@ -150,7 +155,12 @@ async def running(clinics: int, redis_url: str, seed: int, log_level: str = "WAR
         await stack.enter_async_context(api.serve())
         dentally_url = await stack.enter_async_context(serve(dentally))
         env = processes.bot_env(
-            api.api_url, redis_url, DENTALLY_API_URL=f"{dentally_url}/{{region}}", LOG_LEVEL=log_level
+            api.api_url,
+            redis_url,
+            DENTALLY_API_URL=f"{dentally_url}/{{region}}",
+            LOG_LEVEL=log_level,
+            ALDENSE_OUTBOUND_SHARE="0.5",
+            ALDENSE_OUTBOUND_BUDGETS="true" if budgets else "false",
         )
         replicas = []
         for name in ("replica-a", "replica-b"):
@@ -163,7 +173,10 @@ async def running(clinics: int, redis_url: str, seed: int, log_level: str = "WAR
         for child in replicas:
             # The stand-in answers from this event loop (the replica calls auth.test first), so wait off it.
             await asyncio.to_thread(child.wait_ready, f"{child.url}/readyz", 60.0)
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
+        # The replicas close a connection idle for 5 s (HTTP_KEEPALIVE_SECONDS), httpx's own default: a request
+        # on a connection the server is closing that moment fails with ReadError, so the clients let go first.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=60, limits=limits))
         drivers = [SlackDriver(child.url, processes.SIGNING_SECRET, api, http) for child in replicas]
         yield Webinar(api, drivers, seed)
 
@@ -379,7 +392,7 @@ async def measure(
     clinics: int, *, rate_limits: bool, pace: float = 1.0, seed: int = 16, redis_url: str, log_level: str = "WARNING"
 ) -> Figures:
     """Run one webinar of ``clinics`` clinics (with or without Slack's limits) and return its figures."""
-    async with running(clinics, redis_url, seed, log_level) as webinar:
+    async with running(clinics, redis_url, seed, log_level, budgets=rate_limits) as webinar:
         api = webinar.api
         kickoffs = await kick_off(webinar, clinics)
         await asyncio.sleep(1.0)  # let the kick-offs' support cards settle

@@ -27,10 +27,9 @@ from bot.guarded_http import HttpLimits
 from bot.http_app import build_http_app
 from bot.settings import Settings, SettingsError
 from bot.slack.app import BotContext, build_app
-from bot.slack.client import slack_client
+from bot.slack.client import slack_client, slack_outbound
 from bot.slack.endpoint import SlackEndpoint
 from bot.slack.guide_check import check_guide
-from bot.slack.pacing import Pacer
 from bot.slack.platform import SlackPlatform
 from bot.slack.support.reporter import SupportReporter
 from conversations.guide import DEFAULT_GUIDE, Guide, load_guide
@@ -132,7 +131,6 @@ async def open_runtime(
     settings: Settings,
     socket_mode: bool = False,
     clock: Callable[[], float] = time.time,
-    support_pacer: Pacer | None = None,
     teams_only: bool = False,
     teams_local_auth: UnsafeLocalAuth | None = None,
 ) -> AsyncIterator[Runtime]:
@@ -142,7 +140,6 @@ async def open_runtime(
         settings: The configuration.
         socket_mode: Events arrive over Socket Mode, so no Slack endpoint is served.
         clock: Time source (tests move it).
-        support_pacer: Paces posts to the onboarding channel; Slack's ~1 per second when omitted.
         teams_only: Serve Teams alone (no Slack endpoint); support still reports in Slack when configured.
         teams_local_auth: Tests and the playground only: Teams activities need no Bot Framework JWT.
     """
@@ -153,7 +150,9 @@ async def open_runtime(
     store = open_store(settings.server.state_url, clock=clock)
     token = settings.slack.bot_token.get_secret_value() if settings.slack.bot_token else ""
     metrics = Metrics()
-    client = slack_client(token, str(settings.slack.api_url), metrics)
+    support = settings.support
+    outbound = slack_outbound(metrics, store, support.outbound_share, support.outbound_budgets)
+    client = slack_client(token, str(settings.slack.api_url), metrics, outbound)
     http = httpx.AsyncClient()
     follow_up = FollowUp(
         keepalive_every=settings.follow_up.keepalive_days * 86400, retention_days=settings.follow_up.retention_days
@@ -189,11 +188,11 @@ async def open_runtime(
             guide,
             settings.support.onboarding_channel if settings.slack.bot_token else None,
             pictures,
-            support_pacer or Pacer(interval=1.0 / settings.support.support_posts_per_second),
             tasks.spawn,
             platforms,
             mention=settings.support.mention,
             step_posts=settings.support.support_step_posts,
+            card_seconds=settings.support.support_card_seconds,
         )
         core = build_core(
             service,
@@ -224,6 +223,7 @@ async def open_runtime(
         teams = None
         if settings.teams.configured:
             from bot.teams.app import open_teams
+            from bot.teams.budgets import teams_outbound
 
             teams = await open_teams(
                 settings.teams,
@@ -231,6 +231,7 @@ async def open_runtime(
                 reporter.clinics,
                 kickoff_on_join=settings.server.kickoff_on_join,
                 local_auth=teams_local_auth,
+                outbound=teams_outbound(metrics, store, support.outbound_share, support.outbound_budgets),
             )
             routes.append(teams.route)
         elif teams_only:

@@ -90,8 +90,23 @@ class SupportSettings(_Section):
                 raise ValueError(f"ALDENSE_HANDOFF_URL points at a {refused} address; keys never go there")
         return self
 
-    support_posts_per_second: float = Field(
-        1.0, gt=0, le=1000, description="Pace of posts to the onboarding channel (Slack allows about 1 per second)."
+    support_card_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=600,
+        description="A clinic's status card is refreshed at most once this often: the changes in between fold into "
+        "one refresh showing the latest.",
+    )
+    outbound_budgets: bool = Field(
+        True,
+        description="Spend Slack's and Teams' published rate limits in priority order (clinics first). Turn off only "
+        "against a stand-in without limits; 429s are honoured either way.",
+    )
+    outbound_share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="The part of each platform budget one replica spends: 1 / the number of replicas (0.5 for two).",
     )
     support_mention: str | None = Field(
         None,

@@ -121,6 +121,17 @@ class Store(Protocol):
         """Remove a mark early (work that claimed it gave up, so a retry may claim it again)."""
         ...
 
+    async def pause_until(self, key: str, until: float) -> float:
+        """Keep a pause of ``key`` until ``until`` (Unix seconds) unless a later one is kept; ``until=0`` only reads.
+
+        Replicas share the 429 windows a platform told one of them about this way. A pause is forgotten some time
+        after it ends (at the latest when the store is purged of it).
+
+        Returns:
+            The end of the latest pause kept (0.0 when there is none); it may already have passed.
+        """
+        ...
+
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         """Put ``item`` on ``queue`` to become due at ``due_at`` (Unix seconds); re-scheduling moves it."""
         ...

@@ -86,7 +86,7 @@ def build_core(
 ) -> Core:
     """Wire the shared objects; platforms are added to ``platforms`` by their adapters."""
     help_desk = HelpDesk(service, platforms, reports, hours, wait_minutes)
-    runner = EffectRunner(service, platforms, reports, metrics, help_desk)
+    runner = EffectRunner(service, platforms, reports, metrics, help_desk, spawn=tasks.spawn)
     handoffs = Handoffs(service, vault, reports, handoff)
     keys = KeyIntake(
         service, runner, platforms, checker, vault, reports, metrics, handoffs=handoffs, keepalive_every=keepalive_every

@@ -45,6 +45,26 @@ class Metrics:
             ["method", "error"],
             registry=self.registry,
         )
+        # Every delay visible: calls that waited for the platform's budget, how long, and 429s received.
+        self.outbound_queued = Counter(
+            "aldense_outbound_queued",
+            "Platform calls that waited for budget, by platform, method and priority.",
+            ["platform", "method", "priority"],
+            registry=self.registry,
+        )
+        self.outbound_wait = Histogram(
+            "aldense_outbound_wait_seconds",
+            "How long platform calls waited for budget before they were sent, by platform, method and priority.",
+            ["platform", "method", "priority"],
+            registry=self.registry,
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+        )
+        self.outbound_ratelimited = Counter(
+            "aldense_outbound_ratelimited",
+            "429 answers received, by platform and method.",
+            ["platform", "method"],
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "aldense_request_seconds",
             "Time to answer a request to /slack/events.",

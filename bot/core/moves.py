@@ -26,7 +26,7 @@ from bot.core.messages import (
     TemporarilyUnavailable,
 )
 from bot.core.platform import Platforms
-from bot.core.runner import EffectRunner, Trigger
+from bot.core.runner import EffectRunner, ReplaceClicked, Trigger
 from bot.core.support import SupportReports
 from bot.core.tasks import BackgroundTasks
 from bot.logs import bind_ids
@@ -110,8 +110,12 @@ class GuideMoves:
         button: StepButton,
         clicked_ref: str | None,
         thread: str | None = None,
+        replace_clicked: ReplaceClicked | None = None,
     ) -> None:
-        """Done, Back or I'm stuck on a step message of ``owner``'s guide, clicked by ``key.user``."""
+        """Done, Back or I'm stuck on a step message of ``owner``'s guide, clicked by ``key.user``.
+
+        ``replace_clicked`` closes the clicked message through the click (outside the platform's edit budget).
+        """
         if not self.owns(key, owner, thread):
             return
         at = self._service.clock()
@@ -129,7 +133,7 @@ class GuideMoves:
             if outcome.refused is not None:
                 await self._explain_refusal(key, step_id, button, outcome, thread)
                 return
-            await self._runner.carry_out(outcome, Trigger(clicked_ref=clicked_ref))
+            await self._runner.carry_out(outcome, Trigger(clicked_ref=clicked_ref, replace_clicked=replace_clicked))
 
         await self._apply(key, event, thread, present)
 

@@ -8,8 +8,9 @@ the state recording it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
+from typing import Any
 
 from bot.core import copy, lease
 from bot.core.messages import (
@@ -26,6 +27,7 @@ from bot.core.messages import (
     TroubleOffer,
 )
 from bot.core.metrics import Metrics
+from bot.core.outbound import Priority, priority
 from bot.core.platform import CannotLook, ChatPlatform, Failure, Platforms
 from bot.core.retiring import Kind, Retiring
 from bot.core.sos import HelpDesk
@@ -61,13 +63,19 @@ from conversations.service import Handled, OnboardingService
 logger = logging.getLogger(__name__)
 
 KeyCheckRunner = Callable[[Conversation], Awaitable[None]]
+ReplaceClicked = Callable[[ClosedStep], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """Where the effects came from: the clicked message (for Done/Back), a key check to run, or a recovery."""
+    """Where the effects came from: the clicked message (for Done/Back), a key check to run, or a recovery.
+
+    ``replace_clicked`` closes the clicked message through the click itself (Slack's ``response_url``), which spends
+    none of the platform's edit budget; the runner edits it as usual when that fails or is not offered.
+    """
 
     clicked_ref: str | None = None
+    replace_clicked: ReplaceClicked | None = None
     run_key_check: KeyCheckRunner | None = None
     recovering: bool = False
 
@@ -82,8 +90,10 @@ class EffectRunner:
         reports: SupportReports,
         metrics: Metrics,
         help_desk: HelpDesk | None = None,
+        spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
     ) -> None:
         self._help_desk = help_desk
+        self._spawn = spawn
         self._service = service
         self._platforms = platforms
         self._reports = reports
@@ -136,14 +146,24 @@ class EffectRunner:
         trigger: Trigger,
         held: lease.Lease | None,
     ) -> None:
+        clicked = trigger.clicked_ref
+        # Closing an older step message only tidies (its buttons are safe against stale clicks, and closing is
+        # idempotent): it runs after the batch, in the background and at COSMETIC priority, so nobody waits for it.
+        tidy = [isinstance(e, CloseStep) and e.ref not in (None, clicked) for e in outcome.effects]
+        effects = [e for e, t in zip(outcome.effects, tidy, strict=True) if not t]
+        tidying = [e for e, t in zip(outcome.effects, tidy, strict=True) if t and isinstance(e, CloseStep)]
+        if self._spawn is None:
+            effects += tidying
         try:
-            for effect in outcome.effects:
+            for effect in effects:
                 if held is not None and held.lost:
                     # This process stalled past the outbox's grace period and a recovery took the batch: two
                     # processes carrying on would post the same step twice. The recovery finishes and settles it.
                     logger.warning("stopped an outbox batch midway: another process is recovering it")
                     return
                 state = await self._carry_out_one(platform, state, effect, trigger)
+            if tidying and self._spawn is not None:
+                self._spawn(self._tidy(platform, state, tidying), "tidy_steps")
         except Exception as exc:
             failed = platform.failure(exc)
             if failed is None:
@@ -183,7 +203,12 @@ class EffectRunner:
                     ref = trigger.clicked_ref  # the click came from this very step message
                 index = self.guide.position(effect.step_id)  # None: a step an edit removed, nothing to render
                 if ref is not None and index is not None:
-                    await self._close_step(platform, state, ref, ClosedStep(index, effect.outcome))
+                    closed = ClosedStep(index, effect.outcome)
+                    if ref != trigger.clicked_ref:
+                        with priority(Priority.COSMETIC):
+                            await self._close_step(platform, state, ref, closed)
+                    elif not await self._replaced_clicked(trigger, closed):
+                        await self._close_step(platform, state, ref, closed)
             case ConfirmHelpComing() if (index := self.guide.position(effect.step_id)) is not None:
                 promise = await self._help_desk.promise(state) if self._help_desk else None
                 await platform.post(state.channel, HelpComing(index, promise), thread=state.thread_ref)
@@ -287,6 +312,32 @@ class EffectRunner:
             if failed is None or failed[0] is not Failure.REFUSED:
                 raise
             logger.warning("%s refused to close a step message (%s); carrying on", platform.label, failed[1])
+
+    async def _tidy(self, platform: ChatPlatform, state: Conversation, closes: list[CloseStep]) -> None:
+        """Close older step messages at COSMETIC priority; a failure only leaves safe, stale buttons behind."""
+        for close in closes:
+            index = self.guide.position(close.step_id)
+            if close.ref is None or index is None:
+                continue
+            try:
+                with priority(Priority.COSMETIC):
+                    await platform.edit(state.channel, close.ref, ClosedStep(index, close.outcome), state.thread_ref)
+            except Exception as exc:
+                failed = platform.failure(exc)
+                if failed is None:
+                    raise
+                logger.warning("%s did not close an older step message (%s)", platform.label, failed[1])
+
+    async def _replaced_clicked(self, trigger: Trigger, closed: ClosedStep) -> bool:
+        """Close the clicked step through the click itself; False when not offered or it failed (then edit it)."""
+        if trigger.replace_clicked is None:
+            return False
+        try:
+            await trigger.replace_clicked(closed)
+        except Exception as exc:  # any failure of this shortcut falls back to the ordinary edit
+            logger.warning("closing the clicked step through the click failed (%s); editing it", type(exc).__name__)
+            return False
+        return True
 
     async def _look(
         self, platform: ChatPlatform, state: Conversation, message: ThreadOpener | StepMessage

@@ -30,7 +30,6 @@ from bot.playground.page import PlaygroundPage
 from bot.runtime import Runtime, open_runtime
 from bot.serving import serve
 from bot.settings import Settings, load_settings
-from bot.slack.pacing import Pacer
 from conversations.vault import new_secret
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys, switches_for
 
@@ -100,6 +99,7 @@ def playground_settings(
     state_url: str,
     signing_secret: str,
     guide: Path | None = None,
+    quick: bool = False,
 ) -> Settings:
     """The bot's settings for a playground run; they win over the environment, so no real service is reached.
 
@@ -110,6 +110,7 @@ def playground_settings(
         state_url: The embedded store.
         signing_secret: The secret the driver signs with.
         guide: A guide file to preview instead of the built-in one.
+        quick: Spend no platform budget and refresh status cards at once (tests that click faster than a person).
     """
     overrides: dict[str, Any] = {
         "slack__bot_token": api.workspace.bot_token,
@@ -125,6 +126,8 @@ def playground_settings(
         "server__key_encryption_keys": new_secret(),
         "server__guide_path": str(guide) if guide else None,
     }
+    if quick:
+        overrides |= {"support__outbound_budgets": False, "support__support_card_seconds": 0.0}
     return load_settings("playground", **overrides)
 
 
@@ -135,7 +138,7 @@ async def open_playground(
     guide: Path | None = None,
     state: Path | None = None,
     kickoff: bool = True,
-    support_pacer: Pacer | None = None,
+    quick: bool = False,
     dentally_modes: Sequence[str] = (),
     rate_limits: bool = False,
 ) -> AsyncIterator[Playground]:
@@ -146,8 +149,8 @@ async def open_playground(
         guide: A guide file to preview instead of the built-in Dentally guide.
         state: A SQLite file to keep state in (it survives restarts); a temporary one when omitted.
         kickoff: Have Aldense staff run ``/aldense onboard`` for the sample clinic once everything is up.
-        support_pacer: Paces the bot's posts to the onboarding channel (Slack's ~1 per second when omitted, as
-            in production; tests that click faster than a person pass a quicker one).
+        quick: Spend no platform budget and refresh status cards at once (tests that click faster than a person;
+            the playground itself spends Slack's budgets as production does).
         dentally_modes: Dentally sandbox modes to switch on (``dentally.sandbox.MODES``); the cooperative
             Dentally when empty. Sample key ``over_granted`` shows "couldn't prove" even then.
         rate_limits: Have the Slack stand-in enforce Slack's rate limits (``aldense-guide playground`` does,
@@ -170,9 +173,15 @@ async def open_playground(
         bot_url = await stack.enter_async_context(serve(late, LOOPBACK))
         secret = secrets.token_hex(16)
         settings = playground_settings(
-            api, bot_url=bot_url, dentally_url=dentally_url, state_url=state_url, signing_secret=secret, guide=guide
+            api,
+            bot_url=bot_url,
+            dentally_url=dentally_url,
+            state_url=state_url,
+            signing_secret=secret,
+            guide=guide,
+            quick=quick,
         )
-        runtime = await stack.enter_async_context(open_runtime(settings, support_pacer=support_pacer))
+        runtime = await stack.enter_async_context(open_runtime(settings))
         late.app = runtime.http_app
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         driver = SlackDriver(bot_url, secret, api, http)

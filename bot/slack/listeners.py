@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core import copy
 from bot.core.listening import Heard
-from bot.core.messages import HelpText, Kickoff
+from bot.core.messages import ClosedStep, HelpText, Kickoff
 from bot.core.moves import StepButton
 from bot.slack import blocks, calls, modals, results
 from bot.slack.app import BotContext
@@ -266,7 +266,15 @@ class _Handlers:
         owner, step_id = parsed
         button = _STEP_BUTTONS[click.action_id]
         key = await self._key(click.channel, click.user)
-        await self.ctx.core.moves.step(key, owner, step_id, button, click.message_ts, click.thread_ts)
+        replace = None
+        if click.response_url is not None:
+            response_url = click.response_url
+
+            async def replace_clicked(closed: ClosedStep) -> None:
+                await self.ctx.platform.replace_clicked(response_url, closed)
+
+            replace = replace_clicked
+        await self.ctx.core.moves.step(key, owner, step_id, button, click.message_ts, click.thread_ts, replace)
 
     async def trouble_click(self, body: dict[str, Any]) -> None:
         click = _read_click(body, "trouble click")
@@ -390,11 +398,11 @@ class _Handlers:
     async def _team_of(self, user: str) -> str | None:
         """The team ``user`` belongs to, or None when Slack won't say."""
         try:
-            member = await self.ctx.client.users_info(user=user)
+            member = await self.ctx.platform.profiles.get(user)
         except SlackApiError as exc:
             logger.warning("users.info failed for a join (%s); greeting anyway", calls.slack_error(exc))
             return None
-        team = (member.get("user") or {}).get("team_id")
+        team = member.get("team_id")
         return team if isinstance(team, str) else None
 
     async def mention(self, body: dict[str, Any]) -> None:

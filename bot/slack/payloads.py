@@ -27,6 +27,7 @@ class Click:
     action_id: str
     value: str
     trigger_id: str | None
+    response_url: str | None = None  # replaces the clicked message outside chat.update's budget
 
 
 def _str(body: dict[str, Any], *path: str) -> str | None:
@@ -63,6 +64,7 @@ def to_click(body: dict[str, Any]) -> Click:
         action_id=action_id,
         value=_str(action, "value") or "",
         trigger_id=_str(body, "trigger_id"),
+        response_url=_str(body, "response_url"),
     )
 
 

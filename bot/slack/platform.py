@@ -12,11 +12,13 @@ import aiohttp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core.messages import Outgoing, StepMessage, ThreadOpener
 from bot.core.platform import Failure
 from bot.slack import calls
 from bot.slack.blocks import Blocks
+from bot.slack.profiles import Profiles
 from bot.slack.render import LABEL, PictureUrl, has_picture, render, without_picture
 from conversations.conversation import Conversation
 from conversations.guide import Guide
@@ -25,6 +27,10 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+
+
+class ClickExpired(Exception):
+    """A click's ``response_url`` no longer replaces its message."""
 
 
 class Workspace:
@@ -83,6 +89,7 @@ class SlackPlatform:
     def __init__(self, client: AsyncWebClient, guide: Guide, picture_url: PictureUrl) -> None:
         self.client = client
         self.workspace = Workspace(client)
+        self.profiles = Profiles(client)
         self._guide = guide
         self._picture_url = picture_url
         self._links: dict[tuple[str, str], str | None] = {}
@@ -115,6 +122,18 @@ class SlackPlatform:
             logger.warning("a message was sent without its picture: Slack could not use it")
             text, blocks = render(without_picture(message), self._guide, self._picture_url)
             return await send(text, blocks)
+
+    async def replace_clicked(self, response_url: str, message: Outgoing) -> None:
+        """Replace the clicked message through its click's ``response_url``: no ``chat.update``, none of its budget.
+
+        Raises:
+            ClickExpired: Slack refused (the URL expired or was used up, or the message was refused).
+        """
+        text, blocks = render(message, self._guide, self._picture_url)
+        hook = AsyncWebhookClient(response_url, timeout=10, session=getattr(self.client, "session", None))
+        response = await hook.send(text=text, blocks=blocks, replace_original=True)
+        if response.status_code != 200:
+            raise ClickExpired(f"response_url answered {response.status_code}")
 
     async def tell(self, channel: str, user: str, message: Outgoing, thread: str | None = None) -> None:
         """An ephemeral message only ``user`` sees; failures are logged, never raised."""
@@ -203,7 +222,7 @@ class SlackPlatform:
         Profiles of people in another organisation (Slack Connect) may carry neither: that is None too, never a guess.
         """
         try:
-            profile = (await self.client.users_info(user=user)).get("user") or {}
+            profile = await self.profiles.get(user)
         except SlackApiError as exc:
             logger.warning("users.info failed (%s); no time zone for reminders", calls.slack_error(exc))
             return None

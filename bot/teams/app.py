@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from bot.core.clinics import Clinics
 from bot.core.kit import Core
+from bot.core.outbound import Outbound
 from bot.settings import SettingsError, TeamsSettings
 from bot.teams.desk import TeamsDesk
 from bot.teams.dialog import TeamsKeyDialog
@@ -75,6 +76,7 @@ async def open_teams(
     clinics: Clinics,
     kickoff_on_join: bool = True,
     local_auth: UnsafeLocalAuth | None = None,
+    outbound: Outbound | None = None,
 ) -> TeamsAdapter:
     """Build and initialise the Teams adapter, and add Teams to the core's platforms.
 
@@ -84,6 +86,7 @@ async def open_teams(
         clinics: Support's view of every clinic (Teams staff ask for ``status``).
         kickoff_on_join: Welcome members of other tenants who join a shared channel.
         local_auth: Tests and the playground only: accept unsigned activities (see ``UnsafeLocalAuth``).
+        outbound: The scheduler of every Bot Connector call (none: calls go out at once).
 
     Raises:
         SettingsError: The Teams credentials are incomplete, or PUBLIC_BASE_URL is not https.
@@ -96,7 +99,7 @@ async def open_teams(
     app = build_app(credentials, str(settings.service_url), server, local_auth)
     directory = TeamsDirectory(core.service.store)
     core.erasure.when_forgotten(PLATFORM, directory.drop)
-    messenger = TeamsMessenger(app, directory)
+    messenger = TeamsMessenger(app, directory, outbound)
     platform = TeamsPlatform(messenger, core.guide, core.picture_url)
     core.platforms.add(platform)
     team = settings.tenant_id

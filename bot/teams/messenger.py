@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 from microsoft_teams.api import ApiClient
@@ -20,11 +22,14 @@ from microsoft_teams.api.models import Account
 from microsoft_teams.apps import App
 from microsoft_teams.cards import AdaptiveCard
 
+from bot.core.outbound import Outbound
 from bot.teams.activities import Actor, Place, threaded
+from bot.teams.budgets import teams_budgets
 from bot.teams.directory import TeamsDirectory
 from conversations.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +62,10 @@ def outgoing(message: Message) -> MessageActivityInput:
 class TeamsMessenger:
     """Posts into conversations (and their threads), edits cards in place, and asks who a member is."""
 
-    def __init__(self, app: App, directory: TeamsDirectory) -> None:
+    def __init__(self, app: App, directory: TeamsDirectory, outbound: Outbound | None = None) -> None:
         self._app = app
         self._directory = directory
+        self._outbound = outbound
         self._clients: dict[str, ApiClient] = {}
 
     @property
@@ -74,6 +80,13 @@ class TeamsMessenger:
         conversation = threaded(channel, thread) if thread and place.threaded else channel
         return self._client(place), conversation
 
+    async def _paced(self, channel: str, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Make ``call`` through the scheduler, spending ``channel``'s conversation and tenant budgets."""
+        place = await self._directory.place(channel)
+        if self._outbound is None or place is None:
+            return await call()
+        return await self._outbound.send(method, teams_budgets(place), call)
+
     def _client(self, place: Place) -> ApiClient:
         url = place.service_url or self._app.api.service_url
         if url not in self._clients:
@@ -83,13 +96,19 @@ class TeamsMessenger:
     async def post(self, channel: str, message: Message, thread: str | None = None) -> str:
         """Post ``message`` (in the thread under ``thread`` when the conversation has threads); returns its id."""
         api, conversation = await self._where(channel, thread)
-        sent = await api.conversations.create_activity(conversation, outgoing(message))
+        activity = outgoing(message)
+        sent = await self._paced(
+            channel, "create_activity", lambda: api.conversations.create_activity(conversation, activity)
+        )
         return sent.id
 
     async def update(self, channel: str, activity_id: str, message: Message, thread: str | None = None) -> None:
         """Replace a message we sent with ``message``."""
         api, conversation = await self._where(channel, thread)
-        await api.conversations.update_activity(conversation, activity_id, outgoing(message))
+        activity = outgoing(message)
+        await self._paced(
+            channel, "update_activity", lambda: api.conversations.update_activity(conversation, activity_id, activity)
+        )
 
     async def notify(self, channel: str, user: str, message: Message, thread: str | None = None) -> None:
         """Tell only ``user`` (a targeted message); where Teams refuses that, say it in the conversation.
@@ -100,7 +119,10 @@ class TeamsMessenger:
             if await self.privately(channel, user, message, thread):
                 return
             api, conversation = await self._where(channel, thread)
-            await api.conversations.create_activity(conversation, outgoing(message))
+            activity = outgoing(message)
+            await self._paced(
+                channel, "create_activity", lambda: api.conversations.create_activity(conversation, activity)
+            )
         except (httpx.HTTPError, UnknownConversation, StoreUnavailable) as exc:
             logger.warning("could not tell a Teams user something: %s", type(exc).__name__)
 
@@ -115,7 +137,10 @@ class TeamsMessenger:
             api, conversation = await self._where(channel, thread)
             place = await self._directory.place(channel)
             if place is not None and place.kind == "personal":
-                await api.conversations.create_activity(conversation, outgoing(message))
+                activity = outgoing(message)
+                await self._paced(
+                    channel, "create_activity", lambda: api.conversations.create_activity(conversation, activity)
+                )
                 return True
             if person is None:
                 return False
@@ -123,7 +148,11 @@ class TeamsMessenger:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # targeted messages are a preview feature of the SDK
                 activity.with_recipient(Account(id=person.account_id, name=person.name), is_targeted=True)
-                await api.conversations.create_targeted_activity(conversation, activity)
+                await self._paced(
+                    channel,
+                    "create_targeted_activity",
+                    lambda: api.conversations.create_targeted_activity(conversation, activity),
+                )
             return True
         except httpx.HTTPStatusError as exc:
             logger.info("targeted message refused (HTTP %d)", exc.response.status_code)
@@ -136,7 +165,7 @@ class TeamsMessenger:
         """The members of a conversation (for picking a colleague); empty when Teams won't say."""
         try:
             api, _ = await self._where(channel, None)
-            accounts = await api.conversations.get_members(channel)
+            accounts = await self._paced(channel, "get_members", lambda: api.conversations.get_members(channel))
         except (httpx.HTTPError, UnknownConversation) as exc:
             logger.warning("could not list a Teams conversation's members: %s", type(exc).__name__)
             return []
@@ -154,7 +183,9 @@ class TeamsMessenger:
         """The Entra tenant of a conversation member (their own, in a shared channel), or None if unknown."""
         try:
             api, _ = await self._where(channel, None)
-            member = await api.conversations.get_member_by_id(channel, account_id)
+            member = await self._paced(
+                channel, "get_member_by_id", lambda: api.conversations.get_member_by_id(channel, account_id)
+            )
         except (httpx.HTTPError, UnknownConversation) as exc:
             logger.warning("could not look up a Teams member's tenant: %s", type(exc).__name__)
             return None

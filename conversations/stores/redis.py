@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -65,6 +66,17 @@ end
 return 0
 """
 
+# KEYS[1] a pause (a mark holding its end); ARGV[1] its end in Unix seconds ('0': only read), ARGV[2] time to keep
+# it (ms). Returns the end of the latest pause kept, as a string (Redis would cut a Lua number to an integer).
+_PAUSE = """
+local held = redis.call('GET', KEYS[1])
+if tonumber(ARGV[1]) > tonumber(held or '0') then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return held or '0'
+"""
+
 # KEYS[1] record hash, KEYS[2] its shard's index; ARGV[1] the record's address. Returns 1 when there was one.
 _DELETE = """
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -109,6 +121,7 @@ class RedisStore:
         self._delete = client.register_script(_DELETE)
         self._mark = client.register_script(_MARK)
         self._claim = client.register_script(_CLAIM)
+        self._pause = client.register_script(_PAUSE)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -226,6 +239,12 @@ class RedisStore:
 
     async def unmark(self, key: str) -> None:
         await self._call(lambda: self._redis.delete(layout.mark_key(key)))
+
+    async def pause_until(self, key: str, until: float) -> float:
+        # Kept a minute past its end (by this host's clock), so a replica whose clock lags still sees it end.
+        keep = max(60_000, int((until - time.time() + 60) * 1000))
+        held = await self._call(lambda: self._pause(keys=[layout.mark_key(key)], args=[repr(until), keep]))
+        return float(held.decode() if isinstance(held, bytes) else held)
 
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._call(lambda: self._redis.zadd(layout.queue_key(queue, layout.shard_of(item)), {item: due_at}))

@@ -159,6 +159,20 @@ class SqliteStore:
     async def unmark(self, key: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM marks WHERE key = ?", (key,)))
 
+    async def pause_until(self, key: str, until: float) -> float:
+        # Beside the marks: a pause is a mark whose expiry is the pause's end, read by the caller's clock.
+        def work(db: sqlite3.Connection) -> float:
+            if until > 0:
+                db.execute(
+                    "INSERT INTO marks (key, expires_at) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+                    (key, until),
+                )
+            row = db.execute("SELECT expires_at FROM marks WHERE key = ?", (key,)).fetchone()
+            return float(row[0]) if row else 0.0
+
+        return await self._run(work)
+
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._run(lambda db: _apply_due(db, DueChange(queue, item, due_at)))
 

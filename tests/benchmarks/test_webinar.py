@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from benchmarks.webinar import GOAL_P99_S, measure
 
 CLINICS = 10
@@ -13,7 +11,6 @@ CLINICS = 10
 PACE = 0.2
 
 
-@pytest.mark.xfail(strict=True, reason="needs the outbound scheduler (branch scheduler)")
 async def test_ten_clinics_under_slacks_limits_each_see_every_step_once_and_no_429(redis_url: str) -> None:
     figures = await measure(CLINICS, rate_limits=True, pace=PACE, seed=16, redis_url=redis_url)
 

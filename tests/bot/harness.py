@@ -17,7 +17,6 @@ from bot.runtime import Runtime, open_runtime
 from bot.serving import serve
 from bot.settings import Mode, Settings, load_settings
 from bot.slack import blocks
-from bot.slack.pacing import Pacer
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 CLINIC = "C0CLINIC"
@@ -43,6 +42,10 @@ def bot_settings(
         "support__onboarding_channel": ONBOARDING,
         "server__state_url": state_url,
         "server__public_base_url": PUBLIC_BASE_URL,
+        # Tests click far faster than people and the stand-in enforces no limits unless a test switches them on:
+        # calls still go through the scheduler (priorities, 429 pauses), which spends no budget; cards fold at once.
+        "support__outbound_budgets": False,
+        "support__support_card_seconds": 0.0,
     }
     values.update(overrides)
     return load_settings(mode, **values)
@@ -60,8 +63,6 @@ class RunningBot:
 async def running_bot(settings: Settings, clock: Callable[[], float] | None = None) -> AsyncIterator[RunningBot]:
     """Serve the real bot on loopback; on exit stop serving, then drain its background work."""
     kwargs: dict[str, Any] = {"clock": clock} if clock else {}
-    # Slack's pace for the onboarding channel (~1 post per second) would make every test slow; it has its own test.
-    kwargs["support_pacer"] = Pacer(interval=0.001, burst=1000)
     async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app) as url:
         await runtime.slack.workspace.ensure()  # as `aldense-guide run` does before it takes requests
         yield RunningBot(runtime, url)

@@ -18,7 +18,6 @@ from bot import cli
 from bot.fakes.slack.api import Message
 from bot.playground import Playground, open_playground
 from bot.slack import blocks, modals
-from bot.slack.pacing import Pacer
 from conversations.guide import DEFAULT_GUIDE, load_guide
 from dentally.sandbox import sample_keys
 from tests.bot.harness import ADMIN, CLINIC, NURSE, ONBOARDING, STAFF, action_ids, has_buttons
@@ -29,9 +28,8 @@ TOTAL = GUIDE.step_count
 
 @pytest.fixture
 async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
-    # Steps are clicked far faster than a person would, so the onboarding channel's pacing is lifted.
-    fast = Pacer(interval=0.001, burst=1000)
-    async with open_playground(port=0, state=tmp_path / "state.sqlite3", support_pacer=fast) as running:
+    # Steps are clicked far faster than a person would, so no budget is spent and cards refresh at once.
+    async with open_playground(port=0, state=tmp_path / "state.sqlite3", quick=True) as running:
         yield running
 
 
@@ -248,10 +246,7 @@ async def test_the_key_modal_errors_show_inline_and_typed_text_never_comes_back(
 
 @pytest.mark.parametrize(("modes", "name"), [((), "over_granted"), (("lookup-first",), "all_scopes")])
 async def test_the_playground_can_show_couldnt_prove(tmp_path: Path, modes: tuple[str, ...], name: str) -> None:
-    fast = Pacer(interval=0.001, burst=1000)
-    async with open_playground(
-        port=0, state=tmp_path / "state.sqlite3", support_pacer=fast, dentally_modes=modes
-    ) as running:
+    async with open_playground(port=0, state=tmp_path / "state.sqlite3", quick=True, dentally_modes=modes) as running:
         assert running.dentally.switches.lookup_before_scope is ("lookup-first" in modes)
         last = await key_step(running)
         await running.driver.click(ADMIN, last, blocks.ACTION_ENTER_KEY)

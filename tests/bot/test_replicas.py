@@ -170,8 +170,10 @@ async def replicas(slack: SlackApiSandbox, redis_url: str, tmp_path: Path) -> As
         "DUE_WORK_INTERVAL_SECONDS": "0.3",
         "LOG_LEVEL": "WARNING",
         "KICKOFF_ON_JOIN": "false",
-        # 100 people stepping through at once would queue for minutes behind Slack's real pace.
-        "ALDENSE_SUPPORT_POSTS_PER_SECOND": "500",
+        # 100 people stepping through at once would queue for minutes behind Slack's real budgets, which this
+        # stand-in does not enforce; calls still go through each replica's scheduler and its shared 429 pauses.
+        "ALDENSE_OUTBOUND_BUDGETS": "false",
+        "ALDENSE_SUPPORT_CARD_SECONDS": "0.2",
     }
     started = [Replica(name, free_port(), env, tmp_path / f"{name}.log") for name in ("a", "b")]
     for replica in started:

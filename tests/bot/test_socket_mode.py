@@ -15,7 +15,6 @@ from bot.fakes.slack.socket_driver import SocketModeDriver
 from bot.fakes.slack.socket_mode import SocketModeServer
 from bot.runtime import Runtime, open_runtime
 from bot.slack import blocks
-from bot.slack.pacing import Pacer
 from bot.slack.socket import socket_mode
 from conversations.addresses import ConversationKey
 from conversations.guide import load_guide
@@ -40,10 +39,9 @@ async def world(state_url: str, dentally_url: str, tmp_path: Path) -> AsyncItera
     api = SlackApiSandbox(Workspace(), socket_mode=True)
     async with api.serve():
         settings = bot_settings(api, state_url, dentally_url, mode="socket", slack__app_token=api.workspace.app_token)
-        pacer = Pacer(interval=0.001, burst=1000)
         async with (
             httpx.AsyncClient(timeout=10) as http,
-            open_runtime(settings, socket_mode=True, support_pacer=pacer) as runtime,
+            open_runtime(settings, socket_mode=True) as runtime,
         ):
             await runtime.slack.workspace.ensure()  # as `aldense-guide run --socket` does
             assert settings.slack.app_token is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -288,3 +289,14 @@ async def test_purge_removes_records_marks_and_due_entries_of_one_address_or_pre
     assert await store.claim_due(NUDGE_QUEUE, 100.0, 10.0, 10) == [str(neighbour)]
     assert await store.claim_due(OUTBOX_QUEUE, 100.0, 10.0, 10) == [str(neighbour)]
     assert await store.claim_due(KEEPALIVE_QUEUE, 100.0, 10.0, 10) == [other_clinic]
+
+
+async def test_a_pause_keeps_the_latest_end_and_every_client_reads_it(store: Store) -> None:
+    key = "aldense:v1:pause:slack:chat.update"
+    assert await store.pause_until(key, 0.0) == 0.0
+    end = time.time() + 30.25  # a fraction, which a Lua number would lose
+    assert await store.pause_until(key, end) == pytest.approx(end)
+    assert await store.pause_until(key, end - 10) == pytest.approx(end)  # an earlier end never shortens it
+    assert await store.pause_until(key, 0.0) == pytest.approx(end)
+    assert await store.pause_until(key, end + 5) == pytest.approx(end + 5)
+    assert await store.pause_until("aldense:v1:pause:slack:views.open", 0.0) == 0.0  # pauses are per key

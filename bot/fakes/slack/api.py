@@ -157,6 +157,7 @@ class SlackApiSandbox:
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
         self._limits = SlackRateLimits(enabled=rate_limits)
+        self.fail_response_urls = False  # tests: every response_url answers 404 expired_url, as an old one does
         self.socket = SocketModeServer(self.workspace.app_id) if socket_mode else None
         self._api.handlers["apps.connections.open"] = self._apps_connections_open
         self.app = Starlette(routes=self._routes())
@@ -540,7 +541,7 @@ class SlackApiSandbox:
     async def _http_response(self, request: Request) -> Response:
         target = self._targets.get(request.path_params["target"])
         now = self._clock()
-        if target is None or now - target.issued > RESPONSE_URL_TTL:
+        if target is None or now - target.issued > RESPONSE_URL_TTL or self.fail_response_urls:
             return PlainTextResponse("expired_url", status_code=404)
         if target.uses >= RESPONSE_URL_USES:
             return PlainTextResponse("used_url", status_code=404)

@@ -54,7 +54,7 @@ class StaffDesk:
         workspace the command ran in, not necessarily the person's.
         """
         try:
-            profile = (await self.ctx.client.users_info(user=user)).get("user") or {}
+            profile = await self.ctx.platform.profiles.get(user)
         except SlackApiError as exc:
             logger.warning("users.info failed for a staff check: %s", calls.slack_error(exc))
             return None
@@ -92,7 +92,7 @@ class StaffDesk:
         """Publish App Home: the dashboard for staff, a short explanation for anyone else."""
         ctx = self.ctx
         try:
-            profile = (await ctx.client.users_info(user=user)).get("user") or {}
+            profile = await ctx.platform.profiles.get(user)
         except SlackApiError as exc:
             logger.warning("users.info failed for App Home: %s", calls.slack_error(exc))
             return

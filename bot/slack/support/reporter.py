@@ -1,8 +1,11 @@
-"""Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread."""
+"""Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread.
+
+Support waits behind clinics: thread posts go out at ``THREAD`` priority and card refreshes at ``CARD``, folded
+per clinic so that a burst of changes costs one refresh showing the latest.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -12,19 +15,22 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.clinics import Clinics, ClinicView
+from bot.core.coalesce import Coalescer
 from bot.core.messages import Standing
+from bot.core.outbound import Priority, priority
 from bot.core.platform import Platforms
 from bot.slack import calls
 from bot.slack.mrkdwn import escape, quoted
-from bot.slack.pacing import Pacer
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import connection_note, help_page_actions, status_card
+from conversations.addresses import store_key
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
 from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
+from conversations.store import StoreUnavailable
 from dentally.scopes import CheckResult, Verdict
 
 logger = logging.getLogger(__name__)
@@ -40,11 +46,11 @@ class SupportReporter:
         guide: Guide,
         channel: str | None,
         picture_url: Callable[[Step], str | None] = lambda step: None,
-        pacer: Pacer | None = None,
         spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
         platforms: Platforms | None = None,
         mention: str = "",
         step_posts: bool = False,
+        card_seconds: float = 5.0,
     ) -> None:
         self._mention = mention
         self._step_posts = step_posts
@@ -56,9 +62,8 @@ class SupportReporter:
         self._guide = guide
         self._channel = channel
         self._picture_url = picture_url
-        self._pacer = pacer or Pacer()
-        self._card_locks: dict[str, asyncio.Lock] = {}
-        self._card_dirty: set[str] = set()
+        self._cards = Coalescer(card_seconds, spawn, name="status_card")
+        self._card_seconds = card_seconds if spawn is not None else 0.0
         self._platforms = platforms or Platforms()
         self.clinics = Clinics(service, self._platforms)
 
@@ -132,9 +137,9 @@ class SupportReporter:
 
         async def post() -> None:
             place = await self._place(platform, channel)
-            await self._pacer.wait(onboarding)
             try:
-                await calls.post(self._client, onboarding, f"{place} {text}", None)
+                with priority(Priority.THREAD):
+                    await calls.post(self._client, onboarding, f"{place} {text}", None)
             except SlackApiError as exc:
                 logger.warning("support note for a clinic without a guide failed: %s", calls.slack_error(exc))
 
@@ -170,7 +175,8 @@ class SupportReporter:
             while self._queue:
                 post = self._queue.popleft()
                 try:
-                    await post()
+                    with priority(Priority.THREAD):
+                        await post()
                 except Exception:
                     logger.exception("a support report failed")
         finally:
@@ -182,17 +188,18 @@ class SupportReporter:
         assert self._channel is not None
         try:
             parent = await self._support_thread(conversation)
-            await self._pacer.wait(self._channel)
             blocks = None
             if extra:
                 blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *extra]
             try:
-                await calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
+                with priority(Priority.THREAD):
+                    await calls.post(self._client, self._channel, text, blocks, thread_ts=parent, broadcast=broadcast)
             except SlackApiError as exc:
                 if blocks is None or not calls.picture_refused(exc):
                     raise
                 logger.warning("support report %s posted without its picture: Slack could not use it", what)
-                await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)
+                with priority(Priority.THREAD):
+                    await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)
         except SlackApiError as exc:
             logger.warning("support report %s failed: %s", what, calls.slack_error(exc))
             return
@@ -261,26 +268,37 @@ class SupportReporter:
         return await served.thread_link(conversation) if served else None
 
     async def refresh_card(self, platform: str, channel: str) -> None:
-        """Re-render a clinic's status card; concurrent requests coalesce into one more update."""
+        """Re-render a clinic's status card soon: requests within ``card_seconds`` fold into one showing the latest.
+
+        The refresh reads the clinic when it runs, so it shows the state after the last change asked for.
+        """
         if self._channel is None:
             return
-        lock = self._card_locks.setdefault(channel, asyncio.Lock())
-        if lock.locked():
-            self._card_dirty.add(channel)
-            return
-        async with lock:
-            while True:
-                self._card_dirty.discard(channel)
-                await self._update_card(platform, channel)
-                if channel not in self._card_dirty:
-                    return
+
+        async def update() -> None:
+            # One refresh per clinic per interval across replicas too: the mark's holder has just refreshed, so
+            # this replica asks again after the interval, when it will show whatever changed since.
+            if self._card_seconds > 0 and not await self._card_is_ours(platform, channel):
+                await self._cards.request(f"{platform}:{channel}", update)
+                return
+            await self._update_card(platform, channel)
+
+        await self._cards.request(f"{platform}:{channel}", update)
+
+    async def _card_is_ours(self, platform: str, channel: str) -> bool:
+        """Whether no replica refreshed this clinic's card within the interval (a store outage: refresh anyway)."""
+        try:
+            return await self._service.store.mark_once(store_key("card", platform, channel), self._card_seconds)
+        except StoreUnavailable:
+            return True
 
     async def retire_card(self, support_ref: str, text: str) -> bool:
         """Replace a forgotten clinic's status card with ``text`` alone: no name, people or progress stay on it."""
         if self._channel is None:
             return False
         try:
-            await calls.update(self._client, self._channel, support_ref, text, [_section(text)])
+            with priority(Priority.CARD):
+                await calls.update(self._client, self._channel, support_ref, text, [_section(text)])
         except SlackApiError as exc:
             logger.warning("status card not retired: %s", calls.slack_error(exc))
             return False
@@ -297,7 +315,8 @@ class SupportReporter:
             return
         text, card = status_card(self._guide, view)
         try:
-            await calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
+            with priority(Priority.CARD):
+                await calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
         except SlackApiError as exc:
             logger.warning("status card update failed: %s", calls.slack_error(exc))
 
@@ -318,8 +337,8 @@ class SupportReporter:
         names = {conversation.user: await self.person(conversation.platform, conversation.user)}
         view = ClinicView(draft, (conversation,), platform=conversation.platform, names=names)
         text, card = status_card(self._guide, view)
-        await self._pacer.wait(self._channel)
-        ts = await calls.post(self._client, self._channel, text, card)
+        with priority(Priority.CARD):
+            ts = await calls.post(self._client, self._channel, text, card)
 
         def claim(record: Clinic) -> Clinic:
             team = record.team or conversation.team
@@ -331,7 +350,8 @@ class SupportReporter:
 
         after, _ = await self._service.update_clinic(conversation.platform, conversation.channel, claim)
         if after.support_ref != ts:
-            await self._client.chat_delete(channel=self._channel, ts=ts)
+            with priority(Priority.COSMETIC):
+                await self._client.chat_delete(channel=self._channel, ts=ts)
         return str(after.support_ref)
 
     async def _channel_name(self, platform: str, channel: str) -> str | None:

@@ -12,7 +12,6 @@ from bot.fakes.teams.driver import Conversation, TeamsDriver, TeamsWorld
 from bot.runtime import open_runtime
 from bot.serving import serve
 from bot.settings import Settings
-from bot.slack.pacing import Pacer
 from bot.teams.sdk import UnsafeLocalAuth
 from tests.bot.harness import RunningBot, bot_settings
 
@@ -39,10 +38,9 @@ async def running_teams_bot(
     settings: Settings, local_auth: UnsafeLocalAuth | None = LOCAL_AUTH, clock: Callable[[], float] | None = None
 ) -> AsyncIterator[RunningBot]:
     """Serve the real bot with Teams on; unauthenticated activities are accepted only through ``local_auth``."""
-    pacer = Pacer(interval=0.001, burst=1000)
     kwargs: dict[str, Any] = {"clock": clock} if clock else {}
     async with (
-        open_runtime(settings, support_pacer=pacer, teams_local_auth=local_auth, **kwargs) as runtime,
+        open_runtime(settings, teams_local_auth=local_auth, **kwargs) as runtime,
         serve(runtime.http_app) as url,
     ):
         yield RunningBot(runtime, url)
