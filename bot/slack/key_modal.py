@@ -54,7 +54,9 @@ def read_submission(body: dict[str, Any]) -> Submission | dict[str, str]:
         token = parse_token(str(raw_key))
     except TokenFormatError as exc:
         return {modals.BLOCK_KEY: str(exc)}
-    return Submission(target[0], user, region, token, view.get("id") if isinstance(view.get("id"), str) else None)
+    view_id = view.get("id")
+    # A view without a usable id (absent, not a string, or empty) cannot be updated: the thread still gets the result.
+    return Submission(target[0], user, region, token, view_id if isinstance(view_id, str) and view_id else None)
 
 
 class SlackKeyModal:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bot.fakes.slack import SlackApiSandbox, Workspace
 from bot.fakes.slack import payloads as p
+from bot.slack.key_modal import Submission, read_submission
 from tests.bot.harness import bot_settings, running_bot
 from tests.bot.test_http_input import (
     URL,
@@ -173,3 +174,17 @@ def test_mutated_recorded_samples_never_get_a_5xx_nor_a_logged_error(sample_bot:
 
     check()
     assert 200 in statuses, statuses  # some mutations left a sample the bot handles, so the fuzz got past the checks
+
+
+@pytest.mark.parametrize("view_id", ["", 5, None], ids=["empty", "not-a-string", "absent"])
+def test_a_key_submission_without_a_usable_view_id_is_read_without_one(view_id: object) -> None:
+    # Found by the fuzz above: an empty view id reached views.update, which slack_sdk refuses before any request.
+    payload = key_submission()
+    if view_id is None:
+        del payload["view"]["id"]
+    else:
+        payload["view"]["id"] = view_id
+    submission = read_submission(payload)
+    assert isinstance(submission, Submission), submission
+    assert submission.view_id is None
+    assert read_submission(key_submission()).view_id == "V0KEY"  # type: ignore[union-attr]
