@@ -12,7 +12,7 @@ from datetime import tzinfo
 from enum import Enum
 from typing import Protocol
 
-from bot.core.messages import Outgoing, StepMessage, ThreadOpener
+from bot.core.messages import Outgoing, Reminder, StepMessage, ThreadOpener
 from conversations.conversation import Conversation
 
 
@@ -55,7 +55,7 @@ class ChatPlatform(Protocol):
         """Tell only ``user``; a courtesy, so failures are logged, never raised."""
         ...
 
-    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage) -> str | None:
+    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage | Reminder) -> str | None:
         """The reference of ``message`` if the bot already posted it for ``state`` (recovery looks before posting).
 
         Raises:

@@ -231,8 +231,10 @@ class EffectRunner:
                     await self._key_check_lost(platform, state)
             case Remind() if (index := self.guide.position(effect.step_id)) is not None:
                 reminder = Reminder(index, state.user, state.nudges)
+                # A recovery looks first: the process that stalled may have posted it before another took over.
+                found = await self._look(platform, state, reminder) if trigger.recovering else None
                 await self._retiring.retire(state, Kind.REMINDER)
-                ref = await platform.post(state.channel, reminder, thread=state.thread_ref)
+                ref = found or await platform.post(state.channel, reminder, thread=state.thread_ref)
                 await self._retiring.remember(state, Kind.REMINDER, ref)
             case EndGiverRun():
                 await self._end_giver_run(state, effect)
@@ -340,7 +342,7 @@ class EffectRunner:
         return True
 
     async def _look(
-        self, platform: ChatPlatform, state: Conversation, message: ThreadOpener | StepMessage
+        self, platform: ChatPlatform, state: Conversation, message: ThreadOpener | StepMessage | Reminder
     ) -> str | None:
         try:
             return await platform.find_posted(state, message)

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.core.messages import Outgoing, StepMessage, ThreadOpener
+from bot.core.messages import Outgoing, Reminder, StepMessage, ThreadOpener
 from bot.core.platform import Failure
 from bot.slack import calls
 from bot.slack.blocks import Blocks
@@ -140,14 +140,20 @@ class SlackPlatform:
         text, blocks = render(message, self._guide, self._picture_url)
         await calls.ephemeral(self.client, channel, user, text, blocks, thread_ts=thread)
 
-    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage) -> str | None:
-        """Look in the channel (an opener) or the user's thread (a step with live buttons) for what we posted.
+    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage | Reminder) -> str | None:
+        """Look in the channel (an opener) or the user's thread (a step with live buttons, a reminder) for it.
 
         Needs the ``channels:history`` and ``groups:history`` scopes; a refused look-up counts as not found.
         """
         if isinstance(message, ThreadOpener):
             return await self._find_opener(state)
-        return await self._find_open_step(state, message.index)
+        if isinstance(message, Reminder):
+            block = f"reminder:{message.count}:actions"
+            return await self._find_in_thread(state, lambda ids: block in ids)
+        prefix = f"step:{self._guide.steps[message.index].id}:"
+        return await self._find_in_thread(
+            state, lambda ids: any(i.startswith(prefix) for i in ids) and any(i.endswith(":actions") for i in ids)
+        )
 
     async def _find_opener(self, state: Conversation) -> str | None:
         opener, _ = render(ThreadOpener(state.user), self._guide, self._picture_url)
@@ -163,7 +169,8 @@ class SlackPlatform:
                 return str(message["ts"])
         return None
 
-    async def _find_open_step(self, state: Conversation, index: int) -> str | None:
+    async def _find_in_thread(self, state: Conversation, matches: Callable[[list[str]], bool]) -> str | None:
+        """The latest bot message in the user's thread whose block ids ``matches``."""
         if state.thread_ref is None:
             return None
         try:
@@ -171,14 +178,9 @@ class SlackPlatform:
         except SlackApiError as exc:
             logger.warning("conversations.replies failed during recovery: %s", calls.slack_error(exc))
             return None
-        prefix = f"step:{self._guide.steps[index].id}:"
         for message in reversed(replies.get("messages") or []):
             ids = [str(block.get("block_id", "")) for block in message.get("blocks") or []]
-            if (
-                message.get("bot_id")
-                and any(i.startswith(prefix) for i in ids)
-                and any(i.endswith(":actions") for i in ids)
-            ):
+            if message.get("bot_id") and matches(ids):
                 return str(message["ts"])
         return None
 

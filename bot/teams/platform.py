@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from bot.core.copy import inert
-from bot.core.messages import Outgoing, StepMessage, ThreadOpener
+from bot.core.messages import Outgoing, Reminder, StepMessage, ThreadOpener
 from bot.core.platform import CannotLook, Failure
 from bot.teams.activities import Place
 from bot.teams.limits import RETRY_STATUSES
@@ -75,7 +75,7 @@ class TeamsPlatform:
         """A targeted message only ``user`` sees (said openly where Teams refuses that); never raises."""
         await self._messenger.notify(channel, user, await self._render(message))
 
-    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage) -> str | None:
+    async def find_posted(self, state: Conversation, message: ThreadOpener | StepMessage | Reminder) -> str | None:
         """Teams offers a bot no way to read back a conversation it posted in.
 
         Raises:

@@ -195,3 +195,31 @@ async def test_a_replica_that_died_between_posting_and_recording_is_not_posted_t
     assert state is not None
     assert (state.thread_ref, state.outbox) == (opener, ())
     assert state.step_message_ref == world.api.thread(CLINIC, opener)[1].ts
+
+
+async def test_a_reminder_posted_by_a_replica_that_died_before_recording_it_is_not_posted_twice(world: World) -> None:
+    from bot.slack import blocks as renderers
+    from bot.slack.calls import post
+    from conversations.events import Nudged
+
+    service = world.runtime.core.service
+    client = world.runtime.slack.client
+    await world.runtime.core.runner.carry_out(await service.handle(KEY, Start(at=world.clock())))
+    started = await service.conversation(KEY)
+    assert started is not None
+    assert started.thread_ref is not None
+    assert started.outbox == ()
+    world.clock.advance(25 * 3600)  # quiet long enough for a reminder
+    nudged = await service.handle(KEY, Nudged(world.clock()))
+    assert nudged.refused is None
+    # The dying replica got as far as posting the reminder, but recorded nothing.
+    text, shown = renderers.reminder(GUIDE, 0, ADMIN, 1)
+    posted = await post(client, CLINIC, text, shown, thread_ts=started.thread_ref)
+    world.clock.advance(service.outbox_grace + 1)
+    await world.runtime.scheduler.run_once()
+    await world.runtime.core.tasks.drain(5)
+    reminders = [m.ts for m in world.api.thread(CLINIC, started.thread_ref) if blocks.ACTION_RESUME in action_ids(m)]
+    assert reminders == [posted]
+    state = await service.conversation(KEY)
+    assert state is not None
+    assert state.outbox == ()
