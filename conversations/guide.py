@@ -212,14 +212,7 @@ class _GuideReader:
             if not isinstance(raw_step, dict):
                 self._problem(where, "must be a mapping")
                 continue
-            step_id = self._text(raw_step, "id", where, limit=63)
-            if step_id:
-                where = f"step {step_id!r}"
-                if not _STEP_ID.match(step_id):
-                    self._problem(where, "id must be lower-case letters, digits and dashes")
-                if step_id in seen:
-                    self._problem(where, "duplicate step id")
-                seen.add(step_id)
+            step_id, where = self._id(raw_step, where, "step ", "duplicate step id", seen, limit=63)
             step = Step(
                 id=step_id,
                 title=self._text(raw_step, "title", where, limit=self._limits.title),
@@ -233,6 +226,21 @@ class _GuideReader:
         self._check_ending(steps)
         self._check_jumps(steps)
         return steps
+
+    def _id(
+        self, raw: dict[str, Any], where: str, prefix: str, duplicate: str, seen: set[str], limit: int
+    ) -> tuple[str, str]:
+        """An item's ``id`` (checked: its form, unique among ``seen``) and where it is, named by it when it has one."""
+        item_id = self._text(raw, "id", where, limit=limit)
+        if not item_id:
+            return item_id, where
+        where = f"{prefix}{item_id!r}"
+        if not _STEP_ID.match(item_id):
+            self._problem(where, "id must be lower-case letters, digits and dashes")
+        if item_id in seen:
+            self._problem(where, duplicate)
+        seen.add(item_id)
+        return item_id, where
 
     def _troubles(self, raw: object, where: str) -> tuple[Trouble, ...]:
         """A step's ``troubles``: each with a unique id, a button-sized label, an answer and at most one way on."""
@@ -250,14 +258,9 @@ class _GuideReader:
             if not isinstance(item, dict):
                 self._problem(at, "must be a mapping")
                 continue
-            trouble_id = self._text(item, "id", at, limit=40)
-            if trouble_id:
-                at = f"{where} trouble {trouble_id!r}"
-                if not _STEP_ID.match(trouble_id):
-                    self._problem(at, "id must be lower-case letters, digits and dashes")
-                if trouble_id in seen:
-                    self._problem(at, "duplicate trouble id on this step")
-                seen.add(trouble_id)
+            trouble_id, at = self._id(
+                item, at, f"{where} trouble ", "duplicate trouble id on this step", seen, limit=40
+            )
             unknown = sorted(str(name) for name in item if name not in _TROUBLE_FIELDS)
             if unknown:
                 self._problem(at, f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(_TROUBLE_FIELDS)})")

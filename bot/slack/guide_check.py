@@ -14,10 +14,9 @@ from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import Block
 
 from bot.core import messages as m
-from bot.core.hours import LONGEST_PROMISE
+from bot.core.guide_messages import step_messages
 from bot.slack.blocks import Blocks
 from bot.slack.render import render
-from conversations.events import ClosedAs
 from conversations.guide import Guide, GuideError, Step
 
 # Longer than any Slack user id seen (U/W plus 8–10 characters), so a welcome that fits here fits for everyone.
@@ -34,19 +33,8 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
         ("kick-off", m.Kickoff()),
         ("kick-off greeting a newcomer", m.Kickoff(welcome_user=_LONGEST_USER)),
     ]
-    for index, step in enumerate(guide.steps):
-        where = f"step {step.id}"
-        for again in (False, True):
-            for picture in (True, False):
-                found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
-        found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
-        found.append((f"{where} help coming", m.HelpComing(index, LONGEST_PROMISE)))
-        found.append((f"{where} troubles", m.TroubleOffer(index, _LONGEST_USER)))
-        for trouble in step.troubles:
-            moved_to = guide.position(trouble.go_to) if trouble.go_to else None
-            answer = m.TroubleAnswer(index, trouble.id, _LONGEST_USER, moved_to)
-            found.append((f"{where} trouble {trouble.id}", answer))
-        found.append((f"{where} reminder", m.Reminder(index, _LONGEST_USER, 99)))
+    for index in range(guide.step_count):
+        found += step_messages(guide, index, _LONGEST_USER)
     return found
 
 

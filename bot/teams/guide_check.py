@@ -11,11 +11,10 @@ import json
 from typing import Any
 
 from bot.core import messages as m
-from bot.core.hours import LONGEST_PROMISE
+from bot.core.guide_messages import step_messages
 from bot.teams import cards
 from bot.teams.messenger import outgoing
 from bot.teams.render import LABEL, render
-from conversations.events import ClosedAs
 from conversations.guide import Guide, GuideError, Step
 
 MESSAGE_LIMIT = 25_000
@@ -49,19 +48,8 @@ def _messages(guide: Guide) -> list[tuple[str, m.Outgoing]]:
         ("help text", m.HelpText()),
     ]
     for index, step in enumerate(guide.steps):
-        where = f"step {step.id}"
-        for again in (False, True):
-            for picture in (True, False):
-                found.append((where, m.StepMessage(index, _LONGEST_USER, again=again, picture=picture)))
-        found += [(f"{where} closed", m.ClosedStep(index, outcome)) for outcome in ClosedAs]
-        found.append((f"{where} help coming", m.HelpComing(index, LONGEST_PROMISE)))
-        found.append((f"{where} troubles", m.TroubleOffer(index, _LONGEST_USER)))
-        for trouble in step.troubles:
-            moved_to = guide.position(trouble.go_to) if trouble.go_to else None
-            answer = m.TroubleAnswer(index, trouble.id, _LONGEST_USER, moved_to)
-            found.append((f"{where} trouble {trouble.id}", answer))
-        found.append((f"{where} reminder", m.Reminder(index, _LONGEST_USER, 99)))
-        found.append((f"{where} earlier button", m.StaleClick(index, "")))
+        found += step_messages(guide, index, _LONGEST_USER)
+        found.append((f"step {step.id} earlier button", m.StaleClick(index, "")))
     return found
 
 
