@@ -93,6 +93,9 @@ class HelpDesk:
             person = await self._reports_person(outcome.state)
             note = f":white_check_mark: {by} {how}: {person}'s request for help is closed (waited {duration(waited)})."
             await self._reports.note(outcome.state, note)
+            await self._reports.close_page(
+                outcome.state, asked, f":white_check_mark: {by} {how} after {duration(waited)}"
+            )
         await self._reports.refresh_card(key.platform, key.channel)
         return waited
 

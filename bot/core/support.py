@@ -35,6 +35,10 @@ class SupportReports(Protocol):
         """Re-render the clinic's status card."""
         ...
 
+    async def close_page(self, conversation: Conversation, asked_at: float, line: str) -> None:
+        """Replace the **Resolved** button of the page for the request made at ``asked_at`` with ``line``."""
+        ...
+
     async def retire_card(self, support_ref: str, text: str) -> bool:
         """Replace the status card at ``support_ref`` with ``text`` alone (the clinic was forgotten).
 

@@ -185,6 +185,14 @@ async def test_a_staff_reply_in_the_clinics_thread_closes_the_request(world: Pla
     closed = await world.wait_for(lambda: [r for r in support.replies() if "answered in their thread" in r.text])
     await world.idle()
     assert "waited 7 min" in closed[0].text
+
+    def answered_page() -> Message | None:
+        page = support.page_now(support.pages()[0])
+        return page if "answered in their thread" in message_text(page) else None
+
+    page = await world.wait_for(answered_page)
+    assert support_blocks.ACTION_HELP_GIVEN not in action_ids(page)  # nothing left to resolve
+    assert "answered in their thread after 7 min" in message_text(page)
     assert (await state_of(world)).stuck_at is None
     assert "Waiting for help" not in message_text(support.card())
     assert not [r for r in support.replies() if "wrote in their Dentally guide thread" in r.text]  # staff's own words

@@ -292,6 +292,34 @@ class SupportReporter:
         except StoreUnavailable:
             return True
 
+    async def close_page(self, conversation: Conversation, asked_at: float, line: str) -> None:
+        """Replace the Resolved button of the request's page in the clinic's support thread with ``line``.
+
+        The page is found by its button (which names the request), so a request answered in the clinic's thread
+        never leaves a page that still asks to be resolved.
+        """
+        clinic = await self._service.clinic(conversation.platform, conversation.channel)
+        if self._channel is None or clinic is None or clinic.support_ref is None:
+            return
+        actions = help_page_actions(conversation.key, asked_at)
+        value = actions["elements"][0]["value"]
+        try:
+            with priority(Priority.THREAD):
+                replies = await self._client.conversations_replies(
+                    channel=self._channel, ts=clinic.support_ref, limit=1000
+                )
+                for message in replies.get("messages") or []:
+                    blocks = [b for b in message.get("blocks") or [] if isinstance(b, dict)]
+                    # Slack hands blocks back with fields of its own added: match the button by its value alone.
+                    page = [b for b in blocks if b.get("block_id") == actions["block_id"]]
+                    if not any(e.get("value") == value for b in page for e in b.get("elements") or []):
+                        continue
+                    kept = [b for b in blocks if b.get("block_id") != actions["block_id"]]
+                    shown = [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}]
+                    await calls.update(self._client, self._channel, str(message["ts"]), str(message.get("text")), shown)
+        except SlackApiError as exc:
+            logger.warning("a request's page kept its Resolved button: %s", calls.slack_error(exc))
+
     async def retire_card(self, support_ref: str, text: str) -> bool:
         """Replace a forgotten clinic's status card with ``text`` alone: no name, people or progress stay on it."""
         if self._channel is None:
