@@ -6,7 +6,9 @@ The scheduler spends each method's budget (``bot.slack.limits``) in priority ord
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -22,6 +24,11 @@ from bot.core.outbound import Budget, Outbound, Pauses, Retry
 from bot.logs import library_logger
 from bot.slack.limits import POST_MESSAGE, POST_PER_CHANNEL, slack_limit
 
+T = TypeVar("T")
+
+# Set while work the scheduler already admitted makes its call: that call spends nothing more.
+_admitted: ContextVar[bool] = ContextVar("slack_call_admitted", default=False)
+
 
 class CountingWebClient(AsyncWebClient):
     """An ``AsyncWebClient`` whose calls wait for their budget and whose failures are counted by method and error."""
@@ -32,8 +39,26 @@ class CountingWebClient(AsyncWebClient):
         self.outbound = outbound
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        if _admitted.get():
+            return await self._counted(api_method, **kwargs)
         budgets = slack_budgets(api_method, _channel(kwargs))
         return await self.outbound.send(api_method, budgets, lambda: self._counted(api_method, **kwargs))
+
+    async def when_admitted(self, api_method: str, channel: str | None, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` (which makes one ``api_method`` call) once the scheduler admits it, not before.
+
+        What ``work`` sends is decided when it runs, so a call that waited its turn (a status card behind clinics)
+        sends the state of that moment, never the state of when it was queued; a retried 429 runs it again.
+        """
+
+        async def admitted() -> T:
+            token = _admitted.set(True)
+            try:
+                return await work()
+            finally:
+                _admitted.reset(token)
+
+        return await self.outbound.send(api_method, slack_budgets(api_method, channel), admitted)
 
     async def _counted(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         try:

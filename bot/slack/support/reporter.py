@@ -20,6 +20,7 @@ from bot.core.messages import Standing
 from bot.core.outbound import Priority, priority
 from bot.core.platform import Platforms
 from bot.slack import calls
+from bot.slack.client import CountingWebClient
 from bot.slack.mrkdwn import escape, quoted
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
@@ -338,13 +339,22 @@ class SupportReporter:
 
     async def _update_card(self, platform: str, channel: str) -> None:
         assert self._channel is not None
-        view = await self.clinic_view(platform, channel)
-        if view is None or view.clinic.support_ref is None:
-            return
-        text, card = status_card(self._guide, view)
+        onboarding = self._channel
+
+        async def update() -> None:
+            # Read when the budget allows the call, so a refresh that waited shows the clinic as it is now.
+            view = await self.clinic_view(platform, channel)
+            if view is None or view.clinic.support_ref is None:
+                return
+            text, card = status_card(self._guide, view)
+            await calls.update(self._client, onboarding, view.clinic.support_ref, text, card)
+
         try:
             with priority(Priority.CARD):
-                await calls.update(self._client, self._channel, view.clinic.support_ref, text, card)
+                if isinstance(self._client, CountingWebClient):
+                    await self._client.when_admitted("chat.update", onboarding, update)
+                else:
+                    await update()
         except SlackApiError as exc:
             logger.warning("status card update failed: %s", calls.slack_error(exc))
 
