@@ -33,7 +33,9 @@ from tests.bot.harness import ENCRYPTION_KEY, ONBOARDING, SIGNING_SECRET, STAFF,
 GUIDE = load_guide()
 CLINICS = 10
 USERS_PER_CLINIC = 10
-NUDGE_AFTER_SECONDS = 8.0
+# Longer than any pause in a walk, even across the chaos restart: a reminder falling due mid-walk could be claimed
+# by the replica that is then killed, and its claim hides it for minutes (LEASE_SECONDS), past this test's wait.
+NUDGE_AFTER_SECONDS = 20.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
