@@ -94,6 +94,8 @@ NUDGE_QUEUE = store_key("due", "nudge")
 KEEPALIVE_QUEUE = store_key("due", "keepalive")
 OUTBOX_QUEUE = store_key("due", "outbox")
 HANDOFF_QUEUE = store_key("due", "handoff")
+CARD_QUEUE = store_key("due", "card")  # support's status cards that only show progress out of date
+URGENT_CARD_QUEUE = store_key("due", "card-urgent")  # ... and those where a person waits on what the card says
 
 
 # Stores that spread records over shards (Redis Cluster) keep records of one *placement* together. A clinic's

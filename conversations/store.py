@@ -136,6 +136,14 @@ class Store(Protocol):
         """Put ``item`` on ``queue`` to become due at ``due_at`` (Unix seconds); re-scheduling moves it."""
         ...
 
+    async def schedule_by(self, queue: str, item: str, due_at: float) -> None:
+        """Put ``item`` on ``queue`` due at ``due_at``, unless it is already due sooner (then it stays as it is).
+
+        Bursts of requests for the same item fold into one entry due at the earliest time any of them asked for,
+        so a steady stream of requests never keeps pushing the work back.
+        """
+        ...
+
     async def claim_due(self, queue: str, now: float, lease_seconds: float, limit: int) -> list[str]:
         """Atomically take up to ``limit`` due items; each is hidden for ``lease_seconds`` unless done first."""
         ...

@@ -190,7 +190,7 @@ class Scheduler:
             await self._tell_key_is_dead(platform, channel, credential.fingerprint)
         else:
             await store.schedule(KEEPALIVE_QUEUE, item, now + RETRY_SECONDS)
-        await ctx.reports.refresh_card(platform, channel)
+        await ctx.reports.refresh_card(platform, channel, urgent=status == "invalid")
 
     async def _tell_key_is_dead(self, platform: str, channel: str, fingerprint: str) -> None:
         ctx = self.ctx

@@ -141,7 +141,7 @@ class Handoffs:
             at = self._service.clock() + self._delays[rounds]
             await self._record(platform, channel, credential, PENDING, result.detail, at, rounds + 1)
             logger.warning("hand-off not delivered (%s); trying again later", result.detail)
-            await self._reports.refresh_card(platform, channel)
+            await self._reports.refresh_card(platform, channel, urgent=False)
             return Sent("retrying", result.detail)
         await self._record(platform, channel, credential, FAILED, result.detail, None)
         await self._reports.clinic_note(

@@ -31,8 +31,8 @@ class SupportReports(Protocol):
         """Forward ``text``, typed by ``speaker`` in ``conversation``'s thread, to support (shown as typed, escaped)."""
         ...
 
-    async def refresh_card(self, platform: str, channel: str) -> None:
-        """Re-render the clinic's status card."""
+    async def refresh_card(self, platform: str, channel: str, urgent: bool = True) -> None:
+        """Re-render the clinic's status card soon; ``urgent`` (a person waits on it) before progress-only ones."""
         ...
 
     async def close_page(self, conversation: Conversation, asked_at: float, line: str) -> None:

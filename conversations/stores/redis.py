@@ -249,6 +249,10 @@ class RedisStore:
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._call(lambda: self._redis.zadd(layout.queue_key(queue, layout.shard_of(item)), {item: due_at}))
 
+    async def schedule_by(self, queue: str, item: str, due_at: float) -> None:
+        key = layout.queue_key(queue, layout.shard_of(item))
+        await self._call(lambda: self._redis.zadd(key, {item: due_at}, lt=True))  # LT: add, or only move sooner
+
     async def claim_due(self, queue: str, now: float, lease_seconds: float, limit: int) -> list[str]:
         async def work() -> list[str]:
             # One read of every shard's earliest due items, then an atomic claim on just the shards that hold the

@@ -176,6 +176,15 @@ class SqliteStore:
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._run(lambda db: _apply_due(db, DueChange(queue, item, due_at)))
 
+    async def schedule_by(self, queue: str, item: str, due_at: float) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO due (queue, item, due_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (queue, item) DO UPDATE SET due_at = MIN(due_at, excluded.due_at)",
+                (queue, item, due_at),
+            )
+        )
+
     async def claim_due(self, queue: str, now: float, lease_seconds: float, limit: int) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:
             db.execute("BEGIN IMMEDIATE")

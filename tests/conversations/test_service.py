@@ -84,6 +84,9 @@ class LockstepStore:
     async def schedule(self, queue: str, item: str, due_at: float) -> None:
         await self._inner.schedule(queue, item, due_at)
 
+    async def schedule_by(self, queue: str, item: str, due_at: float) -> None:
+        await self._inner.schedule_by(queue, item, due_at)
+
     async def claim_due(self, queue: str, now: float, lease_seconds: float, limit: int) -> list[str]:
         return await self._inner.claim_due(queue, now, lease_seconds, limit)
 

@@ -146,6 +146,18 @@ async def test_schedule_again_moves_the_due_time(store: Store) -> None:
     assert await store.claim_due("q", 900.0, 10.0, 5) == ["x"]
 
 
+async def test_schedule_by_keeps_the_soonest_due_time(store: Store) -> None:
+    await store.schedule_by("q", "x", 500.0)
+    await store.schedule_by("q", "x", 900.0)  # a later request folds into the one already waiting
+    assert await store.claim_due("q", 499.0, 10.0, 5) == []
+    assert await store.claim_due("q", 500.0, 100.0, 5) == ["x"]
+    await store.schedule_by("q", "x", 550.0)  # sooner than the claim's lease (600): moves it forward
+    assert await store.claim_due("q", 550.0, 10.0, 5) == ["x"]
+    await store.unschedule("q", "x")
+    await store.schedule_by("q", "new", 700.0)  # an item not yet waiting is added
+    assert await store.claim_due("q", 700.0, 10.0, 5) == ["new"]
+
+
 async def test_claim_respects_the_limit(store: Store) -> None:
     for index in range(5):
         await store.schedule("q", f"i{index}", float(index))

@@ -1,7 +1,8 @@
 """Support-channel reporting: a live status card per clinic in the onboarding channel, milestones in its thread.
 
-Support waits behind clinics: thread posts go out at ``THREAD`` priority and card refreshes at ``CARD``, folded
-per clinic so that a burst of changes costs one refresh showing the latest.
+Support waits behind clinics: thread posts go out at ``THREAD`` priority and card refreshes at ``CARD``. A change
+marks its clinic's card out of date at once (``card_queue``), not after the thread post about it, so a card is
+never held up behind the thread; a burst of changes costs one refresh showing the latest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.clinics import Clinics, ClinicView
-from bot.core.coalesce import Coalescer
 from bot.core.messages import Standing
 from bot.core.outbound import Priority, priority
 from bot.core.platform import Platforms
@@ -25,13 +25,12 @@ from bot.slack.mrkdwn import escape, quoted
 from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import connection_note, help_page_actions, status_card
-from conversations.addresses import store_key
+from bot.slack.support.card_queue import CardQueue
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
 from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
-from conversations.store import StoreUnavailable
 from dentally.scopes import CheckResult, Verdict
 
 logger = logging.getLogger(__name__)
@@ -63,8 +62,7 @@ class SupportReporter:
         self._guide = guide
         self._channel = channel
         self._picture_url = picture_url
-        self._cards = Coalescer(card_seconds, spawn, name="status_card")
-        self._card_seconds = card_seconds if spawn is not None else 0.0
+        self._cards = CardQueue(service.store, self._update_card, spawn, card_seconds)
         self._platforms = platforms or Platforms()
         self.clinics = Clinics(service, self._platforms)
 
@@ -83,10 +81,9 @@ class SupportReporter:
         if self._channel is None:
             return
         index = None if step_id is None else self._guide.position(step_id)  # None too for a step an edit removed
+        await self.refresh_card(conversation.platform, conversation.channel, urgent=milestone in URGENT)
         if milestone is Milestone.STEP_DONE and not (self._step_posts and _first_finish(conversation, step_id)):
-            # Progress lives on the card; the thread keeps what a person must read.
-            await self._enqueue(lambda: self.refresh_card(conversation.platform, conversation.channel))
-            return
+            return  # progress lives on the card; the thread keeps what a person must read
 
         async def post() -> None:
             text, extra, broadcast = await self._describe(conversation, milestone, index)
@@ -102,6 +99,7 @@ class SupportReporter:
         async def post() -> None:
             await self._post(conversation, text, None, broadcast, "note")
 
+        await self.refresh_card(conversation.platform, conversation.channel, urgent=False)
         await self._enqueue(post)
 
     async def clinic_said(self, conversation: Conversation, speaker: str, text: str) -> None:
@@ -120,6 +118,7 @@ class SupportReporter:
             said = f":speech_balloon: {person} wrote in their Dentally guide thread:{where}\n{quoted(text)}"
             await self._post(conversation, said, None, True, "clinic_said")
 
+        await self.refresh_card(conversation.platform, conversation.channel, urgent=False)
         await self._enqueue(post)
 
     async def clinic_note(self, platform: str, channel: str, text: str, broadcast: bool = False) -> None:
@@ -159,6 +158,7 @@ class SupportReporter:
         async def post() -> None:
             await self._post(view.conversations[0], text, extra, standing.held, "connection")
 
+        await self.refresh_card(platform, channel)
         await self._enqueue(post)
 
     async def _enqueue(self, post: Callable[[], Awaitable[None]]) -> None:
@@ -203,8 +203,6 @@ class SupportReporter:
                     await calls.post(self._client, self._channel, text, None, thread_ts=parent, broadcast=broadcast)
         except SlackApiError as exc:
             logger.warning("support report %s failed: %s", what, calls.slack_error(exc))
-            return
-        await self.refresh_card(conversation.platform, conversation.channel)
 
     async def _describe(
         self, conversation: Conversation, milestone: Milestone, index: int | None
@@ -268,30 +266,14 @@ class SupportReporter:
         served = self._platforms.get(conversation.platform)
         return await served.thread_link(conversation) if served else None
 
-    async def refresh_card(self, platform: str, channel: str) -> None:
-        """Re-render a clinic's status card soon: requests within ``card_seconds`` fold into one showing the latest.
+    async def refresh_card(self, platform: str, channel: str, urgent: bool = True) -> None:
+        """Re-render a clinic's status card soon, showing the clinic as it is when the refresh goes out.
 
-        The refresh reads the clinic when it runs, so it shows the state after the last change asked for.
+        Changes within ``card_seconds`` fold into one refresh; an ``urgent`` one (what a person waits on: a key
+        result, a request for help, a staff action) goes out within a second, before cards that only show progress.
         """
-        if self._channel is None:
-            return
-
-        async def update() -> None:
-            # One refresh per clinic per interval across replicas too: the mark's holder has just refreshed, so
-            # this replica asks again after the interval, when it will show whatever changed since.
-            if self._card_seconds > 0 and not await self._card_is_ours(platform, channel):
-                await self._cards.request(f"{platform}:{channel}", update)
-                return
-            await self._update_card(platform, channel)
-
-        await self._cards.request(f"{platform}:{channel}", update)
-
-    async def _card_is_ours(self, platform: str, channel: str) -> bool:
-        """Whether no replica refreshed this clinic's card within the interval (a store outage: refresh anyway)."""
-        try:
-            return await self._service.store.mark_once(store_key("card", platform, channel), self._card_seconds)
-        except StoreUnavailable:
-            return True
+        if self._channel is not None:
+            await self._cards.mark(platform, channel, urgent)
 
     async def close_page(self, conversation: Conversation, asked_at: float, line: str) -> None:
         """Replace the Resolved button of the request's page in the clinic's support thread with ``line``.
@@ -337,12 +319,13 @@ class SupportReporter:
         """Everything support sees about a clinic, or None when it has no record."""
         return await self.clinics.view(platform, channel)
 
-    async def _update_card(self, platform: str, channel: str) -> None:
+    async def _update_card(self, platform: str, channel: str, taken: Callable[[], Awaitable[None]]) -> None:
         assert self._channel is not None
         onboarding = self._channel
 
         async def update() -> None:
             # Read when the budget allows the call, so a refresh that waited shows the clinic as it is now.
+            await taken()
             view = await self.clinic_view(platform, channel)
             if view is None or view.clinic.support_ref is None:
                 return
@@ -390,11 +373,17 @@ class SupportReporter:
         if after.support_ref != ts:
             with priority(Priority.COSMETIC):
                 await self._client.chat_delete(channel=self._channel, ts=ts)
+        else:  # drawn from the change that opened the thread: show what happened while it waited to be posted
+            await self.refresh_card(conversation.platform, conversation.channel, urgent=False)
         return str(after.support_ref)
 
     async def _channel_name(self, platform: str, channel: str) -> str | None:
         served = self._platforms.get(platform)
         return await served.channel_name(channel) if served else None
+
+
+# Milestones support acts on: their card goes out before cards that only show progress.
+URGENT = frozenset({Milestone.STUCK, Milestone.CHECKED, Milestone.RESET})
 
 
 def _first_finish(conversation: Conversation, step_id: str | None) -> bool:
