@@ -144,15 +144,15 @@ class KeyIntake:
             platform = self._platforms[state.platform]
             try:
                 ref = await platform.post(state.channel, message, thread=state.thread_ref)
-                if checked.standing is not None:  # verified: this person's earlier results and reminders retire
-                    await self._runner.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
-                    if not checked.standing.held:
-                        await self._runner.mark_connected(state)
-                elif checked.result.verdict is not CheckVerdict.VERIFIED:  # its buttons go stale once verified
-                    await self._runner.retiring.remember(state, Kind.RESULT, ref)
+                if checked.standing is None and checked.result.verdict is not CheckVerdict.VERIFIED:
+                    await self._runner.retiring.remember(state, Kind.RESULT, ref)  # its buttons go stale once verified
             finally:
                 # The hand-off and support's alerts never depend on the clinic's channel taking the result.
                 await self.follow_up(state, token, checked.result, checked.standing)
+            if checked.standing is not None:
+                # Verified: earlier results and reminders retire and the opener says connected. Only tidying (the
+                # result is in the thread), so it waits behind what people wait for, and nothing waits for it.
+                await self._runner.tidy_after(state, connected=not checked.standing.held)
 
         await self._runner.carry_out(outcome, Trigger(run_key_check=run_check))
         return None
@@ -289,14 +289,14 @@ class KeyIntake:
         served = self._platforms.get(platform)
         if served is not None:
             await served.post(channel, told, thread=state.thread_ref if state else None)
-        if accepted and state is not None:
-            await self._runner.mark_connected(state)
         if accepted:
             await self._service.store.schedule(
                 KEEPALIVE_QUEUE, clinic_key(platform, channel), self.clock() + self._keepalive_every
             )
             if self._handoffs is not None:
                 await self._handoffs.resend(platform, channel)
+            if state is not None:
+                await self._runner.mark_connected(state)  # last: a courtesy edit, sent when budget allows
         return told
 
     async def disconnect(self, platform: str, channel: str) -> None:

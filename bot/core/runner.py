@@ -284,17 +284,36 @@ class EffectRunner:
         step = f"step {index + 1}/{self.guide.step_count}"
         await self._reports.note(state, f":handshake: {receiver} {how} at {step}.")
 
+    async def tidy_after(self, state: Conversation, connected: bool) -> None:
+        """After a verified key: retire the person's older results and reminders, and (``connected``) mark the opener.
+
+        Runs in the background at ``COSMETIC`` priority (at once without a background runner, a one-off tool): the
+        result is already in the thread, so no one waits for these edits.
+        """
+
+        async def tidy() -> None:
+            with priority(Priority.COSMETIC):
+                await self.retiring.retire(state, Kind.RESULT, Kind.REMINDER)
+                if connected:
+                    await self.mark_connected(state)
+
+        if self._spawn is None:
+            await tidy()
+        else:
+            self._spawn(tidy(), "tidy_after_key")
+
     async def mark_connected(self, state: Conversation) -> None:
         """Edit the person's thread opener to say their key connected the clinic ("… connected Dentally ✅").
 
-        A courtesy for whoever scans the channel: a refused or unreachable edit is logged and never undoes or
-        delays what the person was told in the thread.
+        A courtesy for whoever scans the channel, sent at ``COSMETIC`` priority: a refused or unreachable edit is
+        logged and never undoes or delays what the person was told in the thread.
         """
         platform = self._platforms.get(state.platform)
         if platform is None or state.thread_ref is None:
             return
         try:
-            await platform.edit(state.channel, state.thread_ref, ThreadOpener(state.user, connected=True))
+            with priority(Priority.COSMETIC):
+                await platform.edit(state.channel, state.thread_ref, ThreadOpener(state.user, connected=True))
         except Exception as exc:
             failed = platform.failure(exc)
             if failed is None:
