@@ -283,11 +283,41 @@ def card_of(api: SlackApiSandbox, channel: str) -> Message | None:
 
 def card_correct(card: Message | None, run: ClinicRun) -> bool:
     """Whether the card says the clinic's key is verified (its outcome line) and names its admin as finished."""
-    if card is None:
+    return card is not None and blocks_correct(card.blocks, run)
+
+
+def blocks_correct(shown: Any, run: ClinicRun) -> bool:
+    """Whether a card's blocks (a list, or the JSON text a call sent) say the clinic's key is verified."""
+    if isinstance(shown, str):
+        try:
+            shown = json.loads(shown)
+        except ValueError:
+            return False
+    if not isinstance(shown, list):
         return False
-    outcome = next((b for b in card.blocks if b.get("block_id") == "card:outcome"), None)
+    outcome = next((b for b in shown if isinstance(b, dict) and b.get("block_id") == "card:outcome"), None)
     text = json.dumps(outcome) if outcome else ""
     return ":white_check_mark:" in text and clinic_key(run.clinic).key[-4:] in text
+
+
+def card_lag(calls: Sequence[ApiCall], card: Message, run: ClinicRun) -> float:
+    """Seconds from the clinic's finish to the card's post or edit from which on it stayed correct."""
+    drawn = [
+        c
+        for c in calls
+        if c.ok
+        and (
+            (c.method == "chat.update" and c.params.get("ts") == card.ts)
+            or (c.method == "chat.postMessage" and c.response.get("ts") == card.ts)
+        )
+    ]
+    settled: float | None = None
+    for call in drawn:
+        if not blocks_correct(call.params.get("blocks"), run):
+            settled = None
+        elif settled is None:
+            settled = call.at
+    return max(0.0, (run.finished if settled is None else settled) - run.finished)
 
 
 async def walk(webinar: Webinar, clinics: int, kickoffs: dict[str, Message], pace: float, seed: int) -> list[ClinicRun]:
@@ -330,7 +360,7 @@ def figures(
             duplicated += count > 1
     modal_open = [_first_open(calls, run.modal_clicked) - run.modal_clicked for run in runs if run.modal_clicked]
     results = [run.finished - run.submitted for run in runs if run.finished]
-    lags, wrong = [], 0
+    lags, wrong, late = [], 0, []
     for run in runs:
         if not run.finished:
             continue
@@ -338,8 +368,9 @@ def figures(
         if not card_correct(card, run) or card is None:
             wrong += 1
             continue
-        updated = [c.at for c in calls if c.ok and c.params.get("ts") == card.ts and c.method == "chat.update"]
-        lags.append(max(0.0, max(updated, default=0.0) - run.finished))
+        lags.append(card_lag(calls, card, run))
+        if lags[-1] > GOAL_CARD_S:
+            late.append(f"clinic {run.clinic}: card correct {lags[-1]:.1f} s after its key result")
     ratelimited = Counter(call.method for call in calls if call.status == 429)
     clinic_channels = {run.channel for run in runs}
     clinic_facing = sum(
@@ -375,7 +406,7 @@ def figures(
         calls_per_guide=round(len(calls) / completed, 1) if completed else 0.0,
         calls_by_method=dict(Counter(call.method for call in calls).most_common()),
         minutes=round(took / 60, 2),
-        problems=[run.problem for run in runs if run.problem],
+        problems=[run.problem for run in runs if run.problem] + late,
     )
 
 
@@ -436,6 +467,7 @@ def render(rows: Sequence[Figures]) -> str:
             and r.click_p99_s <= GOAL_P99_S
             and r.clinic_facing_429 == 0
             and r.cards_wrong == 0
+            and r.card_lag_max_s <= GOAL_CARD_S
             and r.completed == r.clinics
         )
         lines.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -322,18 +323,25 @@ class SupportReporter:
     async def _update_card(self, platform: str, channel: str, taken: Callable[[], Awaitable[None]]) -> None:
         assert self._channel is not None
         onboarding = self._channel
-
-        async def update() -> None:
-            # Read when the budget allows the call, so a refresh that waited shows the clinic as it is now.
-            await taken()
-            view = await self.clinic_view(platform, channel)
-            if view is None or view.clinic.support_ref is None:
-                return
-            text, card = status_card(self._guide, view)
-            await calls.update(self._client, onboarding, view.clinic.support_ref, text, card)
-
         try:
             with priority(Priority.CARD):
+                view = await self.clinic_view(platform, channel)
+                if view is not None and view.clinic.support_ref is None and view.conversations:
+                    # No card yet (its thread's first post still waits behind other clinics' posts): post it now,
+                    # at the card's priority, drawn from the clinic as it is.
+                    await taken()
+                    await self._support_thread(view.conversations[0], fresh=view)
+                    return
+
+                async def update() -> None:
+                    # Read when the budget allows the call, so a refresh that waited shows the clinic as it is now.
+                    await taken()
+                    view = await self.clinic_view(platform, channel)
+                    if view is None or view.clinic.support_ref is None:
+                        return
+                    text, card = status_card(self._guide, view)
+                    await calls.update(self._client, onboarding, view.clinic.support_ref, text, card)
+
                 if isinstance(self._client, CountingWebClient):
                     await self._client.when_admitted("chat.update", onboarding, update)
                 else:
@@ -341,10 +349,18 @@ class SupportReporter:
         except SlackApiError as exc:
             logger.warning("status card update failed: %s", calls.slack_error(exc))
 
-    async def _support_thread(self, conversation: Conversation) -> str:
-        """The ts of the clinic's status card, posted once; a lost race deletes its duplicate."""
+    async def _support_thread(self, conversation: Conversation, fresh: ClinicView | None = None) -> str:
+        """The ts of the clinic's status card, posted once; a lost race deletes its duplicate.
+
+        A card is drawn from ``fresh`` (the clinic as stored now) when given, else from ``conversation`` alone (the
+        change that opened the thread), and then refreshed soon, to show what happened while it waited to be posted.
+        """
         assert self._channel is not None
-        clinic = await self._service.clinic(conversation.platform, conversation.channel)
+        clinic = (
+            fresh.clinic
+            if fresh is not None
+            else await self._service.clinic(conversation.platform, conversation.channel)
+        )
         if clinic and clinic.support_ref:
             return clinic.support_ref
         channel_name = await self._channel_name(conversation.platform, conversation.channel)
@@ -355,8 +371,11 @@ class SupportReporter:
             updated_at=conversation.started_at,
         )
         draft = draft.model_copy(update={"channel_name": draft.channel_name or channel_name})
-        names = {conversation.user: await self.person(conversation.platform, conversation.user)}
-        view = ClinicView(draft, (conversation,), platform=conversation.platform, names=names)
+        if fresh is not None:
+            view = replace(fresh, clinic=draft)
+        else:
+            names = {conversation.user: await self.person(conversation.platform, conversation.user)}
+            view = ClinicView(draft, (conversation,), platform=conversation.platform, names=names)
         text, card = status_card(self._guide, view)
         with priority(Priority.CARD):
             ts = await calls.post(self._client, self._channel, text, card)
@@ -373,7 +392,7 @@ class SupportReporter:
         if after.support_ref != ts:
             with priority(Priority.COSMETIC):
                 await self._client.chat_delete(channel=self._channel, ts=ts)
-        else:  # drawn from the change that opened the thread: show what happened while it waited to be posted
+        elif fresh is None:
             await self.refresh_card(conversation.platform, conversation.channel, urgent=False)
         return str(after.support_ref)
 
