@@ -11,10 +11,14 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
+
+from conversations.store import Store
+from conversations.stores import open_store
 
 _LOCAL_REDIS = "redis://127.0.0.1:6379"
 # Tests use their own database number and flush it, so they never touch data in database 0.
@@ -110,6 +114,15 @@ def redis_server_url() -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An empty state store: the embedded default (SQLite) and Redis, each in turn."""
+    url = f"sqlite:///{tmp_path}/state.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
+    opened = open_store(url)
+    yield opened
+    await opened.aclose()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.webinar import GOAL_P99_S, measure
+from benchmarks.webinar import GOAL_CARD_S, GOAL_P99_S, measure
 
 CLINICS = 10
 # Every wait x0.2: the clinics start within 12 s and click every 1-4 s, about four times a person's pace, so the
@@ -18,7 +18,8 @@ async def test_ten_clinics_under_slacks_limits_each_see_every_step_once_and_no_4
     assert figures.completed == CLINICS  # every clinic saw "Dentally is connected"
     assert (figures.steps_missing, figures.steps_duplicated) == (0, 0)  # exactly one message per step per clinic
     assert figures.clinic_facing_429 == 0, figures.ratelimited  # next step, key result, modal: never refused
-    assert figures.cards_wrong == 0  # every support card shows the verified key within 60 s of the last click
+    assert figures.cards_wrong == 0  # every support card shows the verified key at the end...
+    assert figures.card_lag_max_s <= GOAL_CARD_S, figures  # ...and did within 60 s of its clinic's key result
     # Fast for every clinic: the p99 goal (5 s) held at p95, loose enough for a loaded machine. Without
     # this the assertions above pass on the code before the scheduler too: its clinics are never refused, only
     # kept waiting, for minutes, behind support's card refreshes.

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
-
-import pytest
 
 from bot.slack.support.card_queue import CardQueue
 from conversations.store import Store
@@ -39,14 +36,6 @@ class Cards:
     async def idle(self) -> None:
         while self.tasks:
             await asyncio.gather(*list(self.tasks))
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path}/state.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    opened = open_store(url)
-    yield opened
-    await opened.aclose()
 
 
 async def test_ten_quick_changes_make_one_refresh_showing_the_last(store: Store) -> None:

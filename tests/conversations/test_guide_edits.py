@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -37,7 +35,6 @@ from conversations.machine import IllegalMove, adopt, apply
 from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.store import Store
-from conversations.stores import open_store
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")
 OLD = load_guide()
@@ -220,14 +217,6 @@ def test_an_index_record_without_a_guide_is_refused_with_a_clear_error() -> None
 
 
 # The service: records saved with version 1, served with version 2.
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path}/edits.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    opened = open_store(url)
-    yield opened
-    await opened.aclose()
 
 
 async def test_a_service_with_the_new_guide_shows_the_landing_and_saves_it_with_the_next_event(store: Store) -> None:

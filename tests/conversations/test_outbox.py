@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from conversations.addresses import OUTBOX_QUEUE, ConversationKey
@@ -13,18 +10,9 @@ from conversations.guide import load_guide
 from conversations.outbox import OutboxBatch, dump_effect, load_effect
 from conversations.service import OnboardingService
 from conversations.store import Store
-from conversations.stores import open_store
 
 GUIDE = load_guide()
 KEY = ConversationKey("slack", "T1", "C1", "U1")
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path}/outbox.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    opened = open_store(url)
-    yield opened
-    await opened.aclose()
 
 
 def test_effects_round_trip_through_json() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +15,6 @@ from conversations.machine import IllegalMove, apply
 from conversations.reminders import ReminderPolicy
 from conversations.service import OnboardingService
 from conversations.store import Store
-from conversations.stores import open_store
 
 GUIDE = load_guide()
 KEY = ConversationKey("slack", "T1", "C1", "U1")
@@ -147,14 +144,6 @@ def test_the_machine_sends_a_due_reminder_and_refuses_an_early_one_or_one_past_t
 
 
 # The service keeps the due queue at the rule's answer.
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path}/reminders.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    opened = open_store(url)
-    yield opened
-    await opened.aclose()
 
 
 async def test_the_due_queue_follows_the_rule_and_lets_go_at_the_cap(store: Store) -> None:

@@ -4,8 +4,6 @@ major clearly, for conversations, their outbox batches and clinic records, throu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ from conversations.outbox import OutboxBatch
 from conversations.schema import IncompatibleRecord, parse_version
 from conversations.service import OnboardingService
 from conversations.store import Store
-from conversations.stores import open_store
 from tests.conversations.test_service import GUIDE
 
 KEY = ConversationKey("slack", "T1", "C1", "U1")
@@ -30,16 +27,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path}/state.db")
-    else:
-        opened = open_store(request.getfixturevalue("redis_url"))
-    yield opened
-    await opened.aclose()
 
 
 def newer(data: dict[str, Any], version: object) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -98,16 +98,6 @@ class LockstepStore:
 
     async def aclose(self) -> None:
         """The wrapped store belongs to the fixture, which closes it."""
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path}/state.db")
-    else:
-        opened = open_store(request.getfixturevalue("redis_url"))
-    yield opened
-    await opened.aclose()
 
 
 @pytest.fixture

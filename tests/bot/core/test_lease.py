@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from bot.core import lease
 from conversations.addresses import ConversationKey
 from conversations.store import Store
-from conversations.stores import open_store
 
 KEY = ConversationKey("slack", "T0ALDENSE", "C0CLINIC", "U0ADMIN")
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path}/lease.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    opened = open_store(url)
-    yield opened
-    await opened.aclose()
 
 
 async def test_a_renewed_lease_is_never_free_for_a_recovery_to_take(store: Store) -> None:

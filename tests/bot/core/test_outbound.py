@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from bot.core.metrics import Metrics
 from bot.core.outbound import RATE_MARGIN, Outbound, Priority, Retry, priority
 from conversations.store import Store
-from conversations.stores import open_store
 
 
 @dataclass(frozen=True)
@@ -200,14 +198,6 @@ async def test_an_error_that_is_not_retryable_is_raised_at_once(world: World) ->
             await outbound.send("chat.update", [("chat.update", TIER3)], refused)
 
     await world.time.run(scene())
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path}/state.db" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    opened = open_store(url)
-    yield opened
-    await opened.aclose()
 
 
 async def test_a_429_one_replica_was_told_of_holds_back_another_replica(world: World, store: Store) -> None:
