@@ -328,9 +328,12 @@ class SupportReporter:
                 view = await self.clinic_view(platform, channel)
                 if view is not None and view.clinic.support_ref is None and view.conversations:
                     # No card yet (its thread's first post still waits behind other clinics' posts): post it now,
-                    # at the card's priority, drawn from the clinic as it is.
+                    # at the card's priority, drawn from the clinic as it is once off the queue (a change after
+                    # that marks the card again, and a refresh follows).
                     await taken()
-                    await self._support_thread(view.conversations[0], fresh=view)
+                    view = await self.clinic_view(platform, channel)
+                    if view is not None and view.conversations:
+                        await self._support_thread(view.conversations[0], fresh=view)
                     return
 
                 async def update() -> None:
