@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from benchmarks.load import Target, closed_loop, fixed_rate, percentile, signed_request
 from bot.serving import serve
+from tests.quick_stop import QUICK_STOP
 
 
 def _app(seen: list[bytes]) -> Starlette:
@@ -22,7 +23,7 @@ def _app(seen: list[bytes]) -> Starlette:
 
 async def test_closed_loop_sends_every_request_and_reads_every_answer() -> None:
     seen: list[bytes] = []
-    async with serve(_app(seen)) as url:
+    async with serve(_app(seen), poll_seconds=QUICK_STOP) as url:
         target = Target.from_url(url)
         samples = await closed_loop(
             target, lambda i: signed_request(target, str(i).encode(), "text/plain", "s"), 40, concurrency=4, warmup=5
@@ -36,7 +37,7 @@ async def test_closed_loop_sends_every_request_and_reads_every_answer() -> None:
 
 async def test_fixed_rate_keeps_its_rate_whatever_the_answers_take() -> None:
     seen: list[bytes] = []
-    async with serve(_app(seen)) as url:
+    async with serve(_app(seen), poll_seconds=QUICK_STOP) as url:
         target = Target.from_url(url)
         samples = await fixed_rate([target], lambda i: signed_request(target, b"ok", "text/plain", "s"), 100, 0.5)
     assert samples.count == 50
@@ -55,7 +56,7 @@ async def test_a_connection_the_server_closes_is_not_reused() -> None:
     from bot.guarded_http import HttpLimits
 
     seen: list[bytes] = []
-    async with serve(_app(seen), limits=HttpLimits(requests_per_connection=2)) as url:
+    async with serve(_app(seen), limits=HttpLimits(requests_per_connection=2), poll_seconds=QUICK_STOP) as url:
         target = Target.from_url(url)
         samples = await closed_loop(
             target, lambda i: signed_request(target, b"x", "text/plain", "s"), 10, concurrency=1, warmup=1

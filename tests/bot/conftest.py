@@ -14,6 +14,7 @@ from bot.serving import serve
 from dentally.sandbox import Sandbox
 from tests.bot.harness import SIGNING_SECRET, RunningBot, Scenario, bot_settings, running_bot
 from tests.bot.shipped import ShippedLogs
+from tests.quick_stop import QUICK_STOP
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def dentally() -> Sandbox:
 
 @pytest.fixture
 async def dentally_url(dentally: Sandbox) -> AsyncIterator[str]:
-    async with serve(dentally) as url:
+    async with serve(dentally, poll_seconds=QUICK_STOP) as url:
         yield url
 
 

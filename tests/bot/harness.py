@@ -17,6 +17,7 @@ from bot.runtime import Runtime, open_runtime
 from bot.serving import serve
 from bot.settings import Mode, Settings, load_settings
 from bot.slack import blocks
+from tests.quick_stop import QUICK_STOP
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 CLINIC = "C0CLINIC"
@@ -63,7 +64,7 @@ class RunningBot:
 async def running_bot(settings: Settings, clock: Callable[[], float] | None = None) -> AsyncIterator[RunningBot]:
     """Serve the real bot on loopback; on exit stop serving, then drain its background work."""
     kwargs: dict[str, Any] = {"clock": clock} if clock else {}
-    async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app) as url:
+    async with open_runtime(settings, **kwargs) as runtime, serve(runtime.http_app, poll_seconds=QUICK_STOP) as url:
         await runtime.slack.workspace.ensure()  # as `aldense-guide run` does before it takes requests
         yield RunningBot(runtime, url)
 

@@ -17,6 +17,7 @@ from dentally.outcome import Verdict
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys, switches_for
 from tests.bot.test_cli import run_cli
 from tests.dentally.test_proof_matrix import CONFIGS, expected_verdict, truth
+from tests.quick_stop import QUICK_STOP
 
 KEYS = sample_keys()
 EXIT = {Verdict.VERIFIED: 0, Verdict.MISSING_SCOPES: 1, Verdict.INVALID_KEY: 1, Verdict.COULD_NOT_PROVE: 2}
@@ -43,7 +44,7 @@ async def test_check_key_exit_codes_over_every_mode() -> None:
         return key, run
 
     async with contextlib.AsyncExitStack() as stack:
-        urls = [await stack.enter_async_context(serve(sandbox)) for sandbox in sandboxes]
+        urls = [await stack.enter_async_context(serve(sandbox, poll_seconds=QUICK_STOP)) for sandbox in sandboxes]
         jobs = [
             check(url, key)
             for index, (url, modes) in enumerate(zip(urls, CONFIGS, strict=True))
@@ -72,7 +73,7 @@ async def test_check_key_exit_codes_over_every_mode() -> None:
 async def test_could_not_prove_exits_2_and_says_it_is_not_a_pass() -> None:
     sandbox = Sandbox(switches=switches_for(["lookup-first"]))
     key = KEYS["all_scopes"]
-    async with serve(sandbox) as url:
+    async with serve(sandbox, poll_seconds=QUICK_STOP) as url:
         run = await asyncio.to_thread(
             run_cli, "check-key", "--region", "uk", env={"DENTALLY_API_URL": f"{url}/{{region}}"}, stdin=key.key
         )

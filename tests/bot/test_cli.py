@@ -12,6 +12,7 @@ import pytest
 from bot.fakes.slack import SlackApiSandbox
 from bot.serving import serve
 from dentally.sandbox import Sandbox, sample_keys
+from tests.quick_stop import QUICK_STOP
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +93,7 @@ async def test_check_key_reads_the_key_from_stdin_and_exits_by_verdict() -> None
     import asyncio
 
     keys = sample_keys()
-    async with serve(Sandbox()) as url:
+    async with serve(Sandbox(), poll_seconds=QUICK_STOP) as url:
         env = {"DENTALLY_API_URL": f"{url}/{{region}}"}
         verified = await asyncio.to_thread(
             run_cli, "check-key", "--region", "uk", env=env, stdin=keys["all_scopes"].key
@@ -120,7 +121,7 @@ async def test_dentally_calibrate_reads_two_keys_from_stdin_and_exits_0_when_bot
     import asyncio
 
     keys = sample_keys()
-    async with serve(Sandbox()) as url:
+    async with serve(Sandbox(), poll_seconds=QUICK_STOP) as url:
         env = {"DENTALLY_API_URL": f"{url}/{{region}}"}
         stdin = f"{keys['user_read_only'].key}\n{keys['all_scopes'].key}\n"
         run = await asyncio.to_thread(run_cli, "dentally-calibrate", "--region", "uk", env=env, stdin=stdin)

@@ -25,6 +25,7 @@ from bot.serving import serve
 from bot.slack.endpoint import MAX_BODY_BYTES
 from tests.bot.harness import SIGNING_SECRET, RunningBot, bot_settings
 from tests.bot.shipped import ShippedLogs
+from tests.quick_stop import QUICK_STOP
 
 # No wait in these tests may exceed this; each one is expected to end far sooner.
 BOUND = 20.0
@@ -38,7 +39,10 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 async def guarded_bot(api: SlackApiSandbox, tmp_path: Path, limits: HttpLimits) -> AsyncIterator[str]:
     """The real bot served with ``limits``; yields its base URL."""
     settings = bot_settings(api, f"sqlite:///{tmp_path}/state.sqlite3")
-    async with open_runtime(settings) as runtime, serve(runtime.http_app, limits=limits) as url:
+    async with (
+        open_runtime(settings) as runtime,
+        serve(runtime.http_app, limits=limits, poll_seconds=QUICK_STOP) as url,
+    ):
         yield url
         await runtime.core.tasks.drain(5)
 

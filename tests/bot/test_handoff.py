@@ -43,6 +43,7 @@ from tests.bot.harness import (
     running_bot,
 )
 from tests.bot.test_key_check import HANDOFF_SECRET, open_modal, reach_key_step, submit_key
+from tests.quick_stop import QUICK_STOP
 
 KEYS = sample_keys()
 KEY = KEYS["all_scopes"].key
@@ -75,7 +76,7 @@ async def receiver() -> AsyncIterator[Receiver]:
             taker.received.append(json.loads(body))
         return JSONResponse({}, status_code=status)
 
-    async with serve(Starlette(routes=[Route("/keys", take, methods=["POST"])])) as url:
+    async with serve(Starlette(routes=[Route("/keys", take, methods=["POST"])]), poll_seconds=QUICK_STOP) as url:
         taker.url = f"{url}/keys"
         yield taker
 

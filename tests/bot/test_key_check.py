@@ -35,6 +35,7 @@ from tests.bot.harness import (
     message_text,
     running_bot,
 )
+from tests.quick_stop import QUICK_STOP
 
 GUIDE = load_guide()
 HANDOFF_SECRET = "handoff-secret-of-at-least-32-bytes-long"
@@ -340,7 +341,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[dict[str, object]], list[i
             received.append(json.loads(body))
         return JSONResponse({}, status_code=status)
 
-    async with serve(Starlette(routes=[Route("/keys", take, methods=["POST"])])) as url:
+    async with serve(Starlette(routes=[Route("/keys", take, methods=["POST"])]), poll_seconds=QUICK_STOP) as url:
         yield f"{url}/keys", received, statuses
 
 

@@ -34,6 +34,7 @@ from tests.bot.harness import (
 )
 from tests.bot.shipped import ShippedLogs
 from tests.bot.test_key_check import GUIDE, open_modal, reach_key_step, submit_key
+from tests.quick_stop import QUICK_STOP
 
 # Distinctive, and shaped like a real Doorkeeper token (43 url-safe characters).
 CANARY = "CanaryQ7x_Zr2W-vY8pLm3KdT9sHf4JbN6cXe1uAo5G"
@@ -59,7 +60,7 @@ def dentally() -> Sandbox:
 
 @pytest.fixture
 async def dentally_url(dentally: Sandbox) -> AsyncIterator[str]:
-    async with serve(dentally) as url:
+    async with serve(dentally, poll_seconds=QUICK_STOP) as url:
         yield url
 
 
@@ -247,7 +248,9 @@ async def test_a_durable_hand_off_leaves_no_piece_of_the_key_in_logs_or_the_stor
 
     state_url = f"sqlite:///{tmp_path}/state.sqlite3"
     clock = MovableClock()
-    async with serve(Starlette(routes=[Route("/keys", take, methods=["POST"])])) as receiver_url:
+    async with serve(
+        Starlette(routes=[Route("/keys", take, methods=["POST"])]), poll_seconds=QUICK_STOP
+    ) as receiver_url:
         settings = bot_settings(
             api,
             state_url,

@@ -17,6 +17,7 @@ from dentally.client import ClientFactory
 from dentally.regions import Endpoints
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
 from dentally.scopes import ScopeChecker
+from tests.quick_stop import QUICK_STOP
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -72,7 +73,7 @@ def sandbox(clock: FakeClock) -> Sandbox:
 
 @pytest.fixture
 async def sandbox_url(sandbox: Sandbox) -> AsyncIterator[str]:
-    async with serve(sandbox) as url:
+    async with serve(sandbox, poll_seconds=QUICK_STOP) as url:
         yield url
 
 

@@ -108,6 +108,8 @@ T = TypeVar("T", int, float)
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 MAX_POLL_WAIT = 10.0  # long-polls end by then, so a shutting-down server never waits long for them
 RESPONSE_URL_USES = 5
+# How often a stopping stand-in looks whether its connections closed (uvicorn waits 0.1 s; tests stop hundreds).
+STOP_POLL_SECONDS = 0.01
 RESPONSE_URL_TTL = 30 * 60
 
 
@@ -173,7 +175,7 @@ class SlackApiSandbox:
         To serve the app some other way (mounted in a playground, say), set :attr:`url` to where it is reachable.
         """
         async with contextlib.AsyncExitStack() as stack:
-            url = await stack.enter_async_context(serve(self, host, port))
+            url = await stack.enter_async_context(serve(self, host, port, poll_seconds=STOP_POLL_SECONDS))
             if self.socket is not None:
                 await stack.enter_async_context(self.socket.serve(host))
             self.url = url

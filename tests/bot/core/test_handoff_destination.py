@@ -16,6 +16,7 @@ from starlette.routing import Route
 from bot.core.handoff import Handoff, private_address
 from bot.serving import serve
 from bot.settings import SettingsError, load_settings
+from tests.quick_stop import QUICK_STOP
 
 SECRET = "a-hand-off-secret-of-at-least-32-bytes"
 
@@ -76,7 +77,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[bytes]]]:
         received.append(await request.body())
         return JSONResponse({})
 
-    async with serve(Starlette(routes=[Route("/in", take, methods=["POST"])])) as url:
+    async with serve(Starlette(routes=[Route("/in", take, methods=["POST"])]), poll_seconds=QUICK_STOP) as url:
         yield url, received
 
 

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.fakes.slack import SlackApiSandbox, SlackDriver, Workspace
 from bot.serving import serve
 from tests.bot.fakes.tiny_app import SIGNING_SECRET, TinyApp
+from tests.quick_stop import QUICK_STOP
 
 
 class FakeClock:
@@ -56,7 +57,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def tiny(api: SlackApiSandbox) -> AsyncIterator[TinyApp]:
     app = TinyApp(api.api_url, api.workspace.bot_token)
-    async with serve(app.asgi) as url:
+    async with serve(app.asgi, poll_seconds=QUICK_STOP) as url:
         app.url = url
         yield app
     await app.drain()

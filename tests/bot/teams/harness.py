@@ -14,6 +14,7 @@ from bot.serving import serve
 from bot.settings import Settings
 from bot.teams.sdk import UnsafeLocalAuth
 from tests.bot.harness import RunningBot, bot_settings
+from tests.quick_stop import QUICK_STOP
 
 CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 CLIENT_SECRET = "teams-client-secret-not-real"
@@ -41,7 +42,7 @@ async def running_teams_bot(
     kwargs: dict[str, Any] = {"clock": clock} if clock else {}
     async with (
         open_runtime(settings, teams_local_auth=local_auth, **kwargs) as runtime,
-        serve(runtime.http_app) as url,
+        serve(runtime.http_app, poll_seconds=QUICK_STOP) as url,
     ):
         yield RunningBot(runtime, url)
 

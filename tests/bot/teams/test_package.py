@@ -27,6 +27,7 @@ from bot.teams.package import (
     values_for,
 )
 from tests.bot.teams.harness import CLIENT_ID
+from tests.quick_stop import QUICK_STOP
 
 SCHEMA = Path(__file__).with_name("schemas") / "teams-manifest.schema.1.25.json"
 VALUES = values_for(CLIENT_ID, "2b7e9a40-5b1d-4f5e-9a31-7f6c1d2e3a4b", "https://guide.aldense.example/")
@@ -218,7 +219,7 @@ async def test_teams_alone_runs_without_any_slack_setting(state_url: str, dental
     )
     async with (
         open_runtime(settings, teams_only=True, teams_local_auth=LOCAL_AUTH) as runtime,
-        serve(runtime.http_app) as url,
+        serve(runtime.http_app, poll_seconds=QUICK_STOP) as url,
     ):
         assert runtime.bolt is None
         assert runtime.core.platforms.names == ("teams",)

@@ -20,6 +20,7 @@ from tests.bot.shipped import ShippedLogs
 from tests.bot.teams.harness import latest_step, running_teams_bot, settle, teams_settings
 from tests.bot.teams.test_walkthrough import kickoff, start, walk_to_key_step
 from tests.bot.test_secrets import CANARY, REQUIRED, assert_shipped_clean, leaks
+from tests.quick_stop import QUICK_STOP
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def dentally() -> Sandbox:
 
 @pytest.fixture
 async def dentally_url(dentally: Sandbox) -> AsyncIterator[str]:
-    async with serve(dentally) as url:
+    async with serve(dentally, poll_seconds=QUICK_STOP) as url:
         yield url
 
 
