@@ -327,7 +327,7 @@ async def test_two_replicas_on_one_redis_do_everything_exactly_once(
         # Let outboxes drain and reminders fall due (both replicas poll the due queue).
         state_of = await settled_states(redis_url)
         if zone is not None:
-            await asyncio.sleep(NUDGE_AFTER_SECONDS + 2)
+            # The last walk's reminder falls due NUDGE_AFTER_SECONDS after its last step: wait for all of them.
             await drivers[0].wait_for(
                 lambda: (
                     sum(
@@ -338,7 +338,7 @@ async def test_two_replicas_on_one_redis_do_everything_exactly_once(
                     )
                     >= len(users)
                 ),
-                timeout=30,
+                timeout=NUDGE_AFTER_SECONDS + 32,
             )
             await asyncio.sleep(2.0)  # a duplicate, if any, would show up now
 
