@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,24 @@ def action_ids(message: Message) -> list[str]:
         if block.get("type") == "actions"
         for element in block.get("elements", [])
     ]
+
+
+@contextlib.contextmanager
+def every_logger_at(level: int) -> Iterator[None]:
+    """Every logger known now at ``level`` for the block; after it, each is back at its own level.
+
+    Left at DEBUG, the libraries' loggers (httpx, httpcore, redis, the Teams SDK) would make every later test in the
+    run build and handle their debug lines: the proof matrix alone took five times as long after such a test.
+    """
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
+    saved = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, before in saved:
+            logger.setLevel(before)
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ support lives in the Slack sandbox's onboarding channel for both platforms.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from bot.core import copy
 from bot.fakes.slack import SlackApiSandbox
 from conversations.clinic import Clinic, StoredCredential
-from tests.bot.harness import ADMIN, CLINIC, ONBOARDING, message_text
+from tests.bot.harness import ADMIN, CLINIC, ONBOARDING, every_logger_at, message_text
 from tests.bot.platform_worlds import PLATFORMS, PlatformWorld, SlackWorld, TeamsWorldView, platform_world
 
 # Shaped like a Doorkeeper token (43 url-safe characters); distinctive, so any leak of a piece of it is found.
@@ -33,11 +33,10 @@ async def world(
 
 
 @pytest.fixture
-def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     caplog.set_level(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    return caplog
+    with every_logger_at(logging.DEBUG):
+        yield caplog
 
 
 def support_texts(api: SlackApiSandbox) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -29,6 +29,7 @@ from tests.bot.harness import (
     SIGNING_SECRET,
     Scenario,
     bot_settings,
+    every_logger_at,
     message_text,
     running_bot,
 )
@@ -65,11 +66,10 @@ async def dentally_url(dentally: Sandbox) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     caplog.set_level(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    return caplog
+    with every_logger_at(logging.DEBUG):
+        yield caplog
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -16,6 +17,7 @@ from bot.fakes.teams.connector import TeamsConnector
 from bot.fakes.teams.driver import TeamsDriver, TeamsWorld, dialog_card
 from bot.serving import serve
 from dentally.sandbox import Sandbox, SandboxKey, sample_keys
+from tests.bot.harness import every_logger_at
 from tests.bot.shipped import ShippedLogs
 from tests.bot.teams.harness import latest_step, running_teams_bot, settle, teams_settings
 from tests.bot.teams.test_walkthrough import kickoff, start, walk_to_key_step
@@ -50,34 +52,35 @@ async def test_the_key_appears_nowhere_after_a_whole_teams_flow(
     state_url = f"sqlite:///{tmp_path}/state.sqlite3"
     settings = teams_settings(api, state_url, dentally_url, world, log_level="DEBUG")
     answers: list[str] = []
-    async with httpx.AsyncClient(timeout=10) as http, running_teams_bot(settings) as bot:
-        for name in list(logging.root.manager.loggerDict):  # after the SDK is imported, so its loggers are here
-            logging.getLogger(name).setLevel(logging.DEBUG)
-        teams = TeamsDriver(bot.url, connector, world, http)
-        where = world.shared
-        key_step = await walk_to_key_step(teams, "admin", await start(teams, "admin", await kickoff(teams)))
-        opened = await teams.click("admin", where, key_step, "Enter the key privately")
-        # Junk around the key is refused inline, and the form never carries what was typed.
-        junk = await teams.submit_dialog("admin", where, opened.json(), {"api_key": CANARY + " !", "region": "uk"})
-        answers.append(junk.text)
-        assert dialog_card(junk.json())
-        # Dentally down: the key is kept encrypted for "Check again"; then it verifies.
-        dentally.switches.server_error = 502
-        down = await teams.submit_dialog("admin", where, opened.json(), {"api_key": CANARY, "region": "uk"})
-        answers.append(down.text)
-        await settle(bot)
-        result = await teams.wait_for(lambda: latest_step(teams, where, "admin"))
-        assert "Check again" in result.titles
-        dentally.switches.server_error = None
-        await teams.click("admin", where, result, "Check again")
-        await teams.wait_for(lambda: any("Dentally is connected" in m.text for m in teams.in_conversation(where)))
-        # A submission from someone else, and one with a malformed body: refused, never logged.
-        other = await teams.submit_dialog("nurse", where, opened.json(), {"api_key": CANARY, "region": "uk"})
-        answers.append(other.text)
-        broken = await teams.post({"type": "invoke", "name": "task/submit", "value": {"data": {"api_key": CANARY}}})
-        assert broken.status_code == 400
-        answers.append(broken.text)
-        await settle(bot)
+    # Every logger at DEBUG from when the SDK's exist until the bot has stopped; then back as they were.
+    with contextlib.ExitStack() as debug:
+        async with httpx.AsyncClient(timeout=10) as http, running_teams_bot(settings) as bot:
+            debug.enter_context(every_logger_at(logging.DEBUG))  # after the SDK is imported, so its loggers are here
+            teams = TeamsDriver(bot.url, connector, world, http)
+            where = world.shared
+            key_step = await walk_to_key_step(teams, "admin", await start(teams, "admin", await kickoff(teams)))
+            opened = await teams.click("admin", where, key_step, "Enter the key privately")
+            # Junk around the key is refused inline, and the form never carries what was typed.
+            junk = await teams.submit_dialog("admin", where, opened.json(), {"api_key": CANARY + " !", "region": "uk"})
+            answers.append(junk.text)
+            assert dialog_card(junk.json())
+            # Dentally down: the key is kept encrypted for "Check again"; then it verifies.
+            dentally.switches.server_error = 502
+            down = await teams.submit_dialog("admin", where, opened.json(), {"api_key": CANARY, "region": "uk"})
+            answers.append(down.text)
+            await settle(bot)
+            result = await teams.wait_for(lambda: latest_step(teams, where, "admin"))
+            assert "Check again" in result.titles
+            dentally.switches.server_error = None
+            await teams.click("admin", where, result, "Check again")
+            await teams.wait_for(lambda: any("Dentally is connected" in m.text for m in teams.in_conversation(where)))
+            # A submission from someone else, and one with a malformed body: refused, never logged.
+            other = await teams.submit_dialog("nurse", where, opened.json(), {"api_key": CANARY, "region": "uk"})
+            answers.append(other.text)
+            broken = await teams.post({"type": "invoke", "name": "task/submit", "value": {"data": {"api_key": CANARY}}})
+            assert broken.status_code == 400
+            answers.append(broken.text)
+            await settle(bot)
 
     assert caplog.records, "logging was captured"
     for record in caplog.records:
