@@ -355,8 +355,9 @@ class SupportReporter:
     async def _support_thread(self, conversation: Conversation, fresh: ClinicView | None = None) -> str:
         """The ts of the clinic's status card, posted once; a lost race deletes its duplicate.
 
-        A card is drawn from ``fresh`` (the clinic as stored now) when given, else from ``conversation`` alone (the
-        change that opened the thread), and then refreshed soon, to show what happened while it waited to be posted.
+        A card is drawn from ``fresh`` (the clinic as stored now) when given. Otherwise it is drawn from
+        ``conversation`` alone (the change that opened the thread) and refreshed soon after, to show what happened
+        while it waited to be posted.
         """
         assert self._channel is not None
         clinic = (
