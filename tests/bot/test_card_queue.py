@@ -129,3 +129,37 @@ async def test_without_a_background_runner_the_card_is_refreshed_at_once(store: 
     queue = CardQueue(store, cards.refresh, None, interval=5.0)
     await queue.mark("slack", "C1")
     assert cards.shown == [("C1", 3)]
+
+
+class SlowFirstLook:
+    """A store whose first look for due cards (both queues) read them before a change made meanwhile landed."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.looks = 0
+        self.looking = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def claim_due(self, queue: str, now: float, lease_seconds: float, limit: int) -> list[str]:
+        self.looks += 1
+        if self.looks == 1:
+            self.looking.set()
+            await self.go_on.wait()
+        if self.looks <= 2:
+            return []  # what a read made before the change's write finds
+        return await self.inner.claim_due(queue, now, lease_seconds, limit)
+
+
+async def test_a_change_marked_while_the_drain_looks_at_the_store_is_not_lost(store: Store) -> None:
+    slow = SlowFirstLook(store)
+    cards = Cards({"C1": 1})
+    queue = CardQueue(slow, cards.refresh, cards.spawn, interval=0.0)  # type: ignore[arg-type]
+    await queue.mark("slack", "C1")  # starts the drain, whose first look is held open
+    await slow.looking.wait()
+    await queue.mark("slack", "C2")  # lands after that look read the queues
+    slow.go_on.set()
+    await cards.idle()
+    assert sorted(cards.shown) == [("C1", 1), ("C2", 0)]

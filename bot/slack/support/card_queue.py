@@ -88,28 +88,29 @@ class CardQueue:
         """Refresh due cards one at a time until every due time this replica asked for has passed."""
         try:
             while True:
+                self._marked.clear()
+                now = self._clock()
                 try:
-                    item = await self._claim()
+                    item = await self._claim(now)
                 except StoreUnavailable as exc:
                     logger.warning("status cards not claimed: %s", exc)
                     await asyncio.sleep(STORE_RETRY_SECONDS)
                     item = None
-                now = self._clock()
                 if item is not None:
                     await self._refresh_one(item)
                     continue
+                if self._marked.is_set():
+                    continue  # a card was marked while the store was read: it may not have been there yet
                 while self._promised and self._promised[0] <= now:
                     heapq.heappop(self._promised)  # due and not ours to claim: another replica has it
                 if not self._promised:
                     return
-                self._marked.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._marked.wait(), self._promised[0] - now)
         finally:
             self._draining = False
 
-    async def _claim(self) -> str | None:
-        now = self._clock()
+    async def _claim(self, now: float) -> str | None:
         for queue in (URGENT_CARD_QUEUE, CARD_QUEUE):
             claimed = await self._store.claim_due(queue, now, self._claim_seconds, 1)
             if claimed:
