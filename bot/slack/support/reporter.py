@@ -7,6 +7,7 @@ never held up behind the thread; a burst of changes costs one refresh showing th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,11 +28,13 @@ from bot.slack.platform import PLATFORM as SLACK
 from bot.slack.results import support_evidence, support_summary
 from bot.slack.support.blocks import connection_note, help_page_actions, status_card
 from bot.slack.support.card_queue import CardQueue
+from conversations.addresses import clinic_key
 from conversations.clinic import Clinic
 from conversations.conversation import Conversation
 from conversations.events import Milestone
 from conversations.guide import Guide, Step
 from conversations.service import OnboardingService
+from conversations.store import StoreUnavailable
 from dentally.scopes import CheckResult, Verdict
 
 logger = logging.getLogger(__name__)
@@ -367,6 +370,13 @@ class SupportReporter:
         )
         if clinic and clinic.support_ref:
             return clinic.support_ref
+        if not await self._may_post_card(conversation.platform, conversation.channel):
+            # Another replica (or this one's other path) is posting this clinic's card: use it once it is there.
+            for _ in range(POSTING_WAITS):
+                await asyncio.sleep(POSTING_WAIT_SECONDS)
+                clinic = await self._service.clinic(conversation.platform, conversation.channel)
+                if clinic and clinic.support_ref:
+                    return clinic.support_ref
         channel_name = await self._channel_name(conversation.platform, conversation.channel)
         draft = clinic or Clinic(
             platform=conversation.platform,
@@ -400,10 +410,26 @@ class SupportReporter:
             await self.refresh_card(conversation.platform, conversation.channel, urgent=False)
         return str(after.support_ref)
 
+    async def _may_post_card(self, platform: str, channel: str) -> bool:
+        """Whether no one else is posting this clinic's card just now (the store down: post, a duplicate is deleted).
+
+        The mark sits at the clinic's own address, so forgetting the clinic takes it too.
+        """
+        try:
+            return await self._service.store.mark_once(clinic_key(platform, channel), POSTING_SECONDS)
+        except StoreUnavailable:
+            return True
+
     async def _channel_name(self, platform: str, channel: str) -> str | None:
         served = self._platforms.get(platform)
         return await served.channel_name(channel) if served else None
 
+
+# A process posting a clinic's card holds it this long; another waits up to POSTING_WAITS x POSTING_WAIT_SECONDS for
+# that card (a lost race still deletes its duplicate, the backstop when the holder dies mid-post).
+POSTING_SECONDS = 30.0
+POSTING_WAITS = 50
+POSTING_WAIT_SECONDS = 0.2
 
 # Milestones support acts on: their card goes out before cards that only show progress.
 URGENT = frozenset({Milestone.STUCK, Milestone.CHECKED, Milestone.RESET})
